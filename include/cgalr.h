@@ -1,0 +1,7 @@
+/* cgalr: everything public, one include. */
+#ifndef CGALR_H
+#define CGALR_H
+#include "cgalr/status.h"
+#include "cgalr/rng.h"
+#include "cgalr/topo.h"
+#endif

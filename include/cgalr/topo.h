@@ -1,0 +1,151 @@
+/* Topology layer: functional connectomes, graph-filtration barcodes and TOP, Vietoris-Rips
+ * persistence, and distances between persistence diagrams (METHOD.md sections 2 and 3).
+ * Depends on libc, libm and BLAS only: link it into any training framework and feed it
+ * activations. All functions return CGALR_OK or a negative status with cgalr_last_error() set. */
+#ifndef CGALR_TOPO_H
+#define CGALR_TOPO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cgalr/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Connectome: M_ij = |Pearson(a_i, a_j)|, M_ii = 0, in double ------------------------- */
+
+/* act: n x p row-major (row = sample, column = signal). out: p x p row-major, caller-allocated.
+ * A zero-variance signal has correlation 0 with every other. NaN/Inf in act is CGALR_ENONFINITE
+ * naming the row and column. Needs n >= 2, p >= 1. */
+cgalr_status_t cgalr_topo_connectome_d(const double *act, size_t n, size_t p, double *out);
+cgalr_status_t cgalr_topo_connectome_f(const float *act, size_t n, size_t p, double *out);
+
+/* Streaming form: rows arrive in batches; the activation matrix is never held whole. */
+typedef struct cgalr_connectome_acc cgalr_connectome_acc_t;
+cgalr_status_t cgalr_topo_acc_create(size_t p, cgalr_connectome_acc_t **out);
+/* rows: nrows x p row-major. Row numbers in error messages count from the first row added. */
+cgalr_status_t cgalr_topo_acc_add_d(cgalr_connectome_acc_t *acc, const double *rows, size_t nrows);
+cgalr_status_t cgalr_topo_acc_add_f(cgalr_connectome_acc_t *acc, const float *rows, size_t nrows);
+/* Writes the p x p connectome of all rows added so far (needs >= 2 rows); the accumulator
+ * can keep accepting rows or be reset. */
+cgalr_status_t cgalr_topo_acc_finish(const cgalr_connectome_acc_t *acc, double *out);
+void cgalr_topo_acc_reset(cgalr_connectome_acc_t *acc);
+size_t cgalr_topo_acc_rows(const cgalr_connectome_acc_t *acc);
+void cgalr_topo_acc_free(cgalr_connectome_acc_t *acc);
+
+/* ---- Graph filtration barcode and TOP ---------------------------------------------------- */
+
+/* births: the p-1 maximum-spanning-tree weights, ascending. deaths: the (p-1)(p-2)/2 other
+ * off-diagonal weights, ascending. Owned by the struct; free with cgalr_barcode_free. */
+typedef struct cgalr_barcode {
+    size_t p;
+    size_t n_births; /* p - 1 */
+    size_t n_deaths; /* (p - 1)(p - 2) / 2 */
+    double *births;
+    double *deaths;
+} cgalr_barcode_t;
+
+/* m: p x p symmetric connectome (values in [0, 1], diagonal ignored). p >= 2. On failure *out
+ * is left empty (safe to free). */
+cgalr_status_t cgalr_topo_barcode(const double *m, size_t p, cgalr_barcode_t *out);
+void cgalr_barcode_free(cgalr_barcode_t *b);
+/* TOP(a, b) = sum (b_k - b'_k)^2 + sum (d_k - d'_k)^2. Different p is CGALR_EINVAL. */
+cgalr_status_t cgalr_topo_top(const cgalr_barcode_t *a, const cgalr_barcode_t *b, double *out);
+
+/* ---- Persistence diagrams and Vietoris-Rips ---------------------------------------------- */
+
+typedef struct cgalr_pair {
+    double birth;
+    double death; /* INFINITY for an essential class */
+} cgalr_pair_t;
+
+/* Owned by the struct; free with cgalr_diagram_free. n = 0 with pairs = NULL is the empty
+ * diagram. */
+typedef struct cgalr_diagram {
+    size_t n;
+    cgalr_pair_t *pairs;
+} cgalr_diagram_t;
+
+void cgalr_diagram_free(cgalr_diagram_t *d);
+/* Sorts pairs by (birth, death) ascending. */
+void cgalr_diagram_sort(cgalr_diagram_t *d);
+
+/* Vietoris-Rips persistence of a symmetric p x p distance matrix (diagonal ignored, entries
+ * >= 0 and finite), Z/2 coefficients, dimensions 0..maxdim (maxdim 0 or 1). threshold: edges
+ * longer than it are left out (INFINITY = none: exact full persistence). Pairs with
+ * death == birth are dropped. dgm1 may be NULL when maxdim = 0. Diagrams come back sorted. */
+cgalr_status_t cgalr_topo_rips(const double *dist, size_t p, int maxdim, double threshold,
+                               cgalr_diagram_t *dgm0, cgalr_diagram_t *dgm1);
+
+/* ---- Distances between diagrams ---------------------------------------------------------- */
+
+/* Exact 1-Wasserstein distance, Euclidean ground metric, points may match the diagonal at cost
+ * (death - birth) / sqrt(2). Points with infinite death: both diagrams must have the same number,
+ * matched by sorted birth (|b - b'|); otherwise the distance is INFINITY. Empty diagrams valid. */
+cgalr_status_t cgalr_topo_wasserstein1(const cgalr_diagram_t *a, const cgalr_diagram_t *b, double *out);
+
+/* Sliced Wasserstein distance (Carriere, Cuturi, Oudot 2017) with n_dirs directions evenly
+ * spaced in [-pi/2, pi/2); finite points only (essential points are CGALR_EINVAL). */
+cgalr_status_t cgalr_topo_sliced_wasserstein(const cgalr_diagram_t *a, const cgalr_diagram_t *b,
+                                             int n_dirs, double *out);
+/* exp(-sw / (2 sigma^2)). */
+double cgalr_topo_swk_kernel(double sw, double sigma);
+
+/* ---- The distances of METHOD.md between two connectomes ---------------------------------- */
+
+typedef enum cgalr_distance_kind {
+    CGALR_DIST_TOP = 0,
+    CGALR_DIST_WD = 1,
+    CGALR_DIST_SWK = 2
+} cgalr_distance_kind_t;
+
+/* Parses "top" / "wd" / "swk"; returns -1 if unknown. */
+int cgalr_topo_distance_parse(const char *name);
+const char *cgalr_topo_distance_name(cgalr_distance_kind_t kind);
+
+typedef struct cgalr_topo_config {
+    cgalr_distance_kind_t kind;
+    size_t p_ph;      /* WD/SWK: signals used (default 128); all when the connectome is smaller */
+    uint64_t seed;    /* draws the P_ph subset (stream CGALR_STREAM_SUBSET) */
+    int sw_directions;/* SWK: number of directions (default 50) */
+} cgalr_topo_config_t;
+
+/* Fills the documented defaults for `kind`. */
+void cgalr_topo_config_default(cgalr_topo_config_t *cfg, cgalr_distance_kind_t kind);
+
+/* The summary a controller keeps of a connectome: the barcode (TOP) or the H1 diagram of
+ * D = sqrt(1 - M) on the P_ph subset (WD, SWK). */
+typedef struct cgalr_topo_summary {
+    cgalr_distance_kind_t kind;
+    size_t p;                 /* size of the connectome it came from */
+    cgalr_barcode_t barcode;  /* TOP */
+    cgalr_diagram_t diagram;  /* WD, SWK */
+} cgalr_topo_summary_t;
+
+/* The P_ph subset for a p-signal connectome: sorted distinct indices, drawn by cfg->seed;
+ * writes min(p, p_ph) indices to out (caller-allocated, p_ph entries) and their count. */
+cgalr_status_t cgalr_topo_subset(const cgalr_topo_config_t *cfg, size_t p, size_t *out, size_t *count);
+
+/* D_ij = sqrt(1 - M_ij) restricted to idx[0..k) (or all p when idx is NULL, k = p); out k x k. */
+cgalr_status_t cgalr_topo_correlation_distance(const double *m, size_t p, const size_t *idx, size_t k,
+                                               double *out);
+
+/* Summarises a connectome (p x p) for the configured distance. */
+cgalr_status_t cgalr_topo_summarize(const cgalr_topo_config_t *cfg, const double *m, size_t p,
+                                    cgalr_topo_summary_t *out);
+/* The configured distance between two summaries of the same kind and p. */
+cgalr_status_t cgalr_topo_summary_distance(const cgalr_topo_config_t *cfg, const cgalr_topo_summary_t *a,
+                                           const cgalr_topo_summary_t *b, double *out);
+void cgalr_topo_summary_free(cgalr_topo_summary_t *s);
+
+/* Serialise a summary into a caller buffer (for checkpoints). With buf = NULL, *size receives the
+ * bytes needed. load validates everything it reads (sizes, finiteness, sortedness). */
+cgalr_status_t cgalr_topo_summary_save(const cgalr_topo_summary_t *s, void *buf, size_t *size);
+cgalr_status_t cgalr_topo_summary_load(const void *buf, size_t size, cgalr_topo_summary_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,12 @@
+/* `cgalr grid`: placeholder until its layer lands; says so instead of pretending. */
+#include <stdio.h>
+
+#include "cli/cli.h"
+
+int cgalr_cmd_grid(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "cgalr grid: not implemented yet\n");
+    return CGALR_EXIT_FAIL;
+}
