@@ -4,4 +4,5 @@
 #include "cgalr/status.h"
 #include "cgalr/rng.h"
 #include "cgalr/topo.h"
+#include "cgalr/graph.h"
 #endif
