@@ -1,0 +1,252 @@
+/* Control layer: one scheduler interface for the CG-ALR controller (METHOD.md section 4), every
+ * baseline schedule and DoG (section 5). Depends on the topology layer and core only, so any
+ * training code can drive it: ask the rate each iteration, report epochs, connectomes, gradients. */
+#ifndef CGALR_CTRL_H
+#define CGALR_CTRL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cgalr/status.h"
+#include "cgalr/topo.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Methods and the optimiser each implies ---------------------------------------------- */
+
+typedef enum cgalr_method {
+    CGALR_METHOD_CONSTANT = 0,
+    CGALR_METHOD_COSINE,
+    CGALR_METHOD_STEP,
+    CGALR_METHOD_EXP,
+    CGALR_METHOD_PLATEAU,
+    CGALR_METHOD_DOG,
+    CGALR_METHOD_CGALR_TOP,
+    CGALR_METHOD_CGALR_WD,
+    CGALR_METHOD_CGALR_SWK,
+    CGALR_METHOD_ADAM_COSINE,
+    CGALR_METHOD_ADAMW_COSINE,
+    CGALR_METHOD_COUNT
+} cgalr_method_t;
+
+/* "constant", "cosine", ..., "adamw-cosine" (DESIGN.md names); -1 if unknown. */
+int cgalr_method_parse(const char *name);
+const char *cgalr_method_name(cgalr_method_t m);
+/* 1 for cgalr-top / cgalr-wd / cgalr-swk. */
+int cgalr_method_is_cgalr(cgalr_method_t m);
+
+typedef enum cgalr_optim_kind {
+    CGALR_OPTIM_SGD_MOMENTUM = 0, /* SGD, momentum = cfg->momentum (0.9): every SGD schedule, CG-ALR */
+    CGALR_OPTIM_SGD = 1,          /* plain SGD (momentum 0): DoG */
+    CGALR_OPTIM_ADAM = 2,         /* PyTorch defaults: adam-cosine */
+    CGALR_OPTIM_ADAMW = 3         /* PyTorch defaults: adamw-cosine */
+} cgalr_optim_kind_t;
+
+cgalr_optim_kind_t cgalr_method_optimizer(cgalr_method_t m);
+const char *cgalr_optim_name(cgalr_optim_kind_t k); /* "sgd-momentum", "sgd", "adam", "adamw" */
+
+/* ---- Configuration ----------------------------------------------------------------------- */
+
+typedef enum cgalr_score { CGALR_SCORE_PLAIN = 0, CGALR_SCORE_LOG = 1 } cgalr_score_t;
+
+/* Every field has a documented default filled by cgalr_sched_config_default; every SPEC
+ * parameter is also settable by name through cgalr_sched_config_set ("name=value"; the option
+ * name is given in brackets). Values < 0 or 0 marked "auto" are resolved at create time. */
+typedef struct cgalr_sched_config {
+    cgalr_method_t method;
+    double eta0;             /* [lr] initial / base rate (> 0); ignored by dog. Default 0.1 */
+    long epochs;             /* [epochs] run length T in epochs; 0 = unknown. Default 0 */
+    long iters_per_epoch;    /* [iters_per_epoch] 0 = unknown. Informational. Default 0 */
+    double momentum;         /* [momentum] SGD momentum for the SGD-momentum methods. Default 0.9 */
+
+    /* CG-ALR controller (METHOD.md section 4) */
+    int window;              /* [K] history length K (>= 3). Default 8 */
+    cgalr_score_t score;     /* [score] plain | log. Default plain */
+    double tau_enter;        /* [tau_enter] > 0. Default 1.0 */
+    double tau_exit;         /* [tau_exit] in [0, tau_enter). Default 0.25 */
+    double gamma_dec;        /* [gamma_dec] in (0, 1]. Default 0.7 */
+    double gamma_inc;        /* [gamma_inc] >= 1. Default 1.1 */
+    double rho_min;          /* [rho_min] > 0, <= 1 <= rho_max. Default 0.1 */
+    double rho_max;          /* [rho_max] Default 2.0 */
+    double alpha;            /* [alpha] in (0.5, 1]. Default 1 */
+    double s0;               /* [s0] envelope scale in epochs; 0 = auto: T/10 if T known, else 10 */
+    long ctrl_every;         /* [ctrl_every] controller step every this many iterations; 0 = once
+                              * per epoch (the default). For the driving loop: the scheduler
+                              * steps whenever it is told a connectome or distance. */
+    int max_retries;         /* [max_retries] guard retries before divergence (>= 0). Default 3 */
+    cgalr_topo_config_t topo;/* [p_ph] [topo_seed] [sw_directions]: kind follows the method */
+
+    /* optional linear warm-up of the rate over the first k iterations, any method but dog:
+     * iteration i (from 0) gets the rate times (i + 1) / k while i < k. */
+    long warmup_iters;       /* [warmup] k; 0 = off (default) */
+
+    /* cosine, adam-cosine, adamw-cosine: torch CosineAnnealingLR */
+    double eta_min;          /* [eta_min] Default 0 */
+    long t_max;              /* [t_max] 0 = auto: T */
+    /* step: torch StepLR */
+    long step_size;          /* [step_size] epochs; 0 = auto: max(1, floor(T / 3)) */
+    double step_gamma;       /* [step_gamma] Default 0.1 */
+    /* exp: torch ExponentialLR */
+    double exp_gamma;        /* [exp_gamma] 0 = auto: 0.01^(1/T) */
+    /* plateau: torch ReduceLROnPlateau(mode=min, threshold_mode=rel, cooldown=0) */
+    double plateau_factor;   /* [plateau_factor] in (0, 1). Default 0.1 */
+    long plateau_patience;   /* [plateau_patience] -1 = auto: min(10, max(1, floor(T/10))), 10 if T unknown */
+    double plateau_threshold;/* [plateau_threshold] relative, >= 0. Default 1e-4 */
+    double plateau_min_lr;   /* [plateau_min_lr] Default 0 */
+    double plateau_eps;      /* [plateau_eps] reductions smaller than this are skipped. Default 1e-8 */
+    /* dog (Ivgi, Hinder, Carmon 2023) */
+    double dog_reps_rel;     /* [dog_reps_rel] > 0. Default 1e-6 (use 1e-4 for models with batch norm) */
+    double dog_eps;          /* [dog_eps] added once to G. Default 1e-8 */
+    double dog_avg_gamma;    /* [dog_avg_gamma] polynomial-decay averaging gamma (>= 0). Default 8 */
+    double weight_decay;     /* [weight_decay] dog: wd * x is added to the gradient. Default 0 */
+} cgalr_sched_config_t;
+
+/* Fills every default for `method` (topo kind from the method; TOP for non-CG-ALR methods). */
+void cgalr_sched_config_default(cgalr_sched_config_t *cfg, cgalr_method_t method);
+
+/* Applies one "name=value" option (names in brackets above, plus "method=NAME"). Unknown names,
+ * unparsable or out-of-range values are CGALR_EINVAL with a message naming the option, the value
+ * and the valid range; cfg is unchanged on failure. Cross-option rules (rho_min <= rho_max,
+ * tau_exit < tau_enter, the run length a method needs) are checked by validate / create. */
+cgalr_status_t cgalr_sched_config_set(cgalr_sched_config_t *cfg, const char *name_eq_value);
+/* Applies a comma-separated list "a=1,b=2" (empty string or NULL: nothing). */
+cgalr_status_t cgalr_sched_config_set_list(cgalr_sched_config_t *cfg, const char *list);
+/* Checks everything, including cross-option rules; CGALR_EINVAL with a message. */
+cgalr_status_t cgalr_sched_config_validate(const cgalr_sched_config_t *cfg);
+/* One line per option: "name  default  range  meaning" (static string, for --help). */
+const char *cgalr_sched_options_help(void);
+
+/* ---- Robust score and gate (exposed for tests and for other controllers) ------------------- */
+
+typedef enum cgalr_gate { CGALR_GATE_HOLD = 0, CGALR_GATE_DECEL = 1, CGALR_GATE_ACCEL = 2 } cgalr_gate_t;
+const char *cgalr_gate_name(cgalr_gate_t g); /* "HOLD", "DECEL", "ACCEL" */
+
+/* Median of x[0..n) (mean of the two middle values for even n); n >= 1. x is not modified. */
+double cgalr_median(const double *x, size_t n);
+/* m = median(h), mad = median(|h - m|), z = (x - m) / (1.4826 mad + eps), eps = 1e-12 + 1e-9 |m|.
+ * n >= 1, all finite; z is finite whenever x is. Any output pointer may be NULL. */
+void cgalr_robust_score(const double *h, size_t n, double x, double *median, double *mad, double *z);
+/* The Schmitt trigger of METHOD.md section 4 step 3: entering DECEL (z >= tau_enter) or ACCEL
+ * (z <= -tau_enter) takes precedence from any state; DECEL leaves for HOLD when z < tau_exit,
+ * ACCEL when z > -tau_exit; otherwise the state is kept. */
+cgalr_gate_t cgalr_gate_next(cgalr_gate_t state, double z, double tau_enter, double tau_exit);
+
+/* ---- The scheduler ----------------------------------------------------------------------- */
+
+typedef struct cgalr_sched cgalr_sched_t;
+
+/* Validates cfg (see cgalr_sched_config_validate) and creates the scheduler; *out = NULL on
+ * failure. cosine, step and exp need epochs > 0 unless t_max / step_size / exp_gamma is given. */
+cgalr_status_t cgalr_sched_create(const cgalr_sched_config_t *cfg, cgalr_sched_t **out);
+void cgalr_sched_free(cgalr_sched_t *s);
+/* The resolved configuration (auto values filled in). */
+const cgalr_sched_config_t *cgalr_sched_config(const cgalr_sched_t *s);
+cgalr_optim_kind_t cgalr_sched_optimizer(const cgalr_sched_t *s);
+
+/* The rate for iteration `iteration` (0-based, counted over the whole run) at training progress
+ * `progress` in epochs (epoch e, batch i of n: e + i / n).
+ * Epoch-based schedules (cosine, step, exp, adam-/adamw-cosine) change once per epoch, like
+ * PyTorch's scheduler.step() after every epoch: epoch e = floor(progress) uses the rate of
+ * last_epoch = e. Cosine follows PyTorch's chainable (recursive) form, so it rises again past
+ * t_max exactly as CosineAnnealingLR does. plateau: the current rate (cut by epoch_end).
+ * CG-ALR: a(progress) * rho with a(s) = eta0 (1 + s/s0)^(-alpha), evaluated at the fractional
+ * epoch of each iteration. dog: the eta of the last cgalr_sched_dog_step (0 before the first).
+ * The optional warm-up factor is applied on top (not for dog). Returns NAN for s == NULL. */
+double cgalr_sched_lr(cgalr_sched_t *s, long iteration, double progress);
+/* The Robbins-Monro envelope a(s) (CG-ALR methods; eta0 for the others). */
+double cgalr_sched_envelope(const cgalr_sched_t *s, double progress);
+
+/* End of epoch `epoch` (0-based) with its mean training loss and validation loss (pass the
+ * training loss twice when there is no validation split). plateau steps ReduceLROnPlateau on
+ * val_loss; the others only record. A non-finite loss changes nothing and returns
+ * CGALR_ENONFINITE: the caller then runs the guard (see cgalr_sched_on_nonfinite). */
+cgalr_status_t cgalr_sched_epoch_end(cgalr_sched_t *s, long epoch, double train_loss, double val_loss);
+
+/* Trace of one controller step (METHOD.md section 4 step 6), or of a guard event. */
+enum {
+    CGALR_TRACE_FIRST = 1u << 0,     /* M_0 recorded: no distance yet */
+    CGALR_TRACE_WARMUP = 1u << 1,    /* |H| < 3: no gating, rho unchanged */
+    CGALR_TRACE_GUARD = 1u << 2,     /* guard fired: rho = rho_min, gate = DECEL */
+    CGALR_TRACE_NONFINITE = 1u << 3, /* the distance was NaN/Inf: not added to the history */
+    CGALR_TRACE_LR_WARMUP = 1u << 4, /* inside the linear warm-up of the rate */
+    CGALR_TRACE_DIVERGED = 1u << 5   /* the guard ran out of retries */
+};
+typedef struct cgalr_sched_trace {
+    long t;             /* controller step (1 = first distance d_1 = D(M_0, M_1)); 0 for M_0 */
+    double progress;    /* training progress s in epochs given with the step */
+    double d;           /* raw distance d_t (NAN when none) */
+    double median;      /* m over H, in score space (log d when score = log); NAN when |H| = 0 */
+    double mad;         /* MAD over H; NAN when |H| = 0 */
+    double z;           /* robust score; NAN when |H| = 0 or d non-finite */
+    cgalr_gate_t state; /* gate after the step */
+    double rho;         /* multiplier after the step */
+    double eta;         /* a(progress) * rho: the rate from this step on (before warm-up) */
+    size_t history;     /* |H| used for the score */
+    unsigned flags;     /* CGALR_TRACE_* */
+} cgalr_sched_trace_t;
+
+/* CG-ALR controller step from a connectome m (p x p, METHOD.md section 2) taken at `progress`.
+ * The first call keeps M_0's summary and returns a FIRST record; later calls compute
+ * d_t = D(M_{t-1}, M_t) through src/topo and call cgalr_sched_observe_distance. The scheduler
+ * keeps the previous summary itself. p must stay the same across calls. rec may be NULL.
+ * CGALR_ESTATE for a method that is not CG-ALR. */
+cgalr_status_t cgalr_sched_observe_connectome(cgalr_sched_t *s, const double *m, size_t p,
+                                              double progress, cgalr_sched_trace_t *rec);
+/* The controller step from a distance computed elsewhere (any distance, any source): robust
+ * score over the previous K distances (log when score = log; d <= 0 is floored at 1e-300),
+ * gate, multiplier. A non-finite d never enters the history; it leaves gate and rho unchanged,
+ * fills rec with the NONFINITE flag and returns CGALR_ENONFINITE (then run the guard). */
+cgalr_status_t cgalr_sched_observe_distance(cgalr_sched_t *s, double d, double progress,
+                                            cgalr_sched_trace_t *rec);
+/* The last trace record (zeroed with d = NAN before any step). */
+const cgalr_sched_trace_t *cgalr_sched_last_trace(const cgalr_sched_t *s);
+cgalr_gate_t cgalr_sched_gate(const cgalr_sched_t *s);
+double cgalr_sched_rho(const cgalr_sched_t *s);
+int cgalr_sched_retries(const cgalr_sched_t *s);
+
+/* The guard (METHOD.md section 4). Order for a training loop: on a non-finite loss, parameter or
+ * distance, restore parameters and optimiser state of the last good epoch, restore the
+ * scheduler with cgalr_sched_load from the state saved then, then call this. It counts the retry
+ * (cgalr_sched_load keeps the larger of the current and the saved count, so a rollback never
+ * forgets retries), and for CG-ALR sets rho = rho_min and the gate to DECEL and records a GUARD
+ * trace event (progress: where the epoch restarts). Other methods only count. Returns CGALR_OK
+ * while the count is <= max_retries (redo the epoch); past that, CGALR_ENONFINITE with the
+ * message that the run diverged at the smallest rate the envelope allows (stop the run). */
+cgalr_status_t cgalr_sched_on_nonfinite(cgalr_sched_t *s, double progress, cgalr_sched_trace_t *rec);
+
+/* ---- DoG --------------------------------------------------------------------------------- */
+
+/* Called after the backward pass and before the optimiser step of every iteration, with flat
+ * views of all n parameters x_t and gradients g_t (n fixed for the run). First call: x_0 = x_t,
+ * r = dog_reps_rel (1 + ||x_0||), G = ||g'||^2 + dog_eps; later r = max(r, ||x_t - x_0||),
+ * G += ||g'||^2, with g' = g + weight_decay * x. eta_t = r / sqrt(G) goes to *eta (may be NULL)
+ * and is what cgalr_sched_lr returns until the next call. The caller then takes the plain SGD
+ * step x <- x - eta (g + weight_decay x). Norms in double. Non-finite input: CGALR_ENONFINITE,
+ * state unchanged. */
+cgalr_status_t cgalr_sched_dog_step(cgalr_sched_t *s, const float *params, const float *grads, size_t n,
+                                    double *eta);
+/* Polynomial-decay iterate averaging (Shamir and Zhang 2013, as DoG's authors use it): call
+ * after each optimiser step with the new parameters; avg <- (1 - w) avg + w x with
+ * w = (gamma + 1) / (gamma + t), t = 1, 2, ... and avg starting at x_0. */
+cgalr_status_t cgalr_sched_dog_average(cgalr_sched_t *s, const float *params, size_t n);
+/* The averaged iterate (n floats, owned by the scheduler; NULL before the first dog_step), to
+ * evaluate alongside the last iterate. */
+const float *cgalr_sched_dog_averaged(const cgalr_sched_t *s, size_t *n);
+
+/* ---- Save / restore ---------------------------------------------------------------------- */
+
+/* The complete state (history window, gate, rho, retries, controller step count, previous topo
+ * summary, plateau counters and rate, DoG x_0, r, G, eta and averaged iterate, last trace) into a
+ * caller buffer; buf = NULL puts the size needed in *size. CGALR_EINVAL if *size is too small. */
+cgalr_status_t cgalr_sched_save(const cgalr_sched_t *s, void *buf, size_t *size);
+/* Restores into a scheduler created with the same method and configuration; everything read is
+ * validated (magic, version, method, sizes, finiteness, ranges): CGALR_EFORMAT or CGALR_ESTATE
+ * with a message, s unchanged on failure. The retry count becomes max(current, saved). */
+cgalr_status_t cgalr_sched_load(cgalr_sched_t *s, const void *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
