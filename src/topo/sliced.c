@@ -18,9 +18,11 @@ static cgalr_status_t check_diagram(const cgalr_diagram_t *d, const char *name)
         return cgalr_fail(CGALR_EINVAL, FN ": diagram %s has n = %zu but pairs = NULL", name, d->n);
     for (size_t i = 0; i < d->n; i++) {
         double b = d->pairs[i].birth, e = d->pairs[i].death;
-        if (isnan(b) || isnan(e) || isinf(b))
-            return cgalr_fail(CGALR_ENONFINITE, FN ": diagram %s, point %zu: (%g, %g), expected finite numbers",
-                              name, i, b, e);
+        if (!isfinite(b))
+            return cgalr_fail(CGALR_ENONFINITE, FN ": diagram %s, point %zu: birth = %g, expected a finite number",
+                              name, i, b);
+        if (isnan(e))
+            return cgalr_fail(CGALR_ENONFINITE, FN ": diagram %s, point %zu: death is NaN", name, i);
         if (b > e)
             return cgalr_fail(CGALR_EINVAL, FN ": diagram %s, point %zu: birth %.17g > death %.17g, expected birth <= death",
                               name, i, b, e);
