@@ -1,5 +1,13 @@
-/* Vietoris-Rips persistence in dimensions 0 and 1 over Z/2 (first, plain version): H0 by
- * union-find over the sorted edges, H1 by reducing the explicit coboundary matrix with clearing. */
+/* Vietoris-Rips persistence in dimensions 0 and 1 over Z/2, exact (double precision) and fast.
+ * H0: union-find over the edges in filtration order. H1: persistent cohomology, columns = edges in
+ * reverse filtration order, with clearing (spanning-tree edges are skipped), implicit coboundaries
+ * (the cofacet triangles of an edge are enumerated from its vertices), a shortcut for columns
+ * whose first pivot is still free (apparent/emergent pairs), and column additions as a heap of
+ * cursors into per-edge coboundaries sorted in filtration order, cancelling equal entries lazily.
+ *
+ * Order of simplices (as ripser): diameter ascending, ties broken by the larger combinatorial index
+ * first. Diameters are replaced by their rank among the distinct edge lengths, so a triangle's
+ * place in the filtration is one 64-bit key: rank << ib | (max_index - index). */
 #include "cgalr/topo.h"
 
 #include <math.h>
@@ -7,16 +15,299 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Edge (i > j) in the combinatorial number system: C(i,2) + j. */
-static inline uint64_t edge_index(uint32_t i, uint32_t j) { return (uint64_t)i * (i - 1) / 2 + j; }
+#define RANK_NONE UINT32_MAX /* an edge longer than the threshold: not in the complex */
+#define MAX_POINTS 8192
+/* Cached sorted coboundaries are dropped between columns once they hold this many entries. */
+#define CACHE_BUDGET ((size_t)64 << 20)
 
 typedef struct edge {
     double d;
-    uint64_t idx;
+    uint64_t idx; /* C(i,2) + j */
     uint32_t i, j; /* i > j */
 } edge_t;
 
-/* Filtration order: diameter ascending, then larger combinatorial index first (as ripser). */
+/* A cursor into one edge's sorted coboundary: the working column is the Z/2 sum of these. */
+typedef struct cursor {
+    uint64_t key;
+    size_t pos, end;
+} cursor_t;
+
+typedef struct rips {
+    size_t p;
+    const uint32_t *rank; /* p x p ranks of the edge lengths, RANK_NONE off the complex */
+    const uint64_t *c2, *c3; /* binomials C(n,2), C(n,3) for n <= p */
+    unsigned ib;          /* bits of a triangle index */
+    uint64_t imask;
+    /* sorted coboundaries: for edge index e, entries pool[off[e]-1 .. +len[e]) (off 0 = none) */
+    size_t *off;
+    uint32_t *len;
+    uint64_t *pool;
+    size_t pool_n, pool_cap;
+    uint64_t *scratch; /* p entries */
+    /* the working column */
+    cursor_t *heap;
+    size_t heap_n, heap_cap;
+    uint32_t *vlist; /* edges (i << 16 | j) added to the working column, with multiplicity */
+    size_t vlist_n, vlist_cap;
+    /* reduced columns: the edges whose coboundaries sum to each pivot's column */
+    uint32_t *vpool;
+    size_t vpool_n, vpool_cap;
+    /* pivot map: triangle key -> column number (open addressing) */
+    uint64_t *hkeys;
+    uint32_t *hcol;
+    size_t hmask;
+    size_t *col_off;
+    uint32_t *col_len;
+    size_t ncols;
+} rips_t;
+
+static inline uint64_t tri_index(const rips_t *r, uint32_t a, uint32_t b, uint32_t k)
+{
+    /* a > b; k anywhere else */
+    if (k > a)
+        return r->c3[k] + r->c2[a] + b;
+    if (k > b)
+        return r->c3[a] + r->c2[k] + b;
+    return r->c3[a] + r->c2[b] + k;
+}
+
+static inline uint64_t tri_key(const rips_t *r, uint32_t rank, uint64_t idx)
+{
+    return ((uint64_t)rank << r->ib) | (r->imask - idx);
+}
+
+static int grow(void **ptr, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t nc = *cap ? *cap : 64;
+    while (nc < need)
+        nc *= 2;
+    void *np = realloc(*ptr, nc * elem);
+    if (!np)
+        return -1;
+    *ptr = np;
+    *cap = nc;
+    return 0;
+}
+
+static void sort_u64(uint64_t *a, size_t n)
+{
+    while (n > 24) {
+        /* median of three as the pivot, then Hoare partition */
+        uint64_t x = a[0], y = a[n / 2], z = a[n - 1];
+        uint64_t piv = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
+        size_t i = 0, j = n - 1;
+        for (;;) {
+            while (a[i] < piv)
+                i++;
+            while (a[j] > piv)
+                j--;
+            if (i >= j)
+                break;
+            uint64_t t = a[i];
+            a[i] = a[j];
+            a[j] = t;
+            i++;
+            j--;
+        }
+        /* recurse into the smaller part, loop on the larger */
+        size_t nl = j + 1;
+        if (nl < n - nl) {
+            sort_u64(a, nl);
+            a += nl;
+            n -= nl;
+        } else {
+            sort_u64(a + nl, n - nl);
+            n = nl;
+        }
+    }
+    for (size_t i = 1; i < n; i++) {
+        uint64_t v = a[i];
+        size_t j = i;
+        while (j > 0 && a[j - 1] > v) {
+            a[j] = a[j - 1];
+            j--;
+        }
+        a[j] = v;
+    }
+}
+
+static void sort_u32(uint32_t *a, size_t n)
+{
+    /* V lists are short; insertion sort for small ones, shell gaps otherwise */
+    static const size_t gaps[] = {701, 301, 132, 57, 23, 10, 4, 1};
+    for (size_t g = 0; g < sizeof gaps / sizeof *gaps; g++) {
+        size_t h = gaps[g];
+        for (size_t i = h; i < n; i++) {
+            uint32_t v = a[i];
+            size_t j = i;
+            while (j >= h && a[j - h] > v) {
+                a[j] = a[j - h];
+                j -= h;
+            }
+            a[j] = v;
+        }
+    }
+}
+
+/* The coboundary of edge (a, b) sorted in filtration order; returns its offset in the pool. */
+static cgalr_status_t coboundary(rips_t *r, uint32_t a, uint32_t b, size_t *off, size_t *n)
+{
+    uint64_t e = r->c2[a] + b;
+    if (r->off[e]) {
+        *off = r->off[e] - 1;
+        *n = r->len[e];
+        return CGALR_OK;
+    }
+    if (grow((void **)&r->pool, &r->pool_cap, r->pool_n + r->p, sizeof *r->pool))
+        return cgalr_fail(CGALR_ENOMEM, "rips: out of memory caching coboundaries (%zu entries)", r->pool_n);
+    const uint32_t *ra = r->rank + (size_t)a * r->p, *rb = r->rank + (size_t)b * r->p;
+    uint32_t re = ra[b];
+    uint64_t *low = r->pool + r->pool_n, *high = r->scratch;
+    size_t nl = 0, nh = 0;
+    /* Cofacets where (a, b) is the longest edge share its rank and come first, larger index
+     * (larger k) first; the others need sorting. */
+    for (uint32_t k = (uint32_t)r->p; k-- > 0;) {
+        uint32_t x = ra[k], y = rb[k];
+        if (k == a || k == b || x == RANK_NONE || y == RANK_NONE)
+            continue;
+        uint32_t m = x > y ? x : y;
+        uint64_t idx = tri_index(r, a, b, k);
+        if (m <= re)
+            low[nl++] = tri_key(r, re, idx);
+        else
+            high[nh++] = tri_key(r, m, idx);
+    }
+    sort_u64(high, nh);
+    memcpy(low + nl, high, nh * sizeof *high);
+    *off = r->pool_n;
+    *n = nl + nh;
+    r->off[e] = r->pool_n + 1;
+    r->len[e] = (uint32_t)(nl + nh);
+    r->pool_n += nl + nh;
+    return CGALR_OK;
+}
+
+static void heap_down(cursor_t *h, size_t n, size_t i)
+{
+    cursor_t x = h[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && h[c + 1].key < h[c].key)
+            c++;
+        if (h[c].key >= x.key)
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = x;
+}
+
+static void heap_up(cursor_t *h, size_t i)
+{
+    cursor_t x = h[i];
+    while (i > 0) {
+        size_t q = (i - 1) / 2;
+        if (h[q].key <= x.key)
+            break;
+        h[i] = h[q];
+        i = q;
+    }
+    h[i] = x;
+}
+
+/* Adds edge (a, b)'s coboundary from its first entry after `after` to the working column. */
+static cgalr_status_t add_edge(rips_t *r, uint32_t packed, uint64_t after)
+{
+    size_t off, n;
+    cgalr_status_t st = coboundary(r, packed >> 16, packed & 0xffff, &off, &n);
+    if (st)
+        return st;
+    if (grow((void **)&r->vlist, &r->vlist_cap, r->vlist_n + 1, sizeof *r->vlist))
+        return cgalr_fail(CGALR_ENOMEM, "rips: out of memory in a column reduction");
+    r->vlist[r->vlist_n++] = packed;
+    const uint64_t *c = r->pool + off;
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (c[mid] <= after)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == n)
+        return CGALR_OK;
+    if (grow((void **)&r->heap, &r->heap_cap, r->heap_n + 1, sizeof *r->heap))
+        return cgalr_fail(CGALR_ENOMEM, "rips: out of memory in a column reduction");
+    r->heap[r->heap_n] = (cursor_t){c[lo], off + lo, off + n};
+    heap_up(r->heap, r->heap_n++);
+    return CGALR_OK;
+}
+
+/* Smallest entry of the working column with odd multiplicity, consumed; 0 if the column is zero. */
+static int pop_pivot(rips_t *r, uint64_t *pivot)
+{
+    cursor_t *h = r->heap;
+    const uint64_t *pool = r->pool;
+    while (r->heap_n) {
+        uint64_t k = h[0].key;
+        for (int twice = 0; twice < 2; twice++) {
+            if (++h[0].pos == h[0].end)
+                h[0] = h[--r->heap_n];
+            else
+                h[0].key = pool[h[0].pos];
+            heap_down(h, r->heap_n, 0);
+            if (twice == 0 && !(r->heap_n && h[0].key == k)) {
+                *pivot = k;
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+static inline size_t hslot(uint64_t key) { return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20); }
+
+static int64_t map_find(const rips_t *r, uint64_t key)
+{
+    for (size_t s = hslot(key) & r->hmask;; s = (s + 1) & r->hmask) {
+        if (r->hkeys[s] == key)
+            return r->hcol[s];
+        if (r->hkeys[s] == UINT64_MAX)
+            return -1;
+    }
+}
+
+/* Records a reduced column: its pivot and the edges (with odd multiplicity in vlist) summing to it. */
+static cgalr_status_t map_insert(rips_t *r, uint64_t key)
+{
+    sort_u32(r->vlist, r->vlist_n);
+    size_t m = 0;
+    for (size_t i = 0; i < r->vlist_n;) {
+        size_t j = i;
+        while (j < r->vlist_n && r->vlist[j] == r->vlist[i])
+            j++;
+        if ((j - i) & 1)
+            r->vlist[m++] = r->vlist[i];
+        i = j;
+    }
+    if (grow((void **)&r->vpool, &r->vpool_cap, r->vpool_n + m, sizeof *r->vpool))
+        return cgalr_fail(CGALR_ENOMEM, "rips: out of memory storing reduced columns");
+    memcpy(r->vpool + r->vpool_n, r->vlist, m * sizeof *r->vlist);
+    r->col_off[r->ncols] = r->vpool_n;
+    r->col_len[r->ncols] = (uint32_t)m;
+    r->vpool_n += m;
+    size_t s = hslot(key) & r->hmask;
+    while (r->hkeys[s] != UINT64_MAX)
+        s = (s + 1) & r->hmask;
+    r->hkeys[s] = key;
+    r->hcol[s] = (uint32_t)r->ncols++;
+    return CGALR_OK;
+}
+
 static int edge_cmp(const void *pa, const void *pb)
 {
     const edge_t *a = pa, *b = pb;
@@ -36,28 +327,16 @@ static uint32_t uf_find(uint32_t *parent, uint32_t x)
 
 static cgalr_status_t push_pair(cgalr_diagram_t *d, size_t *cap, double b, double e)
 {
-    if (d->n == *cap) {
-        size_t nc = *cap ? 2 * *cap : 16;
-        cgalr_pair_t *np = realloc(d->pairs, nc * sizeof *np);
-        if (!np)
-            return cgalr_fail(CGALR_ENOMEM, "rips: out of memory growing a diagram to %zu pairs", nc);
-        d->pairs = np;
-        *cap = nc;
-    }
+    if (grow((void **)&d->pairs, cap, d->n + 1, sizeof *d->pairs))
+        return cgalr_fail(CGALR_ENOMEM, "rips: out of memory growing a diagram to %zu pairs", d->n + 1);
     d->pairs[d->n].birth = b;
     d->pairs[d->n].death = e;
     d->n++;
     return CGALR_OK;
 }
 
-static int u64_cmp(const void *pa, const void *pb)
-{
-    uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
-    return a < b ? -1 : (a > b);
-}
-
 static cgalr_status_t validate(const double *dist, size_t p, int maxdim, double threshold,
-                               cgalr_diagram_t *dgm0, cgalr_diagram_t *dgm1)
+                               const cgalr_diagram_t *dgm0, const cgalr_diagram_t *dgm1)
 {
     if (!dist)
         return cgalr_fail(CGALR_EINVAL, "rips: distance matrix is NULL");
@@ -65,8 +344,8 @@ static cgalr_status_t validate(const double *dist, size_t p, int maxdim, double 
         return cgalr_fail(CGALR_EINVAL, "rips: dgm0 is NULL");
     if (p < 1)
         return cgalr_fail(CGALR_EINVAL, "rips: p = 0: need at least 1 point");
-    if (p > 8192)
-        return cgalr_fail(CGALR_EINVAL, "rips: p = %zu: at most 8192 points are supported", p);
+    if (p > MAX_POINTS)
+        return cgalr_fail(CGALR_EINVAL, "rips: p = %zu: at most %d points are supported", p, MAX_POINTS);
     if (maxdim != 0 && maxdim != 1)
         return cgalr_fail(CGALR_EINVAL, "rips: maxdim = %d: expected 0 or 1", maxdim);
     if (maxdim == 1 && !dgm1)
@@ -84,11 +363,95 @@ static cgalr_status_t validate(const double *dist, size_t p, int maxdim, double 
                                   a < 0 ? i : j, a < 0 ? j : i, a < 0 ? a : b);
             if (fabs(a - b) > 1e-12 * fmax(a, b))
                 return cgalr_fail(CGALR_EINVAL,
-                                  "rips: entries (%zu, %zu) = %.17g and (%zu, %zu) = %.17g differ: "
-                                  "the matrix must be symmetric",
+                                  "rips: entries (%zu, %zu) = %.17g and (%zu, %zu) = %.17g differ by more "
+                                  "than 1e-12 relative: the matrix must be symmetric",
                                   i, j, a, j, i, b);
         }
     return CGALR_OK;
+}
+
+static unsigned bits_for(uint64_t n)
+{
+    unsigned b = 0;
+    while (b < 64 && (n >> b))
+        b++;
+    return b;
+}
+
+/* H1 from the columns (non-tree edges in reverse filtration order). */
+static cgalr_status_t rips_h1(rips_t *r, const edge_t *cols, size_t ncols, const double *vals,
+                              cgalr_diagram_t *dgm1)
+{
+    size_t cap1 = 0, p = r->p;
+    cgalr_status_t st = CGALR_OK;
+    for (size_t c = 0; c < ncols && !st; c++) {
+        uint32_t a = cols[c].i, b = cols[c].j;
+        const uint32_t *ra = r->rank + (size_t)a * p, *rb = r->rank + (size_t)b * p;
+        uint32_t re = ra[b];
+        /* The first pivot: the smallest cofacet. Scanning k downwards, the first triangle where
+         * (a, b) is the longest edge is the smallest of all. */
+        uint32_t best = RANK_NONE, bk = 0;
+        for (uint32_t k = (uint32_t)p; k-- > 0;) {
+            uint32_t x = ra[k], y = rb[k];
+            if (k == a || k == b || x == RANK_NONE || y == RANK_NONE)
+                continue;
+            uint32_t m = x > y ? x : y;
+            if (m <= re) {
+                best = re;
+                bk = k;
+                break;
+            }
+            if (m < best) {
+                best = m;
+                bk = k;
+            }
+        }
+        uint64_t pivot = 0;
+        int has = best != RANK_NONE;
+        if (has)
+            pivot = tri_key(r, best, tri_index(r, a, b, bk));
+        r->vlist_n = 0;
+        r->heap_n = 0;
+        if (r->vlist_cap == 0 && grow((void **)&r->vlist, &r->vlist_cap, 64, sizeof *r->vlist))
+            return cgalr_fail(CGALR_ENOMEM, "rips: out of memory");
+        r->vlist[r->vlist_n++] = a << 16 | b;
+        int64_t owner;
+        if (has && (owner = map_find(r, pivot)) >= 0) {
+            /* Reduce: the working column is this edge's coboundary past the pivot plus those of
+             * the owner's edges; repeat while the pivot is taken. */
+            if (r->pool_n > CACHE_BUDGET) {
+                memset(r->off, 0, (r->c2[p]) * sizeof *r->off);
+                r->pool_n = 0;
+            }
+            size_t off, n;
+            if ((st = coboundary(r, a, b, &off, &n)))
+                break;
+            r->vlist_n = 0;
+            if ((st = add_edge(r, a << 16 | b, pivot)))
+                break;
+            for (;;) {
+                size_t o = r->col_off[owner], m = r->col_len[owner];
+                for (size_t q = 0; q < m && !st; q++)
+                    st = add_edge(r, r->vpool[o + q], pivot);
+                if (st)
+                    break;
+                has = pop_pivot(r, &pivot);
+                if (!has || (owner = map_find(r, pivot)) < 0)
+                    break;
+            }
+            if (st)
+                break;
+        }
+        if (has) {
+            st = map_insert(r, pivot);
+            uint32_t rd = (uint32_t)(pivot >> r->ib);
+            if (!st && rd != re)
+                st = push_pair(dgm1, &cap1, vals[re], vals[rd]);
+        } else {
+            st = push_pair(dgm1, &cap1, vals[re], INFINITY);
+        }
+    }
+    return st;
 }
 
 cgalr_status_t cgalr_topo_rips(const double *dist, size_t p, int maxdim, double threshold,
@@ -102,31 +465,44 @@ cgalr_status_t cgalr_topo_rips(const double *dist, size_t p, int maxdim, double 
     if (st)
         return st;
 
-    size_t ne_all = p * (p - 1) / 2, ne = 0, cap0 = 0, cap1 = 0;
+    size_t ne_all = p * (p - 1) / 2, ne = 0, cap0 = 0, nr = 0, ncols = 0;
     edge_t *edges = malloc((ne_all ? ne_all : 1) * sizeof *edges);
     uint32_t *parent = malloc(p * sizeof *parent);
-    unsigned char *cleared = calloc(ne_all ? ne_all : 1, 1);
-    if (!edges || !parent || !cleared) {
-        st = cgalr_fail(CGALR_ENOMEM, "rips: out of memory for %zu edges", ne_all);
+    double *vals = malloc((ne_all ? ne_all : 1) * sizeof *vals);
+    uint32_t *rank = malloc(p * p * sizeof *rank);
+    uint64_t *c2 = malloc((p + 1) * sizeof *c2), *c3 = malloc((p + 1) * sizeof *c3);
+    rips_t r = {0};
+    if (!edges || !parent || !vals || !rank || !c2 || !c3) {
+        st = cgalr_fail(CGALR_ENOMEM, "rips: out of memory for %zu points", p);
         goto done;
     }
     for (uint32_t i = 1; i < p; i++)
         for (uint32_t j = 0; j < i; j++) {
             double d = dist[(size_t)i * p + j];
             if (d <= threshold)
-                edges[ne++] = (edge_t){d, edge_index(i, j), i, j};
+                edges[ne++] = (edge_t){d, (uint64_t)i * (i - 1) / 2 + j, i, j};
         }
     qsort(edges, ne, sizeof *edges, edge_cmp);
+    for (size_t q = 0; q < p * p; q++)
+        rank[q] = RANK_NONE;
+    for (size_t e = 0; e < ne; e++) {
+        if (e == 0 || edges[e].d != edges[e - 1].d)
+            vals[nr++] = edges[e].d;
+        rank[(size_t)edges[e].i * p + edges[e].j] = rank[(size_t)edges[e].j * p + edges[e].i] =
+            (uint32_t)(nr - 1);
+    }
 
-    /* H0: an edge joining two components kills the younger one (all are born at 0). */
+    /* H0: an edge joining two components kills one (all are born at 0); the others are the
+     * H1 columns, in reverse filtration order (clearing: tree edges cannot create H1). */
     for (uint32_t v = 0; v < p; v++)
         parent[v] = v;
     for (size_t e = 0; e < ne; e++) {
-        uint32_t a = uf_find(parent, edges[e].i), b = uf_find(parent, edges[e].j);
-        if (a == b)
+        uint32_t x = uf_find(parent, edges[e].i), y = uf_find(parent, edges[e].j);
+        if (x == y) {
+            edges[ncols++] = edges[e];
             continue;
-        parent[a > b ? a : b] = a > b ? b : a;
-        cleared[e] = 1;
+        }
+        parent[x > y ? x : y] = x > y ? y : x;
         if (edges[e].d > 0 && (st = push_pair(dgm0, &cap0, 0.0, edges[e].d)))
             goto done;
     }
@@ -134,190 +510,66 @@ cgalr_status_t cgalr_topo_rips(const double *dist, size_t p, int maxdim, double 
         if (uf_find(parent, v) == v && (st = push_pair(dgm0, &cap0, 0.0, INFINITY)))
             goto done;
     cgalr_diagram_sort(dgm0);
-    if (maxdim == 0)
+    if (maxdim == 0 || p < 3)
         goto done;
-
-    /* H1 (plain): explicit coboundary columns of the non-tree edges, in reverse filtration
-     * order; a triangle's key orders it by diameter, then larger index first. */
-    {
-        double *tdiam = NULL;
-        uint64_t *keys = NULL;
-        size_t nt = 0, ntcap = 0;
-        /* Map each triangle to its filtration position by collecting and sorting all triangles. */
-        typedef struct { double d; uint64_t idx; } tri_t;
-        tri_t *tris = NULL;
-        for (uint32_t i = 2; i < p && !st; i++)
-            for (uint32_t j = 1; j < i && !st; j++)
-                for (uint32_t k = 0; k < j; k++) {
-                    double dij = dist[(size_t)i * p + j], dik = dist[(size_t)i * p + k],
-                           djk = dist[(size_t)j * p + k];
-                    if (dij > threshold || dik > threshold || djk > threshold)
-                        continue;
-                    if (nt == ntcap) {
-                        size_t nc = ntcap ? 2 * ntcap : 1024;
-                        tri_t *nw = realloc(tris, nc * sizeof *nw);
-                        if (!nw) {
-                            st = cgalr_fail(CGALR_ENOMEM, "rips: out of memory for triangles");
-                            break;
-                        }
-                        tris = nw;
-                        ntcap = nc;
-                    }
-                    uint64_t idx = (uint64_t)i * (i - 1) * (i - 2) / 6 + (uint64_t)j * (j - 1) / 2 + k;
-                    tris[nt++] = (tri_t){fmax(dij, fmax(dik, djk)), idx};
-                }
-        (void)tdiam;
-        (void)keys;
-        /* position -> triangle: sort by (d asc, idx desc) */
-        if (!st && nt) {
-            /* sort with the edge comparator layout (d, idx) */
-            edge_t *tmp = malloc(nt * sizeof *tmp);
-            if (!tmp) {
-                st = cgalr_fail(CGALR_ENOMEM, "rips: out of memory for triangles");
-            } else {
-                for (size_t t = 0; t < nt; t++)
-                    tmp[t] = (edge_t){tris[t].d, tris[t].idx, 0, 0};
-                qsort(tmp, nt, sizeof *tmp, edge_cmp);
-                for (size_t t = 0; t < nt; t++)
-                    tris[t] = (tri_t){tmp[t].d, tmp[t].idx};
-                free(tmp);
-            }
-        }
-        /* Columns as sorted arrays of triangle positions. */
-        uint64_t **cols = NULL;
-        size_t *clen = NULL;
-        int64_t *pivot_owner = NULL;
-        if (!st) {
-            cols = calloc(ne ? ne : 1, sizeof *cols);
-            clen = calloc(ne ? ne : 1, sizeof *clen);
-            pivot_owner = malloc((nt ? nt : 1) * sizeof *pivot_owner);
-            if (!cols || !clen || !pivot_owner)
-                st = cgalr_fail(CGALR_ENOMEM, "rips: out of memory for columns");
-            else
-                for (size_t t = 0; t < nt; t++)
-                    pivot_owner[t] = -1;
-        }
-        /* idx -> position lookup by binary search over a copy sorted by idx */
-        uint64_t *byidx = NULL;
-        if (!st && nt) {
-            byidx = malloc(nt * 2 * sizeof *byidx);
-            if (!byidx)
-                st = cgalr_fail(CGALR_ENOMEM, "rips: out of memory for triangles");
-            else {
-                uint64_t *pairs = byidx;
-                /* pack (idx, pos) as two arrays: sort idx with positions by sorting idx<<? is not
-                 * possible in general, so sort an index array. */
-                for (size_t t = 0; t < nt; t++)
-                    pairs[t] = tris[t].idx;
-                qsort(pairs, nt, sizeof *pairs, u64_cmp);
-                for (size_t t = 0; t < nt; t++) {
-                    /* find pos of pairs[t] */
-                    pairs[nt + t] = 0;
-                }
-                for (size_t t = 0; t < nt; t++) {
-                    size_t lo = 0, hi = nt;
-                    while (lo < hi) {
-                        size_t mid = (lo + hi) / 2;
-                        if (pairs[mid] < tris[t].idx)
-                            lo = mid + 1;
-                        else
-                            hi = mid;
-                    }
-                    pairs[nt + lo] = t;
-                }
-            }
-        }
-        uint64_t *work = NULL, *tmp2 = NULL;
-        if (!st) {
-            work = malloc((p + 1) * sizeof *work);
-            if (!work)
-                st = cgalr_fail(CGALR_ENOMEM, "rips: out of memory");
-        }
-        for (size_t c = ne; c-- > 0 && !st;) {
-            if (cleared[c])
-                continue;
-            uint32_t i = edges[c].i, j = edges[c].j;
-            size_t n = 0;
-            for (uint32_t k = 0; k < p; k++) {
-                if (k == i || k == j)
-                    continue;
-                uint32_t a = i, b = j, x = k;
-                /* sort a > b > x */
-                if (x > a) { uint32_t t = x; x = b; b = a; a = t; }
-                else if (x > b) { uint32_t t = x; x = b; b = t; }
-                uint64_t idx = (uint64_t)a * (a - 1) * (a - 2) / 6 + (uint64_t)b * (b - 1) / 2 + x;
-                size_t lo = 0, hi = nt;
-                while (lo < hi) {
-                    size_t mid = (lo + hi) / 2;
-                    if (byidx[mid] < idx)
-                        lo = mid + 1;
-                    else
-                        hi = mid;
-                }
-                if (lo < nt && byidx[lo] == idx)
-                    work[n++] = byidx[nt + lo];
-            }
-            qsort(work, n, sizeof *work, u64_cmp);
-            uint64_t *col = malloc((n ? n : 1) * sizeof *col);
-            if (!col) {
-                st = cgalr_fail(CGALR_ENOMEM, "rips: out of memory");
-                break;
-            }
-            memcpy(col, work, n * sizeof *col);
-            while (n && pivot_owner[col[0]] >= 0) {
-                size_t o = (size_t)pivot_owner[col[0]];
-                tmp2 = malloc((n + clen[o]) * sizeof *tmp2);
-                if (!tmp2) {
-                    st = cgalr_fail(CGALR_ENOMEM, "rips: out of memory");
-                    break;
-                }
-                size_t x = 0, y = 0, m = 0;
-                while (x < n || y < clen[o]) {
-                    if (y == clen[o] || (x < n && col[x] < cols[o][y]))
-                        tmp2[m++] = col[x++];
-                    else if (x == n || cols[o][y] < col[x])
-                        tmp2[m++] = cols[o][y++];
-                    else {
-                        x++;
-                        y++;
-                    }
-                }
-                free(col);
-                col = tmp2;
-                tmp2 = NULL;
-                n = m;
-            }
-            if (st) {
-                free(col);
-                break;
-            }
-            cols[c] = col;
-            clen[c] = n;
-            if (n) {
-                pivot_owner[col[0]] = (int64_t)c;
-                if (tris[col[0]].d > edges[c].d)
-                    st = push_pair(dgm1, &cap1, edges[c].d, tris[col[0]].d);
-            } else {
-                st = push_pair(dgm1, &cap1, edges[c].d, INFINITY);
-            }
-        }
-        if (cols)
-            for (size_t c = 0; c < ne; c++)
-                free(cols[c]);
-        free(cols);
-        free(clen);
-        free(pivot_owner);
-        free(byidx);
-        free(work);
-        free(tris);
-        if (!st)
-            cgalr_diagram_sort(dgm1);
+    for (size_t lo = 0, hi = ncols; lo + 1 < hi; lo++, hi--) {
+        edge_t t = edges[lo];
+        edges[lo] = edges[hi - 1];
+        edges[hi - 1] = t;
     }
 
+    for (uint64_t n = 0; n <= p; n++) {
+        c2[n] = n * (n - (n > 0)) / 2;
+        c3[n] = n >= 3 ? n * (n - 1) * (n - 2) / 6 : 0;
+    }
+    r.p = p;
+    r.rank = rank;
+    r.c2 = c2;
+    r.c3 = c3;
+    r.ib = bits_for(c3[p]);
+    r.imask = ((uint64_t)1 << r.ib) - 1;
+    if (r.ib + bits_for(nr) > 63) {
+        st = cgalr_fail(CGALR_EINVAL, "rips: p = %zu with %zu distinct distances: too large for 64-bit keys", p, nr);
+        goto done;
+    }
+    size_t hcap = 16;
+    while (hcap < 2 * ncols)
+        hcap *= 2;
+    r.hmask = hcap - 1;
+    r.off = calloc(ne_all, sizeof *r.off);
+    r.len = malloc(ne_all * sizeof *r.len);
+    r.scratch = malloc(p * sizeof *r.scratch);
+    r.hkeys = malloc(hcap * sizeof *r.hkeys);
+    r.hcol = malloc(hcap * sizeof *r.hcol);
+    r.col_off = malloc((ncols + 1) * sizeof *r.col_off);
+    r.col_len = malloc((ncols + 1) * sizeof *r.col_len);
+    if (!r.off || !r.len || !r.scratch || !r.hkeys || !r.hcol || !r.col_off || !r.col_len) {
+        st = cgalr_fail(CGALR_ENOMEM, "rips: out of memory for %zu columns", ncols);
+        goto done;
+    }
+    memset(r.hkeys, 0xff, hcap * sizeof *r.hkeys);
+    st = rips_h1(&r, edges, ncols, vals, dgm1);
+    if (!st)
+        cgalr_diagram_sort(dgm1);
+
 done:
+    free(r.off);
+    free(r.len);
+    free(r.pool);
+    free(r.scratch);
+    free(r.heap);
+    free(r.vlist);
+    free(r.vpool);
+    free(r.hkeys);
+    free(r.hcol);
+    free(r.col_off);
+    free(r.col_len);
     free(edges);
     free(parent);
-    free(cleared);
+    free(vals);
+    free(rank);
+    free(c2);
+    free(c3);
     if (st) {
         cgalr_diagram_free(dgm0);
         if (dgm1)
