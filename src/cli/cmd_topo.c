@@ -1,12 +1,365 @@
-/* `cgalr topo`: placeholder until its layer lands; says so instead of pretending. */
+/* `cgalr topo`: connectomes, graph-filtration barcodes, Rips diagrams and TOP/WD/SWK distances of
+ * text matrices, thin over the topology layer (issue 2). */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "cgalr/topo.h"
 #include "cli/cli.h"
+#include "cli/matrix_io.h"
+
+/* Text written by other tools (numpy's %.18e, R, spreadsheets) may be asymmetric in the last digit. */
+#define SYM_TOL 1e-9
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: cgalr topo --connectome ACT.csv\n"
+            "       cgalr topo --barcode M.csv\n"
+            "       cgalr topo --diagram D.csv [--dim 0|1] [--threshold T] [--from-connectome]\n"
+            "       cgalr topo --distance top|wd|swk A.csv B.csv [--activations]\n"
+            "                  [--p-ph K] [--seed S] [--directions M]\n\n"
+            "Topology of functional connectomes (METHOD.md sections 2-3). Input files hold CSV or\n"
+            "whitespace-separated numbers, one matrix row per line; '#' lines are skipped; '-' reads\n"
+            "standard input. Numbers are printed with 17 significant digits.\n\n"
+            "  --connectome ACT   N x P activations (rows = samples): prints the P x P connectome\n"
+            "                     |Pearson| with zero diagonal, as CSV\n"
+            "  --barcode M        P x P connectome (symmetric, in [0, 1]): prints the line\n"
+            "                     \"births P-1\", the maximum-spanning-tree weights ascending, then\n"
+            "                     \"deaths (P-1)(P-2)/2\" and the other weights ascending\n"
+            "  --diagram D        Vietoris-Rips diagram of a symmetric distance matrix: one\n"
+            "                     \"birth death\" pair per line, sorted (death 'inf' if essential)\n"
+            "    --dim 0|1        homology dimension (default 1)\n"
+            "    --threshold T    leave out edges longer than T (default: none, exact)\n"
+            "    --from-connectome  the file is a connectome M; use D = sqrt(1 - M)\n"
+            "  --distance KIND A B  distance between two connectomes: top (squared L2 between\n"
+            "                     sorted barcodes), wd (exact 1-Wasserstein between H1 diagrams of\n"
+            "                     sqrt(1 - M)), swk (sliced Wasserstein between the same diagrams)\n"
+            "    --activations    A and B are activation matrices (same P); their connectomes are\n"
+            "                     compared\n"
+            "    --p-ph K         wd/swk: signals used, a subset drawn by the seed (default 128)\n"
+            "    --seed S         wd/swk: seed of that subset (default 0)\n"
+            "    --directions M   swk: number of directions (default 50)\n"
+            "  --help             this text\n\n"
+            "Exit status: 0 ok, 1 runtime failure, 2 bad usage or bad input.\n");
+}
+
+/* Bad input (anything the user can fix) is exit 2; running out of memory or a bug is exit 1. */
+static int fail(cgalr_status_t st)
+{
+    fprintf(stderr, "cgalr topo: %s\n", cgalr_last_error());
+    return (st == CGALR_ENOMEM || st == CGALR_EINTERNAL) ? CGALR_EXIT_FAIL : CGALR_EXIT_USAGE;
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "cgalr topo: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(cgalr topo --help for usage)\n");
+    return CGALR_EXIT_USAGE;
+}
+
+static int parse_size(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!s || !*s || *s == '-')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v > SIZE_MAX)
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!s || !*s || *s == '-')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || *end)
+        return -1;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+/* Reads a connectome file: square, symmetric within SYM_TOL, off-diagonal in [0, 1]. */
+static cgalr_status_t read_connectome(const char *path, cli_matrix_t *m)
+{
+    cgalr_status_t st = cli_matrix_read(path, m);
+    if (st == CGALR_OK)
+        st = cli_matrix_require_square(m);
+    if (st == CGALR_OK)
+        st = cli_matrix_require_range(m, 0.0, 1.0, 1);
+    if (st == CGALR_OK)
+        st = cli_matrix_require_symmetric(m, SYM_TOL);
+    if (st == CGALR_OK && m->rows < 2)
+        st = cgalr_fail(CGALR_EFORMAT, "%s: a %zu x %zu connectome; expected at least 2 signals", path,
+                        m->rows, m->cols);
+    return st;
+}
+
+/* Reads an activation matrix and writes its connectome into a fresh p x p buffer. */
+static cgalr_status_t read_activations(const char *path, double **out, size_t *p)
+{
+    cli_matrix_t a;
+    *out = NULL;
+    cgalr_status_t st = cli_matrix_read(path, &a);
+    if (st == CGALR_OK && a.rows < 2)
+        st = cgalr_fail(CGALR_EFORMAT, "%s: %zu sample row; expected at least 2 rows (samples)", path,
+                        a.rows);
+    if (st == CGALR_OK) {
+        *out = malloc(a.cols * a.cols * sizeof **out);
+        if (!*out)
+            st = cgalr_fail(CGALR_ENOMEM, "%s: out of memory for a %zu x %zu connectome", path, a.cols,
+                            a.cols);
+    }
+    if (st == CGALR_OK)
+        st = cgalr_topo_connectome_d(a.data, a.rows, a.cols, *out);
+    if (st == CGALR_OK)
+        *p = a.cols;
+    else {
+        free(*out);
+        *out = NULL;
+    }
+    cli_matrix_free(&a);
+    return st;
+}
+
+static int do_connectome(const char *path)
+{
+    double *m;
+    size_t p;
+    cgalr_status_t st = read_activations(path, &m, &p);
+    if (st != CGALR_OK)
+        return fail(st);
+    int rc = cli_matrix_write_csv(stdout, m, p, p) ? CGALR_EXIT_FAIL : CGALR_EXIT_OK;
+    free(m);
+    return rc;
+}
+
+static int do_barcode(const char *path)
+{
+    cli_matrix_t m;
+    cgalr_barcode_t b = {0};
+    cgalr_status_t st = read_connectome(path, &m);
+    if (st == CGALR_OK)
+        st = cgalr_topo_barcode(m.data, m.rows, &b);
+    cli_matrix_free(&m);
+    if (st != CGALR_OK)
+        return fail(st);
+    printf("births %zu\n", b.n_births);
+    for (size_t k = 0; k < b.n_births; k++)
+        printf("%.17g\n", b.births[k]);
+    printf("deaths %zu\n", b.n_deaths);
+    for (size_t k = 0; k < b.n_deaths; k++)
+        printf("%.17g\n", b.deaths[k]);
+    cgalr_barcode_free(&b);
+    return CGALR_EXIT_OK;
+}
+
+static int do_diagram(const char *path, int dim, double threshold, int from_connectome)
+{
+    cli_matrix_t m;
+    double *d = NULL;
+    cgalr_diagram_t d0 = {0, NULL}, d1 = {0, NULL};
+    cgalr_status_t st;
+    if (from_connectome) {
+        st = read_connectome(path, &m);
+        if (st == CGALR_OK) {
+            d = malloc(m.rows * m.rows * sizeof *d);
+            st = d ? cgalr_topo_correlation_distance(m.data, m.rows, NULL, m.rows, d)
+                   : cgalr_fail(CGALR_ENOMEM, "%s: out of memory", path);
+        }
+    } else {
+        st = cli_matrix_read(path, &m);
+        if (st == CGALR_OK)
+            st = cli_matrix_require_square(&m);
+        if (st == CGALR_OK)
+            st = cli_matrix_require_range(&m, 0.0, INFINITY, 1);
+        if (st == CGALR_OK)
+            st = cli_matrix_require_symmetric(&m, SYM_TOL);
+    }
+    size_t p = m.rows;
+    if (st == CGALR_OK)
+        st = cgalr_topo_rips(d ? d : m.data, p, dim, threshold, &d0, dim == 1 ? &d1 : NULL);
+    free(d);
+    cli_matrix_free(&m);
+    if (st != CGALR_OK) {
+        cgalr_diagram_free(&d0);
+        cgalr_diagram_free(&d1);
+        return fail(st);
+    }
+    const cgalr_diagram_t *out = dim == 1 ? &d1 : &d0;
+    for (size_t k = 0; k < out->n; k++) {
+        if (isinf(out->pairs[k].death))
+            printf("%.17g inf\n", out->pairs[k].birth);
+        else
+            printf("%.17g %.17g\n", out->pairs[k].birth, out->pairs[k].death);
+    }
+    cgalr_diagram_free(&d0);
+    cgalr_diagram_free(&d1);
+    return CGALR_EXIT_OK;
+}
+
+static int do_distance(const cgalr_topo_config_t *cfg, const char *pa, const char *pb, int activations)
+{
+    double *ma = NULL, *mb = NULL;
+    size_t p_a = 0, p_b = 0;
+    cli_matrix_t a = {0}, b = {0};
+    cgalr_topo_summary_t sa = {0}, sb = {0};
+    cgalr_status_t st;
+    if (activations) {
+        st = read_activations(pa, &ma, &p_a);
+        if (st == CGALR_OK)
+            st = read_activations(pb, &mb, &p_b);
+    } else {
+        st = read_connectome(pa, &a);
+        if (st == CGALR_OK)
+            st = read_connectome(pb, &b);
+        ma = a.data;
+        mb = b.data;
+        p_a = a.rows;
+        p_b = b.rows;
+    }
+    if (st == CGALR_OK && p_a != p_b)
+        st = cgalr_fail(CGALR_EFORMAT, "%s has %zu signals but %s has %zu; expected the same number",
+                        pa, p_a, pb, p_b);
+    double dist = 0.0;
+    if (st == CGALR_OK)
+        st = cgalr_topo_summarize(cfg, ma, p_a, &sa);
+    if (st == CGALR_OK)
+        st = cgalr_topo_summarize(cfg, mb, p_b, &sb);
+    if (st == CGALR_OK)
+        st = cgalr_topo_summary_distance(cfg, &sa, &sb, &dist);
+    cgalr_topo_summary_free(&sa);
+    cgalr_topo_summary_free(&sb);
+    if (activations) {
+        free(ma);
+        free(mb);
+    }
+    cli_matrix_free(&a);
+    cli_matrix_free(&b);
+    if (st != CGALR_OK)
+        return fail(st);
+    printf("%.17g\n", dist);
+    return CGALR_EXIT_OK;
+}
 
 int cgalr_cmd_topo(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "cgalr topo: not implemented yet\n");
-    return CGALR_EXIT_FAIL;
+    enum { OPT_DIM = 256, OPT_THRESHOLD, OPT_FROM_CONN, OPT_ACT, OPT_PPH, OPT_SEED, OPT_DIRS };
+    static const struct option opts[] = {
+        {"connectome", required_argument, NULL, 'c'},
+        {"barcode", required_argument, NULL, 'b'},
+        {"diagram", required_argument, NULL, 'd'},
+        {"distance", required_argument, NULL, 'D'},
+        {"dim", required_argument, NULL, OPT_DIM},
+        {"threshold", required_argument, NULL, OPT_THRESHOLD},
+        {"from-connectome", no_argument, NULL, OPT_FROM_CONN},
+        {"activations", no_argument, NULL, OPT_ACT},
+        {"p-ph", required_argument, NULL, OPT_PPH},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"directions", required_argument, NULL, OPT_DIRS},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int mode = 0, dim = 1, from_conn = 0, activations = 0, dim_set = 0, thr_set = 0;
+    int pph_set = 0, seed_set = 0, dirs_set = 0;
+    const char *file = NULL, *kind_name = NULL;
+    double threshold = INFINITY;
+    size_t p_ph = 0, dirs = 0;
+    uint64_t seed = 0;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+        case 'b':
+        case 'd':
+        case 'D':
+            if (mode)
+                return usage_error("%s", "give only one of --connectome, --barcode, --diagram, --distance");
+            mode = c;
+            if (c == 'D')
+                kind_name = optarg;
+            else
+                file = optarg;
+            break;
+        case OPT_DIM: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || (v != 0 && v != 1))
+                return usage_error("--dim '%s': expected 0 or 1", optarg);
+            dim = (int)v;
+            dim_set = 1;
+            break;
+        }
+        case OPT_THRESHOLD: {
+            char *end;
+            threshold = strtod(optarg, &end);
+            if (*end || end == optarg || isnan(threshold) || threshold < 0)
+                return usage_error("--threshold '%s': expected a number >= 0 (or inf)", optarg);
+            thr_set = 1;
+            break;
+        }
+        case OPT_FROM_CONN: from_conn = 1; break;
+        case OPT_ACT: activations = 1; break;
+        case OPT_PPH:
+            if (parse_size(optarg, &p_ph) || p_ph < 2)
+                return usage_error("--p-ph '%s': expected an integer >= 2", optarg);
+            pph_set = 1;
+            break;
+        case OPT_SEED:
+            if (parse_u64(optarg, &seed))
+                return usage_error("--seed '%s': expected a non-negative integer", optarg);
+            seed_set = 1;
+            break;
+        case OPT_DIRS:
+            if (parse_size(optarg, &dirs) || dirs < 1 || dirs > 1000000)
+                return usage_error("--directions '%s': expected an integer in 1 .. 1000000", optarg);
+            dirs_set = 1;
+            break;
+        case 'h': usage(stdout); return CGALR_EXIT_OK;
+        case ':': return usage_error("%s needs a value", argv[optind - 1]);
+        default: return usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (!mode)
+        return usage_error("%s", "nothing to do: give --connectome, --barcode, --diagram or --distance");
+    if ((dim_set || thr_set || from_conn) && mode != 'd')
+        return usage_error("%s", "--dim, --threshold and --from-connectome go with --diagram");
+    if ((activations || pph_set || seed_set || dirs_set) && mode != 'D')
+        return usage_error("%s", "--activations, --p-ph, --seed and --directions go with --distance");
+    int npos = argc - optind;
+    if (mode == 'D') {
+        if (npos != 2)
+            return usage_error("%s", "--distance needs exactly two files: KIND A.csv B.csv");
+        int kind = cgalr_topo_distance_parse(kind_name);
+        if (kind < 0)
+            return usage_error("--distance '%s': expected top, wd or swk", kind_name);
+        cgalr_topo_config_t cfg;
+        cgalr_topo_config_default(&cfg, (cgalr_distance_kind_t)kind);
+        if (pph_set)
+            cfg.p_ph = p_ph;
+        if (seed_set)
+            cfg.seed = seed;
+        if (dirs_set)
+            cfg.sw_directions = (int)dirs;
+        return do_distance(&cfg, argv[optind], argv[optind + 1], activations);
+    }
+    if (npos != 0)
+        return usage_error("unexpected argument '%s'", argv[optind]);
+    switch (mode) {
+    case 'c': return do_connectome(file);
+    case 'b': return do_barcode(file);
+    default: return do_diagram(file, dim, threshold, from_conn);
+    }
 }
