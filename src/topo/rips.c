@@ -17,8 +17,18 @@
 
 #define RANK_NONE UINT32_MAX /* an edge longer than the threshold: not in the complex */
 #define MAX_POINTS 8192
-/* Cached sorted coboundaries are dropped between columns once they hold this many entries. */
-#define CACHE_BUDGET ((size_t)64 << 20)
+/* Cached sorted coboundaries are dropped between columns once they hold this many entries
+ * (512 MB); tests lower it through the hook below to exercise that path. */
+static size_t cache_budget = (size_t)64 << 20;
+
+/* Internal test hook (not in the public header): sets the cache budget, returns the old one. */
+size_t cgalr_topo_rips_cache_budget_(size_t entries);
+size_t cgalr_topo_rips_cache_budget_(size_t entries)
+{
+    size_t old = cache_budget;
+    cache_budget = entries;
+    return old;
+}
 
 typedef struct edge {
     double d;
@@ -222,7 +232,7 @@ static void heap_up(cursor_t *h, size_t i)
 /* Adds edge (a, b)'s coboundary from its first entry after `after` to the working column. */
 static cgalr_status_t add_edge(rips_t *r, uint32_t packed, uint64_t after)
 {
-    size_t off, n;
+    size_t off = 0, n = 0;
     cgalr_status_t st = coboundary(r, packed >> 16, packed & 0xffff, &off, &n);
     if (st)
         return st;
@@ -419,13 +429,10 @@ static cgalr_status_t rips_h1(rips_t *r, const edge_t *cols, size_t ncols, const
         if (has && (owner = map_find(r, pivot)) >= 0) {
             /* Reduce: the working column is this edge's coboundary past the pivot plus those of
              * the owner's edges; repeat while the pivot is taken. */
-            if (r->pool_n > CACHE_BUDGET) {
+            if (r->pool_n > cache_budget) {
                 memset(r->off, 0, (r->c2[p]) * sizeof *r->off);
                 r->pool_n = 0;
             }
-            size_t off, n;
-            if ((st = coboundary(r, a, b, &off, &n)))
-                break;
             r->vlist_n = 0;
             if ((st = add_edge(r, a << 16 | b, pivot)))
                 break;

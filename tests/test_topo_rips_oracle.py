@@ -7,7 +7,7 @@ import sys
 import numpy as np
 
 TOOLS = os.environ.get("CGALR_TOOLS", "build/tests")
-TMP = os.environ.get("CGALR_TMP", "/tmp/cgalr_test_topo_rips")
+TMP = os.environ.get("CGALR_TMP", "/tmp/cgalr_test_topo_rips_oracle")
 SAN = os.environ.get("CGALR_SANITIZED", "0") == "1"
 TOOL = os.path.join(TOOLS, "tool_topo_rips")
 os.makedirs(TMP, exist_ok=True)
