@@ -126,7 +126,8 @@ const char *cgalr_gate_name(cgalr_gate_t g); /* "HOLD", "DECEL", "ACCEL" */
 /* Median of x[0..n) (mean of the two middle values for even n); n >= 1. x is not modified. */
 double cgalr_median(const double *x, size_t n);
 /* m = median(h), mad = median(|h - m|), z = (x - m) / (1.4826 mad + eps), eps = 1e-12 + 1e-9 |m|.
- * n >= 1, all finite; z is finite whenever x is. Any output pointer may be NULL. */
+ * n >= 1, all finite; z is finite whenever x is (clamped to +-1e300). NAN outputs for n = 0.
+ * Any output pointer may be NULL. */
 void cgalr_robust_score(const double *h, size_t n, double x, double *median, double *mad, double *z);
 /* The Schmitt trigger of METHOD.md section 4 step 3: entering DECEL (z >= tau_enter) or ACCEL
  * (z <= -tau_enter) takes precedence from any state; DECEL leaves for HOLD when z < tau_exit,

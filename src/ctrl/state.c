@@ -1,0 +1,343 @@
+/* Save and restore of the complete scheduler state in a byte buffer (for checkpoints), so a
+ * resumed run continues exactly. Native byte order (checkpoints are not exchanged between
+ * machines); a magic number, a version, a configuration fingerprint and an FNV-1a checksum
+ * guard every load, and everything read is range-checked before it is used. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctrl/sched_internal.h"
+
+#define STATE_MAGIC 0x43475343u /* "CSGC" read little-endian; a byte-swapped read fails */
+#define STATE_VERSION 1u
+
+typedef struct wr {
+    unsigned char *buf; /* NULL: only count */
+    size_t cap, pos;
+} wr_t;
+
+static void put(wr_t *w, const void *p, size_t n)
+{
+    if (w->buf && w->pos + n <= w->cap)
+        memcpy(w->buf + w->pos, p, n);
+    w->pos += n;
+}
+static void put_u32(wr_t *w, uint32_t v) { put(w, &v, sizeof v); }
+static void put_i64(wr_t *w, int64_t v) { put(w, &v, sizeof v); }
+static void put_u64(wr_t *w, uint64_t v) { put(w, &v, sizeof v); }
+static void put_f64(wr_t *w, double v) { put(w, &v, sizeof v); }
+
+typedef struct rd {
+    const unsigned char *buf;
+    size_t size, pos;
+    int bad; /* ran past the end */
+} rd_t;
+
+static void get(rd_t *r, void *p, size_t n)
+{
+    if (r->bad || n > r->size - r->pos) {
+        r->bad = 1;
+        memset(p, 0, n);
+        return;
+    }
+    memcpy(p, r->buf + r->pos, n);
+    r->pos += n;
+}
+static uint32_t get_u32(rd_t *r) { uint32_t v; get(r, &v, sizeof v); return v; }
+static int64_t get_i64(rd_t *r) { int64_t v; get(r, &v, sizeof v); return v; }
+static uint64_t get_u64(rd_t *r) { uint64_t v; get(r, &v, sizeof v); return v; }
+static double get_f64(rd_t *r) { double v; get(r, &v, sizeof v); return v; }
+
+static uint64_t fnv1a(const unsigned char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+/* The configuration values that must agree for a saved state to mean the same thing. */
+static void put_fingerprint(wr_t *w, const cgalr_sched_config_t *c)
+{
+    put_u32(w, (uint32_t)c->method);
+    put_u32(w, (uint32_t)c->window);
+    put_u32(w, (uint32_t)c->score);
+    put_u32(w, (uint32_t)c->topo.kind);
+    put_f64(w, c->eta0);
+    put_f64(w, c->rho_min);
+    put_f64(w, c->rho_max);
+}
+
+static void put_trace(wr_t *w, const cgalr_sched_trace_t *t)
+{
+    put_i64(w, t->t);
+    put_f64(w, t->progress);
+    put_f64(w, t->d);
+    put_f64(w, t->median);
+    put_f64(w, t->mad);
+    put_f64(w, t->z);
+    put_u32(w, (uint32_t)t->state);
+    put_u32(w, t->flags);
+    put_f64(w, t->rho);
+    put_f64(w, t->eta);
+    put_u64(w, t->history);
+}
+
+static cgalr_status_t write_state(const cgalr_sched_t *s, wr_t *w)
+{
+    size_t prev_size = 0;
+    cgalr_status_t st = ctrl_prev_save_size(s, &prev_size);
+    if (st != CGALR_OK)
+        return st;
+    put_u32(w, STATE_MAGIC);
+    put_u32(w, STATE_VERSION);
+    put_fingerprint(w, &s->cfg);
+    /* controller */
+    put_i64(w, s->t);
+    put_u32(w, (uint32_t)s->gate);
+    put_u32(w, (uint32_t)s->retries);
+    put_f64(w, s->rho);
+    put_u64(w, s->hist_n);
+    for (size_t i = 0; i < s->hist_n; i++)
+        put_f64(w, s->hist[i]);
+    put_trace(w, &s->last);
+    /* plateau */
+    put_f64(w, s->plat_lr);
+    put_f64(w, s->plat_best);
+    put_i64(w, s->plat_bad);
+    put_i64(w, s->last_epoch);
+    /* dog */
+    put_u64(w, s->dog_n);
+    put_f64(w, s->dog_r);
+    put_f64(w, s->dog_G);
+    put_f64(w, s->dog_eta);
+    put_i64(w, s->dog_steps);
+    put_i64(w, s->dog_avg_t);
+    if (s->dog_n) {
+        put(w, s->dog_x0, s->dog_n * sizeof(float));
+        put(w, s->dog_avg, s->dog_n * sizeof(float));
+    }
+    /* previous topology summary */
+    put_u32(w, (uint32_t)s->have_prev);
+    put_u64(w, s->prev_p);
+    put_u64(w, prev_size);
+    if (prev_size) {
+        if (w->buf && w->pos + prev_size <= w->cap) {
+            st = ctrl_prev_save(s, w->buf + w->pos, prev_size);
+            if (st != CGALR_OK)
+                return st;
+        }
+        w->pos += prev_size;
+    }
+    return CGALR_OK;
+}
+
+cgalr_status_t cgalr_sched_save(const cgalr_sched_t *s, void *buf, size_t *size)
+{
+    if (!s || !size)
+        return cgalr_fail(CGALR_EINVAL, "scheduler save: NULL scheduler or size");
+    wr_t count = {NULL, 0, 0};
+    cgalr_status_t st = write_state(s, &count);
+    if (st != CGALR_OK)
+        return st;
+    size_t need = count.pos + sizeof(uint64_t);
+    if (!buf) {
+        *size = need;
+        return CGALR_OK;
+    }
+    if (*size < need)
+        return cgalr_fail(CGALR_EINVAL, "scheduler save: buffer of %zu bytes, need %zu", *size, need);
+    wr_t w = {buf, need, 0};
+    st = write_state(s, &w);
+    if (st != CGALR_OK)
+        return st;
+    put_u64(&w, fnv1a(buf, count.pos));
+    *size = need;
+    return CGALR_OK;
+}
+
+#define LOAD_FAIL(code, ...)                                                                                  \
+    do {                                                                                                      \
+        st = cgalr_fail(code, __VA_ARGS__);                                                                   \
+        goto fail;                                                                                            \
+    } while (0)
+
+cgalr_status_t cgalr_sched_load(cgalr_sched_t *s, const void *buf, size_t size)
+{
+    if (!s || !buf)
+        return cgalr_fail(CGALR_EINVAL, "scheduler load: NULL scheduler or buffer");
+    const size_t min_size = 2 * sizeof(uint32_t) + sizeof(uint64_t);
+    if (size < min_size)
+        return cgalr_fail(CGALR_EFORMAT, "scheduler state: %zu bytes, too short (at least %zu)", size, min_size);
+    uint64_t sum;
+    memcpy(&sum, (const unsigned char *)buf + size - sizeof sum, sizeof sum);
+    rd_t r = {buf, size - sizeof sum, 0, 0};
+    if (get_u32(&r) != STATE_MAGIC)
+        return cgalr_fail(CGALR_EFORMAT, "scheduler state: bad magic (not a cgalr scheduler state)");
+    uint32_t version = get_u32(&r);
+    if (version != STATE_VERSION)
+        return cgalr_fail(CGALR_EFORMAT, "scheduler state: version %u, expected %u", version, STATE_VERSION);
+    if (fnv1a(buf, size - sizeof sum) != sum)
+        return cgalr_fail(CGALR_EFORMAT, "scheduler state: checksum mismatch (%zu bytes, truncated or corrupt)", size);
+
+    const cgalr_sched_config_t *c = &s->cfg;
+    cgalr_status_t st = CGALR_OK;
+    float *x0 = NULL, *avg = NULL;
+    double *hist = NULL;
+    cgalr_topo_summary_t prev;
+    memset(&prev, 0, sizeof prev);
+    int have_summary = 0;
+
+    uint32_t method = get_u32(&r), window = get_u32(&r), score = get_u32(&r), kind = get_u32(&r);
+    double eta0 = get_f64(&r), rho_min = get_f64(&r), rho_max = get_f64(&r);
+    if (r.bad)
+        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: truncated in the header");
+    if (method != (uint32_t)c->method || window != (uint32_t)c->window || score != (uint32_t)c->score ||
+        kind != (uint32_t)c->topo.kind || eta0 != c->eta0 || rho_min != c->rho_min || rho_max != c->rho_max)
+        LOAD_FAIL(CGALR_ESTATE,
+                  "scheduler state was saved for method %s (K=%u, score=%u, lr=%g, rho in [%g, %g]); this scheduler "
+                  "is %s (K=%d, score=%d, lr=%g, rho in [%g, %g])",
+                  cgalr_method_name((cgalr_method_t)(method < CGALR_METHOD_COUNT ? method : CGALR_METHOD_COUNT)),
+                  window, score, eta0, rho_min, rho_max, cgalr_method_name(c->method), c->window, (int)c->score,
+                  c->eta0, c->rho_min, c->rho_max);
+
+    int64_t t = get_i64(&r);
+    uint32_t gate = get_u32(&r), retries = get_u32(&r);
+    double rho = get_f64(&r);
+    uint64_t hist_n = get_u64(&r);
+    if (r.bad)
+        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: truncated in the controller");
+    if (t < 0 || gate > CGALR_GATE_ACCEL || retries > 1000000u || !(rho >= c->rho_min && rho <= c->rho_max) ||
+        hist_n > (uint64_t)c->window)
+        LOAD_FAIL(CGALR_EFORMAT,
+                  "scheduler state: controller fields out of range (t=%lld, gate=%u, retries=%u, rho=%g in [%g, %g], "
+                  "|H|=%llu <= K=%d expected)",
+                  (long long)t, gate, retries, rho, c->rho_min, c->rho_max, (unsigned long long)hist_n, c->window);
+    hist = calloc((size_t)c->window, sizeof *hist);
+    if (!hist)
+        LOAD_FAIL(CGALR_ENOMEM, "scheduler load: out of memory");
+    for (uint64_t i = 0; i < hist_n; i++) {
+        hist[i] = get_f64(&r);
+        if (!isfinite(hist[i]))
+            LOAD_FAIL(CGALR_EFORMAT, "scheduler state: history value %llu = %g is not finite", (unsigned long long)i,
+                      hist[i]);
+    }
+    cgalr_sched_trace_t last;
+    last.t = get_i64(&r);
+    last.progress = get_f64(&r);
+    last.d = get_f64(&r);
+    last.median = get_f64(&r);
+    last.mad = get_f64(&r);
+    last.z = get_f64(&r);
+    last.state = (cgalr_gate_t)get_u32(&r);
+    last.flags = get_u32(&r);
+    last.rho = get_f64(&r);
+    last.eta = get_f64(&r);
+    last.history = get_u64(&r);
+    if (r.bad)
+        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: truncated in the trace");
+    if ((uint32_t)last.state > CGALR_GATE_ACCEL)
+        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: trace gate %u out of range", (unsigned)last.state);
+
+    double plat_lr = get_f64(&r), plat_best = get_f64(&r);
+    int64_t plat_bad = get_i64(&r), last_epoch = get_i64(&r);
+    if (r.bad)
+        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: truncated in the plateau counters");
+    if (!isfinite(plat_lr) || plat_lr < 0 || isnan(plat_best) || plat_bad < 0 || last_epoch < -1)
+        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: plateau fields out of range (lr=%g, best=%g, bad=%lld, epoch=%lld)",
+                  plat_lr, plat_best, (long long)plat_bad, (long long)last_epoch);
+
+    uint64_t dog_n = get_u64(&r);
+    double dog_r = get_f64(&r), dog_G = get_f64(&r), dog_eta = get_f64(&r);
+    int64_t dog_steps = get_i64(&r), dog_avg_t = get_i64(&r);
+    if (r.bad)
+        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: truncated in the DoG sums");
+    if (dog_n && c->method != CGALR_METHOD_DOG)
+        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: DoG buffers of %llu parameters for method %s",
+                  (unsigned long long)dog_n, cgalr_method_name(c->method));
+    if (!isfinite(dog_r) || dog_r < 0 || !isfinite(dog_G) || dog_G < 0 || !isfinite(dog_eta) || dog_eta < 0 ||
+        dog_steps < 0 || dog_avg_t < 1 || (dog_n && !(dog_G > 0)))
+        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: DoG fields out of range (r=%g, G=%g, eta=%g, steps=%lld, t=%lld)",
+                  dog_r, dog_G, dog_eta, (long long)dog_steps, (long long)dog_avg_t);
+    if (dog_n) {
+        /* Sizes are checked against what is left before anything is allocated. */
+        if (dog_n > (r.size - r.pos) / (2 * sizeof(float)))
+            LOAD_FAIL(CGALR_EFORMAT, "scheduler state: DoG claims %llu parameters, only %zu bytes left",
+                      (unsigned long long)dog_n, r.size - r.pos);
+        x0 = malloc((size_t)dog_n * sizeof *x0);
+        avg = malloc((size_t)dog_n * sizeof *avg);
+        if (!x0 || !avg)
+            LOAD_FAIL(CGALR_ENOMEM, "scheduler load: out of memory for %llu DoG parameters", (unsigned long long)dog_n);
+        get(&r, x0, (size_t)dog_n * sizeof *x0);
+        get(&r, avg, (size_t)dog_n * sizeof *avg);
+        for (uint64_t i = 0; i < dog_n; i++)
+            if (!isfinite(x0[i]) || !isfinite(avg[i]))
+                LOAD_FAIL(CGALR_EFORMAT, "scheduler state: DoG parameter %llu not finite", (unsigned long long)i);
+    }
+
+    uint32_t have_prev = get_u32(&r);
+    uint64_t prev_p = get_u64(&r), prev_size = get_u64(&r);
+    if (r.bad)
+        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: truncated before the topology summary");
+    if (have_prev > 1 || (have_prev && (prev_size == 0 || prev_p < 2)) || (!have_prev && prev_size != 0))
+        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: summary flags inconsistent (have=%u, p=%llu, bytes=%llu)", have_prev,
+                  (unsigned long long)prev_p, (unsigned long long)prev_size);
+    if (prev_size > r.size - r.pos)
+        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: summary of %llu bytes, only %zu left", (unsigned long long)prev_size,
+                  r.size - r.pos);
+    if (have_prev) {
+        st = ctrl_summary_load(r.buf + r.pos, (size_t)prev_size, &prev);
+        if (st != CGALR_OK)
+            goto fail;
+        have_summary = 1;
+        if (prev.p != prev_p || prev.kind != c->topo.kind)
+            LOAD_FAIL(CGALR_EFORMAT, "scheduler state: summary has p=%zu kind=%d, expected p=%llu kind=%d", prev.p,
+                      (int)prev.kind, (unsigned long long)prev_p, (int)c->topo.kind);
+        r.pos += (size_t)prev_size;
+    }
+    if (r.pos != r.size)
+        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: %zu trailing bytes", r.size - r.pos);
+
+    /* Everything checked: commit. */
+    ctrl_prev_clear(s);
+    if (have_prev) {
+        s->prev = prev;
+        s->have_prev = 1;
+        s->prev_p = (size_t)prev_p;
+    }
+    free(s->hist);
+    s->hist = hist;
+    s->hist_n = (size_t)hist_n;
+    s->t = (long)t;
+    s->gate = (cgalr_gate_t)gate;
+    s->rho = rho;
+    /* A rollback to the last good epoch must not forget the guard events since. */
+    if ((int)retries > s->retries)
+        s->retries = (int)retries;
+    s->last = last;
+    s->plat_lr = plat_lr;
+    s->plat_best = plat_best;
+    s->plat_bad = (long)plat_bad;
+    s->last_epoch = (long)last_epoch;
+    free(s->dog_x0);
+    free(s->dog_avg);
+    s->dog_x0 = x0;
+    s->dog_avg = avg;
+    s->dog_n = (size_t)dog_n;
+    s->dog_r = dog_r;
+    s->dog_G = dog_G;
+    s->dog_eta = dog_eta;
+    s->dog_steps = (long)dog_steps;
+    s->dog_avg_t = (long)dog_avg_t;
+    return CGALR_OK;
+
+fail:
+    free(hist);
+    free(x0);
+    free(avg);
+    if (have_summary)
+        ctrl_summary_free(&prev);
+    return st;
+}
