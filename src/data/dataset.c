@@ -1,0 +1,873 @@
+/* Opening a dataset: name resolution along the data search path, dispatch to the format
+ * parsers, stratified splits, training-split normalisation statistics and graph node features. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cgalr/rng.h"
+#include "data/data_internal.h"
+
+#define FILE_CAP ((size_t)1 << 31) /* the largest single file accepted (2 GiB decompressed) */
+#define SHARED_DATA "../shared/data"
+
+static const char *const FASHION_NAMES[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                               "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+static const char *const CIFAR10_NAMES[10] = {"airplane", "automobile", "bird", "cat", "deer",
+                                               "dog", "frog", "horse", "ship", "truck"};
+static const char *const VALID_NAMES = "mnist, fashion-mnist, cifar10, cifar100, mini-imagenet, mutag, "
+                                       "enzymes, proteins, tu:NAME, folder:PATH";
+
+const char *cgalr_split_name(cgalr_split_t split)
+{
+    switch (split) {
+    case CGALR_SPLIT_TRAIN: return "train";
+    case CGALR_SPLIT_VAL: return "val";
+    case CGALR_SPLIT_TEST: return "test";
+    }
+    return "?";
+}
+
+void cgalr_data_config_default(cgalr_data_config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->val_fraction = 0.1;
+    cfg->normalize = 1;
+}
+
+void cgalr_dataset_free(cgalr_dataset_t *ds)
+{
+    if (!ds)
+        return;
+    free(ds->name);
+    free(ds->display);
+    free(ds->source);
+    free(ds->cache_file);
+    if (ds->class_names)
+        for (size_t k = 0; k < ds->info.classes; k++)
+            free(ds->class_names[k]);
+    free(ds->class_names);
+    free(ds->labels);
+    img_set_free(&ds->img);
+    tu_raw_free(&ds->tu);
+    free(ds->feat);
+    for (int s = 0; s < CGALR_N_SPLITS; s++) {
+        free(ds->split_idx[s]);
+        free(ds->split_labels[s]);
+        free(ds->class_counts[s]);
+    }
+    free(ds);
+}
+
+const cgalr_data_info_t *cgalr_dataset_info(const cgalr_dataset_t *ds)
+{
+    return ds ? &ds->info : NULL;
+}
+
+const int32_t *cgalr_dataset_labels(const cgalr_dataset_t *ds, cgalr_split_t split)
+{
+    if (!ds || (unsigned)split >= CGALR_N_SPLITS)
+        return NULL;
+    return ds->split_labels[split];
+}
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+static cgalr_status_t append_source(cgalr_dataset_t *ds, const char *line)
+{
+    char *s = ds->source ? str_printf("%s\n%s", ds->source, line) : str_printf("%s", line);
+    if (!s)
+        return cgalr_fail(CGALR_ENOMEM, "out of memory");
+    free(ds->source);
+    ds->source = s;
+    return CGALR_OK;
+}
+
+static cgalr_status_t set_class_names(cgalr_dataset_t *ds, size_t classes, const char *const *names)
+{
+    ds->class_names = calloc(classes, sizeof *ds->class_names);
+    if (!ds->class_names)
+        return cgalr_fail(CGALR_ENOMEM, "out of memory");
+    ds->info.classes = classes;
+    for (size_t k = 0; k < classes; k++) {
+        ds->class_names[k] = names ? str_printf("%s", names[k]) : str_printf("%zu", k);
+        if (!ds->class_names[k])
+            return cgalr_fail(CGALR_ENOMEM, "out of memory");
+    }
+    return CGALR_OK;
+}
+
+/* The first of `n` candidate paths that exists as a directory, or NULL. */
+static const char *first_dir(char **cand, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (cand[i] && path_is_dir(cand[i]))
+            return cand[i];
+    return NULL;
+}
+
+static void free_strs(char **s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(s[i]);
+}
+
+static cgalr_status_t not_found(const char *what, char **cand, size_t n)
+{
+    char msg[2048];
+    size_t used = 0;
+    msg[0] = 0;
+    for (size_t i = 0; i < n; i++)
+        if (cand[i])
+            used += (size_t)snprintf(msg + used, used < sizeof msg ? sizeof msg - used : 0, "%s%s",
+                                     used ? ", " : "", cand[i]);
+    return cgalr_fail(CGALR_EIO, "%s: not found; looked in %s (set --data-dir or $CGALR_DATA; "
+                      "scripts/fetch-data.sh downloads the official files)", what, msg);
+}
+
+/* ---- IDX ---------------------------------------------------------------------------------- */
+
+static cgalr_status_t load_idx_file(const char *dir, const char *base, uint8_t **buf, size_t *len, char **path)
+{
+    *path = str_printf("%s/%s.gz", dir, base);
+    if (!*path)
+        return cgalr_fail(CGALR_ENOMEM, "out of memory");
+    if (!path_is_file(*path)) {
+        free(*path);
+        *path = str_printf("%s/%s", dir, base);
+        if (!*path)
+            return cgalr_fail(CGALR_ENOMEM, "out of memory");
+    }
+    return read_file(*path, FILE_CAP, buf, len);
+}
+
+static cgalr_status_t open_idx(cgalr_dataset_t *ds, const char *dir)
+{
+    static const char *const pre[2] = {"train", "t10k"};
+    for (int k = 0; k < 2; k++) {
+        char ib[64], lb[64];
+        snprintf(ib, sizeof ib, "%s-images-idx3-ubyte", pre[k]);
+        snprintf(lb, sizeof lb, "%s-labels-idx1-ubyte", pre[k]);
+        uint8_t *img = NULL, *lab = NULL;
+        size_t il = 0, ll = 0;
+        char *ip = NULL, *lp = NULL;
+        cgalr_status_t st = load_idx_file(dir, ib, &img, &il, &ip);
+        if (!st)
+            st = load_idx_file(dir, lb, &lab, &ll, &lp);
+        if (!st)
+            st = idx_load_pair(ip, img, il, lp, lab, ll, k == 0 ? CGALR_SPLIT_TRAIN : CGALR_SPLIT_TEST, &ds->img);
+        if (!st)
+            st = append_source(ds, ip);
+        if (!st)
+            st = append_source(ds, lp);
+        free(img);
+        free(lab);
+        free(ip);
+        free(lp);
+        if (st)
+            return st;
+    }
+    return CGALR_OK;
+}
+
+static cgalr_status_t resolve_idx(cgalr_dataset_t *ds, const char *root, int fashion)
+{
+    char *cand[4] = {0};
+    size_t n = 0;
+    cand[n++] = str_printf("%s/%s", root, fashion ? "fashion-mnist" : "mnist");
+    cand[n++] = str_printf("%s/%s", root, fashion ? "FashionMNIST/raw" : "MNIST/raw");
+    if (fashion)
+        cand[n++] = str_printf("/usr/share/datasets/fashion-mnist");
+    for (size_t i = 0; i < n; i++)
+        if (!cand[i]) {
+            free_strs(cand, n);
+            return cgalr_fail(CGALR_ENOMEM, "out of memory");
+        }
+    const char *dir = first_dir(cand, n);
+    cgalr_status_t st = dir ? open_idx(ds, dir) : not_found(fashion ? "fashion-mnist" : "mnist", cand, n);
+    free_strs(cand, n);
+    if (st)
+        return st;
+    ds->display = str_printf("%s", fashion ? "Fashion-MNIST" : "MNIST");
+    return set_class_names(ds, 10, fashion ? FASHION_NAMES : NULL);
+}
+
+/* ---- CIFAR binary ------------------------------------------------------------------------- */
+
+static cgalr_status_t load_cifar_file(cgalr_dataset_t *ds, const char *dir, const char *base, int label_bytes,
+                                      int coarse, uint8_t split)
+{
+    char *p = str_printf("%s/%s", dir, base);
+    if (!p)
+        return cgalr_fail(CGALR_ENOMEM, "out of memory");
+    uint8_t *buf;
+    size_t len;
+    cgalr_status_t st = read_file(p, FILE_CAP, &buf, &len);
+    if (!st) {
+        st = cifar_parse(p, buf, len, label_bytes, coarse, split, &ds->img);
+        free(buf);
+    }
+    if (!st)
+        st = append_source(ds, p);
+    free(p);
+    return st;
+}
+
+/* Label names from the official archive's text files, when present and the right length. */
+static cgalr_status_t names_from_file(cgalr_dataset_t *ds, const char *path, size_t classes)
+{
+    uint8_t *buf;
+    size_t len;
+    char *names[100];
+    size_t n = 0;
+    if (classes > 100 || read_file(path, 1 << 20, &buf, &len) != CGALR_OK) {
+        cgalr_clear_error();
+        return set_class_names(ds, classes, NULL);
+    }
+    size_t i = 0;
+    while (i < len && n <= classes) {
+        size_t j = i;
+        while (j < len && buf[j] != '\n')
+            j++;
+        size_t e = j;
+        while (e > i && (buf[e - 1] == '\r' || buf[e - 1] == ' '))
+            e--;
+        if (e > i) {
+            if (n == classes) {
+                n++;
+                break;
+            }
+            names[n] = str_printf("%.*s", (int)(e - i), (const char *)buf + i);
+            if (!names[n]) {
+                free_strs(names, n);
+                free(buf);
+                return cgalr_fail(CGALR_ENOMEM, "out of memory");
+            }
+            n++;
+        }
+        i = j + 1;
+    }
+    free(buf);
+    cgalr_status_t st = n == classes ? set_class_names(ds, classes, (const char *const *)names)
+                                     : set_class_names(ds, classes, NULL);
+    free_strs(names, n > classes ? classes : n);
+    return st;
+}
+
+static cgalr_status_t open_cifar10_bin(cgalr_dataset_t *ds, const char *dir)
+{
+    for (int b = 1; b <= 5; b++) {
+        char base[32];
+        snprintf(base, sizeof base, "data_batch_%d.bin", b);
+        cgalr_status_t st = load_cifar_file(ds, dir, base, 1, 0, CGALR_SPLIT_TRAIN);
+        if (st)
+            return st;
+    }
+    cgalr_status_t st = load_cifar_file(ds, dir, "test_batch.bin", 1, 0, CGALR_SPLIT_TEST);
+    if (st)
+        return st;
+    ds->display = str_printf("CIFAR-10");
+    return set_class_names(ds, 10, CIFAR10_NAMES);
+}
+
+static cgalr_status_t set_from_folder(cgalr_dataset_t *ds, folder_result_t *r, const char *display)
+{
+    ds->img = r->set;
+    memset(&r->set, 0, sizeof r->set);
+    ds->cache_file = r->cache_file;
+    r->cache_file = NULL;
+    ds->display = str_printf("%s", display);
+    cgalr_status_t st = set_class_names(ds, r->classes, (const char *const *)r->class_names);
+    return st;
+}
+
+static cgalr_status_t resolve_cifar10(cgalr_dataset_t *ds, const cgalr_data_config_t *cfg, const char *root)
+{
+    char *cand[6] = {0};
+    size_t n = 0;
+    cand[n++] = str_printf("%s/cifar-10-batches-bin", root);
+    cand[n++] = str_printf("%s/cifar10-jpg", root);
+    cand[n++] = str_printf("%s/cifar10-jpg/cifar10-jpg.tar.gz", root);
+    cand[n++] = str_printf("%s/cifar10-jpg", SHARED_DATA);
+    cand[n++] = str_printf("%s/cifar10-jpg/cifar10-jpg.tar.gz", SHARED_DATA);
+    for (size_t i = 0; i < n; i++)
+        if (!cand[i]) {
+            free_strs(cand, n);
+            return cgalr_fail(CGALR_ENOMEM, "out of memory");
+        }
+    cgalr_status_t st = CGALR_OK;
+    folder_result_t r;
+    memset(&r, 0, sizeof r);
+    char *train0 = NULL;
+    int done = 0;
+    if (path_is_dir(cand[0])) {
+        st = open_cifar10_bin(ds, cand[0]);
+        done = 1;
+    }
+    /* The unpacked JPEG copy (train/ present), else its archive, first under the data dir. */
+    for (size_t i = 1; !done && i < n; i++) {
+        if (i == 1 || i == 3) {
+            free(train0);
+            train0 = str_printf("%s/train", cand[i]);
+            if (!train0) {
+                st = cgalr_fail(CGALR_ENOMEM, "out of memory");
+                break;
+            }
+            if (!path_is_dir(train0))
+                continue;
+            st = folder_load(cand[i], 0, cfg->cache_dir, &r);
+        } else {
+            if (!path_is_file(cand[i]))
+                continue;
+            st = tarjpg_load(cand[i], cfg->cache_dir, &r);
+        }
+        done = 1;
+        if (!st)
+            st = append_source(ds, cand[i]);
+        if (!st)
+            st = set_from_folder(ds, &r, "CIFAR-10 (JPEG q75 copy)");
+    }
+    if (!done)
+        st = not_found("cifar10 (official binary or JPEG copy)", cand, n);
+    else if (!st && ds->info.classes != 10)
+        st = cgalr_fail(CGALR_EFORMAT, "cifar10 JPEG copy: %zu class folders, expected 10", ds->info.classes);
+    free(train0);
+    folder_result_free(&r);
+    free_strs(cand, n);
+    return st;
+}
+
+static cgalr_status_t resolve_cifar100(cgalr_dataset_t *ds, const cgalr_data_config_t *cfg, const char *root)
+{
+    char *dir = str_printf("%s/cifar-100-binary", root);
+    if (!dir)
+        return cgalr_fail(CGALR_ENOMEM, "out of memory");
+    cgalr_status_t st;
+    if (!path_is_dir(dir)) {
+        st = not_found("cifar100", &dir, 1);
+        free(dir);
+        return st;
+    }
+    st = load_cifar_file(ds, dir, "train.bin", 2, cfg->cifar100_coarse, CGALR_SPLIT_TRAIN);
+    if (!st)
+        st = load_cifar_file(ds, dir, "test.bin", 2, cfg->cifar100_coarse, CGALR_SPLIT_TEST);
+    if (!st) {
+        char *names = str_printf("%s/%s", dir, cfg->cifar100_coarse ? "coarse_label_names.txt" : "fine_label_names.txt");
+        st = names ? names_from_file(ds, names, cfg->cifar100_coarse ? 20 : 100)
+                   : cgalr_fail(CGALR_ENOMEM, "out of memory");
+        free(names);
+    }
+    if (!st)
+        ds->display = str_printf("%s", cfg->cifar100_coarse ? "CIFAR-100 (coarse labels)" : "CIFAR-100");
+    free(dir);
+    return st;
+}
+
+static cgalr_status_t resolve_folder(cgalr_dataset_t *ds, const cgalr_data_config_t *cfg, const char *path, int mini,
+                                     const char *root)
+{
+    folder_result_t r;
+    memset(&r, 0, sizeof r);
+    cgalr_status_t st;
+    char *dir = mini ? str_printf("%s/mini-imagenet", root) : str_printf("%s", path);
+    if (!dir)
+        return cgalr_fail(CGALR_ENOMEM, "out of memory");
+    if (!path_is_dir(dir)) {
+        st = not_found(mini ? "mini-imagenet" : "image folder", &dir, 1);
+        free(dir);
+        return st;
+    }
+    if (mini)
+        st = miniimagenet_load(dir, cfg->resize ? (size_t)cfg->resize : 84, cfg->cache_dir, &r);
+    else
+        st = folder_load(dir, (size_t)cfg->resize, cfg->cache_dir, &r);
+    if (!st)
+        st = append_source(ds, dir);
+    if (!st) {
+        const char *base = strrchr(dir, '/');
+        base = base && base[1] ? base + 1 : dir;
+        st = set_from_folder(ds, &r, mini ? "Mini-ImageNet" : base);
+    }
+    folder_result_free(&r);
+    free(dir);
+    return st;
+}
+
+/* ---- TU ----------------------------------------------------------------------------------- */
+
+static cgalr_status_t open_tu(cgalr_dataset_t *ds, const char *dir, const char *tname)
+{
+    static const char *const suffix[5] = {"graph_indicator", "A", "graph_labels", "node_labels", "node_attributes"};
+    uint8_t *buf[5] = {0};
+    size_t len[5] = {0};
+    char *path[5] = {0};
+    tu_text_t txt[5];
+    cgalr_status_t st = CGALR_OK;
+    for (int k = 0; k < 5 && !st; k++) {
+        path[k] = str_printf("%s/%s_%s.txt", dir, tname, suffix[k]);
+        if (!path[k]) {
+            st = cgalr_fail(CGALR_ENOMEM, "out of memory");
+            break;
+        }
+        txt[k].name = path[k];
+        txt[k].buf = NULL;
+        txt[k].len = 0;
+        if (k >= 3 && !path_is_file(path[k]))
+            continue;
+        st = read_file(path[k], FILE_CAP, &buf[k], &len[k]);
+        if (!st) {
+            txt[k].buf = (const char *)buf[k];
+            txt[k].len = len[k];
+            st = append_source(ds, path[k]);
+        }
+    }
+    if (!st)
+        st = tu_parse(&txt[0], &txt[1], &txt[2], &txt[3], &txt[4], &ds->tu);
+    for (int k = 0; k < 5; k++) {
+        free(buf[k]);
+        free(path[k]);
+    }
+    if (st)
+        return st;
+    ds->display = str_printf("%s", tname);
+    ds->class_names = calloc(ds->tu.classes, sizeof *ds->class_names);
+    if (!ds->class_names)
+        return cgalr_fail(CGALR_ENOMEM, "out of memory");
+    ds->info.classes = ds->tu.classes;
+    for (size_t k = 0; k < ds->tu.classes; k++)
+        if (!(ds->class_names[k] = str_printf("%ld", ds->tu.class_values[k])))
+            return cgalr_fail(CGALR_ENOMEM, "out of memory");
+    return CGALR_OK;
+}
+
+static cgalr_status_t resolve_tu(cgalr_dataset_t *ds, const char *root, const char *tname)
+{
+    if (!tname[0] || strchr(tname, '/'))
+        return cgalr_fail(CGALR_EINVAL, "tu:'%s': expected a TU dataset name such as MUTAG", tname);
+    char *cand[3];
+    cand[0] = str_printf("%s/TU/%s", root, tname);
+    cand[1] = str_printf("%s/%s", root, tname);
+    cand[2] = str_printf("%s/TU/%s", SHARED_DATA, tname);
+    if (!cand[0] || !cand[1] || !cand[2]) {
+        free_strs(cand, 3);
+        return cgalr_fail(CGALR_ENOMEM, "out of memory");
+    }
+    /* The directory must hold the indicator file: D/NAME may be something else entirely. */
+    const char *dir = NULL;
+    for (int i = 0; i < 3 && !dir; i++) {
+        char *f = str_printf("%s/%s_graph_indicator.txt", cand[i], tname);
+        if (f && path_is_file(f))
+            dir = cand[i];
+        free(f);
+    }
+    cgalr_status_t st = dir ? open_tu(ds, dir, tname) : not_found(tname, cand, 3);
+    free_strs(cand, 3);
+    return st;
+}
+
+/* ---- splits ------------------------------------------------------------------------------- */
+
+typedef struct idlist {
+    size_t n;
+    size_t *id;
+} idlist_t;
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Per class, the members of `pool` shuffled by (rng, class): the building block of every
+ * stratified split. Returns per-class lists inside one allocation. */
+static cgalr_status_t by_class(const idlist_t *pool, const int32_t *labels, size_t classes, const cgalr_rng_t *rng,
+                               size_t **flat, size_t **start)
+{
+    *flat = malloc((pool->n + 1) * sizeof **flat);
+    *start = calloc(classes + 1, sizeof **start);
+    if (!*flat || !*start)
+        return cgalr_fail(CGALR_ENOMEM, "out of memory for splits");
+    for (size_t i = 0; i < pool->n; i++)
+        (*start)[labels[pool->id[i]] + 1]++;
+    for (size_t c = 0; c < classes; c++)
+        (*start)[c + 1] += (*start)[c];
+    size_t *fill = malloc((classes + 1) * sizeof *fill);
+    if (!fill)
+        return cgalr_fail(CGALR_ENOMEM, "out of memory for splits");
+    memcpy(fill, *start, (classes + 1) * sizeof *fill);
+    for (size_t i = 0; i < pool->n; i++)
+        (*flat)[fill[labels[pool->id[i]]]++] = pool->id[i];
+    free(fill);
+    for (size_t c = 0; c < classes; c++) {
+        cgalr_rng_t r = cgalr_rng_derive(rng, c);
+        cgalr_rng_shuffle(&r, *flat + (*start)[c], (*start)[c + 1] - (*start)[c]);
+    }
+    return CGALR_OK;
+}
+
+static size_t round_frac(size_t n, double f)
+{
+    double x = floor((double)n * f + 0.5);
+    return x > (double)n ? n : (size_t)x;
+}
+
+/* Moves round(fraction * count) samples of each class of `pool` to `out` (stratified). */
+static cgalr_status_t carve(idlist_t *pool, const int32_t *labels, size_t classes, double fraction,
+                            const cgalr_rng_t *rng, idlist_t *out)
+{
+    size_t *flat = NULL, *start = NULL;
+    cgalr_status_t st = by_class(pool, labels, classes, rng, &flat, &start);
+    if (st) {
+        free(flat);
+        free(start);
+        return st;
+    }
+    out->id = malloc((pool->n + 1) * sizeof *out->id);
+    if (!out->id) {
+        free(flat);
+        free(start);
+        return cgalr_fail(CGALR_ENOMEM, "out of memory for splits");
+    }
+    out->n = 0;
+    size_t keep = 0;
+    for (size_t c = 0; c < classes; c++) {
+        size_t cnt = start[c + 1] - start[c], take = round_frac(cnt, fraction);
+        for (size_t k = 0; k < cnt; k++) {
+            size_t id = flat[start[c] + k];
+            if (k < take)
+                out->id[out->n++] = id;
+            else
+                pool->id[keep++] = id;
+        }
+    }
+    pool->n = keep;
+    qsort(pool->id, pool->n, sizeof *pool->id, cmp_size);
+    qsort(out->id, out->n, sizeof *out->id, cmp_size);
+    free(flat);
+    free(start);
+    return CGALR_OK;
+}
+
+/* Stratified k-fold: the j-th shuffled member of class c goes to fold (j + offset_c) mod k,
+ * offsets chained across classes so the folds also balance in total size. */
+static cgalr_status_t kfold(idlist_t *pool, const int32_t *labels, size_t classes, int folds, int fold,
+                            const cgalr_rng_t *rng, idlist_t *test)
+{
+    size_t *flat = NULL, *start = NULL;
+    cgalr_status_t st = by_class(pool, labels, classes, rng, &flat, &start);
+    if (!st && !(test->id = malloc((pool->n + 1) * sizeof *test->id)))
+        st = cgalr_fail(CGALR_ENOMEM, "out of memory for splits");
+    if (st) {
+        free(flat);
+        free(start);
+        return st;
+    }
+    test->n = 0;
+    size_t keep = 0, off = 0;
+    for (size_t c = 0; c < classes; c++) {
+        size_t cnt = start[c + 1] - start[c];
+        for (size_t k = 0; k < cnt; k++) {
+            size_t id = flat[start[c] + k];
+            if ((k + off) % (size_t)folds == (size_t)fold)
+                test->id[test->n++] = id;
+            else
+                pool->id[keep++] = id;
+        }
+        off += cnt;
+    }
+    pool->n = keep;
+    qsort(pool->id, pool->n, sizeof *pool->id, cmp_size);
+    qsort(test->id, test->n, sizeof *test->id, cmp_size);
+    free(flat);
+    free(start);
+    return CGALR_OK;
+}
+
+static cgalr_status_t make_splits(cgalr_dataset_t *ds, const cgalr_data_config_t *cfg, const uint8_t *origin)
+{
+    idlist_t sp[CGALR_N_SPLITS];
+    memset(sp, 0, sizeof sp);
+    for (int s = 0; s < CGALR_N_SPLITS; s++) {
+        sp[s].id = malloc((ds->n_all + 1) * sizeof *sp[s].id);
+        if (!sp[s].id) {
+            for (int t = 0; t < s; t++)
+                free(sp[t].id);
+            return cgalr_fail(CGALR_ENOMEM, "out of memory for splits");
+        }
+    }
+    for (size_t i = 0; i < ds->n_all; i++) {
+        int s = origin ? origin[i] : CGALR_SPLIT_TRAIN;
+        sp[s].id[sp[s].n++] = i;
+    }
+    cgalr_rng_t base = cgalr_rng_init(cfg->split_seed, CGALR_STREAM_SPLIT);
+    cgalr_rng_t r_test = cgalr_rng_derive(&base, 1), r_val = cgalr_rng_derive(&base, 2);
+    cgalr_status_t st = CGALR_OK;
+    idlist_t tmp = {0, NULL};
+    if (ds->info.kind == CGALR_DATA_GRAPH) {
+        if (cfg->folds >= 2) {
+            st = kfold(&sp[0], ds->labels, ds->info.classes, cfg->folds, cfg->fold, &r_test, &tmp);
+        } else {
+            /* 80/10/10: 10% of each class to test, then 1/9 of the rest (10% of the whole) to val. */
+            st = carve(&sp[0], ds->labels, ds->info.classes, 0.1, &r_test, &tmp);
+        }
+        if (!st) {
+            free(sp[2].id);
+            sp[2] = tmp;
+            tmp.id = NULL;
+            double vf = cfg->folds >= 2 ? cfg->val_fraction : 1.0 / 9.0;
+            free(sp[1].id);
+            sp[1].id = NULL;
+            st = carve(&sp[0], ds->labels, ds->info.classes, vf, &r_val, &sp[1]);
+        }
+    } else if (sp[1].n == 0 && cfg->val_fraction > 0) {
+        free(sp[1].id);
+        sp[1].id = NULL;
+        st = carve(&sp[0], ds->labels, ds->info.classes, cfg->val_fraction, &r_val, &sp[1]);
+    }
+    free(tmp.id);
+    for (int s = 0; s < CGALR_N_SPLITS; s++) {
+        if (!st && cfg->limit && sp[s].n > cfg->limit)
+            sp[s].n = cfg->limit;
+        ds->split_idx[s] = sp[s].id;
+        ds->info.samples[s] = sp[s].n;
+    }
+    if (st)
+        return st;
+    if (ds->info.samples[CGALR_SPLIT_TRAIN] == 0)
+        return cgalr_fail(CGALR_EFORMAT, "%s: the training split is empty", ds->name);
+    for (int s = 0; s < CGALR_N_SPLITS; s++) {
+        size_t n = ds->info.samples[s];
+        ds->split_labels[s] = malloc((n + 1) * sizeof *ds->split_labels[s]);
+        ds->class_counts[s] = calloc(ds->info.classes, sizeof *ds->class_counts[s]);
+        if (!ds->split_labels[s] || !ds->class_counts[s])
+            return cgalr_fail(CGALR_ENOMEM, "out of memory for splits");
+        for (size_t k = 0; k < n; k++) {
+            int32_t l = ds->labels[ds->split_idx[s][k]];
+            ds->split_labels[s][k] = l;
+            ds->class_counts[s][l]++;
+        }
+        ds->info.class_counts[s] = ds->class_counts[s];
+    }
+    return CGALR_OK;
+}
+
+/* ---- finishing ---------------------------------------------------------------------------- */
+
+static cgalr_status_t finish_images(cgalr_dataset_t *ds, const cgalr_data_config_t *cfg)
+{
+    img_set_t *s = &ds->img;
+    if (s->n == 0)
+        return cgalr_fail(CGALR_EFORMAT, "%s: no images", ds->name);
+    if (s->c > 3)
+        return cgalr_fail(CGALR_EFORMAT, "%s: %zu channels, at most 3 supported", ds->name, s->c);
+    ds->n_all = s->n;
+    ds->labels = s->labels;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->labels[i] < 0 || (size_t)s->labels[i] >= ds->info.classes)
+            return cgalr_fail(CGALR_EFORMAT, "%s: sample %zu has label %d, expected 0..%zu", ds->name, i,
+                              s->labels[i], ds->info.classes - 1);
+    cgalr_status_t st = make_splits(ds, cfg, s->origin);
+    if (st)
+        return st;
+    ds->info.c = s->c;
+    ds->info.h = s->h;
+    ds->info.w = s->w;
+    ds->sample_len = s->c * s->h * s->w;
+    ds->info.feat_dim = ds->sample_len;
+    /* Exact integer sums: the statistics do not depend on summation order. */
+    size_t plane = s->h * s->w, ntr = ds->info.samples[CGALR_SPLIT_TRAIN];
+    for (size_t c = 0; c < s->c; c++) {
+        uint64_t sum = 0, sq = 0;
+        for (size_t k = 0; k < ntr; k++) {
+            const uint8_t *p = s->pix + ds->split_idx[CGALR_SPLIT_TRAIN][k] * ds->sample_len + c * plane;
+            for (size_t i = 0; i < plane; i++) {
+                sum += p[i];
+                sq += (uint64_t)p[i] * p[i];
+            }
+        }
+        double cnt = (double)ntr * (double)plane;
+        double mean = (double)sum / cnt, var = (double)sq / cnt - mean * mean;
+        double sd = var > 0 ? sqrt(var) : 0;
+        if (cfg->normalize) {
+            ds->mean[c] = (float)(mean / 255.0);
+            ds->std[c] = sd > 1e-3 ? (float)(sd / 255.0) : 1.0f;
+        } else {
+            ds->mean[c] = 0;
+            ds->std[c] = 1;
+        }
+        for (int v = 0; v < 256; v++)
+            ds->lut[c][v] = (float)(((double)v / 255.0 - ds->mean[c]) / ds->std[c]);
+    }
+    ds->info.mean = ds->mean;
+    ds->info.std = ds->std;
+    ds->augment_crop = cfg->augment_crop;
+    ds->augment_flip = cfg->augment_flip;
+    return CGALR_OK;
+}
+
+static cgalr_status_t finish_graphs(cgalr_dataset_t *ds, const cgalr_data_config_t *cfg)
+{
+    tu_raw_t *t = &ds->tu;
+    ds->n_all = t->n_graphs;
+    ds->labels = malloc(t->n_graphs * sizeof *ds->labels);
+    if (!ds->labels)
+        return cgalr_fail(CGALR_ENOMEM, "out of memory");
+    memcpy(ds->labels, t->graph_label, t->n_graphs * sizeof *ds->labels);
+    if (cfg->node_attr && !t->node_attr)
+        return cgalr_fail(CGALR_EINVAL, "%s: --node-attr, but the dataset has no node attributes file", ds->name);
+    cgalr_status_t st = make_splits(ds, cfg, NULL);
+    if (st)
+        return st;
+    size_t maxdeg = 0;
+    for (size_t v = 0; v < t->n_nodes; v++) {
+        size_t d = (size_t)(t->adj_ptr[v + 1] - t->adj_ptr[v]);
+        if (d > maxdeg)
+            maxdeg = d;
+    }
+    size_t ad = cfg->node_attr ? t->attr_dim : 0;
+    size_t ld = t->node_label ? t->node_label_values : cfg->degree_features ? maxdeg + 1 : 1;
+    size_t fd = ad + ld;
+    ds->info.feat_dim = fd;
+    ds->feat = calloc(t->n_nodes * fd, sizeof *ds->feat);
+    if (!ds->feat)
+        return cgalr_fail(CGALR_ENOMEM, "out of memory for %zu x %zu node features", t->n_nodes, fd);
+    if (ad) {
+        /* Standardise with the training split's nodes only, so nothing leaks from val/test. */
+        double *sum = calloc(2 * ad, sizeof *sum);
+        if (!sum)
+            return cgalr_fail(CGALR_ENOMEM, "out of memory");
+        double *sq = sum + ad, cnt = 0;
+        for (size_t k = 0; k < ds->info.samples[CGALR_SPLIT_TRAIN]; k++) {
+            size_t g = ds->split_idx[CGALR_SPLIT_TRAIN][k];
+            for (size_t v = t->node_ptr[g]; v < t->node_ptr[g + 1]; v++, cnt++)
+                for (size_t j = 0; j < ad; j++) {
+                    double x = t->node_attr[v * ad + j];
+                    sum[j] += x;
+                    sq[j] += x * x;
+                }
+        }
+        for (size_t j = 0; j < ad; j++) {
+            double m = sum[j] / cnt, var = sq[j] / cnt - m * m;
+            double sd = var > 1e-12 ? sqrt(var) : 1.0;
+            for (size_t v = 0; v < t->n_nodes; v++)
+                ds->feat[v * fd + j] = (float)((t->node_attr[v * ad + j] - m) / sd);
+        }
+        free(sum);
+    }
+    for (size_t v = 0; v < t->n_nodes; v++) {
+        size_t j = t->node_label ? (size_t)t->node_label[v]
+                 : cfg->degree_features ? (size_t)(t->adj_ptr[v + 1] - t->adj_ptr[v]) : 0;
+        ds->feat[v * fd + ad + j] = 1.0f;
+    }
+    ds->info.graphs = t->n_graphs;
+    ds->info.nodes = t->n_nodes;
+    ds->info.edges = t->n_edges;
+    ds->info.avg_nodes = (double)t->n_nodes / (double)t->n_graphs;
+    ds->info.avg_edges = (double)t->n_edges / (double)t->n_graphs;
+    ds->info.min_nodes = SIZE_MAX;
+    for (size_t g = 0; g < t->n_graphs; g++) {
+        size_t n = t->node_ptr[g + 1] - t->node_ptr[g];
+        if (n < ds->info.min_nodes)
+            ds->info.min_nodes = n;
+        if (n > ds->info.max_nodes)
+            ds->info.max_nodes = n;
+    }
+    ds->info.node_label_values = t->node_label ? t->node_label_values : 0;
+    ds->info.node_attr_dim = t->attr_dim;
+    ds->info.duplicate_edges = t->duplicates;
+    return CGALR_OK;
+}
+
+static cgalr_status_t check_config(const cgalr_data_config_t *cfg)
+{
+    if (!cfg->name || !cfg->name[0])
+        return cgalr_fail(CGALR_EINVAL, "dataset name missing; valid names: %s", VALID_NAMES);
+    if (!(cfg->val_fraction >= 0 && cfg->val_fraction < 1))
+        return cgalr_fail(CGALR_EINVAL, "validation fraction %g, expected 0 <= f < 1", cfg->val_fraction);
+    if (cfg->folds < 0 || cfg->folds == 1 || cfg->folds > 100)
+        return cgalr_fail(CGALR_EINVAL, "folds %d, expected 0 (80/10/10 split) or 2..100", cfg->folds);
+    if (cfg->fold < 0 || (cfg->folds >= 2 && cfg->fold >= cfg->folds) || (cfg->folds == 0 && cfg->fold != 0))
+        return cgalr_fail(CGALR_EINVAL, "fold %d, expected 0..%d", cfg->fold, cfg->folds > 1 ? cfg->folds - 1 : 0);
+    if (cfg->resize < 0 || cfg->resize > 4096)
+        return cgalr_fail(CGALR_EINVAL, "resize %d, expected 0 (keep) or 1..4096", cfg->resize);
+    return CGALR_OK;
+}
+
+static int name_is(const char *a, const char *b)
+{
+    return strcmp(a, b) == 0;
+}
+
+cgalr_status_t cgalr_dataset_open(const cgalr_data_config_t *cfg, cgalr_dataset_t **out)
+{
+    if (!out)
+        return cgalr_fail(CGALR_EINVAL, "cgalr_dataset_open: out is NULL");
+    *out = NULL;
+    if (!cfg)
+        return cgalr_fail(CGALR_EINVAL, "cgalr_dataset_open: config is NULL");
+    cgalr_status_t st = check_config(cfg);
+    if (st)
+        return st;
+    const char *root = cfg->data_dir && cfg->data_dir[0] ? cfg->data_dir : getenv("CGALR_DATA");
+    if (!root || !root[0])
+        root = "data";
+    cgalr_dataset_t *ds = calloc(1, sizeof *ds);
+    if (!ds)
+        return cgalr_fail(CGALR_ENOMEM, "out of memory");
+    const char *n = cfg->name;
+    const char *tu = NULL;
+    if (name_is(n, "mutag"))
+        tu = "MUTAG";
+    else if (name_is(n, "enzymes"))
+        tu = "ENZYMES";
+    else if (name_is(n, "proteins"))
+        tu = "PROTEINS";
+    else if (!strncmp(n, "tu:", 3))
+        tu = n + 3;
+    int known = 1;
+    if (tu) {
+        ds->info.kind = CGALR_DATA_GRAPH;
+        ds->name = str_printf("tu:%s", tu);
+        st = ds->name ? resolve_tu(ds, root, tu) : cgalr_fail(CGALR_ENOMEM, "out of memory");
+    } else {
+        ds->info.kind = CGALR_DATA_IMAGE;
+        ds->name = str_printf("%s", n);
+        if (!ds->name)
+            st = cgalr_fail(CGALR_ENOMEM, "out of memory");
+        else if (name_is(n, "mnist") || name_is(n, "fashion-mnist"))
+            st = resolve_idx(ds, root, name_is(n, "fashion-mnist"));
+        else if (name_is(n, "cifar10"))
+            st = resolve_cifar10(ds, cfg, root);
+        else if (name_is(n, "cifar100"))
+            st = resolve_cifar100(ds, cfg, root);
+        else if (name_is(n, "mini-imagenet"))
+            st = resolve_folder(ds, cfg, NULL, 1, root);
+        else if (!strncmp(n, "folder:", 7) && n[7])
+            st = resolve_folder(ds, cfg, n + 7, 0, root);
+        else
+            known = 0;
+    }
+    if (!known)
+        st = cgalr_fail(CGALR_EINVAL, "unknown dataset '%s'; valid names: %s", n, VALID_NAMES);
+    if (!st && !ds->display)
+        st = cgalr_fail(CGALR_ENOMEM, "out of memory");
+    if (!st)
+        st = ds->info.kind == CGALR_DATA_GRAPH ? finish_graphs(ds, cfg) : finish_images(ds, cfg);
+    if (st) {
+        if (ds->labels == ds->img.labels)
+            ds->labels = NULL;
+        cgalr_dataset_free(ds);
+        return st;
+    }
+    ds->info.name = ds->name;
+    ds->info.display_name = ds->display;
+    ds->info.source = ds->source ? ds->source : "";
+    ds->info.cache_file = ds->cache_file;
+    ds->info.class_names = (const char *const *)ds->class_names;
+    if (ds->info.kind == CGALR_DATA_IMAGE) {
+        /* labels belongs to img; keep a single owner. */
+        ds->img.labels = NULL;
+    }
+    *out = ds;
+    return CGALR_OK;
+}

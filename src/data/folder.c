@@ -1,0 +1,783 @@
+/* Image datasets stored as files: class folders (torchvision ImageFolder order), the Mini-ImageNet
+ * CSV layout, and the CIFAR-10 JPEG archive read straight from its tar.gz; plus the binary cache
+ * of decoded pixels that makes JPEG decoding happen once per dataset. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "data/data_internal.h"
+
+#define CACHE_MAGIC "CGALRIC1"
+#define ARCHIVE_CAP ((size_t)1 << 31)
+
+void folder_result_free(folder_result_t *r)
+{
+    if (!r)
+        return;
+    img_set_free(&r->set);
+    if (r->class_names)
+        for (size_t k = 0; k < r->classes; k++)
+            free(r->class_names[k]);
+    free(r->class_names);
+    free(r->cache_file);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- string lists ------------------------------------------------------------------------- */
+
+typedef struct strlist {
+    size_t n, cap;
+    char **s;
+} strlist_t;
+
+static void sl_free(strlist_t *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->s[i]);
+    free(l->s);
+    memset(l, 0, sizeof *l);
+}
+
+static cgalr_status_t sl_push(strlist_t *l, const char *s, size_t len)
+{
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 16;
+        char **p = realloc(l->s, nc * sizeof *p);
+        if (!p)
+            return cgalr_fail(CGALR_ENOMEM, "out of memory");
+        l->s = p;
+        l->cap = nc;
+    }
+    char *c = malloc(len + 1);
+    if (!c)
+        return cgalr_fail(CGALR_ENOMEM, "out of memory");
+    memcpy(c, s, len);
+    c[len] = 0;
+    l->s[l->n++] = c;
+    return CGALR_OK;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void sl_sort_unique(strlist_t *l)
+{
+    qsort(l->s, l->n, sizeof *l->s, cmp_str);
+    size_t k = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (k && !strcmp(l->s[i], l->s[k - 1]))
+            free(l->s[i]);
+        else
+            l->s[k++] = l->s[i];
+    }
+    l->n = k;
+}
+
+static long sl_find(const strlist_t *l, const char *s)
+{
+    char *const *hit = bsearch(&s, l->s, l->n, sizeof *l->s, cmp_str);
+    return hit ? (long)(hit - l->s) : -1;
+}
+
+/* Entries of a directory (sorted by name); dirs = 1 keeps sub-directories, 0 image files. */
+static cgalr_status_t list_dir(const char *path, int dirs, strlist_t *out)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return cgalr_fail(CGALR_EIO, "'%s': cannot list: %s", path, strerror(errno));
+    struct dirent *e;
+    cgalr_status_t st = CGALR_OK;
+    while (!st && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *full = str_printf("%s/%s", path, e->d_name);
+        if (!full) {
+            st = cgalr_fail(CGALR_ENOMEM, "out of memory");
+            break;
+        }
+        int keep;
+        if (dirs) {
+            keep = path_is_dir(full);
+        } else {
+            const char *dot = strrchr(e->d_name, '.');
+            keep = dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png")) &&
+                   path_is_file(full);
+        }
+        free(full);
+        if (keep)
+            st = sl_push(out, e->d_name, strlen(e->d_name));
+    }
+    closedir(d);
+    if (!st)
+        qsort(out->s, out->n, sizeof *out->s, cmp_str);
+    return st;
+}
+
+/* ---- fingerprint and cache ---------------------------------------------------------------- */
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static uint64_t fnv_stat(uint64_t h, const char *path)
+{
+    struct stat st;
+    h = fnv(h, path, strlen(path));
+    if (stat(path, &st) == 0) {
+        int64_t v[2] = {(int64_t)st.st_size, (int64_t)st.st_mtime};
+        h = fnv(h, v, sizeof v);
+    }
+    return h;
+}
+
+static void put_u64(FILE *f, uint64_t v)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    fwrite(b, 1, 8, f);
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Cache file name: inside cache_dir when given, else beside `beside`, else in fallback_dir. */
+static char *cache_path(const char *cache_dir, const char *beside, const char *src, uint64_t key)
+{
+    if (cache_dir && !cache_dir[0])
+        return NULL;
+    const char *base = strrchr(src, '/');
+    base = base ? base + 1 : src;
+    if (cache_dir) {
+        mkdir(cache_dir, 0777);
+        return str_printf("%s/%s-%016llx.cgalr-cache", cache_dir, base, (unsigned long long)key);
+    }
+    return str_printf("%s.cgalr-cache", beside);
+}
+
+static cgalr_status_t cache_read(const char *path, uint64_t key, folder_result_t *out)
+{
+    uint8_t *b;
+    size_t len;
+    if (!path_is_file(path))
+        return CGALR_EIO;
+    cgalr_status_t st = read_file(path, ARCHIVE_CAP, &b, &len);
+    if (st)
+        return st;
+    st = CGALR_EFORMAT;
+    if (len < 40 || memcmp(b, CACHE_MAGIC, 8) || get_u64(b + 8) != key)
+        goto done;
+    uint64_t n = get_u64(b + 16), chw = get_u64(b + 24), classes = get_u64(b + 32);
+    size_t c = (size_t)(chw >> 40), h = (size_t)(chw >> 20 & 0xfffff), w = (size_t)(chw & 0xfffff);
+    if (!n || !classes || classes > 100000 || c != 3 || !h || !w)
+        goto done;
+    size_t off = 40;
+    out->class_names = calloc((size_t)classes, sizeof *out->class_names);
+    if (!out->class_names)
+        goto done;
+    out->classes = (size_t)classes;
+    for (size_t k = 0; k < classes; k++) {
+        if (off + 8 > len)
+            goto done;
+        uint64_t sl = get_u64(b + off);
+        off += 8;
+        if (sl > 4096 || off + sl > len)
+            goto done;
+        out->class_names[k] = str_printf("%.*s", (int)sl, (const char *)b + off);
+        if (!out->class_names[k])
+            goto done;
+        off += (size_t)sl;
+    }
+    size_t per = c * h * w;
+    if (n > (len - off) / (per + 5) || off + n * (per + 5) != len)
+        goto done;
+    if (img_set_shape(&out->set, c, h, w, path) || img_set_grow(&out->set, (size_t)n, NULL))
+        goto done;
+    memcpy(out->set.origin, b + off, (size_t)n);
+    off += (size_t)n;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t l = (uint32_t)b[off] | (uint32_t)b[off + 1] << 8 | (uint32_t)b[off + 2] << 16 | (uint32_t)b[off + 3] << 24;
+        off += 4;
+        if (l >= classes || out->set.origin[i] >= CGALR_N_SPLITS)
+            goto done;
+        out->set.labels[i] = (int32_t)l;
+    }
+    memcpy(out->set.pix, b + off, (size_t)n * per);
+    out->set.n = (size_t)n;
+    st = CGALR_OK;
+done:
+    free(b);
+    if (st) {
+        folder_result_free(out);
+        cgalr_clear_error();
+    }
+    return st;
+}
+
+/* Best effort: a cache that cannot be written only costs decoding time next run. */
+static int cache_write(const char *path, uint64_t key, const folder_result_t *r)
+{
+    char *tmp = str_printf("%s.tmp%ld", path, (long)getpid());
+    if (!tmp)
+        return 0;
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        free(tmp);
+        return 0;
+    }
+    const img_set_t *s = &r->set;
+    fwrite(CACHE_MAGIC, 1, 8, f);
+    put_u64(f, key);
+    put_u64(f, s->n);
+    put_u64(f, (uint64_t)s->c << 40 | (uint64_t)s->h << 20 | (uint64_t)s->w);
+    put_u64(f, r->classes);
+    for (size_t k = 0; k < r->classes; k++) {
+        put_u64(f, strlen(r->class_names[k]));
+        fwrite(r->class_names[k], 1, strlen(r->class_names[k]), f);
+    }
+    fwrite(s->origin, 1, s->n, f);
+    for (size_t i = 0; i < s->n; i++) {
+        uint32_t l = (uint32_t)s->labels[i];
+        uint8_t b[4] = {(uint8_t)l, (uint8_t)(l >> 8), (uint8_t)(l >> 16), (uint8_t)(l >> 24)};
+        fwrite(b, 1, 4, f);
+    }
+    fwrite(s->pix, 1, s->n * s->c * s->h * s->w, f);
+    int ok = !ferror(f);
+    ok = fclose(f) == 0 && ok;
+    ok = ok && rename(tmp, path) == 0;
+    if (!ok)
+        remove(tmp);
+    free(tmp);
+    return ok;
+}
+
+/* Decodes one file's bytes and appends it (resized when resize > 0). */
+static cgalr_status_t add_image(img_set_t *s, const char *name, const uint8_t *buf, size_t len, int32_t label,
+                                uint8_t origin, size_t resize)
+{
+    uint8_t *pix;
+    size_t h, w;
+    cgalr_status_t st = image_decode(name, buf, len, &pix, &h, &w);
+    if (st)
+        return st;
+    size_t oh = resize ? resize : h, ow = resize ? resize : w;
+    uint8_t *dst;
+    st = img_set_shape(s, 3, oh, ow, name);
+    if (!st)
+        st = img_set_grow(s, 1, &dst);
+    if (!st) {
+        if (oh == h && ow == w)
+            memcpy(dst, pix, 3 * h * w);
+        else
+            image_resize(pix, h, w, dst, oh, ow);
+        s->labels[s->n] = label;
+        s->origin[s->n] = origin;
+        s->n++;
+    }
+    free(pix);
+    return st;
+}
+
+static cgalr_status_t add_image_file(img_set_t *s, const char *path, int32_t label, uint8_t origin, size_t resize)
+{
+    uint8_t *buf;
+    size_t len;
+    cgalr_status_t st = read_file(path, (size_t)1 << 28, &buf, &len);
+    if (st)
+        return st;
+    st = add_image(s, path, buf, len, label, origin, resize);
+    free(buf);
+    return st;
+}
+
+static cgalr_status_t take_classes(folder_result_t *out, strlist_t *classes)
+{
+    out->class_names = classes->s;
+    out->classes = classes->n;
+    memset(classes, 0, sizeof *classes);
+    return CGALR_OK;
+}
+
+/* Uses the cache when it matches `key`; otherwise runs `build` and writes the cache. */
+typedef cgalr_status_t (*build_fn)(void *ctx, folder_result_t *out);
+
+static cgalr_status_t cached(const char *cache_dir, const char *beside, const char *src, uint64_t key, build_fn build,
+                             void *ctx, folder_result_t *out)
+{
+    memset(out, 0, sizeof *out);
+    char *cp = cache_path(cache_dir, beside, src, key);
+    if (cp && cache_read(cp, key, out) == CGALR_OK) {
+        out->cache_file = cp;
+        return CGALR_OK;
+    }
+    cgalr_status_t st = build(ctx, out);
+    if (st) {
+        free(cp);
+        folder_result_free(out);
+        return st;
+    }
+    if (cp && !cache_write(cp, key, out) && !cache_dir) {
+        /* Read-only data directory: fall back to ./data/cache (DESIGN.md's data root). */
+        free(cp);
+        cp = cache_path("data/cache", beside, src, key);
+        if (cp && !cache_write(cp, key, out)) {
+            free(cp);
+            cp = NULL;
+        }
+    }
+    out->cache_file = cp;
+    return CGALR_OK;
+}
+
+/* ---- image folders ------------------------------------------------------------------------ */
+
+typedef struct folder_ctx {
+    const char *root;
+    size_t resize;
+    strlist_t classes;
+    strlist_t files[CGALR_N_SPLITS]; /* "class/file" per split */
+    int32_t *labels[CGALR_N_SPLITS];
+} folder_ctx_t;
+
+static cgalr_status_t folder_build(void *vctx, folder_result_t *out)
+{
+    folder_ctx_t *ctx = vctx;
+    static const char *const split_dir[CGALR_N_SPLITS] = {"train", "val", "test"};
+    for (int s = 0; s < CGALR_N_SPLITS; s++)
+        for (size_t i = 0; i < ctx->files[s].n; i++) {
+            char *p = str_printf("%s/%s/%s", ctx->root, split_dir[s], ctx->files[s].s[i]);
+            if (!p)
+                return cgalr_fail(CGALR_ENOMEM, "out of memory");
+            cgalr_status_t st = add_image_file(&out->set, p, ctx->labels[s][i], (uint8_t)s, ctx->resize);
+            free(p);
+            if (st)
+                return st;
+        }
+    strlist_t copy = {0, 0, NULL};
+    for (size_t k = 0; k < ctx->classes.n; k++)
+        if (sl_push(&copy, ctx->classes.s[k], strlen(ctx->classes.s[k]))) {
+            sl_free(&copy);
+            return cgalr_fail(CGALR_ENOMEM, "out of memory");
+        }
+    return take_classes(out, &copy);
+}
+
+cgalr_status_t folder_load(const char *root, size_t resize, const char *cache_dir, folder_result_t *out)
+{
+    static const char *const split_dir[CGALR_N_SPLITS] = {"train", "val", "test"};
+    folder_ctx_t ctx;
+    memset(&ctx, 0, sizeof ctx);
+    memset(out, 0, sizeof *out);
+    ctx.root = root;
+    ctx.resize = resize;
+    cgalr_status_t st = CGALR_OK;
+    char *train = str_printf("%s/train", root);
+    if (!train)
+        return cgalr_fail(CGALR_ENOMEM, "out of memory");
+    if (!path_is_dir(train))
+        st = cgalr_fail(CGALR_EIO, "image folder '%s': no train/ directory (expected ROOT/train/<class>/*.jpg)", root);
+    else
+        st = list_dir(train, 1, &ctx.classes);
+    if (!st && ctx.classes.n == 0)
+        st = cgalr_fail(CGALR_EFORMAT, "image folder '%s': train/ has no class directories", train);
+    free(train);
+    uint64_t key = fnv(0xcbf29ce484222325ULL, &resize, sizeof resize);
+    for (int s = 0; s < CGALR_N_SPLITS && !st; s++) {
+        char *sd = str_printf("%s/%s", root, split_dir[s]);
+        if (!sd) {
+            st = cgalr_fail(CGALR_ENOMEM, "out of memory");
+            break;
+        }
+        if (!path_is_dir(sd)) {
+            free(sd);
+            continue;
+        }
+        strlist_t cls = {0, 0, NULL};
+        st = list_dir(sd, 1, &cls);
+        for (size_t k = 0; k < cls.n && !st; k++) {
+            long lab = sl_find(&ctx.classes, cls.s[k]);
+            if (lab < 0) {
+                st = cgalr_fail(CGALR_EFORMAT, "image folder '%s': class '%s' is not among train/'s classes", sd,
+                                cls.s[k]);
+                break;
+            }
+            char *cd = str_printf("%s/%s", sd, cls.s[k]);
+            strlist_t files = {0, 0, NULL};
+            st = cd ? list_dir(cd, 0, &files) : cgalr_fail(CGALR_ENOMEM, "out of memory");
+            size_t base = ctx.files[s].n;
+            for (size_t i = 0; i < files.n && !st; i++) {
+                char *rel = str_printf("%s/%s", cls.s[k], files.s[i]);
+                char *full = str_printf("%s/%s", cd, files.s[i]);
+                if (!rel || !full)
+                    st = cgalr_fail(CGALR_ENOMEM, "out of memory");
+                else {
+                    st = sl_push(&ctx.files[s], rel, strlen(rel));
+                    key = fnv_stat(key, full);
+                }
+                free(rel);
+                free(full);
+            }
+            if (!st) {
+                int32_t *l = realloc(ctx.labels[s], (ctx.files[s].n + 1) * sizeof *l);
+                if (!l)
+                    st = cgalr_fail(CGALR_ENOMEM, "out of memory");
+                else {
+                    ctx.labels[s] = l;
+                    for (size_t i = base; i < ctx.files[s].n; i++)
+                        l[i] = (int32_t)lab;
+                }
+            }
+            sl_free(&files);
+            free(cd);
+        }
+        sl_free(&cls);
+        free(sd);
+    }
+    if (!st && ctx.files[0].n == 0)
+        st = cgalr_fail(CGALR_EFORMAT, "image folder '%s': no .jpg/.jpeg/.png files under train/", root);
+    if (!st) {
+        char *beside = str_printf("%s/.images-r%zu", root, resize);
+        st = beside ? cached(cache_dir, beside, root, key, folder_build, &ctx, out)
+                    : cgalr_fail(CGALR_ENOMEM, "out of memory");
+        free(beside);
+    }
+    sl_free(&ctx.classes);
+    for (int s = 0; s < CGALR_N_SPLITS; s++) {
+        sl_free(&ctx.files[s]);
+        free(ctx.labels[s]);
+    }
+    return st;
+}
+
+/* ---- Mini-ImageNet ------------------------------------------------------------------------ */
+
+typedef struct mini_ctx {
+    const char *root;
+    size_t resize;
+    strlist_t classes;
+    strlist_t files[CGALR_N_SPLITS], labs[CGALR_N_SPLITS];
+} mini_ctx_t;
+
+/* filename,label rows; a first row "filename,label" is a header. */
+static cgalr_status_t read_csv(const char *path, strlist_t *files, strlist_t *labs)
+{
+    uint8_t *b;
+    size_t len;
+    cgalr_status_t st = read_file(path, (size_t)1 << 28, &b, &len);
+    if (st)
+        return st;
+    size_t i = 0, line = 0;
+    while (i < len && !st) {
+        size_t j = i;
+        while (j < len && b[j] != '\n')
+            j++;
+        size_t e = j;
+        if (e > i && b[e - 1] == '\r')
+            e--;
+        line++;
+        const char *s = (const char *)b + i;
+        size_t n = e - i;
+        i = j + 1;
+        if (n == 0)
+            continue;
+        const char *comma = memchr(s, ',', n);
+        if (!comma || comma == s || comma == s + n - 1 || memchr(comma + 1, ',', (size_t)(s + n - comma - 1)) ||
+            memchr(s, '/', (size_t)(comma - s)) || memchr(s, 0, n)) {
+            st = cgalr_fail(CGALR_EFORMAT, "csv '%s' line %zu: '%.*s', expected filename,label", path, line,
+                            (int)(n > 60 ? 60 : n), s);
+            break;
+        }
+        if (line == 1 && !strncmp(s, "filename,label", n))
+            continue;
+        st = sl_push(files, s, (size_t)(comma - s));
+        if (!st)
+            st = sl_push(labs, comma + 1, (size_t)(s + n - comma - 1));
+    }
+    free(b);
+    return st;
+}
+
+static cgalr_status_t mini_build(void *vctx, folder_result_t *out)
+{
+    mini_ctx_t *ctx = vctx;
+    for (int s = 0; s < CGALR_N_SPLITS; s++)
+        for (size_t i = 0; i < ctx->files[s].n; i++) {
+            char *p = str_printf("%s/images/%s", ctx->root, ctx->files[s].s[i]);
+            if (!p)
+                return cgalr_fail(CGALR_ENOMEM, "out of memory");
+            long lab = sl_find(&ctx->classes, ctx->labs[s].s[i]);
+            cgalr_status_t st = add_image_file(&out->set, p, (int32_t)lab, (uint8_t)s, ctx->resize);
+            free(p);
+            if (st)
+                return st;
+        }
+    strlist_t copy = {0, 0, NULL};
+    for (size_t k = 0; k < ctx->classes.n; k++)
+        if (sl_push(&copy, ctx->classes.s[k], strlen(ctx->classes.s[k]))) {
+            sl_free(&copy);
+            return cgalr_fail(CGALR_ENOMEM, "out of memory");
+        }
+    return take_classes(out, &copy);
+}
+
+cgalr_status_t miniimagenet_load(const char *root, size_t resize, const char *cache_dir, folder_result_t *out)
+{
+    static const char *const csv[CGALR_N_SPLITS] = {"train.csv", "val.csv", "test.csv"};
+    mini_ctx_t ctx;
+    memset(&ctx, 0, sizeof ctx);
+    memset(out, 0, sizeof *out);
+    ctx.root = root;
+    ctx.resize = resize;
+    cgalr_status_t st = CGALR_OK;
+    uint64_t key = fnv(0xcbf29ce484222325ULL, &resize, sizeof resize);
+    for (int s = 0; s < CGALR_N_SPLITS && !st; s++) {
+        char *p = str_printf("%s/%s", root, csv[s]);
+        if (!p)
+            return cgalr_fail(CGALR_ENOMEM, "out of memory");
+        if (s > 0 && !path_is_file(p)) {
+            free(p);
+            continue;
+        }
+        st = read_csv(p, &ctx.files[s], &ctx.labs[s]);
+        key = fnv_stat(key, p);
+        free(p);
+    }
+    if (!st && ctx.files[0].n == 0)
+        st = cgalr_fail(CGALR_EFORMAT, "mini-imagenet '%s/train.csv': no rows", root);
+    for (int s = 0; s < CGALR_N_SPLITS && !st; s++)
+        for (size_t i = 0; i < ctx.labs[s].n && !st; i++) {
+            st = sl_push(&ctx.classes, ctx.labs[s].s[i], strlen(ctx.labs[s].s[i]));
+            char *img = str_printf("%s/images/%s", root, ctx.files[s].s[i]);
+            if (!img)
+                st = cgalr_fail(CGALR_ENOMEM, "out of memory");
+            else if (!path_is_file(img))
+                st = cgalr_fail(CGALR_EIO, "mini-imagenet '%s' row %zu: image '%s' not found", csv[s], i + 1, img);
+            else
+                key = fnv_stat(key, img);
+            free(img);
+        }
+    if (!st) {
+        sl_sort_unique(&ctx.classes);
+        char *beside = str_printf("%s/.images-r%zu", root, resize);
+        st = beside ? cached(cache_dir, beside, root, key, mini_build, &ctx, out)
+                    : cgalr_fail(CGALR_ENOMEM, "out of memory");
+        free(beside);
+    }
+    sl_free(&ctx.classes);
+    for (int s = 0; s < CGALR_N_SPLITS; s++) {
+        sl_free(&ctx.files[s]);
+        sl_free(&ctx.labs[s]);
+    }
+    return st;
+}
+
+/* ---- tar archives ------------------------------------------------------------------------- */
+
+static int octal(const uint8_t *p, size_t n, uint64_t *v)
+{
+    size_t i = 0;
+    while (i < n && p[i] == ' ')
+        i++;
+    uint64_t x = 0;
+    int digits = 0;
+    for (; i < n && p[i] >= '0' && p[i] <= '7'; i++, digits++) {
+        if (x >> 60)
+            return 0;
+        x = x * 8 + (uint64_t)(p[i] - '0');
+    }
+    for (; i < n; i++)
+        if (p[i] != ' ' && p[i] != 0)
+            return 0;
+    *v = x;
+    return digits > 0;
+}
+
+cgalr_status_t tar_walk(const char *name, const uint8_t *buf, size_t len, tar_entry_fn fn, void *ctx)
+{
+    size_t off = 0, rec = 0;
+    if (len == 0)
+        return cgalr_fail(CGALR_EFORMAT, "tar '%s': empty", name);
+    while (1) {
+        if (off + 512 > len)
+            return cgalr_fail(CGALR_EFORMAT, "tar '%s': truncated at byte %zu (entry %zu header)", name, off, rec);
+        const uint8_t *h = buf + off;
+        int zero = 1;
+        for (int i = 0; i < 512 && zero; i++)
+            zero = h[i] == 0;
+        if (zero)
+            return CGALR_OK; /* end-of-archive block */
+        uint64_t sum, size;
+        if (!octal(h + 148, 8, &sum) || !octal(h + 124, 12, &size))
+            return cgalr_fail(CGALR_EFORMAT, "tar '%s': entry %zu at byte %zu: header fields are not octal", name,
+                              rec, off);
+        uint64_t s = 0;
+        for (int i = 0; i < 512; i++)
+            s += (i >= 148 && i < 156) ? ' ' : h[i];
+        if (s != sum)
+            return cgalr_fail(CGALR_EFORMAT, "tar '%s': entry %zu at byte %zu: header checksum %llu, computed %llu",
+                              name, rec, off, (unsigned long long)sum, (unsigned long long)s);
+        if (size > len - off - 512)
+            return cgalr_fail(CGALR_EFORMAT, "tar '%s': entry %zu claims %llu bytes, only %zu remain", name, rec,
+                              (unsigned long long)size, len - off - 512);
+        char path[256 + 2];
+        size_t pl = 0;
+        if (!memcmp(h + 257, "ustar", 5) && h[345]) {
+            size_t n = strnlen((const char *)h + 345, 155);
+            memcpy(path, h + 345, n);
+            path[n] = '/';
+            pl = n + 1;
+        }
+        size_t n = strnlen((const char *)h, 100);
+        memcpy(path + pl, h, n);
+        path[pl + n] = 0;
+        char type = (char)h[156];
+        if (type == '0' || type == 0) {
+            cgalr_status_t st = fn(ctx, path, h + 512, (size_t)size);
+            if (st)
+                return st;
+        }
+        off += 512 + (size_t)((size + 511) / 512 * 512);
+        if (off > len)
+            off = len; /* a final partial block is "truncated" at the next header */
+        rec++;
+    }
+}
+
+typedef struct tar_item {
+    int split;
+    char *cls, *file;
+    const uint8_t *data;
+    size_t len;
+} tar_item_t;
+
+typedef struct tar_ctx {
+    const char *name;
+    tar_item_t *items;
+    size_t n, cap;
+    strlist_t classes;
+} tar_ctx_t;
+
+static cgalr_status_t tar_collect(void *vctx, const char *path, const uint8_t *data, size_t len)
+{
+    tar_ctx_t *ctx = vctx;
+    int split;
+    const char *rest;
+    if (!strncmp(path, "train/", 6)) {
+        split = CGALR_SPLIT_TRAIN;
+        rest = path + 6;
+    } else if (!strncmp(path, "test/", 5)) {
+        split = CGALR_SPLIT_TEST;
+        rest = path + 5;
+    } else if (!strncmp(path, "val/", 4)) {
+        split = CGALR_SPLIT_VAL;
+        rest = path + 4;
+    } else {
+        return CGALR_OK;
+    }
+    const char *slash = strchr(rest, '/');
+    if (!slash || slash == rest || !slash[1] || strchr(slash + 1, '/'))
+        return CGALR_OK;
+    if (ctx->n == ctx->cap) {
+        size_t nc = ctx->cap ? 2 * ctx->cap : 1024;
+        tar_item_t *p = realloc(ctx->items, nc * sizeof *p);
+        if (!p)
+            return cgalr_fail(CGALR_ENOMEM, "out of memory");
+        ctx->items = p;
+        ctx->cap = nc;
+    }
+    tar_item_t *it = &ctx->items[ctx->n];
+    it->split = split;
+    it->cls = str_printf("%.*s", (int)(slash - rest), rest);
+    it->file = str_printf("%s", slash + 1);
+    it->data = data;
+    it->len = len;
+    if (!it->cls || !it->file) {
+        free(it->cls);
+        free(it->file);
+        return cgalr_fail(CGALR_ENOMEM, "out of memory");
+    }
+    ctx->n++;
+    if (split == CGALR_SPLIT_TRAIN)
+        return sl_push(&ctx->classes, it->cls, strlen(it->cls));
+    return CGALR_OK;
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+    const tar_item_t *x = a, *y = b;
+    if (x->split != y->split)
+        return x->split - y->split;
+    int c = strcmp(x->cls, y->cls);
+    return c ? c : strcmp(x->file, y->file);
+}
+
+typedef struct tarjpg_ctx {
+    const char *path;
+} tarjpg_ctx_t;
+
+static cgalr_status_t tarjpg_build(void *vctx, folder_result_t *out)
+{
+    tarjpg_ctx_t *tc = vctx;
+    uint8_t *buf;
+    size_t len;
+    cgalr_status_t st = read_file(tc->path, ARCHIVE_CAP, &buf, &len);
+    if (st)
+        return st;
+    tar_ctx_t ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.name = tc->path;
+    st = tar_walk(tc->path, buf, len, tar_collect, &ctx);
+    if (!st) {
+        sl_sort_unique(&ctx.classes);
+        if (ctx.classes.n == 0)
+            st = cgalr_fail(CGALR_EFORMAT, "archive '%s': no train/<class>/<image> entries", tc->path);
+    }
+    if (!st) {
+        /* Class folders in sorted order, files in name order: the README's reference layout. */
+        qsort(ctx.items, ctx.n, sizeof *ctx.items, cmp_item);
+        for (size_t i = 0; i < ctx.n && !st; i++) {
+            tar_item_t *it = &ctx.items[i];
+            long lab = sl_find(&ctx.classes, it->cls);
+            char label[512];
+            snprintf(label, sizeof label, "%s:%s/%s/%s", tc->path, cgalr_split_name((cgalr_split_t)it->split),
+                     it->cls, it->file);
+            if (lab < 0)
+                st = cgalr_fail(CGALR_EFORMAT, "archive entry '%s': class not among train/'s classes", label);
+            else
+                st = add_image(&out->set, label, it->data, it->len, (int32_t)lab, (uint8_t)it->split, 0);
+        }
+    }
+    if (!st)
+        st = take_classes(out, &ctx.classes);
+    for (size_t i = 0; i < ctx.n; i++) {
+        free(ctx.items[i].cls);
+        free(ctx.items[i].file);
+    }
+    free(ctx.items);
+    sl_free(&ctx.classes);
+    free(buf);
+    return st;
+}
+
+cgalr_status_t tarjpg_load(const char *tar_gz, const char *cache_dir, folder_result_t *out)
+{
+    tarjpg_ctx_t ctx = {tar_gz};
+    uint64_t key = fnv_stat(0xcbf29ce484222325ULL, tar_gz);
+    return cached(cache_dir, tar_gz, tar_gz, key, tarjpg_build, &ctx, out);
+}

@@ -1,0 +1,173 @@
+/* JPEG (libjpeg) and PNG (libpng) decoding from memory to 8-bit RGB in CHW order, and a bilinear
+ * resize. libjpeg warnings (premature end, corrupt data) count as errors: a damaged file must not
+ * silently become a grey training image. */
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h> /* needs stdio.h and stddef.h first */
+#include <png.h>
+
+#include "data/data_internal.h"
+
+#define MAX_PIXELS ((size_t)1 << 24) /* 16 M pixels: larger headers are rejected before allocating */
+
+typedef struct jerr {
+    struct jpeg_error_mgr mgr;
+    jmp_buf jb;
+    char msg[JMSG_LENGTH_MAX];
+} jerr_t;
+
+static void jerr_exit(j_common_ptr cinfo)
+{
+    jerr_t *e = (jerr_t *)cinfo->err;
+    (*cinfo->err->format_message)(cinfo, e->msg);
+    longjmp(e->jb, 1);
+}
+
+static void jerr_emit(j_common_ptr cinfo, int level)
+{
+    if (level < 0) /* a warning: corrupt or truncated data */
+        jerr_exit(cinfo);
+}
+
+static void to_chw(const uint8_t *hwc, size_t h, size_t w, uint8_t *chw)
+{
+    size_t plane = h * w;
+    for (size_t i = 0; i < plane; i++) {
+        chw[i] = hwc[3 * i];
+        chw[plane + i] = hwc[3 * i + 1];
+        chw[2 * plane + i] = hwc[3 * i + 2];
+    }
+}
+
+static cgalr_status_t decode_jpeg(const char *name, const uint8_t *buf, size_t len, uint8_t **pix, size_t *h, size_t *w)
+{
+    struct jpeg_decompress_struct cinfo;
+    jerr_t err;
+    /* volatile: read after longjmp */
+    uint8_t *volatile hwc = NULL;
+    uint8_t *volatile out = NULL;
+    memset(&cinfo, 0, sizeof cinfo);
+    cinfo.err = jpeg_std_error(&err.mgr);
+    err.mgr.error_exit = jerr_exit;
+    err.mgr.emit_message = jerr_emit;
+    if (setjmp(err.jb)) {
+        jpeg_destroy_decompress(&cinfo);
+        free(hwc);
+        free(out);
+        return cgalr_fail(CGALR_EFORMAT, "image '%s': unreadable JPEG: %s", name, err.msg);
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, buf, (unsigned long)len);
+    jpeg_read_header(&cinfo, TRUE);
+    cinfo.out_color_space = JCS_RGB;
+    size_t W = cinfo.image_width, H = cinfo.image_height;
+    if (W == 0 || H == 0 || W * H > MAX_PIXELS) {
+        jpeg_destroy_decompress(&cinfo);
+        return cgalr_fail(CGALR_EFORMAT, "image '%s': JPEG of %zu x %zu pixels, expected 1..%zu pixels", name, W, H,
+                          MAX_PIXELS);
+    }
+    jpeg_start_decompress(&cinfo);
+    if (cinfo.output_components != 3 || cinfo.output_width != W || cinfo.output_height != H) {
+        jpeg_destroy_decompress(&cinfo);
+        return cgalr_fail(CGALR_EFORMAT, "image '%s': JPEG decodes to %d components, expected RGB", name,
+                          cinfo.output_components);
+    }
+    hwc = malloc(W * H * 3);
+    out = malloc(W * H * 3);
+    if (!hwc || !out) {
+        jpeg_destroy_decompress(&cinfo);
+        free(hwc);
+        free(out);
+        return cgalr_fail(CGALR_ENOMEM, "image '%s': out of memory", name);
+    }
+    while (cinfo.output_scanline < H) {
+        JSAMPROW row = hwc + (size_t)cinfo.output_scanline * W * 3;
+        jpeg_read_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+    to_chw(hwc, H, W, out);
+    free(hwc);
+    *pix = out;
+    *h = H;
+    *w = W;
+    return CGALR_OK;
+}
+
+static cgalr_status_t decode_png(const char *name, const uint8_t *buf, size_t len, uint8_t **pix, size_t *h, size_t *w)
+{
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_memory(&img, buf, len))
+        return cgalr_fail(CGALR_EFORMAT, "image '%s': unreadable PNG: %s", name, img.message);
+    size_t W = img.width, H = img.height;
+    if (W == 0 || H == 0 || W * H > MAX_PIXELS) {
+        png_image_free(&img);
+        return cgalr_fail(CGALR_EFORMAT, "image '%s': PNG of %zu x %zu pixels, expected 1..%zu pixels", name, W, H,
+                          MAX_PIXELS);
+    }
+    img.format = PNG_FORMAT_RGB;
+    uint8_t *hwc = malloc(W * H * 3), *out = malloc(W * H * 3);
+    if (!hwc || !out) {
+        png_image_free(&img);
+        free(hwc);
+        free(out);
+        return cgalr_fail(CGALR_ENOMEM, "image '%s': out of memory", name);
+    }
+    if (!png_image_finish_read(&img, NULL, hwc, 0, NULL)) {
+        cgalr_status_t st = cgalr_fail(CGALR_EFORMAT, "image '%s': unreadable PNG: %s", name, img.message);
+        png_image_free(&img);
+        free(hwc);
+        free(out);
+        return st;
+    }
+    png_image_free(&img);
+    to_chw(hwc, H, W, out);
+    free(hwc);
+    *pix = out;
+    *h = H;
+    *w = W;
+    return CGALR_OK;
+}
+
+cgalr_status_t image_decode(const char *name, const uint8_t *buf, size_t len, uint8_t **pix, size_t *h, size_t *w)
+{
+    *pix = NULL;
+    *h = *w = 0;
+    if (len >= 3 && buf[0] == 0xff && buf[1] == 0xd8 && buf[2] == 0xff)
+        return decode_jpeg(name, buf, len, pix, h, w);
+    if (len >= 8 && !memcmp(buf, "\x89PNG\r\n\x1a\n", 8))
+        return decode_png(name, buf, len, pix, h, w);
+    return cgalr_fail(CGALR_EFORMAT, "image '%s': %zu bytes with neither the JPEG nor the PNG signature", name, len);
+}
+
+void image_resize(const uint8_t *src, size_t h, size_t w, uint8_t *dst, size_t oh, size_t ow)
+{
+    double sy = (double)h / (double)oh, sx = (double)w / (double)ow;
+    for (size_t c = 0; c < 3; c++) {
+        const uint8_t *s = src + c * h * w;
+        uint8_t *d = dst + c * oh * ow;
+        for (size_t y = 0; y < oh; y++) {
+            double fy = ((double)y + 0.5) * sy - 0.5;
+            if (fy < 0)
+                fy = 0;
+            size_t y0 = (size_t)fy, y1 = y0 + 1 < h ? y0 + 1 : h - 1;
+            double ty = fy - (double)y0;
+            for (size_t x = 0; x < ow; x++) {
+                double fx = ((double)x + 0.5) * sx - 0.5;
+                if (fx < 0)
+                    fx = 0;
+                size_t x0 = (size_t)fx, x1 = x0 + 1 < w ? x0 + 1 : w - 1;
+                double tx = fx - (double)x0;
+                double v = (1 - ty) * ((1 - tx) * s[y0 * w + x0] + tx * s[y0 * w + x1]) +
+                           ty * ((1 - tx) * s[y1 * w + x0] + tx * s[y1 * w + x1]);
+                d[y * ow + x] = (uint8_t)(v + 0.5);
+            }
+        }
+    }
+}
