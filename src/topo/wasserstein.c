@@ -1,6 +1,6 @@
 /* Exact 1-Wasserstein distance between persistence diagrams (Euclidean ground metric, diagonal
- * allowed): the classical reduction to a square assignment problem, solved by shortest
- * augmenting paths with dual potentials (Jonker-Volgenant / Hungarian), in double. */
+ * allowed): the classical reduction to an assignment problem, with the diagonal slots merged,
+ * solved by shortest augmenting paths with dual potentials (Hungarian / Jonker-Volgenant). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -45,101 +45,318 @@ static int cmp_double(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
-/* Minimum-cost perfect assignment of the dense nn x nn matrix c (row-major), by successive
- * shortest augmenting paths (Dijkstra on reduced costs, dual potentials u, v). Exact up to the
- * rounding of the sums; O(nn^3) worst case, far less when short paths exist. Returns the cost
- * of the assignment, summed from the original entries. */
-typedef struct lap_work {
-    double *u, *v, *dist;
-    ptrdiff_t *col4row, *row4col, *pred, *todo;
-    unsigned char *row_seen, *col_done;
-} lap_work_t;
+/* The transport problem left after pruning, in compressed form (ma + 1) x (mb + 1): rows are the
+ * kept A points then DA, the diagonal as a supplier of mb units; columns are the kept B points
+ * then DB, the diagonal as a consumer of ma units. cost(A_i, B_j) = ||a_i - b_j||,
+ * cost(A_i, DB) = diag(a_i), cost(DA, B_j) = diag(b_j), cost(DA, DB) = 0. It is the square
+ * assignment of size ma + mb with the interchangeable diagonal slots merged into one node each,
+ * which keeps shortest-path searches from wading through identical slots. Solved exactly by
+ * successive shortest augmenting paths (Dijkstra on reduced costs c - u - v >= 0, one unit per
+ * path, dual update as in Jonker-Volgenant), after a greedy start on tight edges. */
+typedef struct flow {
+    size_t ma, mb, w;      /* w = mb + 1: row stride of c */
+    const double *c;       /* (ma + 1) x (mb + 1) */
+    double *u, *v;         /* duals of rows, columns */
+    double *dist;          /* per column */
+    ptrdiff_t *match_a;    /* A row -> column (mb = DB), -1 free */
+    ptrdiff_t *match_b;    /* B column -> row (ma = DA), -1 free */
+    ptrdiff_t *pred;       /* per column: the row it was reached from */
+    ptrdiff_t *via;        /* per row: the column it was reached through */
+    ptrdiff_t *todo;       /* columns not yet settled */
+    ptrdiff_t *rows;       /* stack of rows to scan */
+    unsigned char *seen;   /* per row */
+    unsigned char *done;   /* per column */
+    size_t f0;             /* flow DA -> DB */
+    size_t a_to_db, b_from_da;
+} flow_t;
 
-static double lap_solve(const double *c, ptrdiff_t nn, lap_work_t *w)
+static int is_sink(const flow_t *f, ptrdiff_t col)
 {
-    double *u = w->u, *v = w->v, *dist = w->dist;
-    ptrdiff_t *col4row = w->col4row, *row4col = w->row4col, *pred = w->pred, *todo = w->todo;
-    unsigned char *row_seen = w->row_seen, *col_done = w->col_done;
+    if ((size_t)col < f->mb)
+        return f->match_b[col] < 0;
+    return f->a_to_db + f->f0 < f->ma;
+}
 
-    for (ptrdiff_t k = 0; k < nn; k++) {
-        u[k] = 0.0;
-        v[k] = 0.0;
-        col4row[k] = -1;
-        row4col[k] = -1;
+/* One shortest path from source row s (a free A row, or DA with supply left) to the nearest
+ * column with demand left; pushes one unit along it. */
+static void augment(flow_t *f, ptrdiff_t s)
+{
+    const size_t ma = f->ma, mb = f->mb, w = f->w;
+    const ptrdiff_t da_row = (ptrdiff_t)ma, db_col = (ptrdiff_t)mb;
+    double *u = f->u, *v = f->v, *dist = f->dist;
+    ptrdiff_t *todo = f->todo, *rows = f->rows;
+    size_t n_todo = mb + 1, n_rows = 0;
+    for (size_t j = 0; j <= mb; j++) {
+        todo[j] = (ptrdiff_t)j;
+        dist[j] = INFINITY;
+        f->done[j] = 0;
     }
-    /* Column reduction: v_j = min_i c_ij keeps every reduced cost non-negative and lets a row
-     * take its cheapest free column at once when there is one. */
-    for (ptrdiff_t j = 0; j < nn; j++) {
-        double m = c[j];
-        for (ptrdiff_t i = 1; i < nn; i++)
-            if (c[i * nn + j] < m)
-                m = c[i * nn + j];
-        v[j] = m;
-    }
-
-    for (ptrdiff_t cur = 0; cur < nn; cur++) {
-        ptrdiff_t n_todo = nn;
-        for (ptrdiff_t j = 0; j < nn; j++) {
-            todo[j] = j;
-            dist[j] = INFINITY;
-            col_done[j] = 0;
-            row_seen[j] = 0;
-        }
-        double min_val = 0.0;
-        ptrdiff_t i = cur, sink = -1;
-        while (sink < 0) {
-            row_seen[i] = 1;
-            const double *ci = c + i * nn;
-            double ui = u[i], lowest = INFINITY;
-            ptrdiff_t best = -1;
-            for (ptrdiff_t t = 0; t < n_todo; t++) {
+    memset(f->seen, 0, ma + 1);
+    double min_val = 0.0;
+    ptrdiff_t sink = -1;
+    f->seen[s] = 1;
+    f->via[s] = -1;
+    rows[n_rows++] = s;
+    for (;;) {
+        while (n_rows > 0) {
+            ptrdiff_t r = rows[--n_rows];
+            const double *cr = f->c + (size_t)r * w;
+            double off = min_val - u[r];
+            for (size_t t = 0; t < n_todo; t++) {
                 ptrdiff_t j = todo[t];
-                double r = min_val + ci[j] - ui - v[j];
-                if (r < dist[j]) {
-                    dist[j] = r;
-                    pred[j] = i;
-                }
-                /* Among equal distances prefer a free column: the path ends there. */
-                if (dist[j] < lowest || (dist[j] == lowest && row4col[j] < 0)) {
-                    lowest = dist[j];
-                    best = t;
+                double d = off + cr[j] - v[j];
+                if (d < dist[j]) {
+                    dist[j] = d;
+                    f->pred[j] = r;
                 }
             }
-            if (best < 0)
-                return NAN; /* unreachable with finite costs */
-            ptrdiff_t j = todo[best];
-            min_val = lowest;
-            col_done[j] = 1;
-            todo[best] = todo[--n_todo];
-            if (row4col[j] < 0)
-                sink = j;
-            else
-                i = row4col[j];
         }
-        /* Dual update keeps reduced costs >= 0 on every scanned edge and 0 along the path. */
-        u[cur] += min_val;
-        for (ptrdiff_t r = 0; r < nn; r++)
-            if (row_seen[r] && r != cur)
-                u[r] += min_val - dist[col4row[r]];
-        for (ptrdiff_t jj = 0; jj < nn; jj++)
-            if (col_done[jj])
-                v[jj] -= min_val - dist[jj];
-        /* Flip the alternating path back to `cur`. */
-        ptrdiff_t j = sink;
-        for (;;) {
-            ptrdiff_t r = pred[j];
-            row4col[j] = r;
-            ptrdiff_t prev = col4row[r];
-            col4row[r] = j;
-            if (r == cur)
-                break;
-            j = prev;
+        /* Settle the closest column; among ties prefer one with demand left. */
+        double lowest = INFINITY;
+        size_t best = 0;
+        int best_sink = 0;
+        for (size_t t = 0; t < n_todo; t++) {
+            ptrdiff_t j = todo[t];
+            if (dist[j] < lowest || (dist[j] == lowest && !best_sink && is_sink(f, j))) {
+                lowest = dist[j];
+                best = t;
+                best_sink = is_sink(f, j);
+            }
+        }
+        ptrdiff_t j = todo[best];
+        min_val = lowest;
+        f->done[j] = 1;
+        todo[best] = todo[--n_todo];
+        if (best_sink) {
+            sink = j;
+            break;
+        }
+        /* Rows holding flow into j are reached at j's distance, through j. */
+        if (j < db_col) {
+            ptrdiff_t r = f->match_b[j];
+            if (!f->seen[r]) {
+                f->seen[r] = 1;
+                f->via[r] = j;
+                rows[n_rows++] = r;
+            }
+        } else {
+            for (size_t i = 0; i < ma; i++)
+                if (f->match_a[i] == db_col && !f->seen[i]) {
+                    f->seen[i] = 1;
+                    f->via[i] = j;
+                    rows[n_rows++] = (ptrdiff_t)i;
+                }
+            if (f->f0 > 0 && !f->seen[da_row]) {
+                f->seen[da_row] = 1;
+                f->via[da_row] = j;
+                rows[n_rows++] = da_row;
+            }
         }
     }
+    /* Duals: reduced costs stay >= 0 everywhere and 0 on every edge carrying flow. */
+    for (size_t r = 0; r <= ma; r++)
+        if (f->seen[r])
+            u[r] += (ptrdiff_t)r == s ? min_val : min_val - dist[f->via[r]];
+    for (size_t j = 0; j <= mb; j++)
+        if (f->done[j])
+            v[j] -= min_val - dist[j];
+    /* Push one unit back along the path: each row moves one unit from `via` to the next column. */
+    ptrdiff_t col = sink;
+    for (;;) {
+        ptrdiff_t r = f->pred[col];
+        ptrdiff_t prev = r == s ? -1 : f->via[r];
+        if (r < da_row) {
+            if (f->match_a[r] == db_col)
+                f->a_to_db--;
+            f->match_a[r] = col;
+            if (col == db_col)
+                f->a_to_db++;
+        } else {
+            if (prev == db_col)
+                f->f0--;
+            else if (prev >= 0)
+                f->b_from_da--;
+            if (col == db_col)
+                f->f0++;
+            else
+                f->b_from_da++;
+        }
+        if (col < db_col)
+            f->match_b[col] = r;
+        if (prev < 0)
+            break;
+        col = prev;
+    }
+}
+
+static double flow_solve(flow_t *f)
+{
+    const size_t ma = f->ma, mb = f->mb, w = f->w;
+    const ptrdiff_t da_row = (ptrdiff_t)ma, db_col = (ptrdiff_t)mb;
+    const double *c = f->c;
+    for (size_t i = 0; i < ma; i++)
+        f->match_a[i] = -1;
+    for (size_t j = 0; j < mb; j++)
+        f->match_b[j] = -1;
+    f->f0 = f->a_to_db = f->b_from_da = 0;
+    /* Column reduction: v_j = min_r c_rj, u = 0; a B column takes its cheapest row when that
+     * row is free (or is DA), an edge that is then tight. */
+    for (size_t r = 0; r <= ma; r++)
+        f->u[r] = 0.0;
+    for (size_t j = 0; j <= mb; j++) {
+        double m = c[j];
+        size_t arg = 0;
+        for (size_t r = 1; r <= ma; r++)
+            if (c[r * w + j] < m) {
+                m = c[r * w + j];
+                arg = r;
+            }
+        f->v[j] = m;
+        if (j == mb)
+            continue;
+        if (arg == ma) {
+            f->match_b[j] = da_row;
+            f->b_from_da++;
+        } else if (f->match_a[arg] < 0) {
+            f->match_a[arg] = (ptrdiff_t)j;
+            f->match_b[j] = (ptrdiff_t)arg;
+        }
+    }
+    /* DA -> DB costs 0 = u_DA + v_DB (v_DB = min(0, diag costs) = 0): tight, fill it. */
+    size_t left = mb - f->b_from_da;
+    f->f0 = left < ma ? left : ma;
+    /* Row reduction: a free A row raises u_i to its least reduced cost and takes that column
+     * when it still has demand. */
+    for (size_t i = 0; i < ma; i++) {
+        if (f->match_a[i] >= 0)
+            continue;
+        const double *ci = c + i * w;
+        double m = INFINITY;
+        size_t arg = 0;
+        for (size_t j = 0; j <= mb; j++) {
+            double h = ci[j] - f->v[j];
+            if (h < m) {
+                m = h;
+                arg = j;
+            }
+        }
+        f->u[i] = m;
+        if (is_sink(f, (ptrdiff_t)arg)) {
+            f->match_a[i] = (ptrdiff_t)arg;
+            if (arg == mb)
+                f->a_to_db++;
+            else
+                f->match_b[arg] = (ptrdiff_t)i;
+        }
+    }
+    for (size_t i = 0; i < ma; i++)
+        if (f->match_a[i] < 0)
+            augment(f, (ptrdiff_t)i);
+    while (f->b_from_da + f->f0 < mb)
+        augment(f, da_row);
     double total = 0.0;
-    for (ptrdiff_t r = 0; r < nn; r++)
-        total += c[r * nn + col4row[r]];
+    for (size_t i = 0; i < ma; i++)
+        total += c[i * w + f->match_a[i]];
+    for (size_t j = 0; j < mb; j++)
+        if (f->match_b[j] == da_row)
+            total += c[ma * w + j];
+    (void)db_col;
     return total;
+}
+
+/* W1 between the finite diagrams ax (na points) and bx (nb points), both as (birth, death) pairs.
+ *
+ * Pruning first: if ||a - b|| >= diag(a) + diag(b) the pair (a, b) can always be replaced by
+ * (a, diagonal) + (diagonal, b) at no extra cost, so a point all of whose cross pairs are like
+ * that goes to the diagonal in some optimal matching; it leaves the problem with its diagonal
+ * cost. Points on the diagonal always go. */
+static cgalr_status_t finite_w1(const double *ax, size_t na, const double *bx, size_t nb, double *out)
+{
+    const double inv_sqrt2 = 0.70710678118654752440;
+    cgalr_status_t st = CGALR_OK;
+    double *dm = malloc((na && nb ? na * nb : 1) * sizeof *dm);
+    double *da = malloc((na + nb + 1) * sizeof *da), *db = da + na;
+    unsigned char *keep = calloc(na + nb + 1, 1), *keep_a = keep, *keep_b = keep + na;
+    size_t *ka = malloc((na + nb + 1) * sizeof *ka), *kb = ka + na;
+    double *c = NULL, *dbl = NULL;
+    ptrdiff_t *idx = NULL;
+    unsigned char *flags = NULL;
+    if (!dm || !da || !keep || !ka) {
+        st = cgalr_fail(CGALR_ENOMEM, FN ": out of memory for %zu x %zu points", na, nb);
+        goto done;
+    }
+    for (size_t i = 0; i < na; i++)
+        da[i] = (ax[2 * i + 1] - ax[2 * i]) * inv_sqrt2;
+    for (size_t j = 0; j < nb; j++)
+        db[j] = (bx[2 * j + 1] - bx[2 * j]) * inv_sqrt2;
+    for (size_t i = 0; i < na; i++) {
+        double x = ax[2 * i], y = ax[2 * i + 1], di = da[i];
+        double *row = dm + i * nb;
+        for (size_t j = 0; j < nb; j++) {
+            double dx = x - bx[2 * j], dy = y - bx[2 * j + 1];
+            double d = sqrt(dx * dx + dy * dy);
+            row[j] = d;
+            if (d < di + db[j]) {
+                keep_a[i] = 1;
+                keep_b[j] = 1;
+            }
+        }
+    }
+    double pruned = 0.0;
+    size_t ma = 0, mb = 0;
+    for (size_t i = 0; i < na; i++) {
+        if (keep_a[i])
+            ka[ma++] = i;
+        else
+            pruned += da[i];
+    }
+    for (size_t j = 0; j < nb; j++) {
+        if (keep_b[j])
+            kb[mb++] = j;
+        else
+            pruned += db[j];
+    }
+    if (ma + mb == 0) {
+        *out = pruned;
+        goto done;
+    }
+    size_t w = mb + 1, nr = ma + 1;
+    c = malloc(nr * w * sizeof *c);
+    dbl = malloc((2 * nr + 3 * w) * sizeof *dbl);
+    idx = malloc((ma + 3 * w + 2 * nr + mb) * sizeof *idx);
+    flags = malloc(nr + w);
+    if (!c || !dbl || !idx || !flags) {
+        st = cgalr_fail(CGALR_ENOMEM, FN ": out of memory for a %zu x %zu transport problem", nr, w);
+        goto done;
+    }
+    for (size_t r = 0; r < ma; r++) {
+        double *cr = c + r * w;
+        const double *row = dm + ka[r] * nb;
+        for (size_t q = 0; q < mb; q++)
+            cr[q] = row[kb[q]];
+        cr[mb] = da[ka[r]];
+    }
+    for (size_t q = 0; q < mb; q++)
+        c[ma * w + q] = db[kb[q]];
+    c[ma * w + mb] = 0.0;
+    flow_t f = {
+        .ma = ma, .mb = mb, .w = w, .c = c,
+        .u = dbl, .v = dbl + nr, .dist = dbl + nr + w,
+        .match_a = idx, .match_b = idx + ma, .pred = idx + ma + mb, .via = idx + ma + mb + w,
+        .todo = idx + ma + mb + w + nr, .rows = idx + ma + mb + 2 * w + nr,
+        .seen = flags, .done = flags + nr,
+    };
+    *out = flow_solve(&f) + pruned;
+done:
+    free(dm);
+    free(da);
+    free(keep);
+    free(ka);
+    free(c);
+    free(dbl);
+    free(idx);
+    free(flags);
+    return st;
 }
 
 cgalr_status_t cgalr_topo_wasserstein1(const cgalr_diagram_t *a, const cgalr_diagram_t *b, double *out)
@@ -191,29 +408,13 @@ cgalr_status_t cgalr_topo_wasserstein1(const cgalr_diagram_t *a, const cgalr_dia
         return CGALR_OK;
     }
 
-    /* Rows: A's finite points, then nb diagonal slots; columns: B's finite points, then na
-     * diagonal slots. A point may take any diagonal slot at its own diagonal cost (all slots are
-     * interchangeable, so this equals the one-slot-per-point formulation); slot-to-slot is 0. */
-    double *c = malloc(nn * nn * sizeof *c);
-    double *da = malloc((na ? na : 1) * sizeof *da);
     double *ax = malloc((na ? na : 1) * 2 * sizeof *ax);
     double *bx = malloc((nb ? nb : 1) * 2 * sizeof *bx);
-    lap_work_t w;
-    w.u = malloc(nn * sizeof(double));
-    w.v = malloc(nn * sizeof(double));
-    w.dist = malloc(nn * sizeof(double));
-    w.col4row = malloc(nn * sizeof(ptrdiff_t));
-    w.row4col = malloc(nn * sizeof(ptrdiff_t));
-    w.pred = malloc(nn * sizeof(ptrdiff_t));
-    w.todo = malloc(nn * sizeof(ptrdiff_t));
-    w.row_seen = malloc(nn);
-    w.col_done = malloc(nn);
-    if (!c || !da || !ax || !bx || !w.u || !w.v || !w.dist || !w.col4row || !w.row4col || !w.pred || !w.todo ||
-        !w.row_seen || !w.col_done) {
-        st = cgalr_fail(CGALR_ENOMEM, FN ": out of memory for a %zu x %zu assignment", nn, nn);
-        goto done;
+    if (!ax || !bx) {
+        free(ax);
+        free(bx);
+        return cgalr_fail(CGALR_ENOMEM, FN ": out of memory for %zu + %zu points", na, nb);
     }
-    const double inv_sqrt2 = 0.70710678118654752440;
     size_t k = 0;
     for (size_t i = 0; i < a->n; i++)
         if (!isinf(a->pairs[i].death)) {
@@ -228,40 +429,11 @@ cgalr_status_t cgalr_topo_wasserstein1(const cgalr_diagram_t *a, const cgalr_dia
             bx[2 * k + 1] = b->pairs[i].death;
             k++;
         }
-    for (size_t i = 0; i < na; i++)
-        da[i] = (ax[2 * i + 1] - ax[2 * i]) * inv_sqrt2;
-    for (size_t i = 0; i < na; i++) {
-        double *ci = c + i * nn;
-        double x = ax[2 * i], y = ax[2 * i + 1];
-        for (size_t j = 0; j < nb; j++) {
-            double dx = x - bx[2 * j], dy = y - bx[2 * j + 1];
-            ci[j] = sqrt(dx * dx + dy * dy);
-        }
-        for (size_t j = nb; j < nn; j++)
-            ci[j] = da[i];
-    }
-    for (size_t i = na; i < nn; i++) {
-        double *ci = c + i * nn;
-        for (size_t j = 0; j < nb; j++)
-            ci[j] = (bx[2 * j + 1] - bx[2 * j]) * inv_sqrt2;
-        for (size_t j = nb; j < nn; j++)
-            ci[j] = 0.0;
-    }
-    *out = lap_solve(c, (ptrdiff_t)nn, &w) + essential;
-    st = CGALR_OK;
-done:
-    free(c);
-    free(da);
+    double finite = 0.0;
+    st = finite_w1(ax, na, bx, nb, &finite);
     free(ax);
     free(bx);
-    free(w.u);
-    free(w.v);
-    free(w.dist);
-    free(w.col4row);
-    free(w.row4col);
-    free(w.pred);
-    free(w.todo);
-    free(w.row_seen);
-    free(w.col_done);
+    if (st == CGALR_OK)
+        *out = finite + essential;
     return st;
 }
