@@ -120,6 +120,11 @@ const cgalr_data_info_t *cgalr_dataset_info(const cgalr_dataset_t *ds);
  * dataset): what a stratified probe set or a confusion matrix needs. */
 const int32_t *cgalr_dataset_labels(const cgalr_dataset_t *ds, cgalr_split_t split);
 
+/* The dataset-wide sample number of each position of a split (info.samples[split] entries, owned
+ * by the dataset, ascending): images count the files' training records first (in file order),
+ * then validation, then test records; graphs are numbered as in the TU files, from 0. */
+const size_t *cgalr_dataset_split_ids(const cgalr_dataset_t *ds, cgalr_split_t split);
+
 /* ---- Mini-batches ------------------------------------------------------------------------
  * A loader walks one split. Batch b of epoch e is a pure function of (dataset, loader config,
  * e, b): the order of an epoch is a permutation drawn from (seed, CGALR_STREAM_SHUFFLE, e), and a

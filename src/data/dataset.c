@@ -71,6 +71,13 @@ const int32_t *cgalr_dataset_labels(const cgalr_dataset_t *ds, cgalr_split_t spl
     return ds->split_labels[split];
 }
 
+const size_t *cgalr_dataset_split_ids(const cgalr_dataset_t *ds, cgalr_split_t split)
+{
+    if (!ds || (unsigned)split >= CGALR_N_SPLITS)
+        return NULL;
+    return ds->split_idx[split];
+}
+
 /* ---- small helpers ------------------------------------------------------------------------ */
 
 static cgalr_status_t append_source(cgalr_dataset_t *ds, const char *line)
