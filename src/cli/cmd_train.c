@@ -1,12 +1,274 @@
-/* `cgalr train`: placeholder until its layer lands; says so instead of pretending. */
+/* `cgalr train`: one model, one learning-rate method, one run directory. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "cgalr/train.h"
 #include "cli/cli.h"
+
+static volatile sig_atomic_t stop_flag = 0;
+
+static void on_signal(int sig)
+{
+    stop_flag = 1;
+    signal(sig, SIG_DFL); /* a second Ctrl-C kills at once */
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: cgalr train --data D --model M --sched S --out DIR [options]\n\n"
+            "Trains one model with one learning-rate method and writes DIR/config.json,\n"
+            "DIR/metrics.jsonl (one line per epoch), DIR/checkpoint.bin (every epoch) and DIR/summary.json.\n\n"
+            "  --data NAME          mnist, fashion-mnist, cifar10, cifar100, mini-imagenet, mutag, enzymes,\n"
+            "                       proteins, tu:NAME, folder:PATH\n"
+            "  --data-dir DIR       where datasets are looked for (default $CGALR_DATA, else ./data)\n"
+            "  --model M            %s\n"
+            "  --sched S            %s\n"
+            "  --lr X               initial / base learning rate (default 0.01; ignored by dog)\n"
+            "  --epochs E           (default 10)      --batch B   (default 32)\n"
+            "  --seed S             (default 0)       --threads T (default 1)\n"
+            "  --out DIR            run directory (created)\n"
+            "  --resume             continue the run in DIR from its last checkpoint (bit-identical)\n"
+            "  --probe N            probe samples of the connectome (default min(1024, training size))\n"
+            "  --probe-layer NAMES  probe layer(s), comma-separated (default: the penultimate layer)\n"
+            "  --ctrl-every K       controller step every K iterations (default 0: after every epoch)\n"
+            "  --sched-opt LIST     scheduler options name=value,... (see below)\n"
+            "  --wd X               weight decay (default 0)\n"
+            "  --val-fraction F     validation carved from training (default 0.1)\n"
+            "  --split-seed S       seed of the splits (default 0, shared by every run seed)\n"
+            "  --limit N            at most N samples per split (quick runs)\n"
+            "  --node-attr          graphs: use node attributes as features too\n"
+            "  --quiet              no progress or per-epoch lines\n\n"
+            "Exit status: 0 finished (also when the run diverged: see the summary), 1 runtime failure or\n"
+            "interrupted (resume with --resume), 2 bad usage or input.\n",
+            cgalr_train_models(), cgalr_train_methods());
+}
+
+/* Strict numbers: the whole argument must parse. */
+static int parse_double(const char *opt, const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v)) {
+        fprintf(stderr, "cgalr train: %s '%s': not a number\n", opt, s);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+static int parse_u64(const char *opt, const char *s, unsigned long long max, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    if (*s == '-') {
+        fprintf(stderr, "cgalr train: %s '%s': expected a non-negative integer\n", opt, s);
+        return 0;
+    }
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || v > max) {
+        fprintf(stderr, "cgalr train: %s '%s': expected an integer in 0 .. %llu\n", opt, s, max);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+typedef struct {
+    int tty;
+    int quiet;
+    int line_open;
+} ui;
+
+static void fmt_time(char *buf, size_t n, double s)
+{
+    if (!isfinite(s) || s < 0)
+        snprintf(buf, n, "?");
+    else if (s < 60)
+        snprintf(buf, n, "%.0fs", s);
+    else if (s < 3600)
+        snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    else
+        snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+}
+
+static void on_progress(void *user, const cgalr_train_progress_t *p)
+{
+    ui *u = user;
+    if (!u->tty || u->quiet)
+        return;
+    char eta[32];
+    fmt_time(eta, sizeof eta, p->eta_s);
+    fprintf(stderr, "\repoch %ld/%ld batch %zu/%zu loss %.4f lr %.3g %.0f samples/s ETA %s   ", p->epoch + 1,
+            p->epochs, p->batch, p->batches, p->loss, p->lr, p->samples_per_s, eta);
+    fflush(stderr);
+    u->line_open = 1;
+}
+
+static void on_epoch(void *user, const cgalr_epoch_record_t *r)
+{
+    ui *u = user;
+    if (u->quiet)
+        return;
+    if (u->line_open)
+        fprintf(stderr, "\r\033[K");
+    u->line_open = 0;
+    fprintf(stderr, "epoch %d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | test acc %.4f | lr %.4g | %.2fs",
+            r->epoch, r->train_loss, r->train_acc, r->val_loss, r->val_acc, r->test_acc, r->lr, r->seconds);
+    if (r->has_ctrl)
+        fprintf(stderr, " | d %.4g z %.3g %s rho %.3g", r->d, r->z, r->state, r->rho);
+    if (r->guard_retries)
+        fprintf(stderr, " | guard retries %d", r->guard_retries);
+    fprintf(stderr, "\n");
+}
 
 int cgalr_cmd_train(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "cgalr train: not implemented yet\n");
-    return CGALR_EXIT_FAIL;
+    enum { O_DATA = 256, O_DATADIR, O_MODEL, O_SCHED, O_LR, O_EPOCHS, O_BATCH, O_SEED, O_THREADS, O_OUT, O_RESUME,
+           O_PROBE, O_PROBELAYER, O_CTRLEVERY, O_SCHEDOPT, O_WD, O_VALFRAC, O_SPLITSEED, O_LIMIT, O_NODEATTR,
+           O_QUIET, O_HELP };
+    static const struct option opts[] = {
+        {"data", required_argument, 0, O_DATA},         {"data-dir", required_argument, 0, O_DATADIR},
+        {"model", required_argument, 0, O_MODEL},       {"sched", required_argument, 0, O_SCHED},
+        {"method", required_argument, 0, O_SCHED},      {"lr", required_argument, 0, O_LR},
+        {"epochs", required_argument, 0, O_EPOCHS},     {"batch", required_argument, 0, O_BATCH},
+        {"seed", required_argument, 0, O_SEED},         {"threads", required_argument, 0, O_THREADS},
+        {"out", required_argument, 0, O_OUT},           {"resume", no_argument, 0, O_RESUME},
+        {"probe", required_argument, 0, O_PROBE},       {"probe-layer", required_argument, 0, O_PROBELAYER},
+        {"ctrl-every", required_argument, 0, O_CTRLEVERY}, {"sched-opt", required_argument, 0, O_SCHEDOPT},
+        {"wd", required_argument, 0, O_WD},             {"val-fraction", required_argument, 0, O_VALFRAC},
+        {"split-seed", required_argument, 0, O_SPLITSEED}, {"limit", required_argument, 0, O_LIMIT},
+        {"node-attr", no_argument, 0, O_NODEATTR},      {"quiet", no_argument, 0, O_QUIET},
+        {"help", no_argument, 0, O_HELP},               {0, 0, 0, 0}};
+    cgalr_train_config_t cfg;
+    cgalr_train_config_default(&cfg);
+    ui u = {isatty(2), 0, 0};
+    unsigned long long v;
+    int c;
+    optind = 1;
+    opterr = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        const char *name = c >= 256 && c <= O_HELP ? opts[0].name : "";
+        for (const struct option *o = opts; o->name; o++)
+            if (o->val == c) {
+                name = o->name;
+                break;
+            }
+        char optname[64];
+        snprintf(optname, sizeof optname, "--%s", name);
+        switch (c) {
+        case O_DATA: cfg.data = optarg; break;
+        case O_DATADIR: cfg.data_dir = optarg; break;
+        case O_MODEL: cfg.model = optarg; break;
+        case O_SCHED: cfg.sched = optarg; break;
+        case O_LR:
+            if (!parse_double(optname, optarg, &cfg.lr))
+                return CGALR_EXIT_USAGE;
+            break;
+        case O_EPOCHS:
+            if (!parse_u64(optname, optarg, 100000, &v))
+                return CGALR_EXIT_USAGE;
+            cfg.epochs = (long)v;
+            break;
+        case O_BATCH:
+            if (!parse_u64(optname, optarg, 65536, &v))
+                return CGALR_EXIT_USAGE;
+            cfg.batch = (size_t)v;
+            break;
+        case O_SEED:
+            if (!parse_u64(optname, optarg, ~0ULL, &v))
+                return CGALR_EXIT_USAGE;
+            cfg.seed = v;
+            break;
+        case O_THREADS:
+            if (!parse_u64(optname, optarg, 256, &v))
+                return CGALR_EXIT_USAGE;
+            cfg.threads = (int)v;
+            break;
+        case O_OUT: cfg.out = optarg; break;
+        case O_RESUME: cfg.resume = 1; break;
+        case O_PROBE:
+            if (!parse_u64(optname, optarg, 100000, &v))
+                return CGALR_EXIT_USAGE;
+            cfg.probe_n = (size_t)v;
+            break;
+        case O_PROBELAYER: cfg.probe_layer = optarg; break;
+        case O_CTRLEVERY:
+            if (!parse_u64(optname, optarg, 100000000, &v))
+                return CGALR_EXIT_USAGE;
+            cfg.ctrl_every = (long)v;
+            break;
+        case O_SCHEDOPT: cfg.sched_opts = optarg; break;
+        case O_WD:
+            if (!parse_double(optname, optarg, &cfg.weight_decay))
+                return CGALR_EXIT_USAGE;
+            break;
+        case O_VALFRAC:
+            if (!parse_double(optname, optarg, &cfg.val_fraction))
+                return CGALR_EXIT_USAGE;
+            break;
+        case O_SPLITSEED:
+            if (!parse_u64(optname, optarg, ~0ULL, &v))
+                return CGALR_EXIT_USAGE;
+            cfg.split_seed = v;
+            break;
+        case O_LIMIT:
+            if (!parse_u64(optname, optarg, 1ULL << 40, &v))
+                return CGALR_EXIT_USAGE;
+            cfg.limit = (size_t)v;
+            break;
+        case O_NODEATTR: cfg.node_attr = 1; break;
+        case O_QUIET: u.quiet = 1; break;
+        case O_HELP:
+        case 'h': usage(stdout); return CGALR_EXIT_OK;
+        default: fprintf(stderr, "(cgalr train --help lists the options)\n"); return CGALR_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "cgalr train: unexpected argument '%s'\n", argv[optind]);
+        return CGALR_EXIT_USAGE;
+    }
+    if (cgalr_train_config_validate(&cfg) != CGALR_OK) {
+        fprintf(stderr, "cgalr train: %s\n", cgalr_last_error());
+        return CGALR_EXIT_USAGE;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    cgalr_train_hooks_t hooks = {on_progress, on_epoch, &stop_flag, &u};
+    cgalr_train_summary_t s;
+    cgalr_status_t st = cgalr_train_run(&cfg, &hooks, &s);
+    if (u.line_open)
+        fprintf(stderr, "\n");
+    if (st != CGALR_OK) {
+        fprintf(stderr, "cgalr train: %s\n", cgalr_last_error());
+        return (st == CGALR_EINVAL || st == CGALR_EFORMAT || st == CGALR_ESTATE) ? CGALR_EXIT_USAGE : CGALR_EXIT_FAIL;
+    }
+    if (s.interrupted) {
+        fprintf(stderr, "cgalr train: interrupted after %ld complete epochs; continue with the same command and "
+                        "--resume\n",
+                s.epochs_done);
+        return CGALR_EXIT_FAIL;
+    }
+    if (s.already_finished && !u.quiet)
+        printf("%s: already finished (nothing to do)\n", cfg.out);
+    if (s.diverged)
+        printf("run diverged after %ld epochs: %s\n", s.epochs_done, s.message);
+    if (!u.quiet || s.diverged) {
+        printf("summary: %s best val acc %.4f, final test acc %.4f, %ld epochs, time %.2fs (%.3fs/epoch), "
+               "controller %.3fs = %.2f%% of run time\n",
+               cfg.out, s.best_val_acc, s.final_test_acc, s.epochs_done, s.seconds, s.epoch_seconds, s.ctrl_seconds,
+               100.0 * s.ctrl_share);
+    }
+    return CGALR_EXIT_OK;
 }

@@ -1,0 +1,101 @@
+/* Train layer: the loop that joins a dataset, a model, an optimiser and a learning-rate method
+ * (schedule, DoG or the CG-ALR controller), writing a run directory that can be resumed
+ * bit-identically: config.json, metrics.jsonl (cgalr/report.h contract), checkpoint.bin and
+ * summary.json. Library code: never prints; progress goes to the caller's hooks. */
+#ifndef CGALR_TRAIN_H
+#define CGALR_TRAIN_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cgalr/report.h"
+#include "cgalr/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cgalr_train_config {
+    const char *data;        /* dataset name (cgalr/data.h names); required */
+    const char *data_dir;    /* NULL: $CGALR_DATA, else ./data */
+    const char *model;       /* mlp, cnn, resnet20, resnet18, gin; required */
+    const char *sched;       /* method: constant, cosine, ..., cgalr-top (DESIGN.md names); required */
+    double lr;               /* initial / base rate, > 0 (ignored by dog). Default 0.01 */
+    long epochs;             /* >= 1. Default 10 */
+    size_t batch;            /* >= 1. Default 32 */
+    uint64_t seed;           /* model initialisation, batch order, probe set. Default 0 */
+    int threads;             /* >= 1. Default 1 */
+    const char *out;         /* run directory (created); required */
+    int resume;              /* 1: continue the run in `out` from its last checkpoint */
+    size_t probe_n;          /* probe samples N; 0 = min(1024, training size) */
+    const char *probe_layer; /* probe spec (comma-separated layer names); NULL = default */
+    long ctrl_every;         /* controller step every K iterations; 0 = after every epoch */
+    const char *sched_opts;  /* "name=value,..." options of the scheduler (cgalr/ctrl.h); NULL = none */
+    double weight_decay;     /* optimiser weight decay (and DoG's). Default 0 */
+    double val_fraction;     /* validation carved from the training split. Default 0.1 */
+    uint64_t split_seed;     /* the split, shared by every seed of a grid. Default 0 */
+    size_t limit;            /* at most this many samples per split (quick runs); 0 = all */
+    int node_attr;           /* graphs: use node attributes too. Default 0 */
+} cgalr_train_config_t;
+
+void cgalr_train_config_default(cgalr_train_config_t *cfg);
+
+/* Checks names and ranges without touching the disk or the data: unknown names list the valid
+ * ones, absurd or conflicting values are CGALR_EINVAL with a message. */
+cgalr_status_t cgalr_train_config_validate(const cgalr_train_config_t *cfg);
+
+/* The comma-separated lists of valid names (for --help and error messages). */
+const char *cgalr_train_methods(void);
+const char *cgalr_train_models(void);
+
+typedef struct cgalr_train_progress {
+    long epoch, epochs;       /* epoch is 0-based */
+    size_t batch, batches;    /* batches done in this epoch */
+    double loss;              /* running mean training loss of the epoch */
+    double lr;                /* rate of the last iteration */
+    double samples_per_s;
+    double eta_s;             /* estimated seconds left in the run */
+} cgalr_train_progress_t;
+
+typedef struct cgalr_train_hooks {
+    /* Called at most about 5 times a second during training (may be NULL). */
+    void (*progress)(void *user, const cgalr_train_progress_t *p);
+    /* Called after each completed epoch with its metrics record (may be NULL). */
+    void (*epoch)(void *user, const cgalr_epoch_record_t *r);
+    /* When *stop becomes nonzero the loop stops at the next batch boundary; the last end-of-epoch
+     * checkpoint is consistent and --resume continues from it. May be NULL. */
+    volatile sig_atomic_t *stop;
+    void *user;
+} cgalr_train_hooks_t;
+
+typedef struct cgalr_train_summary {
+    int finished;            /* all epochs done (or diverged) */
+    int diverged;            /* the guard ran out of retries */
+    int interrupted;         /* stopped by *stop */
+    int already_finished;    /* resume found a finished run: nothing done */
+    long epochs_done;
+    double best_val_acc;     /* max over epochs (NaN if none) */
+    double final_test_acc;   /* test accuracy after the last completed epoch (NaN if none) */
+    double final_val_loss;
+    double seconds;          /* wall time of the run (all sessions when resumed) */
+    double ctrl_seconds;     /* probe forward + connectome + distance + gate */
+    double ctrl_share;       /* ctrl_seconds / seconds */
+    double epoch_seconds;    /* mean wall time per completed epoch */
+    size_t params;           /* trainable parameters */
+    size_t probe_n, probe_p; /* probe samples and signals (0 for non-CG-ALR methods) */
+    int guard_events;        /* non-finite guard activations */
+    char message[256];       /* the divergence message when diverged */
+} cgalr_train_summary_t;
+
+/* Runs (or resumes) the training described by cfg. Returns CGALR_OK when the run finished,
+ * diverged (summary->diverged) or was stopped (summary->interrupted); an error status otherwise
+ * (bad configuration or data: CGALR_EINVAL / CGALR_EIO / CGALR_EFORMAT; an existing run in `out`
+ * without cfg->resume, or a resume with a different configuration: CGALR_ESTATE). */
+cgalr_status_t cgalr_train_run(const cgalr_train_config_t *cfg, const cgalr_train_hooks_t *hooks,
+                               cgalr_train_summary_t *summary);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,771 @@
+/* The training loop: shuffled mini-batches, evaluation each epoch, the probe set and controller
+ * steps of CG-ALR, the non-finite guard of METHOD.md section 4, and end-of-epoch checkpoints from
+ * which --resume restarts the next epoch bit-identically (batches are pure functions of
+ * (seed, epoch, batch), and every piece of state is in the checkpoint). */
+#include "cgalr/train.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgalr/data.h"
+#include "cgalr/nn.h"
+#include "cgalr/rng.h"
+#include "cgalr/topo.h"
+#include "train/runfiles.h"
+#include "train/sched_glue.h"
+
+void cgalr_train_config_default(cgalr_train_config_t *c)
+{
+    memset(c, 0, sizeof *c);
+    c->lr = 0.01;
+    c->epochs = 10;
+    c->batch = 32;
+    c->threads = 1;
+    c->val_fraction = 0.1;
+}
+
+const char *cgalr_train_methods(void) { return tsched_method_list(); }
+const char *cgalr_train_models(void) { return "mlp, cnn, resnet20, resnet18, gin"; }
+
+static tsched_params_t sched_params(const cgalr_train_config_t *c, long iters_per_epoch)
+{
+    tsched_params_t p = {c->sched, c->lr, c->epochs, iters_per_epoch, c->ctrl_every, c->weight_decay, c->seed,
+                         c->sched_opts};
+    return p;
+}
+
+cgalr_status_t cgalr_train_config_validate(const cgalr_train_config_t *c)
+{
+    if (!c)
+        return cgalr_fail(CGALR_EINVAL, "train: no configuration");
+    if (!c->data || !*c->data)
+        return cgalr_fail(CGALR_EINVAL, "--data is required (mnist, fashion-mnist, cifar10, cifar100, mini-imagenet, "
+                                        "mutag, enzymes, proteins, tu:NAME, folder:PATH)");
+    if (!c->model || cgalr_model_kind_parse(c->model) < 0)
+        return cgalr_fail(CGALR_EINVAL, "unknown model '%s'; valid models: %s", c->model ? c->model : "(none)",
+                          cgalr_train_models());
+    if (!c->sched || tsched_method_known(c->sched) < 0)
+        return cgalr_fail(CGALR_EINVAL, "unknown method '%s'; valid methods: %s", c->sched ? c->sched : "(none)",
+                          tsched_method_list());
+    if (!c->out || !*c->out)
+        return cgalr_fail(CGALR_EINVAL, "--out DIR is required");
+    if (tsched_has_lr(c->sched) && !(isfinite(c->lr) && c->lr > 0 && c->lr <= 10))
+        return cgalr_fail(CGALR_EINVAL, "--lr %g: expected a learning rate in (0, 10]", c->lr);
+    if (c->epochs < 1 || c->epochs > 100000)
+        return cgalr_fail(CGALR_EINVAL, "--epochs %ld: expected 1 .. 100000", c->epochs);
+    if (c->batch < 1 || c->batch > 65536)
+        return cgalr_fail(CGALR_EINVAL, "--batch %zu: expected 1 .. 65536", c->batch);
+    if (c->threads < 1 || c->threads > 256)
+        return cgalr_fail(CGALR_EINVAL, "--threads %d: expected 1 .. 256", c->threads);
+    if (c->probe_n == 1 || c->probe_n > 100000)
+        return cgalr_fail(CGALR_EINVAL, "--probe %zu: expected 2 .. 100000 samples (0 = default)", c->probe_n);
+    if (c->ctrl_every < 0 || c->ctrl_every > 100000000)
+        return cgalr_fail(CGALR_EINVAL, "--ctrl-every %ld: expected >= 0 iterations (0 = after every epoch)",
+                          c->ctrl_every);
+    if (c->ctrl_every > 0 && !tsched_is_cgalr(c->sched))
+        return cgalr_fail(CGALR_EINVAL, "--ctrl-every applies to the CG-ALR methods only, not '%s'", c->sched);
+    if (!(c->weight_decay >= 0 && c->weight_decay < 1))
+        return cgalr_fail(CGALR_EINVAL, "--wd %g: expected weight decay in [0, 1)", c->weight_decay);
+    if (!(c->val_fraction >= 0 && c->val_fraction <= 0.9))
+        return cgalr_fail(CGALR_EINVAL, "--val-fraction %g: expected 0 .. 0.9", c->val_fraction);
+    tsched_params_t p = sched_params(c, 0);
+    return tsched_check(&p);
+}
+
+/* ---- run state ---------------------------------------------------------------------------- */
+
+#define LOOP_MAGIC 0x52544743u /* "CGTR" */
+#define LOOP_VERSION 1u
+
+/* What the loop adds to the nn checkpoint (followed by the scheduler blob). */
+typedef struct loop_state {
+    uint32_t magic, version;
+    int64_t epochs_done;
+    int64_t iteration;
+    int64_t metrics_off;
+    double best_val_acc, final_test_acc, final_val_loss;
+    double seconds, ctrl_seconds, epoch_seconds_sum;
+    int32_t guard_events;
+    int32_t pad;
+    uint64_t sched_size;
+} loop_state_t;
+
+typedef struct ctx {
+    const cgalr_train_config_t *cfg;
+    const cgalr_train_hooks_t *hooks;
+    cgalr_dataset_t *ds;
+    const cgalr_data_info_t *info;
+    int graphs;
+    cgalr_model_t *model;
+    cgalr_optim_t *opt;
+    tsched_t *sched;
+    cgalr_loader_t *ld_train, *ld_val, *ld_test, *ld_probe;
+    size_t nb;           /* training batches per epoch */
+    int cgalr;           /* controller in use */
+    int dog;
+    size_t probe_n, probe_p;
+    size_t *probe_idx;
+    float *act;
+    double *conn;
+    double ctrl_seconds;
+    cgalr_nn_snapshot_t *good;
+    void *good_sched;
+    size_t good_sched_size;
+    int metrics_fd;
+    char path_metrics[4096], path_ckpt[4096], path_config[4096], path_summary[4096];
+} ctx;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void ctx_free(ctx *c)
+{
+    cgalr_loader_free(c->ld_train);
+    cgalr_loader_free(c->ld_val);
+    cgalr_loader_free(c->ld_test);
+    cgalr_loader_free(c->ld_probe);
+    tsched_free(c->sched);
+    cgalr_optim_free(c->opt);
+    cgalr_model_free(c->model);
+    cgalr_dataset_free(c->ds);
+    cgalr_nn_snapshot_free(c->good);
+    free(c->good_sched);
+    free(c->probe_idx);
+    free(c->act);
+    free(c->conn);
+    if (c->metrics_fd >= 0)
+        close(c->metrics_fd);
+}
+
+/* ---- evaluation and the controller -------------------------------------------------------- */
+
+typedef struct {
+    double loss, acc;
+} eval_out;
+
+static cgalr_status_t evaluate(ctx *c, cgalr_loader_t *ld, eval_out *out)
+{
+    out->loss = out->acc = NAN;
+    size_t nb = cgalr_loader_n_batches(ld), n = 0, correct = 0, bad = 0;
+    double sum = 0;
+    for (size_t b = 0; b < nb; b++) {
+        cgalr_batch_t batch;
+        cgalr_step_result_t r;
+        cgalr_status_t st = cgalr_loader_batch(ld, 0, b, &batch);
+        if (st != CGALR_OK)
+            return st;
+        st = c->graphs ? cgalr_model_eval_graphs(c->model, &batch.graph, &r)
+                       : cgalr_model_eval_images(c->model, &batch.image, &r);
+        if (st != CGALR_OK)
+            return st;
+        sum += r.loss;
+        n += r.n;
+        correct += r.correct;
+        bad += r.nonfinite;
+    }
+    if (n == 0)
+        return CGALR_OK;
+    out->acc = (double)correct / (double)n;
+    out->loss = bad ? NAN : sum / (double)n;
+    return CGALR_OK;
+}
+
+/* Probe forward, connectome and controller step; timed as the controller's share. */
+static cgalr_status_t controller_step(ctx *c, double progress, tsched_trace_t *tr)
+{
+    double t0 = now_s();
+    const size_t chunk = 256;
+    cgalr_status_t st = CGALR_OK;
+    for (size_t k = 0; k < c->probe_n && st == CGALR_OK; k += chunk) {
+        size_t m = c->probe_n - k < chunk ? c->probe_n - k : chunk;
+        cgalr_batch_t batch;
+        st = cgalr_loader_gather(c->ld_probe, c->probe_idx + k, m, &batch);
+        if (st == CGALR_OK)
+            st = c->graphs ? cgalr_model_capture_graphs(c->model, c->cfg->probe_layer, &batch.graph,
+                                                        c->act + k * c->probe_p)
+                           : cgalr_model_capture_images(c->model, c->cfg->probe_layer, &batch.image,
+                                                        c->act + k * c->probe_p);
+    }
+    if (st == CGALR_OK) {
+        st = cgalr_topo_connectome_f(c->act, c->probe_n, c->probe_p, c->conn);
+        if (st == CGALR_OK)
+            st = tsched_observe(c->sched, c->conn, c->probe_p, progress, tr);
+    }
+    c->ctrl_seconds += now_s() - t0;
+    return st;
+}
+
+static cgalr_status_t setup_probe(ctx *c)
+{
+    size_t ntrain = cgalr_loader_size(c->ld_train);
+    size_t n = c->cfg->probe_n ? c->cfg->probe_n : 1024;
+    if (n > ntrain)
+        n = ntrain;
+    if (n < 2)
+        return cgalr_fail(CGALR_EINVAL, "probe set: the training split has %zu samples, the connectome needs >= 2",
+                          ntrain);
+    cgalr_status_t st = cgalr_model_probe_width(c->model, c->cfg->probe_layer, &c->probe_p);
+    if (st != CGALR_OK)
+        return st;
+    if (c->probe_p < 3 || c->probe_p > 8192)
+        return cgalr_fail(CGALR_EINVAL, "probe '%s': %zu signals, expected 3 .. 8192",
+                          c->cfg->probe_layer ? c->cfg->probe_layer : cgalr_model_default_probe(c->model),
+                          c->probe_p);
+    size_t *all = malloc(ntrain * sizeof *all);
+    c->probe_idx = malloc(n * sizeof *c->probe_idx);
+    c->act = malloc(n * c->probe_p * sizeof *c->act);
+    c->conn = malloc(c->probe_p * c->probe_p * sizeof *c->conn);
+    if (!all || !c->probe_idx || !c->act || !c->conn) {
+        free(all);
+        return cgalr_fail(CGALR_ENOMEM, "probe set of %zu x %zu: out of memory", n, c->probe_p);
+    }
+    /* drawn once by the seed, in a fixed order (METHOD.md section 2) */
+    for (size_t i = 0; i < ntrain; i++)
+        all[i] = i;
+    cgalr_rng_t rng = cgalr_rng_init(c->cfg->seed, CGALR_STREAM_PROBE);
+    cgalr_rng_shuffle(&rng, all, ntrain);
+    memcpy(c->probe_idx, all, n * sizeof *all);
+    free(all);
+    c->probe_n = n;
+    return CGALR_OK;
+}
+
+/* ---- files -------------------------------------------------------------------------------- */
+
+static cgalr_status_t append_line(ctx *c, const char *line, int64_t *off)
+{
+    size_t n = strlen(line);
+    char *buf = malloc(n + 1);
+    if (!buf)
+        return cgalr_fail(CGALR_ENOMEM, "metrics: out of memory");
+    memcpy(buf, line, n);
+    buf[n] = '\n';
+    size_t done = 0;
+    while (done < n + 1) {
+        ssize_t w = write(c->metrics_fd, buf + done, n + 1 - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = errno;
+            free(buf);
+            /* leave the file as it was: the checkpoint still points before this line */
+            if (ftruncate(c->metrics_fd, (off_t)*off) != 0) {
+            }
+            return cgalr_fail(CGALR_EIO, "%s: write failed: %s", c->path_metrics, strerror(w < 0 ? e : ENOSPC));
+        }
+        done += (size_t)w;
+    }
+    free(buf);
+    *off += (int64_t)(n + 1);
+    return CGALR_OK;
+}
+
+static cgalr_status_t save_checkpoint(ctx *c, const loop_state_t *ls_in)
+{
+    void *sb = NULL;
+    size_t ss = 0;
+    cgalr_status_t st = tsched_save(c->sched, &sb, &ss);
+    if (st != CGALR_OK)
+        return st;
+    loop_state_t ls = *ls_in;
+    ls.sched_size = ss;
+    unsigned char *blob = malloc(sizeof ls + ss);
+    if (!blob) {
+        free(sb);
+        return cgalr_fail(CGALR_ENOMEM, "checkpoint: out of memory");
+    }
+    memcpy(blob, &ls, sizeof ls);
+    memcpy(blob + sizeof ls, sb, ss);
+    free(sb);
+    st = cgalr_nn_save(c->path_ckpt, c->model, c->opt, blob, sizeof ls + ss);
+    free(blob);
+    return st;
+}
+
+static cgalr_status_t load_checkpoint(ctx *c, loop_state_t *ls)
+{
+    void *extra = NULL;
+    size_t size = 0;
+    cgalr_status_t st = cgalr_nn_load(c->path_ckpt, c->model, c->opt, &extra, &size);
+    if (st != CGALR_OK)
+        return st;
+    if (!extra || size < sizeof *ls) {
+        free(extra);
+        return cgalr_fail(CGALR_EFORMAT, "%s: no training-loop state in the checkpoint", c->path_ckpt);
+    }
+    memcpy(ls, extra, sizeof *ls);
+    if (ls->magic != LOOP_MAGIC || ls->version != LOOP_VERSION || ls->sched_size != size - sizeof *ls ||
+        ls->epochs_done < 0 || ls->epochs_done > c->cfg->epochs || ls->metrics_off < 0 || ls->iteration < 0) {
+        free(extra);
+        return cgalr_fail(CGALR_EFORMAT, "%s: training-loop state is corrupt or from another version", c->path_ckpt);
+    }
+    st = tsched_load(c->sched, (unsigned char *)extra + sizeof *ls, size - sizeof *ls);
+    free(extra);
+    return st;
+}
+
+static int exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+static cgalr_status_t mkdirs(const char *path)
+{
+    char tmp[4096];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s", path) >= sizeof tmp)
+        return cgalr_fail(CGALR_EINVAL, "--out: path too long");
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+            return cgalr_fail(CGALR_EIO, "--out %s: cannot create %s: %s", path, tmp, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+        return cgalr_fail(CGALR_EIO, "--out %s: cannot create: %s", path, strerror(errno));
+    struct stat st;
+    if (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cgalr_fail(CGALR_EIO, "--out %s: not a directory", path);
+    if (access(tmp, W_OK) != 0)
+        return cgalr_fail(CGALR_EIO, "--out %s: not writable: %s", path, strerror(errno));
+    return CGALR_OK;
+}
+
+/* ---- setup -------------------------------------------------------------------------------- */
+
+static cgalr_status_t setup(ctx *c)
+{
+    const cgalr_train_config_t *cfg = c->cfg;
+    cgalr_data_config_t dc;
+    cgalr_data_config_default(&dc);
+    dc.name = cfg->data;
+    dc.data_dir = cfg->data_dir;
+    dc.val_fraction = cfg->val_fraction;
+    dc.split_seed = cfg->split_seed;
+    dc.limit = cfg->limit;
+    dc.node_attr = cfg->node_attr;
+    cgalr_status_t st = cgalr_dataset_open(&dc, &c->ds);
+    if (st != CGALR_OK)
+        return st;
+    c->info = cgalr_dataset_info(c->ds);
+    c->graphs = c->info->kind == CGALR_DATA_GRAPH;
+    int kind = cgalr_model_kind_parse(cfg->model);
+    if (c->graphs != (kind == CGALR_MODEL_GIN))
+        return cgalr_fail(CGALR_EINVAL, "model %s does not fit dataset %s (%s): %s", cfg->model, cfg->data,
+                          c->graphs ? "graphs" : "images",
+                          c->graphs ? "graph datasets need --model gin" : "image datasets need mlp, cnn, resnet20 or resnet18");
+    if (c->info->samples[CGALR_SPLIT_TRAIN] == 0)
+        return cgalr_fail(CGALR_EINVAL, "dataset %s: the training split is empty", cfg->data);
+
+    cgalr_model_config_t mc;
+    cgalr_model_config_default(&mc, (cgalr_model_kind_t)kind);
+    if (c->graphs) {
+        mc.node_features = c->info->feat_dim;
+    } else {
+        mc.in_c = c->info->c;
+        mc.in_h = c->info->h;
+        mc.in_w = c->info->w;
+    }
+    mc.n_classes = c->info->classes;
+    mc.seed = cfg->seed;
+    mc.threads = cfg->threads;
+    if ((st = cgalr_model_create(&mc, &c->model)) != CGALR_OK)
+        return st;
+
+    cgalr_loader_config_t lc;
+    cgalr_loader_config_default(&lc, CGALR_SPLIT_TRAIN);
+    lc.batch_size = cfg->batch;
+    lc.seed = cfg->seed;
+    if ((st = cgalr_loader_create(c->ds, &lc, &c->ld_train)) != CGALR_OK)
+        return st;
+    c->nb = cgalr_loader_n_batches(c->ld_train);
+    for (int s = 1; s <= 2; s++) {
+        cgalr_loader_config_default(&lc, (cgalr_split_t)s);
+        lc.batch_size = 256;
+        lc.seed = cfg->seed;
+        if ((st = cgalr_loader_create(c->ds, &lc, s == 1 ? &c->ld_val : &c->ld_test)) != CGALR_OK)
+            return st;
+    }
+
+    tsched_params_t sp = sched_params(cfg, (long)c->nb);
+    if ((st = tsched_create(&sp, &c->sched)) != CGALR_OK)
+        return st;
+    c->cgalr = tsched_cgalr(c->sched);
+    c->dog = tsched_is_dog(c->sched);
+
+    cgalr_optim_config_t oc;
+    switch (tsched_optimizer(c->sched)) {
+    case TS_OPT_ADAM:
+        cgalr_optim_config_default(&oc, CGALR_OPTIM_ADAM);
+        oc.weight_decay = cfg->weight_decay;
+        break;
+    case TS_OPT_ADAMW:
+        cgalr_optim_config_default(&oc, CGALR_OPTIM_ADAMW);
+        if (cfg->weight_decay > 0)
+            oc.weight_decay = cfg->weight_decay;
+        break;
+    case TS_OPT_SGD:
+        cgalr_optim_config_default(&oc, CGALR_OPTIM_SGD);
+        oc.momentum = 0;
+        oc.weight_decay = cfg->weight_decay;
+        break;
+    default:
+        cgalr_optim_config_default(&oc, CGALR_OPTIM_SGD);
+        oc.momentum = tsched_momentum(c->sched);
+        oc.weight_decay = cfg->weight_decay;
+        break;
+    }
+    if ((st = cgalr_optim_create(&oc, c->model, &c->opt)) != CGALR_OK)
+        return st;
+
+    if (c->cgalr) {
+        cgalr_loader_config_default(&lc, CGALR_SPLIT_TRAIN);
+        lc.shuffle = 0;
+        lc.augment = 0;
+        lc.batch_size = 256;
+        lc.seed = cfg->seed;
+        if ((st = cgalr_loader_create(c->ds, &lc, &c->ld_probe)) != CGALR_OK)
+            return st;
+        if ((st = setup_probe(c)) != CGALR_OK)
+            return st;
+    } else if (cfg->probe_layer && *cfg->probe_layer) {
+        size_t p;
+        if ((st = cgalr_model_probe_width(c->model, cfg->probe_layer, &p)) != CGALR_OK)
+            return st;
+    }
+    return CGALR_OK;
+}
+
+/* ---- the loop ----------------------------------------------------------------------------- */
+
+static void fill_summary(cgalr_train_summary_t *s, const loop_state_t *ls, const ctx *c)
+{
+    s->epochs_done = ls->epochs_done;
+    s->best_val_acc = ls->best_val_acc;
+    s->final_test_acc = ls->final_test_acc;
+    s->final_val_loss = ls->final_val_loss;
+    s->seconds = ls->seconds;
+    s->ctrl_seconds = ls->ctrl_seconds;
+    s->ctrl_share = ls->seconds > 0 ? ls->ctrl_seconds / ls->seconds : 0;
+    s->epoch_seconds = ls->epochs_done > 0 ? ls->epoch_seconds_sum / (double)ls->epochs_done : NAN;
+    s->params = c->model ? cgalr_model_num_params(c->model) : 0;
+    s->probe_n = c->probe_n;
+    s->probe_p = c->probe_p;
+    s->guard_events = ls->guard_events;
+}
+
+static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
+{
+    const cgalr_train_config_t *cfg = c->cfg;
+    const cgalr_train_hooks_t *hk = c->hooks;
+    cgalr_status_t st;
+    loop_state_t ls;
+    memset(&ls, 0, sizeof ls);
+    ls.magic = LOOP_MAGIC;
+    ls.version = LOOP_VERSION;
+    ls.best_val_acc = ls.final_test_acc = ls.final_val_loss = NAN;
+
+    int have_ckpt = cfg->resume && exists(c->path_ckpt);
+    if (have_ckpt) {
+        if ((st = load_checkpoint(c, &ls)) != CGALR_OK)
+            return st;
+    }
+    c->metrics_fd = open(c->path_metrics, O_WRONLY | O_CREAT, 0644);
+    if (c->metrics_fd < 0)
+        return cgalr_fail(CGALR_EIO, "%s: cannot open: %s", c->path_metrics, strerror(errno));
+    /* drop whatever a killed run wrote after its last checkpoint */
+    if (ftruncate(c->metrics_fd, (off_t)ls.metrics_off) != 0 || lseek(c->metrics_fd, 0, SEEK_END) < 0)
+        return cgalr_fail(CGALR_EIO, "%s: cannot truncate: %s", c->path_metrics, strerror(errno));
+
+    double t_session = now_s();
+    double seconds0 = ls.seconds, ctrl0 = ls.ctrl_seconds;
+    c->ctrl_seconds = 0;
+    tsched_trace_t tr;
+    if (c->cgalr && !have_ckpt) {
+        /* M_0: before the first training step */
+        if ((st = controller_step(c, 0.0, &tr)) != CGALR_OK)
+            return st;
+    }
+    if ((st = cgalr_nn_snapshot_take(c->model, c->opt, &c->good)) != CGALR_OK)
+        return st;
+    if ((st = tsched_save(c->sched, &c->good_sched, &c->good_sched_size)) != CGALR_OK)
+        return st;
+
+    size_t nparams = cgalr_model_num_params(c->model);
+    double last_progress = 0;
+    long iters_session = 0;
+    for (long epoch = ls.epochs_done; epoch < cfg->epochs; epoch++) {
+        int retries = 0;
+        int64_t iter0 = ls.iteration;
+    redo:;
+        double t_epoch = now_s();
+        int64_t iter = iter0;
+        double loss_sum = 0, lr_used = NAN;
+        size_t seen = 0, correct = 0;
+        int nonfinite = 0;
+        char why[200] = "";
+        for (size_t b = 0; b < c->nb; b++) {
+            if (hk && hk->stop && *hk->stop) {
+                sum->interrupted = 1;
+                ls.seconds = seconds0; /* the partial epoch is redone on resume */
+                fill_summary(sum, &ls, c);
+                return CGALR_OK;
+            }
+            double progress = (double)epoch + (double)b / (double)c->nb;
+            cgalr_batch_t batch;
+            cgalr_step_result_t r;
+            if ((st = cgalr_loader_batch(c->ld_train, (uint64_t)epoch, b, &batch)) != CGALR_OK)
+                return st;
+            st = c->graphs ? cgalr_model_train_graphs(c->model, &batch.graph, &r)
+                           : cgalr_model_train_images(c->model, &batch.image, &r);
+            if (st != CGALR_OK)
+                return st;
+            if (!isfinite(r.loss)) {
+                nonfinite = 1;
+                snprintf(why, sizeof why, "non-finite training loss at epoch %ld batch %zu", epoch + 1, b);
+                break;
+            }
+            double lr;
+            if (c->dog) {
+                st = tsched_dog_step(c->sched, cgalr_model_params(c->model), cgalr_model_grads(c->model), nparams,
+                                     &lr);
+                if (st == CGALR_ENONFINITE) {
+                    nonfinite = 1;
+                    snprintf(why, sizeof why, "non-finite gradient at epoch %ld batch %zu", epoch + 1, b);
+                    break;
+                }
+                if (st != CGALR_OK)
+                    return st;
+            } else {
+                lr = tsched_lr(c->sched, (long)iter, progress);
+            }
+            if (!isfinite(lr) || lr < 0)
+                return cgalr_fail(CGALR_EINTERNAL, "scheduler gave rate %g at iteration %lld", lr, (long long)iter);
+            if ((st = cgalr_optim_step(c->opt, lr)) != CGALR_OK)
+                return st;
+            if (c->dog && (st = tsched_dog_average(c->sched, cgalr_model_params(c->model), nparams)) != CGALR_OK &&
+                st != CGALR_ENONFINITE)
+                return st;
+            lr_used = lr;
+            loss_sum += r.loss * (double)r.n;
+            seen += r.n;
+            correct += r.correct;
+            iter++;
+            iters_session++;
+            if (c->cgalr && cfg->ctrl_every > 0 && iter % cfg->ctrl_every == 0) {
+                st = controller_step(c, (double)epoch + (double)(b + 1) / (double)c->nb, &tr);
+                if (st == CGALR_ENONFINITE) {
+                    nonfinite = 1;
+                    snprintf(why, sizeof why, "non-finite connectome distance at epoch %ld batch %zu", epoch + 1, b);
+                    break;
+                }
+                if (st != CGALR_OK)
+                    return st;
+            }
+            if (hk && hk->progress) {
+                double t = now_s();
+                if (t - last_progress >= 0.2 || b + 1 == c->nb) {
+                    last_progress = t;
+                    double el = t - t_session;
+                    double left = (double)(cfg->epochs - epoch) * (double)c->nb - (double)(b + 1);
+                    cgalr_train_progress_t p = {epoch, cfg->epochs, b + 1, c->nb, loss_sum / (double)seen, lr,
+                                                el > 0 ? (double)seen / (t - t_epoch) : 0,
+                                                iters_session ? el / (double)iters_session * left : 0};
+                    hk->progress(hk->user, &p);
+                }
+            }
+        }
+        double train_loss = seen ? loss_sum / (double)seen : NAN;
+        eval_out ev = {NAN, NAN}, et = {NAN, NAN};
+        if (!nonfinite && cgalr_model_check_finite(c->model) != CGALR_OK) {
+            nonfinite = 1;
+            snprintf(why, sizeof why, "non-finite parameter after epoch %ld", epoch + 1);
+        }
+        if (!nonfinite) {
+            if ((st = evaluate(c, c->ld_val, &ev)) != CGALR_OK || (st = evaluate(c, c->ld_test, &et)) != CGALR_OK)
+                return st;
+            double vl = cgalr_loader_size(c->ld_val) ? ev.loss : train_loss;
+            if (!isfinite(train_loss) || !isfinite(vl)) {
+                nonfinite = 1;
+                snprintf(why, sizeof why, "non-finite %s loss at epoch %ld", isfinite(train_loss) ? "validation" : "training",
+                         epoch + 1);
+            } else {
+                st = tsched_epoch_end(c->sched, epoch, train_loss, vl);
+                if (st == CGALR_ENONFINITE)
+                    nonfinite = 1;
+                else if (st != CGALR_OK)
+                    return st;
+            }
+        }
+        if (!nonfinite && c->cgalr && cfg->ctrl_every == 0) {
+            st = controller_step(c, (double)(epoch + 1), &tr);
+            if (st == CGALR_ENONFINITE) {
+                nonfinite = 1;
+                snprintf(why, sizeof why, "non-finite connectome distance after epoch %ld", epoch + 1);
+            } else if (st != CGALR_OK) {
+                return st;
+            }
+        }
+        if (nonfinite) {
+            /* the guard: back to the last good state, then the scheduler reacts (METHOD.md 4) */
+            ls.guard_events++;
+            if ((st = cgalr_nn_snapshot_restore(c->good, c->model, c->opt)) != CGALR_OK)
+                return st;
+            if ((st = tsched_load(c->sched, c->good_sched, c->good_sched_size)) != CGALR_OK)
+                return st;
+            st = tsched_on_nonfinite(c->sched, (double)epoch);
+            if (st == CGALR_OK) {
+                retries++;
+                goto redo;
+            }
+            if (st != CGALR_ENONFINITE)
+                return st;
+            /* diverged: mark it in the metrics and stop */
+            snprintf(sum->message, sizeof sum->message, "%s; %s", why, cgalr_last_error());
+            char *line = NULL;
+            if ((st = cgalr_metrics_format_diverged((int)epoch + 1, sum->message, &line)) != CGALR_OK)
+                return st;
+            st = append_line(c, line, &ls.metrics_off);
+            free(line);
+            if (st != CGALR_OK)
+                return st;
+            ls.seconds = seconds0 + (now_s() - t_session);
+            ls.ctrl_seconds = ctrl0 + c->ctrl_seconds;
+            sum->diverged = 1;
+            sum->finished = 1;
+            fill_summary(sum, &ls, c);
+            return train_write_summary(c->path_summary, sum);
+        }
+
+        /* the epoch is good: record it, then make it the new last good state */
+        double ep_secs = now_s() - t_epoch;
+        cgalr_epoch_record_t rec;
+        cgalr_epoch_record_init(&rec);
+        rec.epoch = (int)epoch + 1;
+        rec.lr = lr_used;
+        rec.train_loss = train_loss;
+        rec.train_acc = seen ? (double)correct / (double)seen : NAN;
+        rec.val_loss = ev.loss;
+        rec.val_acc = ev.acc;
+        rec.test_acc = et.acc;
+        rec.seconds = ep_secs;
+        rec.guard_retries = retries;
+        if (c->cgalr) {
+            tsched_current(c->sched, &tr);
+            rec.has_ctrl = 1;
+            rec.d = tr.d;
+            rec.median = tr.median;
+            rec.mad = tr.mad;
+            rec.z = tr.z;
+            rec.rho = tr.rho;
+            snprintf(rec.state, sizeof rec.state, "%s", tr.state);
+        }
+        char *line = NULL;
+        if ((st = cgalr_metrics_format(&rec, &line)) != CGALR_OK)
+            return st;
+        int64_t off_before = ls.metrics_off;
+        st = append_line(c, line, &ls.metrics_off);
+        free(line);
+        if (st != CGALR_OK)
+            return st;
+        ls.epochs_done = epoch + 1;
+        ls.iteration = iter;
+        if (!isnan(ev.acc) && (isnan(ls.best_val_acc) || ev.acc > ls.best_val_acc))
+            ls.best_val_acc = ev.acc;
+        ls.final_test_acc = et.acc;
+        ls.final_val_loss = ev.loss;
+        ls.epoch_seconds_sum += ep_secs;
+        ls.seconds = seconds0 + (now_s() - t_session);
+        ls.ctrl_seconds = ctrl0 + c->ctrl_seconds;
+        if ((st = save_checkpoint(c, &ls)) != CGALR_OK) {
+            /* keep metrics.jsonl consistent with the checkpoint still on disk */
+            if (ftruncate(c->metrics_fd, (off_t)off_before) != 0) {
+            }
+            return st;
+        }
+        if ((st = cgalr_nn_snapshot_update(c->good, c->model, c->opt)) != CGALR_OK)
+            return st;
+        free(c->good_sched);
+        c->good_sched = NULL;
+        if ((st = tsched_save(c->sched, &c->good_sched, &c->good_sched_size)) != CGALR_OK)
+            return st;
+        if (hk && hk->epoch)
+            hk->epoch(hk->user, &rec);
+    }
+    sum->finished = 1;
+    fill_summary(sum, &ls, c);
+    return train_write_summary(c->path_summary, sum);
+}
+
+cgalr_status_t cgalr_train_run(const cgalr_train_config_t *cfg, const cgalr_train_hooks_t *hooks,
+                               cgalr_train_summary_t *summary)
+{
+    cgalr_train_summary_t local;
+    if (!summary)
+        summary = &local;
+    memset(summary, 0, sizeof *summary);
+    summary->best_val_acc = summary->final_test_acc = summary->final_val_loss = NAN;
+    cgalr_status_t st = cgalr_train_config_validate(cfg);
+    if (st != CGALR_OK)
+        return st;
+    ctx c;
+    memset(&c, 0, sizeof c);
+    c.cfg = cfg;
+    c.hooks = hooks;
+    c.metrics_fd = -1;
+    if ((size_t)snprintf(c.path_metrics, sizeof c.path_metrics, "%s/metrics.jsonl", cfg->out) >= sizeof c.path_metrics)
+        return cgalr_fail(CGALR_EINVAL, "--out: path too long");
+    snprintf(c.path_ckpt, sizeof c.path_ckpt, "%s/checkpoint.bin", cfg->out);
+    snprintf(c.path_config, sizeof c.path_config, "%s/config.json", cfg->out);
+    snprintf(c.path_summary, sizeof c.path_summary, "%s/summary.json", cfg->out);
+
+    char *json = train_config_json(cfg, tsched_has_lr(cfg->sched));
+    if (!json)
+        return cgalr_fail(CGALR_ENOMEM, "config: out of memory");
+    /* the run directory's state decides what may happen before any data is read */
+    if (exists(c.path_config)) {
+        if (!cfg->resume) {
+            free(json);
+            return cgalr_fail(CGALR_ESTATE, "%s already holds a run: pass --resume to continue it, or choose another --out",
+                              cfg->out);
+        }
+        if ((st = train_config_matches(c.path_config, json)) != CGALR_OK) {
+            free(json);
+            return st;
+        }
+        if (train_summary_finished(c.path_summary, summary)) {
+            free(json);
+            summary->already_finished = 1;
+            return CGALR_OK;
+        }
+    } else if (exists(c.path_metrics) || exists(c.path_ckpt)) {
+        free(json);
+        return cgalr_fail(CGALR_ESTATE, "%s holds metrics or a checkpoint but no config.json: not a run this tool can "
+                                        "continue; choose another --out",
+                          cfg->out);
+    }
+
+    st = setup(&c);
+    if (st == CGALR_OK)
+        st = mkdirs(cfg->out);
+    if (st == CGALR_OK && !exists(c.path_config))
+        st = train_write_file_atomic(c.path_config, json);
+    free(json);
+    if (st == CGALR_OK)
+        st = run_loop(&c, summary);
+    ctx_free(&c);
+    return st;
+}

@@ -1,0 +1,18 @@
+/* config.json and summary.json of a run directory (private to the train layer). */
+#ifndef CGALR_TRAIN_RUNFILES_H
+#define CGALR_TRAIN_RUNFILES_H
+
+#include "cgalr/train.h"
+
+/* Writes text + newline to path.tmp, then renames it over path. */
+cgalr_status_t train_write_file_atomic(const char *path, const char *text);
+/* config.json text for cfg (malloc'd; NULL when out of memory). */
+char *train_config_json(const cgalr_train_config_t *cfg, int has_lr);
+/* CGALR_OK when the config.json at path holds the same settings as expected_json; CGALR_ESTATE
+ * naming the first differing key otherwise. */
+cgalr_status_t train_config_matches(const char *path, const char *expected_json);
+cgalr_status_t train_write_summary(const char *path, const cgalr_train_summary_t *s);
+/* 1 when summary.json at path says the run finished (fills s when not NULL). */
+int train_summary_finished(const char *path, cgalr_train_summary_t *s);
+
+#endif
