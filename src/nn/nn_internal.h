@@ -1,0 +1,104 @@
+/* Internals of the nn layer shared by its files: the model is a list of nodes in topological
+ * order (each an op with up to two inputs), parameters/gradients/buffers in flat blocks, and an
+ * arena of activations carved afresh for each batch shape. */
+#ifndef CGALR_NN_INTERNAL_H
+#define CGALR_NN_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cgalr/nn.h"
+#include "cgalr/rng.h"
+
+typedef enum nn_op {
+    OP_INPUT = 0,
+    OP_FLATTEN,    /* alias of its input with shape (c*h*w, 1, 1) */
+    OP_LINEAR,     /* weight (out x in), bias (out) */
+    OP_CONV,       /* weight (oc x ic x k x k), optional bias */
+    OP_BN,         /* weight, bias (c); buffers running mean, running var (c each) */
+    OP_RELU,
+    OP_LRELU,
+    OP_MAXPOOL,    /* k x k, stride, no padding */
+    OP_AVGPOOL,    /* k x k, stride, no padding */
+    OP_GAP,        /* global average pool: (c, h, w) -> (c, 1, 1) */
+    OP_DROPOUT,
+    OP_ADD,        /* in0 + in1 */
+    OP_SHORTCUT_A, /* stride-2 subsample + zero channel padding (ResNet option A) */
+    OP_GIN_AGG,    /* (1 + eps) x_v + sum of neighbours; optional learnable eps */
+    OP_GRAPH_SUM   /* node level -> graph level sum readout */
+} nn_op_t;
+
+enum { LEVEL_SAMPLE = 0, LEVEL_NODE = 1 };
+
+#define NN_NAME 48
+#define NN_NONE ((size_t)-1)
+
+typedef struct nn_node {
+    nn_op_t op;
+    char name[NN_NAME];
+    int in0, in1;        /* input node indices (-1 none) */
+    int level;           /* rows are samples/graphs or graph nodes */
+    size_t c, h, w;      /* per-row output shape */
+    size_t w_off, b_off; /* parameter offsets (NN_NONE: absent) */
+    size_t buf_off;      /* BN running stats offset in the buffer block */
+    int k, stride, pad;
+    int pad_c;           /* shortcut A: channels padded on each side */
+    float slope, p, eps;
+    int probe;           /* can be a probe signal */
+    int needs_grad;      /* its output depends on parameters: backward must reach it */
+    /* per batch */
+    size_t rows;
+    float *y, *dy;
+    float *aux;          /* BN: mean, invstd (2c); dropout: mask (rows*c*h*w) */
+    int32_t *idx;        /* max-pool argmax */
+} nn_node_t;
+
+typedef struct nn_tensor {
+    char name[NN_NAME];
+    size_t offset, numel;
+    int ndim;
+    size_t shape[4];
+    size_t fan_in;       /* for initialisation; 0 = constant init */
+    float init_const;
+} nn_tensor_t;
+
+struct cgalr_model {
+    cgalr_model_config_t cfg;
+    nn_node_t *nodes;
+    int n_nodes, cap_nodes;
+    nn_tensor_t *tensors;
+    size_t n_tensors, cap_tensors;
+    float *params, *grads, *buffers;
+    size_t n_params, n_buffers;
+    cgalr_rng_t drop_rng;
+    uint64_t arch_hash;
+    /* arena */
+    unsigned char *arena;
+    size_t arena_cap;
+    float *work;         /* im2col scratch */
+    size_t work_cap;
+    int training;
+    const cgalr_graph_batch_t *gb;
+    int logits_valid;
+    size_t logits_n;
+    char default_probe[NN_NAME];
+};
+
+/* ops.c: kernels. Each forward reads its inputs' y and writes its own y; each backward ADDS into
+ * its inputs' dy (when they need it) and into the gradient block. */
+cgalr_status_t nn_forward_node(struct cgalr_model *m, nn_node_t *n);
+void nn_backward_node(struct cgalr_model *m, nn_node_t *n);
+size_t nn_conv_out(size_t in, int k, int stride, int pad);
+
+/* checkpoint.c / optim.c helpers */
+struct cgalr_optim {
+    cgalr_optim_config_t cfg;
+    cgalr_model_t *model;
+    float *state;        /* SGD: momentum buffer (n); Adam: m then v (2n) */
+    size_t n_state;
+    uint64_t steps;
+};
+
+uint64_t nn_fnv1a(uint64_t h, const void *data, size_t len);
+
+#endif

@@ -1,0 +1,581 @@
+/* Forward and backward kernels of every op of the engine (float32, NCHW rows). Backward passes
+ * accumulate (+=) into input gradients and parameter gradients so that nodes feeding several
+ * consumers (residual branches, GIN readouts) need no special handling. */
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "nn/nn_internal.h"
+
+size_t nn_conv_out(size_t in, int k, int stride, int pad)
+{
+    long v = ((long)in + 2L * pad - k) / stride + 1;
+    return v > 0 ? (size_t)v : 0;
+}
+
+static size_t rowsize(const nn_node_t *n)
+{
+    return n->c * n->h * n->w;
+}
+
+/* col: (c*k*k) x (oh*ow) for one sample x: c x h x w. */
+static void im2col(const float *x, size_t c, size_t h, size_t w, int k, int s, int p, size_t oh, size_t ow,
+                   float *col)
+{
+    for (size_t ch = 0; ch < c; ch++) {
+        const float *xc = x + ch * h * w;
+        for (int ki = 0; ki < k; ki++) {
+            for (int kj = 0; kj < k; kj++) {
+                float *row = col + ((ch * (size_t)k + (size_t)ki) * (size_t)k + (size_t)kj) * oh * ow;
+                for (size_t i = 0; i < oh; i++) {
+                    long ih = (long)i * s - p + ki;
+                    float *dst = row + i * ow;
+                    if (ih < 0 || ih >= (long)h) {
+                        memset(dst, 0, ow * sizeof(float));
+                        continue;
+                    }
+                    const float *src = xc + (size_t)ih * w;
+                    if (s == 1) {
+                        /* contiguous run: the valid ow range is [j0, j1) */
+                        long j0 = p - kj > 0 ? p - kj : 0;
+                        long j1 = (long)w + p - kj;
+                        if (j1 > (long)ow)
+                            j1 = (long)ow;
+                        for (long j = 0; j < j0 && j < (long)ow; j++)
+                            dst[j] = 0.0f;
+                        if (j1 > j0)
+                            memcpy(dst + j0, src + (j0 - p + kj), (size_t)(j1 - j0) * sizeof(float));
+                        for (long j = (j1 > j0 ? j1 : j0); j < (long)ow; j++)
+                            dst[j] = 0.0f;
+                    } else {
+                        for (size_t j = 0; j < ow; j++) {
+                            long iw = (long)j * s - p + kj;
+                            dst[j] = (iw >= 0 && iw < (long)w) ? src[iw] : 0.0f;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void col2im_add(const float *col, size_t c, size_t h, size_t w, int k, int s, int p, size_t oh, size_t ow,
+                       float *dx)
+{
+    for (size_t ch = 0; ch < c; ch++) {
+        float *xc = dx + ch * h * w;
+        for (int ki = 0; ki < k; ki++) {
+            for (int kj = 0; kj < k; kj++) {
+                const float *row = col + ((ch * (size_t)k + (size_t)ki) * (size_t)k + (size_t)kj) * oh * ow;
+                for (size_t i = 0; i < oh; i++) {
+                    long ih = (long)i * s - p + ki;
+                    if (ih < 0 || ih >= (long)h)
+                        continue;
+                    float *dst = xc + (size_t)ih * w;
+                    const float *src = row + i * ow;
+                    for (size_t j = 0; j < ow; j++) {
+                        long iw = (long)j * s - p + kj;
+                        if (iw >= 0 && iw < (long)w)
+                            dst[iw] += src[j];
+                    }
+                }
+            }
+        }
+    }
+}
+
+static int conv_is_pointwise(const nn_node_t *n)
+{
+    return n->k == 1 && n->stride == 1 && n->pad == 0;
+}
+
+static void conv_forward(struct cgalr_model *m, nn_node_t *n)
+{
+    const nn_node_t *in = &m->nodes[n->in0];
+    size_t ic = in->c, ih = in->h, iw = in->w, oc = n->c, oh = n->h, ow = n->w;
+    size_t kk = ic * (size_t)n->k * (size_t)n->k, ohw = oh * ow;
+    const float *W = m->params + n->w_off;
+    for (size_t s = 0; s < n->rows; s++) {
+        const float *x = in->y + s * ic * ih * iw;
+        float *y = n->y + s * oc * ohw;
+        const float *col = x;
+        if (!conv_is_pointwise(n)) {
+            im2col(x, ic, ih, iw, n->k, n->stride, n->pad, oh, ow, m->work);
+            col = m->work;
+        }
+        /* y (oc x ohw) = W (oc x kk) * col (kk x ohw) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)oc, (int)ohw, (int)kk, 1.0f, W, (int)kk,
+                    col, (int)ohw, 0.0f, y, (int)ohw);
+        if (n->b_off != NN_NONE) {
+            const float *b = m->params + n->b_off;
+            for (size_t o = 0; o < oc; o++)
+                for (size_t j = 0; j < ohw; j++)
+                    y[o * ohw + j] += b[o];
+        }
+    }
+}
+
+static void conv_backward(struct cgalr_model *m, nn_node_t *n)
+{
+    nn_node_t *in = &m->nodes[n->in0];
+    size_t ic = in->c, ih = in->h, iw = in->w, oc = n->c, oh = n->h, ow = n->w;
+    size_t kk = ic * (size_t)n->k * (size_t)n->k, ohw = oh * ow;
+    const float *W = m->params + n->w_off;
+    float *dW = m->grads + n->w_off;
+    float *col = m->work, *dcol = m->work + kk * ohw;
+    for (size_t s = 0; s < n->rows; s++) {
+        const float *x = in->y + s * ic * ih * iw;
+        const float *dy = n->dy + s * oc * ohw;
+        const float *c = x;
+        if (!conv_is_pointwise(n)) {
+            im2col(x, ic, ih, iw, n->k, n->stride, n->pad, oh, ow, col);
+            c = col;
+        }
+        /* dW (oc x kk) += dy (oc x ohw) * col^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)oc, (int)kk, (int)ohw, 1.0f, dy, (int)ohw, c,
+                    (int)ohw, 1.0f, dW, (int)kk);
+        if (n->b_off != NN_NONE) {
+            float *db = m->grads + n->b_off;
+            for (size_t o = 0; o < oc; o++) {
+                float acc = 0.0f;
+                for (size_t j = 0; j < ohw; j++)
+                    acc += dy[o * ohw + j];
+                db[o] += acc;
+            }
+        }
+        if (in->needs_grad) {
+            float *dx = in->dy + s * ic * ih * iw;
+            if (conv_is_pointwise(n)) {
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kk, (int)ohw, (int)oc, 1.0f, W, (int)kk,
+                            dy, (int)ohw, 1.0f, dx, (int)ohw);
+            } else {
+                /* dcol (kk x ohw) = W^T dy */
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kk, (int)ohw, (int)oc, 1.0f, W, (int)kk,
+                            dy, (int)ohw, 0.0f, dcol, (int)ohw);
+                col2im_add(dcol, ic, ih, iw, n->k, n->stride, n->pad, oh, ow, dx);
+            }
+        }
+    }
+}
+
+static void linear_forward(struct cgalr_model *m, nn_node_t *n)
+{
+    const nn_node_t *in = &m->nodes[n->in0];
+    size_t k = rowsize(in), o = n->c, r = n->rows;
+    const float *W = m->params + n->w_off;
+    /* y (r x o) = x (r x k) W^T */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)r, (int)o, (int)k, 1.0f, in->y, (int)k, W, (int)k,
+                0.0f, n->y, (int)o);
+    if (n->b_off != NN_NONE) {
+        const float *b = m->params + n->b_off;
+        for (size_t i = 0; i < r; i++)
+            for (size_t j = 0; j < o; j++)
+                n->y[i * o + j] += b[j];
+    }
+}
+
+static void linear_backward(struct cgalr_model *m, nn_node_t *n)
+{
+    nn_node_t *in = &m->nodes[n->in0];
+    size_t k = rowsize(in), o = n->c, r = n->rows;
+    const float *W = m->params + n->w_off;
+    float *dW = m->grads + n->w_off;
+    if (r == 0)
+        return;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)o, (int)k, (int)r, 1.0f, n->dy, (int)o, in->y, (int)k,
+                1.0f, dW, (int)k);
+    if (n->b_off != NN_NONE) {
+        float *db = m->grads + n->b_off;
+        for (size_t i = 0; i < r; i++)
+            for (size_t j = 0; j < o; j++)
+                db[j] += n->dy[i * o + j];
+    }
+    if (in->needs_grad)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)r, (int)k, (int)o, 1.0f, n->dy, (int)o, W,
+                    (int)k, 1.0f, in->dy, (int)k);
+}
+
+#define BN_EPS 1e-5
+#define BN_MOMENTUM 0.1
+
+static cgalr_status_t bn_forward(struct cgalr_model *m, nn_node_t *n)
+{
+    const nn_node_t *in = &m->nodes[n->in0];
+    size_t C = n->c, hw = n->h * n->w, r = n->rows, M = r * hw;
+    const float *g = m->params + n->w_off, *b = m->params + n->b_off;
+    float *rm = m->buffers + n->buf_off, *rv = rm + C;
+    if (m->training && M < 2)
+        return cgalr_fail(CGALR_EINVAL, "batch norm '%s': %zu value(s) per channel in training mode, need at least 2",
+                          n->name, M);
+    for (size_t c = 0; c < C; c++) {
+        float mean, invstd;
+        if (m->training) {
+            double s = 0.0, ss = 0.0;
+            for (size_t i = 0; i < r; i++) {
+                const float *x = in->y + (i * C + c) * hw;
+                for (size_t j = 0; j < hw; j++)
+                    s += x[j];
+            }
+            double mu = s / (double)M;
+            for (size_t i = 0; i < r; i++) {
+                const float *x = in->y + (i * C + c) * hw;
+                for (size_t j = 0; j < hw; j++) {
+                    double d = x[j] - mu;
+                    ss += d * d;
+                }
+            }
+            double var = ss / (double)M;
+            mean = (float)mu;
+            invstd = (float)(1.0 / sqrt(var + BN_EPS));
+            rm[c] = (float)((1.0 - BN_MOMENTUM) * rm[c] + BN_MOMENTUM * mu);
+            rv[c] = (float)((1.0 - BN_MOMENTUM) * rv[c] + BN_MOMENTUM * ss / (double)(M - 1));
+            n->aux[c] = mean;
+            n->aux[C + c] = invstd;
+        } else {
+            mean = rm[c];
+            invstd = (float)(1.0 / sqrt((double)rv[c] + BN_EPS));
+        }
+        float a = g[c] * invstd, bb = b[c] - mean * a;
+        for (size_t i = 0; i < r; i++) {
+            const float *x = in->y + (i * C + c) * hw;
+            float *y = n->y + (i * C + c) * hw;
+            for (size_t j = 0; j < hw; j++)
+                y[j] = x[j] * a + bb;
+        }
+    }
+    return CGALR_OK;
+}
+
+static void bn_backward(struct cgalr_model *m, nn_node_t *n)
+{
+    nn_node_t *in = &m->nodes[n->in0];
+    size_t C = n->c, hw = n->h * n->w, r = n->rows, M = r * hw;
+    const float *g = m->params + n->w_off;
+    float *dg = m->grads + n->w_off, *db = m->grads + n->b_off;
+    for (size_t c = 0; c < C; c++) {
+        float mean = n->aux[c], invstd = n->aux[C + c];
+        double sdy = 0.0, sdyx = 0.0;
+        for (size_t i = 0; i < r; i++) {
+            const float *x = in->y + (i * C + c) * hw;
+            const float *dy = n->dy + (i * C + c) * hw;
+            for (size_t j = 0; j < hw; j++) {
+                sdy += dy[j];
+                sdyx += dy[j] * (x[j] - mean) * invstd;
+            }
+        }
+        dg[c] += (float)sdyx;
+        db[c] += (float)sdy;
+        if (!in->needs_grad)
+            continue;
+        float k = g[c] * invstd;
+        float mdy = (float)(sdy / (double)M), mdyx = (float)(sdyx / (double)M);
+        for (size_t i = 0; i < r; i++) {
+            const float *x = in->y + (i * C + c) * hw;
+            const float *dy = n->dy + (i * C + c) * hw;
+            float *dx = in->dy + (i * C + c) * hw;
+            for (size_t j = 0; j < hw; j++) {
+                float xh = (x[j] - mean) * invstd;
+                dx[j] += k * (dy[j] - mdy - xh * mdyx);
+            }
+        }
+    }
+}
+
+static void pool_forward(struct cgalr_model *m, nn_node_t *n, int is_max)
+{
+    const nn_node_t *in = &m->nodes[n->in0];
+    size_t planes = n->rows * n->c, ih = in->h, iw = in->w, oh = n->h, ow = n->w;
+    int k = n->k, s = n->stride;
+    float inv = 1.0f / (float)(k * k);
+    for (size_t pl = 0; pl < planes; pl++) {
+        const float *x = in->y + pl * ih * iw;
+        float *y = n->y + pl * oh * ow;
+        int32_t *idx = is_max ? n->idx + pl * oh * ow : NULL;
+        for (size_t i = 0; i < oh; i++) {
+            for (size_t j = 0; j < ow; j++) {
+                size_t i0 = i * (size_t)s, j0 = j * (size_t)s;
+                if (is_max) {
+                    size_t best = i0 * iw + j0;
+                    float bv = x[best];
+                    for (int a = 0; a < k; a++)
+                        for (int b = 0; b < k; b++) {
+                            size_t q = (i0 + (size_t)a) * iw + j0 + (size_t)b;
+                            /* like PyTorch: first maximum wins, NaN propagates */
+                            if (x[q] > bv || isnan(x[q])) {
+                                bv = x[q];
+                                best = q;
+                            }
+                        }
+                    y[i * ow + j] = bv;
+                    idx[i * ow + j] = (int32_t)best;
+                } else {
+                    float acc = 0.0f;
+                    for (int a = 0; a < k; a++)
+                        for (int b = 0; b < k; b++)
+                            acc += x[(i0 + (size_t)a) * iw + j0 + (size_t)b];
+                    y[i * ow + j] = acc * inv;
+                }
+            }
+        }
+    }
+}
+
+static void pool_backward(struct cgalr_model *m, nn_node_t *n, int is_max)
+{
+    nn_node_t *in = &m->nodes[n->in0];
+    if (!in->needs_grad)
+        return;
+    size_t planes = n->rows * n->c, ih = in->h, iw = in->w, oh = n->h, ow = n->w;
+    int k = n->k, s = n->stride;
+    float inv = 1.0f / (float)(k * k);
+    for (size_t pl = 0; pl < planes; pl++) {
+        float *dx = in->dy + pl * ih * iw;
+        const float *dy = n->dy + pl * oh * ow;
+        if (is_max) {
+            const int32_t *idx = n->idx + pl * oh * ow;
+            for (size_t q = 0; q < oh * ow; q++)
+                dx[idx[q]] += dy[q];
+        } else {
+            for (size_t i = 0; i < oh; i++)
+                for (size_t j = 0; j < ow; j++) {
+                    float g = dy[i * ow + j] * inv;
+                    for (int a = 0; a < k; a++)
+                        for (int b = 0; b < k; b++)
+                            dx[(i * (size_t)s + (size_t)a) * iw + j * (size_t)s + (size_t)b] += g;
+                }
+        }
+    }
+}
+
+static void gin_agg_forward(struct cgalr_model *m, nn_node_t *n)
+{
+    const nn_node_t *in = &m->nodes[n->in0];
+    const cgalr_graph_batch_t *gb = m->gb;
+    size_t d = n->c;
+    float eps = n->w_off != NN_NONE ? m->params[n->w_off] : n->eps;
+    float a = 1.0f + eps;
+    for (size_t v = 0; v < n->rows; v++) {
+        const float *xv = in->y + v * d;
+        float *y = n->y + v * d;
+        for (size_t j = 0; j < d; j++)
+            y[j] = a * xv[j];
+        for (int32_t e = gb->row_ptr[v]; e < gb->row_ptr[v + 1]; e++) {
+            const float *xu = in->y + (size_t)gb->col[e] * d;
+            for (size_t j = 0; j < d; j++)
+                y[j] += xu[j];
+        }
+    }
+}
+
+static void gin_agg_backward(struct cgalr_model *m, nn_node_t *n)
+{
+    nn_node_t *in = &m->nodes[n->in0];
+    const cgalr_graph_batch_t *gb = m->gb;
+    size_t d = n->c;
+    float eps = n->w_off != NN_NONE ? m->params[n->w_off] : n->eps;
+    float a = 1.0f + eps;
+    if (n->w_off != NN_NONE) {
+        double acc = 0.0;
+        for (size_t q = 0; q < n->rows * d; q++)
+            acc += (double)n->dy[q] * in->y[q];
+        m->grads[n->w_off] += (float)acc;
+    }
+    if (!in->needs_grad)
+        return;
+    /* the adjacency is symmetric, so the transpose of the sum is the same sum */
+    for (size_t v = 0; v < n->rows; v++) {
+        float *dx = in->dy + v * d;
+        const float *dyv = n->dy + v * d;
+        for (size_t j = 0; j < d; j++)
+            dx[j] += a * dyv[j];
+        for (int32_t e = gb->row_ptr[v]; e < gb->row_ptr[v + 1]; e++) {
+            const float *dyu = n->dy + (size_t)gb->col[e] * d;
+            for (size_t j = 0; j < d; j++)
+                dx[j] += dyu[j];
+        }
+    }
+}
+
+cgalr_status_t nn_forward_node(struct cgalr_model *m, nn_node_t *n)
+{
+    const nn_node_t *in = n->in0 >= 0 ? &m->nodes[n->in0] : NULL;
+    size_t total = n->rows * rowsize(n);
+    switch (n->op) {
+    case OP_INPUT:
+    case OP_FLATTEN:
+        break;
+    case OP_LINEAR:
+        linear_forward(m, n);
+        break;
+    case OP_CONV:
+        conv_forward(m, n);
+        break;
+    case OP_BN:
+        return bn_forward(m, n);
+    case OP_RELU:
+        for (size_t q = 0; q < total; q++)
+            n->y[q] = in->y[q] > 0.0f ? in->y[q] : (isnan(in->y[q]) ? in->y[q] : 0.0f);
+        break;
+    case OP_LRELU:
+        for (size_t q = 0; q < total; q++)
+            n->y[q] = in->y[q] > 0.0f ? in->y[q] : in->y[q] * n->slope;
+        break;
+    case OP_MAXPOOL:
+        pool_forward(m, n, 1);
+        break;
+    case OP_AVGPOOL:
+        pool_forward(m, n, 0);
+        break;
+    case OP_GAP: {
+        size_t hw = in->h * in->w;
+        for (size_t q = 0; q < total; q++) {
+            const float *x = in->y + q * hw;
+            float acc = 0.0f;
+            for (size_t j = 0; j < hw; j++)
+                acc += x[j];
+            n->y[q] = acc / (float)hw;
+        }
+        break;
+    }
+    case OP_DROPOUT:
+        if (m->training && n->p > 0.0f) {
+            float keep = 1.0f / (1.0f - n->p);
+            for (size_t q = 0; q < total; q++) {
+                n->aux[q] = cgalr_rng_uniformf(&m->drop_rng) < n->p ? 0.0f : keep;
+                n->y[q] = in->y[q] * n->aux[q];
+            }
+        } else {
+            memcpy(n->y, in->y, total * sizeof(float));
+        }
+        break;
+    case OP_ADD: {
+        const float *b = m->nodes[n->in1].y;
+        for (size_t q = 0; q < total; q++)
+            n->y[q] = in->y[q] + b[q];
+        break;
+    }
+    case OP_SHORTCUT_A: {
+        size_t ic = in->c, ih = in->h, iw = in->w;
+        memset(n->y, 0, total * sizeof(float));
+        for (size_t s = 0; s < n->rows; s++)
+            for (size_t c = 0; c < ic; c++) {
+                const float *x = in->y + (s * ic + c) * ih * iw;
+                float *y = n->y + (s * n->c + c + (size_t)n->pad_c) * n->h * n->w;
+                for (size_t i = 0; i < n->h; i++)
+                    for (size_t j = 0; j < n->w; j++)
+                        y[i * n->w + j] = x[(2 * i) * iw + 2 * j];
+            }
+        break;
+    }
+    case OP_GIN_AGG:
+        gin_agg_forward(m, n);
+        break;
+    case OP_GRAPH_SUM: {
+        size_t d = n->c;
+        memset(n->y, 0, total * sizeof(float));
+        for (size_t v = 0; v < in->rows; v++) {
+            float *y = n->y + (size_t)m->gb->graph_of_node[v] * d;
+            const float *x = in->y + v * d;
+            for (size_t j = 0; j < d; j++)
+                y[j] += x[j];
+        }
+        break;
+    }
+    }
+    return CGALR_OK;
+}
+
+void nn_backward_node(struct cgalr_model *m, nn_node_t *n)
+{
+    nn_node_t *in = n->in0 >= 0 ? &m->nodes[n->in0] : NULL;
+    size_t total = n->rows * rowsize(n);
+    switch (n->op) {
+    case OP_INPUT:
+    case OP_FLATTEN: /* aliases its input's buffers */
+        break;
+    case OP_LINEAR:
+        linear_backward(m, n);
+        break;
+    case OP_CONV:
+        conv_backward(m, n);
+        break;
+    case OP_BN:
+        bn_backward(m, n);
+        break;
+    case OP_RELU:
+        if (in->needs_grad)
+            for (size_t q = 0; q < total; q++)
+                if (n->y[q] > 0.0f)
+                    in->dy[q] += n->dy[q];
+        break;
+    case OP_LRELU:
+        if (in->needs_grad)
+            for (size_t q = 0; q < total; q++)
+                in->dy[q] += in->y[q] > 0.0f ? n->dy[q] : n->dy[q] * n->slope;
+        break;
+    case OP_MAXPOOL:
+        pool_backward(m, n, 1);
+        break;
+    case OP_AVGPOOL:
+        pool_backward(m, n, 0);
+        break;
+    case OP_GAP:
+        if (in->needs_grad) {
+            size_t hw = in->h * in->w;
+            for (size_t q = 0; q < total; q++) {
+                float g = n->dy[q] / (float)hw;
+                float *dx = in->dy + q * hw;
+                for (size_t j = 0; j < hw; j++)
+                    dx[j] += g;
+            }
+        }
+        break;
+    case OP_DROPOUT:
+        if (in->needs_grad) {
+            if (n->p > 0.0f)
+                for (size_t q = 0; q < total; q++)
+                    in->dy[q] += n->dy[q] * n->aux[q];
+            else
+                for (size_t q = 0; q < total; q++)
+                    in->dy[q] += n->dy[q];
+        }
+        break;
+    case OP_ADD: {
+        nn_node_t *b = &m->nodes[n->in1];
+        if (in->needs_grad)
+            for (size_t q = 0; q < total; q++)
+                in->dy[q] += n->dy[q];
+        if (b->needs_grad)
+            for (size_t q = 0; q < total; q++)
+                b->dy[q] += n->dy[q];
+        break;
+    }
+    case OP_SHORTCUT_A:
+        if (in->needs_grad) {
+            size_t ic = in->c, ih = in->h, iw = in->w;
+            for (size_t s = 0; s < n->rows; s++)
+                for (size_t c = 0; c < ic; c++) {
+                    float *dx = in->dy + (s * ic + c) * ih * iw;
+                    const float *dy = n->dy + (s * n->c + c + (size_t)n->pad_c) * n->h * n->w;
+                    for (size_t i = 0; i < n->h; i++)
+                        for (size_t j = 0; j < n->w; j++)
+                            dx[(2 * i) * iw + 2 * j] += dy[i * n->w + j];
+                }
+        }
+        break;
+    case OP_GIN_AGG:
+        gin_agg_backward(m, n);
+        break;
+    case OP_GRAPH_SUM:
+        if (in->needs_grad) {
+            size_t d = n->c;
+            for (size_t v = 0; v < in->rows; v++) {
+                const float *dy = n->dy + (size_t)m->gb->graph_of_node[v] * d;
+                float *dx = in->dy + v * d;
+                for (size_t j = 0; j < d; j++)
+                    dx[j] += dy[j];
+            }
+        }
+        break;
+    }
+}
