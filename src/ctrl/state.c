@@ -225,6 +225,7 @@ cgalr_status_t cgalr_sched_load(cgalr_sched_t *s, const void *buf, size_t size)
                       hist[i]);
     }
     cgalr_sched_trace_t last;
+    memset(&last, 0, sizeof last);
     last.t = get_i64(&r);
     last.progress = get_f64(&r);
     last.d = get_f64(&r);
