@@ -39,8 +39,15 @@ typedef struct edge {
 /* A cursor into one edge's sorted coboundary: the working column is the Z/2 sum of these. */
 typedef struct cursor {
     uint64_t key;
-    size_t pos, end;
+    uint32_t pos, end; /* into the pool */
+    uint32_t e;        /* edge index */
 } cursor_t;
+
+/* Per-edge state within one column reduction. Adding an edge twice cancels (Z/2), and a cursor
+ * added after the current pivot is at the same place as an older cursor of that edge, so an
+ * edge keeps at most one cursor: cancelled ones stay in the heap, dead, until they surface or
+ * the edge is added again (then the same cursor is live again, still in the right place). */
+enum { F_ODD = 1, F_CURSOR = 2, F_TOUCHED = 4 };
 
 typedef struct rips {
     size_t p;
@@ -57,8 +64,9 @@ typedef struct rips {
     /* the working column */
     cursor_t *heap;
     size_t heap_n, heap_cap;
-    uint32_t *vlist; /* edges (i << 16 | j) added to the working column, with multiplicity */
+    uint32_t *vlist; /* distinct edges (i << 16 | j) added to the working column */
     size_t vlist_n, vlist_cap;
+    uint8_t *flag;   /* F_* per edge index */
     /* reduced columns: the edges whose coboundaries sum to each pivot's column */
     uint32_t *vpool;
     size_t vpool_n, vpool_cap;
@@ -143,24 +151,6 @@ static void sort_u64(uint64_t *a, size_t n)
     }
 }
 
-static void sort_u32(uint32_t *a, size_t n)
-{
-    /* V lists are short; insertion sort for small ones, shell gaps otherwise */
-    static const size_t gaps[] = {701, 301, 132, 57, 23, 10, 4, 1};
-    for (size_t g = 0; g < sizeof gaps / sizeof *gaps; g++) {
-        size_t h = gaps[g];
-        for (size_t i = h; i < n; i++) {
-            uint32_t v = a[i];
-            size_t j = i;
-            while (j >= h && a[j - h] > v) {
-                a[j] = a[j - h];
-                j -= h;
-            }
-            a[j] = v;
-        }
-    }
-}
-
 /* The coboundary of edge (a, b) sorted in filtration order; returns its offset in the pool. */
 static cgalr_status_t coboundary(rips_t *r, uint32_t a, uint32_t b, size_t *off, size_t *n)
 {
@@ -170,7 +160,8 @@ static cgalr_status_t coboundary(rips_t *r, uint32_t a, uint32_t b, size_t *off,
         *n = r->len[e];
         return CGALR_OK;
     }
-    if (grow((void **)&r->pool, &r->pool_cap, r->pool_n + r->p, sizeof *r->pool))
+    if (r->pool_n + r->p > UINT32_MAX ||
+        grow((void **)&r->pool, &r->pool_cap, r->pool_n + r->p, sizeof *r->pool))
         return cgalr_fail(CGALR_ENOMEM, "rips: out of memory caching coboundaries (%zu entries)", r->pool_n);
     const uint32_t *ra = r->rank + (size_t)a * r->p, *rb = r->rank + (size_t)b * r->p;
     uint32_t re = ra[b];
@@ -229,16 +220,26 @@ static void heap_up(cursor_t *h, size_t i)
     h[i] = x;
 }
 
-/* Adds edge (a, b)'s coboundary from its first entry after `after` to the working column. */
+/* Adds edge (a, b)'s coboundary, from its first entry after `after`, to the working column. */
 static cgalr_status_t add_edge(rips_t *r, uint32_t packed, uint64_t after)
 {
+    uint32_t a = packed >> 16, b = packed & 0xffff;
+    uint32_t e = (uint32_t)(r->c2[a] + b);
+    uint8_t f = r->flag[e];
+    if (!(f & F_TOUCHED)) {
+        if (grow((void **)&r->vlist, &r->vlist_cap, r->vlist_n + 1, sizeof *r->vlist))
+            return cgalr_fail(CGALR_ENOMEM, "rips: out of memory in a column reduction");
+        r->vlist[r->vlist_n++] = packed;
+        f |= F_TOUCHED;
+    }
+    f ^= F_ODD;
+    r->flag[e] = f;
+    if (!(f & F_ODD) || (f & F_CURSOR))
+        return CGALR_OK;
     size_t off = 0, n = 0;
-    cgalr_status_t st = coboundary(r, packed >> 16, packed & 0xffff, &off, &n);
+    cgalr_status_t st = coboundary(r, a, b, &off, &n);
     if (st)
         return st;
-    if (grow((void **)&r->vlist, &r->vlist_cap, r->vlist_n + 1, sizeof *r->vlist))
-        return cgalr_fail(CGALR_ENOMEM, "rips: out of memory in a column reduction");
-    r->vlist[r->vlist_n++] = packed;
     const uint64_t *c = r->pool + off;
     size_t lo = 0, hi = n;
     while (lo < hi) {
@@ -252,31 +253,54 @@ static cgalr_status_t add_edge(rips_t *r, uint32_t packed, uint64_t after)
         return CGALR_OK;
     if (grow((void **)&r->heap, &r->heap_cap, r->heap_n + 1, sizeof *r->heap))
         return cgalr_fail(CGALR_ENOMEM, "rips: out of memory in a column reduction");
-    r->heap[r->heap_n] = (cursor_t){c[lo], off + lo, off + n};
+    r->heap[r->heap_n] = (cursor_t){c[lo], (uint32_t)(off + lo), (uint32_t)(off + n), e};
     heap_up(r->heap, r->heap_n++);
+    r->flag[e] = f | F_CURSOR;
     return CGALR_OK;
+}
+
+static inline void heap_pop_top(rips_t *r)
+{
+    r->flag[r->heap[0].e] &= (uint8_t)~F_CURSOR;
+    r->heap[0] = r->heap[--r->heap_n];
+    heap_down(r->heap, r->heap_n, 0);
+}
+
+/* Drops cancelled cursors from the top of the heap. */
+static inline void heap_clean(rips_t *r)
+{
+    while (r->heap_n && !(r->flag[r->heap[0].e] & F_ODD))
+        heap_pop_top(r);
+}
+
+static inline void heap_advance_top(rips_t *r)
+{
+    cursor_t *h = r->heap;
+    if (++h[0].pos == h[0].end) {
+        heap_pop_top(r);
+    } else {
+        h[0].key = r->pool[h[0].pos];
+        heap_down(h, r->heap_n, 0);
+    }
 }
 
 /* Smallest entry of the working column with odd multiplicity, consumed; 0 if the column is zero. */
 static int pop_pivot(rips_t *r, uint64_t *pivot)
 {
-    cursor_t *h = r->heap;
-    const uint64_t *pool = r->pool;
-    while (r->heap_n) {
-        uint64_t k = h[0].key;
-        for (int twice = 0; twice < 2; twice++) {
-            if (++h[0].pos == h[0].end)
-                h[0] = h[--r->heap_n];
-            else
-                h[0].key = pool[h[0].pos];
-            heap_down(h, r->heap_n, 0);
-            if (twice == 0 && !(r->heap_n && h[0].key == k)) {
-                *pivot = k;
-                return 1;
-            }
+    for (;;) {
+        heap_clean(r);
+        if (!r->heap_n)
+            return 0;
+        uint64_t k = r->heap[0].key;
+        heap_advance_top(r);
+        heap_clean(r);
+        if (r->heap_n && r->heap[0].key == k) {
+            heap_advance_top(r);
+            continue;
         }
+        *pivot = k;
+        return 1;
     }
-    return 0;
 }
 
 static inline size_t hslot(uint64_t key) { return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20); }
@@ -291,19 +315,26 @@ static int64_t map_find(const rips_t *r, uint64_t key)
     }
 }
 
-/* Records a reduced column: its pivot and the edges (with odd multiplicity in vlist) summing to it. */
+/* Clears the per-edge state of the working column; with keep, compacts vlist to the edges added
+ * an odd number of times (they sum to the reduced column). */
+static void column_reset(rips_t *r, int keep)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < r->vlist_n; i++) {
+        uint32_t pk = r->vlist[i];
+        uint32_t e = (uint32_t)(r->c2[pk >> 16] + (pk & 0xffff));
+        if (keep && (r->flag[e] & F_ODD))
+            r->vlist[m++] = pk;
+        r->flag[e] = 0;
+    }
+    r->vlist_n = m;
+    r->heap_n = 0;
+}
+
+/* Records a reduced column: its pivot and the edges in vlist whose coboundaries sum to it. */
 static cgalr_status_t map_insert(rips_t *r, uint64_t key)
 {
-    sort_u32(r->vlist, r->vlist_n);
-    size_t m = 0;
-    for (size_t i = 0; i < r->vlist_n;) {
-        size_t j = i;
-        while (j < r->vlist_n && r->vlist[j] == r->vlist[i])
-            j++;
-        if ((j - i) & 1)
-            r->vlist[m++] = r->vlist[i];
-        i = j;
-    }
+    size_t m = r->vlist_n;
     if (grow((void **)&r->vpool, &r->vpool_cap, r->vpool_n + m, sizeof *r->vpool))
         return cgalr_fail(CGALR_ENOMEM, "rips: out of memory storing reduced columns");
     memcpy(r->vpool + r->vpool_n, r->vlist, m * sizeof *r->vlist);
@@ -448,6 +479,7 @@ static cgalr_status_t rips_h1(rips_t *r, const edge_t *cols, size_t ncols, const
             }
             if (st)
                 break;
+            column_reset(r, 1);
         }
         if (has) {
             st = map_insert(r, pivot);
@@ -544,13 +576,14 @@ cgalr_status_t cgalr_topo_rips(const double *dist, size_t p, int maxdim, double 
         hcap *= 2;
     r.hmask = hcap - 1;
     r.off = calloc(ne_all, sizeof *r.off);
+    r.flag = calloc(ne_all, 1);
     r.len = malloc(ne_all * sizeof *r.len);
     r.scratch = malloc(p * sizeof *r.scratch);
     r.hkeys = malloc(hcap * sizeof *r.hkeys);
     r.hcol = malloc(hcap * sizeof *r.hcol);
     r.col_off = malloc((ncols + 1) * sizeof *r.col_off);
     r.col_len = malloc((ncols + 1) * sizeof *r.col_len);
-    if (!r.off || !r.len || !r.scratch || !r.hkeys || !r.hcol || !r.col_off || !r.col_len) {
+    if (!r.off || !r.flag || !r.len || !r.scratch || !r.hkeys || !r.hcol || !r.col_off || !r.col_len) {
         st = cgalr_fail(CGALR_ENOMEM, "rips: out of memory for %zu columns", ncols);
         goto done;
     }
@@ -561,6 +594,7 @@ cgalr_status_t cgalr_topo_rips(const double *dist, size_t p, int maxdim, double 
 
 done:
     free(r.off);
+    free(r.flag);
     free(r.len);
     free(r.pool);
     free(r.scratch);
