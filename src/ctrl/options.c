@@ -54,11 +54,6 @@ const char *cgalr_optim_name(cgalr_optim_kind_t k)
     return "unknown";
 }
 
-static const char *dist_name(cgalr_distance_kind_t k)
-{
-    return k == CGALR_DIST_TOP ? "top" : k == CGALR_DIST_WD ? "wd" : k == CGALR_DIST_SWK ? "swk" : "unknown";
-}
-
 static cgalr_distance_kind_t method_distance(cgalr_method_t m)
 {
     if (m == CGALR_METHOD_CGALR_WD)
@@ -90,12 +85,7 @@ void cgalr_sched_config_default(cgalr_sched_config_t *cfg, cgalr_method_t method
     cfg->s0 = 0;
     cfg->ctrl_every = 0;
     cfg->max_retries = 3;
-    /* The topology layer's documented defaults (METHOD.md section 3), set here so the control
-     * layer's configuration is complete without a call across layers. */
-    cfg->topo.kind = method_distance(method);
-    cfg->topo.p_ph = 128;
-    cfg->topo.seed = 0;
-    cfg->topo.sw_directions = 50;
+    cgalr_topo_config_default(&cfg->topo, method_distance(method));
     cfg->warmup_iters = 0;
     cfg->eta_min = 0;
     cfg->t_max = 0;
@@ -382,8 +372,8 @@ cgalr_status_t cgalr_sched_config_validate(const cgalr_sched_config_t *cfg)
     if (cgalr_method_is_cgalr(cfg->method)) {
         if (cfg->topo.kind != method_distance(cfg->method))
             return cgalr_fail(CGALR_EINVAL, "scheduler: method %s needs distance %s, config has %s",
-                              cgalr_method_name(cfg->method), dist_name(method_distance(cfg->method)),
-                              dist_name(cfg->topo.kind));
+                              cgalr_method_name(cfg->method), cgalr_topo_distance_name(method_distance(cfg->method)),
+                              cgalr_topo_distance_name(cfg->topo.kind));
         if (cfg->topo.p_ph < 2)
             return cgalr_fail(CGALR_EINVAL, "scheduler option p_ph=%zu: valid range [2, 1e6]", cfg->topo.p_ph);
         if (cfg->topo.sw_directions < 1)
