@@ -62,7 +62,7 @@ typedef struct flow {
     ptrdiff_t *match_b;    /* B column -> row (ma = DA), -1 free */
     ptrdiff_t *pred;       /* per column: the row it was reached from */
     ptrdiff_t *via;        /* per row: the column it was reached through */
-    ptrdiff_t *todo;       /* columns not yet settled */
+    double *key, *vv;      /* per column, search state */
     ptrdiff_t *rows;       /* stack of rows to scan */
     unsigned char *seen;   /* per row */
     unsigned char *done;   /* per column */
@@ -83,12 +83,15 @@ static void augment(flow_t *f, ptrdiff_t s)
 {
     const size_t ma = f->ma, mb = f->mb, w = f->w;
     const ptrdiff_t da_row = (ptrdiff_t)ma, db_col = (ptrdiff_t)mb;
-    double *u = f->u, *v = f->v, *dist = f->dist;
-    ptrdiff_t *todo = f->todo, *rows = f->rows;
-    size_t n_todo = mb + 1, n_rows = 0;
+    double *u = f->u, *v = f->v, *dist = f->dist, *key = f->key, *vv = f->vv;
+    ptrdiff_t *rows = f->rows, *pred = f->pred;
+    size_t n_rows = 0;
+    /* key: tentative distance of unsettled columns (+inf once settled); vv: v, or -inf once
+     * settled so that later scans can never lower a settled column. No index lists: the scans
+     * run over contiguous arrays. */
     for (size_t j = 0; j <= mb; j++) {
-        todo[j] = (ptrdiff_t)j;
-        dist[j] = INFINITY;
+        key[j] = INFINITY;
+        vv[j] = v[j];
         f->done[j] = 0;
     }
     memset(f->seen, 0, ma + 1);
@@ -98,36 +101,57 @@ static void augment(flow_t *f, ptrdiff_t s)
     f->via[s] = -1;
     rows[n_rows++] = s;
     for (;;) {
+        double lowest = INFINITY;
+        ptrdiff_t best = -1;
+        int best_sink = 0;
+        if (n_rows == 0) {
+            for (size_t j = 0; j <= mb; j++)
+                if (key[j] < lowest) {
+                    lowest = key[j];
+                    best = (ptrdiff_t)j;
+                }
+        }
         while (n_rows > 0) {
             ptrdiff_t r = rows[--n_rows];
             const double *cr = f->c + (size_t)r * w;
             double off = min_val - u[r];
-            for (size_t t = 0; t < n_todo; t++) {
-                ptrdiff_t j = todo[t];
-                double d = off + cr[j] - v[j];
-                if (d < dist[j]) {
-                    dist[j] = d;
-                    f->pred[j] = r;
+            if (n_rows > 0) {
+                for (size_t j = 0; j <= mb; j++) {
+                    double d = off + cr[j] - vv[j];
+                    if (d < key[j]) {
+                        key[j] = d;
+                        pred[j] = r;
+                    }
+                }
+                continue;
+            }
+            /* The last row of this round also finds the closest column; among ties it
+             * prefers a column with demand left (the path ends there). */
+            for (size_t j = 0; j <= mb; j++) {
+                double d = off + cr[j] - vv[j];
+                if (d < key[j]) {
+                    key[j] = d;
+                    pred[j] = r;
+                }
+                if (key[j] < lowest) {
+                    lowest = key[j];
+                    best = (ptrdiff_t)j;
+                    best_sink = is_sink(f, (ptrdiff_t)j);
+                } else if (key[j] == lowest && !best_sink && is_sink(f, (ptrdiff_t)j)) {
+                    best = (ptrdiff_t)j;
+                    best_sink = 1;
                 }
             }
         }
-        /* Settle the closest column; among ties prefer one with demand left. */
-        double lowest = INFINITY;
-        size_t best = 0;
-        int best_sink = 0;
-        for (size_t t = 0; t < n_todo; t++) {
-            ptrdiff_t j = todo[t];
-            if (dist[j] < lowest || (dist[j] == lowest && !best_sink && is_sink(f, j))) {
-                lowest = dist[j];
-                best = t;
-                best_sink = is_sink(f, j);
-            }
-        }
-        ptrdiff_t j = todo[best];
+        if (best < 0)
+            return; /* unreachable: some column always has demand left */
+        ptrdiff_t j = best;
         min_val = lowest;
+        dist[j] = lowest;
+        key[j] = INFINITY;
+        vv[j] = -INFINITY;
         f->done[j] = 1;
-        todo[best] = todo[--n_todo];
-        if (best_sink) {
+        if (is_sink(f, j)) {
             sink = j;
             break;
         }
@@ -322,7 +346,7 @@ static cgalr_status_t finite_w1(const double *ax, size_t na, const double *bx, s
     }
     size_t w = mb + 1, nr = ma + 1;
     c = malloc(nr * w * sizeof *c);
-    dbl = malloc((2 * nr + 3 * w) * sizeof *dbl);
+    dbl = malloc((nr + 4 * w) * sizeof *dbl);
     idx = malloc((ma + 3 * w + 2 * nr + mb) * sizeof *idx);
     flags = malloc(nr + w);
     if (!c || !dbl || !idx || !flags) {
@@ -343,7 +367,7 @@ static cgalr_status_t finite_w1(const double *ax, size_t na, const double *bx, s
         .ma = ma, .mb = mb, .w = w, .c = c,
         .u = dbl, .v = dbl + nr, .dist = dbl + nr + w,
         .match_a = idx, .match_b = idx + ma, .pred = idx + ma + mb, .via = idx + ma + mb + w,
-        .todo = idx + ma + mb + w + nr, .rows = idx + ma + mb + 2 * w + nr,
+        .rows = idx + ma + mb + w + nr, .key = dbl + nr + 2 * w, .vv = dbl + nr + 3 * w,
         .seen = flags, .done = flags + nr,
     };
     *out = flow_solve(&f) + pruned;
