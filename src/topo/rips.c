@@ -54,13 +54,14 @@ typedef struct rips {
     const uint32_t *rank; /* p x p ranks of the edge lengths, RANK_NONE off the complex */
     const uint64_t *c2, *c3; /* binomials C(n,2), C(n,3) for n <= p */
     unsigned ib;          /* bits of a triangle index */
+    unsigned rb;          /* bits of a rank */
     uint64_t imask;
     /* sorted coboundaries: for edge index e, entries pool[off[e]-1 .. +len[e]) (off 0 = none) */
     size_t *off;
     uint32_t *len;
     uint64_t *pool;
     size_t pool_n, pool_cap;
-    uint64_t *scratch; /* p entries */
+    uint64_t *scratch; /* 2p entries */
     /* the working column */
     cursor_t *heap;
     size_t heap_n, heap_cap;
@@ -109,46 +110,30 @@ static int grow(void **ptr, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-static void sort_u64(uint64_t *a, size_t n)
+/* Stable LSD radix sort of keys by their bits [shift, shift + bits), 8 at a time; tmp holds n. */
+static void radix_sort(uint64_t *a, uint64_t *tmp, size_t n, unsigned shift, unsigned bits)
 {
-    while (n > 24) {
-        /* median of three as the pivot, then Hoare partition */
-        uint64_t x = a[0], y = a[n / 2], z = a[n - 1];
-        uint64_t piv = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
-        size_t i = 0, j = n - 1;
-        for (;;) {
-            while (a[i] < piv)
-                i++;
-            while (a[j] > piv)
-                j--;
-            if (i >= j)
-                break;
-            uint64_t t = a[i];
-            a[i] = a[j];
-            a[j] = t;
-            i++;
-            j--;
+    uint64_t *src = a, *dst = tmp;
+    for (unsigned s = shift; s < shift + bits; s += 8) {
+        size_t cnt[256] = {0};
+        for (size_t i = 0; i < n; i++)
+            cnt[(src[i] >> s) & 255]++;
+        if (cnt[(src[0] >> s) & 255] == n)
+            continue; /* this digit is the same everywhere */
+        size_t sum = 0;
+        for (int d = 0; d < 256; d++) {
+            size_t c = cnt[d];
+            cnt[d] = sum;
+            sum += c;
         }
-        /* recurse into the smaller part, loop on the larger */
-        size_t nl = j + 1;
-        if (nl < n - nl) {
-            sort_u64(a, nl);
-            a += nl;
-            n -= nl;
-        } else {
-            sort_u64(a + nl, n - nl);
-            n = nl;
-        }
+        for (size_t i = 0; i < n; i++)
+            dst[cnt[(src[i] >> s) & 255]++] = src[i];
+        uint64_t *t = src;
+        src = dst;
+        dst = t;
     }
-    for (size_t i = 1; i < n; i++) {
-        uint64_t v = a[i];
-        size_t j = i;
-        while (j > 0 && a[j - 1] > v) {
-            a[j] = a[j - 1];
-            j--;
-        }
-        a[j] = v;
-    }
+    if (src != a)
+        memcpy(a, src, n * sizeof *a);
 }
 
 /* The coboundary of edge (a, b) sorted in filtration order; returns its offset in the pool. */
@@ -180,7 +165,9 @@ static cgalr_status_t coboundary(rips_t *r, uint32_t a, uint32_t b, size_t *off,
         else
             high[nh++] = tri_key(r, m, idx);
     }
-    sort_u64(high, nh);
+    /* the keys are in decreasing index order, so a stable sort on the rank bits alone orders them */
+    if (nh > 1)
+        radix_sort(high, r->scratch + r->p, nh, r->ib, r->rb);
     memcpy(low + nl, high, nh * sizeof *high);
     *off = r->pool_n;
     *n = nl + nh;
@@ -567,6 +554,7 @@ cgalr_status_t cgalr_topo_rips(const double *dist, size_t p, int maxdim, double 
     r.c3 = c3;
     r.ib = bits_for(c3[p]);
     r.imask = ((uint64_t)1 << r.ib) - 1;
+    r.rb = bits_for(nr);
     if (r.ib + bits_for(nr) > 63) {
         st = cgalr_fail(CGALR_EINVAL, "rips: p = %zu with %zu distinct distances: too large for 64-bit keys", p, nr);
         goto done;
@@ -578,7 +566,7 @@ cgalr_status_t cgalr_topo_rips(const double *dist, size_t p, int maxdim, double 
     r.off = calloc(ne_all, sizeof *r.off);
     r.flag = calloc(ne_all, 1);
     r.len = malloc(ne_all * sizeof *r.len);
-    r.scratch = malloc(p * sizeof *r.scratch);
+    r.scratch = malloc(2 * p * sizeof *r.scratch);
     r.hkeys = malloc(hcap * sizeof *r.hkeys);
     r.hcol = malloc(hcap * sizeof *r.hcol);
     r.col_off = malloc((ncols + 1) * sizeof *r.col_off);
