@@ -81,16 +81,28 @@ cgalr_status_t cgalr_topo_rips(const double *dist, size_t p, int maxdim, double 
 
 /* ---- Distances between diagrams ---------------------------------------------------------- */
 
-/* Exact 1-Wasserstein distance, Euclidean ground metric, points may match the diagonal at cost
- * (death - birth) / sqrt(2). Points with infinite death: both diagrams must have the same number,
- * matched by sorted birth (|b - b'|); otherwise the distance is INFINITY. Empty diagrams valid. */
+/* Exact 1-Wasserstein distance between two diagrams: the minimum, over matchings in which every
+ * point goes to a point of the other diagram or to the diagonal, of the summed Euclidean
+ * distances, a point's diagonal cost being (death - birth) / sqrt(2) (= GUDHI's
+ * wasserstein_distance(order=1, internal_p=2)). Solved exactly in double (shortest augmenting
+ * paths; O((n_a + n_b)^3) worst case, far less typically; memory O(n_a n_b)). Points with
+ * infinite death: both diagrams must have the same number, matched by sorted birth (|b - b'|);
+ * otherwise *out = INFINITY. Empty diagrams (n = 0, pairs may be NULL), points on the diagonal and
+ * duplicates are valid. Errors: NULL diagram/out or pairs = NULL with n > 0 (CGALR_EINVAL), NaN
+ * or infinite birth, NaN death (CGALR_ENONFINITE), birth > death or a finite coordinate beyond
+ * 1e100 in magnitude (CGALR_EINVAL); the message names the diagram (a or b) and the point. */
 cgalr_status_t cgalr_topo_wasserstein1(const cgalr_diagram_t *a, const cgalr_diagram_t *b, double *out);
 
-/* Sliced Wasserstein distance (Carriere, Cuturi, Oudot 2017) with n_dirs directions evenly
- * spaced in [-pi/2, pi/2); finite points only (essential points are CGALR_EINVAL). */
+/* Sliced Wasserstein distance (Carriere, Cuturi, Oudot 2017), finite points only:
+ *   SW = (1/M) sum_{k=0}^{M-1} || sort(<A u pi(B), e_k>) - sort(<B u pi(A), e_k>) ||_1,
+ * M = n_dirs, e_k = (cos t_k, sin t_k), t_k = -pi/2 + k pi/M, pi(b, d) = ((b+d)/2, (b+d)/2)
+ * the diagonal projection. This is the paper's (1/pi) * integral over [-pi/2, pi/2) of the 1-D
+ * Wasserstein distance, by the rectangle rule with step pi/M (their Algorithm 1), and equals
+ * GUDHI's representations.metrics._sliced_wasserstein_distance(A, B, M). n_dirs in 1..1000000.
+ * Errors as for W1, and an essential point (death = inf) is CGALR_EINVAL. */
 cgalr_status_t cgalr_topo_sliced_wasserstein(const cgalr_diagram_t *a, const cgalr_diagram_t *b,
                                              int n_dirs, double *out);
-/* exp(-sw / (2 sigma^2)). */
+/* exp(-sw / (2 sigma^2)); NaN when sigma is not a positive finite number or sw is NaN. */
 double cgalr_topo_swk_kernel(double sw, double sigma);
 
 /* ---- The distances of METHOD.md between two connectomes ---------------------------------- */
