@@ -161,7 +161,9 @@ if os.path.exists(os.path.join(DATA, "cifar10-jpg", "cifar10-jpg.tar.gz")):
         os.remove(os.path.join(cache, f))
     ref = {"train": "fb1ee981abf5e8bf78f49a6f1bf84dcc9e5860c134f8a3900dafce77e7caac60",
            "test": "cf28711b3059b27ed8a78d6529b5ba5b5c94130096ca62a1a924268a9a9ec05b"}
-    for split in ("train", "test"):
+    # Under the sanitizers only the test split is hashed (the whole archive is still decoded
+    # once, to build the cache); the optimised build hashes both.
+    for split in (("test",) if SAN else ("test", "train")):
         h = hashlib.sha256(dump_images("cifar10", split, cache)).hexdigest()
         check(h == ref[split], f"cifar10 JPEG copy {split} sha256 {h}")
     check(len(os.listdir(cache)) == 1, f"one cache file written: {os.listdir(cache)}")
