@@ -447,7 +447,75 @@ void cgalr_model_free(cgalr_model_t *m)
     free(m);
 }
 
+/* Test-only sequential body from a spec (see nn_internal.h), then flatten + Linear to classes. */
+static int build_seq(cgalr_model_t *m, const char *spec)
+{
+    char tok[64], name[NN_NAME];
+    int x = 0, mark = 0, li = 0;
+    const char *s = spec;
+    while (*s && x >= 0) {
+        size_t len = strcspn(s, ",");
+        if (len >= sizeof tok)
+            return -1;
+        memcpy(tok, s, len);
+        tok[len] = 0;
+        s += len + (s[len] == ',');
+        snprintf(name, sizeof name, "l%d", ++li);
+        int a = 0, b = 0, c = 0, d = 0;
+        float f = 0.0f;
+        if (sscanf(tok, "conv:%d:%d:%d:%d", &a, &b, &c, &d) == 4)
+            x = mk_conv(m, name, x, (size_t)a, b, c, d, strstr(tok, ":b") != NULL);
+        else if (strcmp(tok, "bn") == 0)
+            x = mk_bn(m, name, x);
+        else if (strcmp(tok, "relu") == 0)
+            x = mk_simple(m, OP_RELU, name, x, 1);
+        else if (strcmp(tok, "lrelu") == 0)
+            x = mk_simple(m, OP_LRELU, name, x, 1);
+        else if (sscanf(tok, "maxpool:%d:%d", &a, &b) == 2)
+            x = mk_pool(m, OP_MAXPOOL, name, x, a, b);
+        else if (sscanf(tok, "avgpool:%d:%d", &a, &b) == 2)
+            x = mk_pool(m, OP_AVGPOOL, name, x, a, b);
+        else if (strcmp(tok, "gap") == 0)
+            x = mk_simple(m, OP_GAP, name, x, 1);
+        else if (strcmp(tok, "flatten") == 0)
+            x = mk_simple(m, OP_FLATTEN, name, x, 0);
+        else if (sscanf(tok, "fc:%d", &a) == 1)
+            x = mk_linear(m, name, x, (size_t)a, 1);
+        else if (sscanf(tok, "dropout:%f", &f) == 1)
+            x = mk_dropout(m, name, x, f);
+        else if (strcmp(tok, "mark") == 0)
+            mark = x;
+        else if (strcmp(tok, "add") == 0)
+            x = mk_add(m, name, x, mark);
+        else if (strcmp(tok, "shortcut_a") == 0 && room(m, 0)) {
+            x = node_new(m, OP_SHORTCUT_A, name, x, -1);
+            nn_node_t *n = &m->nodes[x];
+            n->pad_c = (int)(n->c / 2);
+            n->c *= 2;
+            n->h = (n->h + 1) / 2;
+            n->w = (n->w + 1) / 2;
+        } else
+            return -1;
+    }
+    x = mk_simple(m, OP_FLATTEN, "flatten", x, 0);
+    return mk_linear(m, "head", x, m->cfg.n_classes, 1);
+}
+
+static cgalr_status_t create_impl(const cgalr_model_config_t *cfg, const char *spec, cgalr_model_t **out);
+
+cgalr_status_t nn_model_create_seq(const cgalr_model_config_t *cfg, const char *spec, cgalr_model_t **out)
+{
+    if (!spec)
+        return cgalr_fail(CGALR_EINVAL, "nn_model_create_seq: spec is NULL");
+    return create_impl(cfg, spec, out);
+}
+
 cgalr_status_t cgalr_model_create(const cgalr_model_config_t *cfg, cgalr_model_t **out)
+{
+    return create_impl(cfg, NULL, out);
+}
+
+static cgalr_status_t create_impl(const cgalr_model_config_t *cfg, const char *spec, cgalr_model_t **out)
 {
     if (!out)
         return cgalr_fail(CGALR_EINVAL, "cgalr_model_create: out is NULL");
@@ -487,7 +555,9 @@ cgalr_status_t cgalr_model_create(const cgalr_model_config_t *cfg, cgalr_model_t
     }
     m->n_nodes = 1;
     int last = -1;
-    switch (cfg->kind) {
+    if (spec)
+        last = cfg->kind == CGALR_MODEL_GIN ? -1 : build_seq(m, spec);
+    else switch (cfg->kind) {
     case CGALR_MODEL_MLP: last = build_mlp(m); break;
     case CGALR_MODEL_CNN: last = build_cnn(m); break;
     case CGALR_MODEL_RESNET20: last = build_resnet(m, 0); break;

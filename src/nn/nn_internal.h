@@ -99,6 +99,12 @@ struct cgalr_optim {
     uint64_t steps;
 };
 
+/* Test hook: an image model whose body is a comma-separated layer list, followed by flatten and a
+ * Linear "head" to cfg->n_classes. Tokens: conv:OC:K:S:P[:b] bn relu lrelu maxpool:K:S avgpool:K:S
+ * gap flatten fc:N dropout:P mark add (adds the output at the last mark) shortcut_a (doubles the
+ * channels). Layers are named l1, l2, ... in order. */
+cgalr_status_t nn_model_create_seq(const cgalr_model_config_t *cfg, const char *spec, cgalr_model_t **out);
+
 uint64_t nn_fnv1a(uint64_t h, const void *data, size_t len);
 
 #endif
