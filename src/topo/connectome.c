@@ -90,7 +90,7 @@ static cgalr_status_t check_args(const void *act, size_t n, size_t p, const doub
     return CGALR_OK;
 }
 
-/* Dense form, shared by both element types: x receives the centred copy in double. */
+/* Dense form, shared by both element types (one of ad, af is set). */
 static cgalr_status_t connectome_dense(const double *ad, const float *af, size_t n, size_t p,
                                        double *out)
 {
@@ -103,25 +103,34 @@ static cgalr_status_t connectome_dense(const double *ad, const float *af, size_t
         free(dead);
         return cgalr_fail(CGALR_ENOMEM, "connectome: out of memory for %zu x %zu activations", n, p);
     }
-    if (ad)
-        memcpy(x, ad, n * p * sizeof *x);
-    else
-        for (size_t k = 0; k < n * p; k++)
-            x[k] = (double)af[k];
+    /* Means and the exact constant-signal test straight from the input, then one pass that writes
+     * the centred copy: the input is read twice and the copy written once. */
     memset(dead, 1, p);
     for (size_t i = 0; i < n; i++) {
-        const double *row = x + i * p;
-        for (size_t j = 0; j < p; j++) {
-            mean[j] += row[j];
-            dead[j] &= (unsigned char)(row[j] == x[j]);
+        if (ad) {
+            const double *row = ad + i * p;
+            for (size_t j = 0; j < p; j++) {
+                mean[j] += row[j];
+                dead[j] &= (unsigned char)(row[j] == ad[j]);
+            }
+        } else {
+            const float *row = af + i * p;
+            for (size_t j = 0; j < p; j++) {
+                mean[j] += (double)row[j];
+                dead[j] &= (unsigned char)(row[j] == af[j]);
+            }
         }
     }
     for (size_t j = 0; j < p; j++)
         mean[j] /= (double)n;
     for (size_t i = 0; i < n; i++) {
         double *row = x + i * p;
-        for (size_t j = 0; j < p; j++)
-            row[j] -= mean[j];
+        if (ad)
+            for (size_t j = 0; j < p; j++)
+                row[j] = ad[i * p + j] - mean[j];
+        else
+            for (size_t j = 0; j < p; j++)
+                row[j] = (double)af[i * p + j] - mean[j];
     }
     cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)p, (int)n, 1.0, x, (int)p, 0.0, out,
                 (int)p);
