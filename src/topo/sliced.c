@@ -33,45 +33,59 @@ static cgalr_status_t check_diagram(const cgalr_diagram_t *d, const char *name)
     return CGALR_OK;
 }
 
-/* In-place ascending sort of doubles (no NaN here): quicksort with median-of-three pivots and
+/* A projected value and the point it came from. */
+typedef struct proj {
+    double v;
+    size_t i;
+} proj_t;
+
+static void swap_proj(proj_t *x, size_t i, size_t j)
+{
+    proj_t t = x[i];
+    x[i] = x[j];
+    x[j] = t;
+}
+
+/* In-place ascending sort by v (no NaN here): quicksort with median-of-three pivots and
  * insertion sort for short runs; recursion only on the smaller side, so the stack stays O(log n). */
-static void sort_doubles(double *x, size_t n)
+static void sort_proj(proj_t *x, size_t n)
 {
     while (n > 24) {
         size_t mid = n / 2, last = n - 1;
-        if (x[mid] < x[0]) { double t = x[mid]; x[mid] = x[0]; x[0] = t; }
-        if (x[last] < x[0]) { double t = x[last]; x[last] = x[0]; x[0] = t; }
-        if (x[last] < x[mid]) { double t = x[last]; x[last] = x[mid]; x[mid] = t; }
-        double pivot = x[mid];
+        if (x[mid].v < x[0].v)
+            swap_proj(x, mid, 0);
+        if (x[last].v < x[0].v)
+            swap_proj(x, last, 0);
+        if (x[last].v < x[mid].v)
+            swap_proj(x, last, mid);
+        double pivot = x[mid].v;
         size_t i = 0, j = last;
         for (;;) {
-            while (x[i] < pivot)
+            while (x[i].v < pivot)
                 i++;
-            while (pivot < x[j])
+            while (pivot < x[j].v)
                 j--;
             if (i >= j)
                 break;
-            double t = x[i];
-            x[i] = x[j];
-            x[j] = t;
+            swap_proj(x, i, j);
             i++;
             j--;
         }
         /* [0, j] <= pivot <= [j + 1, n) */
         size_t left = j + 1, right = n - left;
         if (left < right) {
-            sort_doubles(x, left);
+            sort_proj(x, left);
             x += left;
             n = right;
         } else {
-            sort_doubles(x + left, right);
+            sort_proj(x + left, right);
             n = left;
         }
     }
     for (size_t i = 1; i < n; i++) {
-        double t = x[i];
+        proj_t t = x[i];
         size_t j = i;
-        while (j > 0 && x[j - 1] > t) {
+        while (j > 0 && x[j - 1].v > t.v) {
             x[j] = x[j - 1];
             j--;
         }
@@ -79,15 +93,72 @@ static void sort_doubles(double *x, size_t n)
     }
 }
 
-/* Fills p[0..na+nb): a's points projected on (c, s), then b's points' diagonal projections. */
-static void project(const cgalr_diagram_t *a, const cgalr_diagram_t *b, double c, double s, double *p)
+/* Re-sorts x after its values moved a little: insertion sort is linear in n plus the number of
+ * order changes, which are few between neighbouring directions; past a budget of moves (large
+ * angle steps) it hands over to the quicksort. */
+static void resort(proj_t *x, size_t n)
 {
-    for (size_t i = 0; i < a->n; i++)
-        p[i] = a->pairs[i].birth * c + a->pairs[i].death * s;
-    for (size_t i = 0; i < b->n; i++) {
-        double m = 0.5 * (b->pairs[i].birth + b->pairs[i].death);
-        p[a->n + i] = m * c + m * s;
+    size_t budget = 4 * n + 64;
+    for (size_t i = 1; i < n; i++) {
+        proj_t t = x[i];
+        size_t j = i;
+        while (j > 0 && x[j - 1].v > t.v) {
+            x[j] = x[j - 1];
+            j--;
+        }
+        x[j] = t;
+        size_t moved = i - j;
+        if (moved > budget) {
+            sort_proj(x, n);
+            return;
+        }
+        budget -= moved;
     }
+}
+
+/* out = the merge of x (ascending, nx values) with mid[k] * g for the ascending mid[0..nm):
+ * ascending when g >= 0, read backwards when g < 0. */
+static void merge_scaled(const proj_t *x, size_t nx, const proj_t *mid, size_t nm, double g, double *out)
+{
+    size_t i = 0, k = 0, o = 0;
+    if (g >= 0) {
+        while (i < nx && k < nm) {
+            double y = mid[k].v * g;
+            if (x[i].v <= y)
+                out[o++] = x[i++].v;
+            else {
+                out[o++] = y;
+                k++;
+            }
+        }
+        while (k < nm)
+            out[o++] = mid[k++].v * g;
+    } else {
+        while (i < nx && k < nm) {
+            double y = mid[nm - 1 - k].v * g;
+            if (x[i].v <= y)
+                out[o++] = x[i++].v;
+            else {
+                out[o++] = y;
+                k++;
+            }
+        }
+        while (k < nm) {
+            out[o++] = mid[nm - 1 - k].v * g;
+            k++;
+        }
+    }
+    while (i < nx)
+        out[o++] = x[i++].v;
+}
+
+static void project(const cgalr_diagram_t *d, double c, double s, proj_t *ord)
+{
+    for (size_t t = 0; t < d->n; t++) {
+        const cgalr_pair_t *p = &d->pairs[ord[t].i];
+        ord[t].v = p->birth * c + p->death * s;
+    }
+    resort(ord, d->n);
 }
 
 cgalr_status_t cgalr_topo_sliced_wasserstein(const cgalr_diagram_t *a, const cgalr_diagram_t *b, int n_dirs,
@@ -108,25 +179,46 @@ cgalr_status_t cgalr_topo_sliced_wasserstein(const cgalr_diagram_t *a, const cga
         *out = 0.0;
         return CGALR_OK;
     }
-    double *pa = malloc(2 * len * sizeof *pa);
-    if (!pa)
-        return cgalr_fail(CGALR_ENOMEM, FN ": out of memory for %zu projections", 2 * len);
-    double *pb = pa + len;
+    /* The diagonal projections pi(p) project to mid(p) (cos t + sin t): their order is that of
+     * the midpoints (reversed when cos t + sin t < 0), so they are sorted once; each direction
+     * re-sorts only the diagrams' own points, starting from the previous direction's order, and
+     * merges. */
+    size_t na = a->n, nb = b->n;
+    proj_t *pr = malloc(2 * len * sizeof *pr);
+    double *aug = malloc(2 * len * sizeof *aug);
+    if (!pr || !aug) {
+        free(pr);
+        free(aug);
+        return cgalr_fail(CGALR_ENOMEM, FN ": out of memory for %zu projections", 4 * len);
+    }
+    proj_t *mid_a = pr, *mid_b = pr + na, *ord_a = pr + len, *ord_b = pr + len + na;
+    double *aug_a = aug, *aug_b = aug + len;
+    for (size_t i = 0; i < na; i++) {
+        mid_a[i].v = 0.5 * (a->pairs[i].birth + a->pairs[i].death);
+        mid_a[i].i = ord_a[i].i = i;
+    }
+    for (size_t i = 0; i < nb; i++) {
+        mid_b[i].v = 0.5 * (b->pairs[i].birth + b->pairs[i].death);
+        mid_b[i].i = ord_b[i].i = i;
+    }
+    sort_proj(mid_a, na);
+    sort_proj(mid_b, nb);
     const double pi = 3.14159265358979323846;
     double total = 0.0;
     for (int k = 0; k < n_dirs; k++) {
         double theta = -pi / 2 + k * (pi / n_dirs);
-        double c = cos(theta), s = sin(theta);
-        project(a, b, c, s, pa);
-        project(b, a, c, s, pb);
-        sort_doubles(pa, len);
-        sort_doubles(pb, len);
+        double c = cos(theta), s = sin(theta), g = c + s;
+        project(a, c, s, ord_a);
+        project(b, c, s, ord_b);
+        merge_scaled(ord_a, na, mid_b, nb, g, aug_a);
+        merge_scaled(ord_b, nb, mid_a, na, g, aug_b);
         double l1 = 0.0;
         for (size_t i = 0; i < len; i++)
-            l1 += fabs(pa[i] - pb[i]);
+            l1 += fabs(aug_a[i] - aug_b[i]);
         total += l1;
     }
-    free(pa);
+    free(pr);
+    free(aug);
     *out = total / n_dirs;
     return CGALR_OK;
 }
