@@ -436,6 +436,16 @@ static void options_parse(void **state)
     expect_bad("topo_seed=-1", "topo_seed");
     expect_bad("plateau_factor=1", "plateau_factor");
     expect_bad("max_retries=-1", "max_retries");
+    expect_bad("distance=bottleneck", "top|wd|swk");
+    {
+        cgalr_sched_config_t d;
+        cgalr_sched_config_default(&d, CGALR_METHOD_CGALR_TOP);
+        assert_int_equal(cgalr_sched_config_set(&d, "distance=wd"), CGALR_OK);
+        assert_true(d.method == CGALR_METHOD_CGALR_WD && d.topo.kind == CGALR_DIST_WD);
+        cgalr_sched_config_default(&d, CGALR_METHOD_COSINE);
+        assert_int_equal(cgalr_sched_config_set(&d, "distance=wd"), CGALR_EINVAL);
+        assert_non_null(strstr(cgalr_last_error(), "cgalr"));
+    }
     assert_int_equal(cgalr_sched_config_set(NULL, "K=3"), CGALR_EINVAL);
     assert_int_equal(cgalr_sched_config_set(&cfg, NULL), CGALR_EINVAL);
     assert_non_null(strstr(cgalr_sched_options_help(), "tau_enter"));

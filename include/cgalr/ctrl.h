@@ -79,7 +79,8 @@ typedef struct cgalr_sched_config {
     cgalr_topo_config_t topo;/* [p_ph] [topo_seed] [sw_directions]: kind follows the method */
 
     /* optional linear warm-up of the rate over the first k iterations, any method but dog:
-     * iteration i (from 0) gets the rate times (i + 1) / k while i < k. */
+     * iteration i (from 0) gets the rate times (i + 1) / k while i < k (for CG-ALR the rate is
+     * then below rho_min a(s) during those k iterations, by design). */
     long warmup_iters;       /* [warmup] k; 0 = off (default) */
 
     /* cosine, adam-cosine, adamw-cosine: torch CosineAnnealingLR */
@@ -106,7 +107,8 @@ typedef struct cgalr_sched_config {
 /* Fills every default for `method` (topo kind from the method; TOP for non-CG-ALR methods). */
 void cgalr_sched_config_default(cgalr_sched_config_t *cfg, cgalr_method_t method);
 
-/* Applies one "name=value" option (names in brackets above, plus "method=NAME"). Unknown names,
+/* Applies one "name=value" option (names in brackets above, plus "method=NAME" and, for the
+ * cgalr-* methods, "distance=top|wd|swk", which switches between them). Unknown names,
  * unparsable or out-of-range values are CGALR_EINVAL with a message naming the option, the value
  * and the valid range; cfg is unchanged on failure. Cross-option rules (rho_min <= rho_max,
  * tau_exit < tau_enter, the run length a method needs) are checked by validate / create. */

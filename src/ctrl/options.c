@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <threads.h>
 
 #include "cgalr/ctrl.h"
 
@@ -105,7 +106,7 @@ void cgalr_sched_config_default(cgalr_sched_config_t *cfg, cgalr_method_t method
 
 /* ---- option table ------------------------------------------------------------------------ */
 
-typedef enum { T_DOUBLE, T_LONG, T_INT, T_SIZE, T_U64, T_SCORE, T_METHOD } opt_type_t;
+typedef enum { T_DOUBLE, T_LONG, T_INT, T_SIZE, T_U64, T_SCORE, T_METHOD, T_DISTANCE } opt_type_t;
 
 /* Range: lo/hi with open or closed ends; for integers only the closed form is used. */
 typedef struct opt {
@@ -124,6 +125,7 @@ typedef struct opt {
 
 static const opt_t options[] = {
     {"method", T_METHOD, OFF(method), 0, 0, 0, 0, "constant|cosine|step|exp|plateau|dog|cgalr-top|cgalr-wd|cgalr-swk|adam-cosine|adamw-cosine", "-", "schedule / controller"},
+    {"distance", T_DISTANCE, TOFF(kind), 0, 0, 0, 0, "top|wd|swk", "from the method", "CG-ALR: the distance (switches cgalr-top/wd/swk)"},
     {"lr", T_DOUBLE, OFF(eta0), 0, 1e6, 1, 0, "(0, 1e6]", "0.1", "initial rate eta_0 (ignored by dog)"},
     {"epochs", T_LONG, OFF(epochs), 0, 1e9, 0, 0, "[0, 1e9]", "0", "run length T in epochs (0 = unknown)"},
     {"iters_per_epoch", T_LONG, OFF(iters_per_epoch), 0, 1e12, 0, 0, "[0, 1e12]", "0", "iterations per epoch (0 = unknown)"},
@@ -161,20 +163,26 @@ static const opt_t options[] = {
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
-const char *cgalr_sched_options_help(void)
+static char help_text[8192];
+
+static void build_help(void)
 {
-    static char text[8192];
-    if (text[0])
-        return text;
     size_t used = 0;
-    for (size_t i = 0; i < N_OPTIONS && used < sizeof text; i++) {
-        int w = snprintf(text + used, sizeof text - used, "  %-18s default %-28s range %s\n  %-18s %s\n",
+    for (size_t i = 0; i < N_OPTIONS && used < sizeof help_text; i++) {
+        int w = snprintf(help_text + used, sizeof help_text - used, "  %-18s default %-28s range %s\n  %-18s %s\n",
                          options[i].name, options[i].def, options[i].range, "", options[i].help);
         if (w < 0)
             break;
         used += (size_t)w;
     }
-    return text;
+}
+
+const char *cgalr_sched_options_help(void)
+{
+    /* Built once from the option table; call_once keeps concurrent callers race-free. */
+    static once_flag once = ONCE_FLAG_INIT;
+    call_once(&once, build_help);
+    return help_text;
 }
 
 static int in_range(const opt_t *o, double v)
@@ -230,6 +238,20 @@ cgalr_status_t cgalr_sched_config_set(cgalr_sched_config_t *cfg, const char *nam
                               o->range);
         cfg->method = (cgalr_method_t)m;
         cfg->topo.kind = method_distance(cfg->method);
+        return CGALR_OK;
+    }
+    if (o->type == T_DISTANCE) {
+        int k = cgalr_topo_distance_parse(val);
+        if (k < 0)
+            return cgalr_fail(CGALR_EINVAL, "scheduler option distance='%s' is unknown; expected one of %s", val,
+                              o->range);
+        if (!cgalr_method_is_cgalr(cfg->method))
+            return cgalr_fail(CGALR_EINVAL, "scheduler option distance=%s: only the cgalr-* methods use a distance "
+                              "(method is %s)", val, cgalr_method_name(cfg->method));
+        cfg->method = k == CGALR_DIST_WD ? CGALR_METHOD_CGALR_WD
+                      : k == CGALR_DIST_SWK ? CGALR_METHOD_CGALR_SWK
+                                            : CGALR_METHOD_CGALR_TOP;
+        cfg->topo.kind = (cgalr_distance_kind_t)k;
         return CGALR_OK;
     }
     char *end = NULL;
@@ -354,7 +376,8 @@ cgalr_status_t cgalr_sched_config_validate(const cgalr_sched_config_t *cfg)
     if (cfg->score != CGALR_SCORE_PLAIN && cfg->score != CGALR_SCORE_LOG)
         return cgalr_fail(CGALR_EINVAL, "scheduler option score=%d: expected plain (0) or log (1)", (int)cfg->score);
     for (size_t i = 0; i < N_OPTIONS; i++) {
-        if (options[i].type == T_METHOD || options[i].type == T_SCORE || options[i].type == T_U64)
+        if (options[i].type == T_METHOD || options[i].type == T_SCORE || options[i].type == T_U64 ||
+            options[i].type == T_DISTANCE)
             continue;
         cgalr_status_t st = check_field(cfg, options[i].name);
         if (st != CGALR_OK)
