@@ -75,6 +75,9 @@ typedef struct rips {
     uint64_t *hkeys;
     uint32_t *hcol;
     size_t hmask;
+    unsigned hbits;
+    uint64_t *filter; /* 2^fbits bits, set for the hashes of taken pivots */
+    unsigned fbits;
     size_t *col_off;
     uint32_t *col_len;
     size_t ncols;
@@ -290,11 +293,19 @@ static int pop_pivot(rips_t *r, uint64_t *pivot)
     }
 }
 
-static inline size_t hslot(uint64_t key) { return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20); }
+/* Fibonacci hashing: the top bits of the product depend on every bit of the key. */
+static inline size_t hslot(const rips_t *r, uint64_t key)
+{
+    return (size_t)((key * 0x9E3779B97F4A7C15ull) >> (64 - r->hbits));
+}
 
 static int64_t map_find(const rips_t *r, uint64_t key)
 {
-    for (size_t s = hslot(key) & r->hmask;; s = (s + 1) & r->hmask) {
+    /* most first pivots are free: a small bit filter answers those without touching the table */
+    size_t f = (size_t)((key * 0xD6E8FEB86659FD93ull) >> (64 - r->fbits));
+    if (!(r->filter[f >> 6] >> (f & 63) & 1))
+        return -1;
+    for (size_t s = hslot(r, key);; s = (s + 1) & r->hmask) {
         if (r->hkeys[s] == key)
             return r->hcol[s];
         if (r->hkeys[s] == UINT64_MAX)
@@ -328,7 +339,9 @@ static cgalr_status_t map_insert(rips_t *r, uint64_t key)
     r->col_off[r->ncols] = r->vpool_n;
     r->col_len[r->ncols] = (uint32_t)m;
     r->vpool_n += m;
-    size_t s = hslot(key) & r->hmask;
+    size_t f = (size_t)((key * 0xD6E8FEB86659FD93ull) >> (64 - r->fbits));
+    r->filter[f >> 6] |= (uint64_t)1 << (f & 63);
+    size_t s = hslot(r, key);
     while (r->hkeys[s] != UINT64_MAX)
         s = (s + 1) & r->hmask;
     r->hkeys[s] = key;
@@ -336,12 +349,59 @@ static cgalr_status_t map_insert(rips_t *r, uint64_t key)
     return CGALR_OK;
 }
 
-static int edge_cmp(const void *pa, const void *pb)
+/* Edges in filtration order: listed by decreasing index, then a stable LSD radix sort (11-bit
+ * digits) on the bit patterns of the lengths, which order like the values for doubles >= +0. */
+static cgalr_status_t sort_edges(edge_t *edges, size_t ne)
 {
-    const edge_t *a = pa, *b = pb;
-    if (a->d != b->d)
-        return a->d < b->d ? -1 : 1;
-    return a->idx > b->idx ? -1 : (a->idx < b->idx);
+    uint64_t *key = malloc(2 * (ne ? ne : 1) * sizeof *key);
+    uint32_t *pos = malloc(2 * (ne ? ne : 1) * sizeof *pos);
+    size_t *cnt = malloc(2048 * sizeof *cnt);
+    edge_t *tmp = malloc((ne ? ne : 1) * sizeof *tmp);
+    if (!key || !pos || !cnt || !tmp) {
+        free(key);
+        free(pos);
+        free(cnt);
+        free(tmp);
+        return cgalr_fail(CGALR_ENOMEM, "rips: out of memory sorting %zu edges", ne);
+    }
+    uint64_t *ks = key, *kd = key + ne;
+    uint32_t *ps = pos, *pd = pos + ne;
+    for (size_t e = 0; e < ne; e++) {
+        memcpy(&ks[e], &edges[e].d, sizeof ks[e]);
+        ps[e] = (uint32_t)e;
+    }
+    for (unsigned sh = 0; sh < 64; sh += 11) {
+        memset(cnt, 0, 2048 * sizeof *cnt);
+        for (size_t e = 0; e < ne; e++)
+            cnt[(ks[e] >> sh) & 2047]++;
+        if (ne == 0 || cnt[(ks[0] >> sh) & 2047] == ne)
+            continue;
+        size_t sum = 0;
+        for (int d = 0; d < 2048; d++) {
+            size_t c = cnt[d];
+            cnt[d] = sum;
+            sum += c;
+        }
+        for (size_t e = 0; e < ne; e++) {
+            size_t q = cnt[(ks[e] >> sh) & 2047]++;
+            kd[q] = ks[e];
+            pd[q] = ps[e];
+        }
+        uint64_t *tk = ks;
+        ks = kd;
+        kd = tk;
+        uint32_t *tp = ps;
+        ps = pd;
+        pd = tp;
+    }
+    for (size_t e = 0; e < ne; e++)
+        tmp[e] = edges[ps[e]];
+    memcpy(edges, tmp, ne * sizeof *edges);
+    free(key);
+    free(pos);
+    free(cnt);
+    free(tmp);
+    return CGALR_OK;
 }
 
 static uint32_t uf_find(uint32_t *parent, uint32_t x)
@@ -502,13 +562,16 @@ cgalr_status_t cgalr_topo_rips(const double *dist, size_t p, int maxdim, double 
         st = cgalr_fail(CGALR_ENOMEM, "rips: out of memory for %zu points", p);
         goto done;
     }
-    for (uint32_t i = 1; i < p; i++)
-        for (uint32_t j = 0; j < i; j++) {
+    for (uint32_t i = (uint32_t)p; i-- > 1;)
+        for (uint32_t j = i; j-- > 0;) {
             double d = dist[(size_t)i * p + j];
+            if (d == 0)
+                d = 0; /* -0.0 would sort last by its bits */
             if (d <= threshold)
                 edges[ne++] = (edge_t){d, (uint64_t)i * (i - 1) / 2 + j, i, j};
         }
-    qsort(edges, ne, sizeof *edges, edge_cmp);
+    if ((st = sort_edges(edges, ne)))
+        goto done;
     for (size_t q = 0; q < p * p; q++)
         rank[q] = RANK_NONE;
     for (size_t e = 0; e < ne; e++) {
@@ -563,6 +626,9 @@ cgalr_status_t cgalr_topo_rips(const double *dist, size_t p, int maxdim, double 
     while (hcap < 2 * ncols)
         hcap *= 2;
     r.hmask = hcap - 1;
+    r.hbits = bits_for(r.hmask);
+    r.fbits = r.hbits + 3; /* 16 bits per column: few false positives */
+    r.filter = calloc(((size_t)1 << r.fbits) / 64 + 1, sizeof *r.filter);
     r.off = calloc(ne_all, sizeof *r.off);
     r.flag = calloc(ne_all, 1);
     r.len = malloc(ne_all * sizeof *r.len);
@@ -571,7 +637,7 @@ cgalr_status_t cgalr_topo_rips(const double *dist, size_t p, int maxdim, double 
     r.hcol = malloc(hcap * sizeof *r.hcol);
     r.col_off = malloc((ncols + 1) * sizeof *r.col_off);
     r.col_len = malloc((ncols + 1) * sizeof *r.col_len);
-    if (!r.off || !r.flag || !r.len || !r.scratch || !r.hkeys || !r.hcol || !r.col_off || !r.col_len) {
+    if (!r.off || !r.flag || !r.filter || !r.len || !r.scratch || !r.hkeys || !r.hcol || !r.col_off || !r.col_len) {
         st = cgalr_fail(CGALR_ENOMEM, "rips: out of memory for %zu columns", ncols);
         goto done;
     }
@@ -583,6 +649,7 @@ cgalr_status_t cgalr_topo_rips(const double *dist, size_t p, int maxdim, double 
 done:
     free(r.off);
     free(r.flag);
+    free(r.filter);
     free(r.len);
     free(r.pool);
     free(r.scratch);
