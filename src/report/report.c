@@ -661,9 +661,13 @@ static void dataset_figures(figctx *fx, sbuf *md, const run *runs, const cell *c
             sb_printf(&dat, "\n\n");
         }
         static const char *const ylab[] = {"distance d_t", "robust score z_t", "gate state", "multiplier rho"};
+        size_t maxe = 1;
+        for (size_t i = 0; i < c->count; i++)
+            if (runs[c->first + i].m.n > maxe)
+                maxe = runs[c->first + i].m.n;
         sb_printf(&body, "set multiplot layout 4,1 title \"%s (%s): %s controller at lr=%g, one line per seed\"\n"
-                         "set key outside right\nset xlabel \"epoch\"\n",
-                  t2, model, g->method, c->lr);
+                         "set key outside right\nset xlabel \"epoch\"\nset xrange [1:%zu]\n",
+                  t2, model, g->method, c->lr, maxe > 1 ? maxe : 2);
         for (int col = 0; col < 4; col++) {
             sb_printf(&body, "set ylabel \"%s\"\n", ylab[col]);
             if (col == 2)
