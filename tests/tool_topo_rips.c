@@ -47,32 +47,46 @@ int main(int argc, char **argv)
         fprintf(stderr, "tool_topo_rips: %s: %s\n", path, strerror(errno));
         return 1;
     }
-    size_t n = 0, cap = 1024;
-    double *v = malloc(cap * sizeof *v);
-    char tok[128];
-    int c, len = 0;
-    for (;;) {
-        c = fgetc(f);
-        if (c == EOF || c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-            if (len) {
-                tok[len] = 0;
-                char *end;
-                double x = strtod(tok, &end);
-                if (*end) {
-                    fprintf(stderr, "tool_topo_rips: %s: value %zu is not a number: '%s'\n", path, n + 1, tok);
-                    return 2;
-                }
-                if (n == cap)
-                    v = realloc(v, (cap *= 2) * sizeof *v);
-                v[n++] = x;
-                len = 0;
-            }
-            if (c == EOF)
+    /* the whole file at once, then strtod over it: separators are commas and white space */
+    size_t len = 0, bcap = 1 << 16, rd;
+    char *buf = malloc(bcap + 1);
+    while (buf && (rd = fread(buf + len, 1, bcap - len, f)) > 0) {
+        len += rd;
+        if (len == bcap) {
+            char *nb = realloc(buf, 2 * bcap + 1);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
                 break;
-        } else if (len < 127) {
-            tok[len++] = (char)c;
+            }
+            buf = nb;
+            bcap *= 2;
         }
     }
+    if (!buf) {
+        fprintf(stderr, "tool_topo_rips: %s: out of memory\n", path);
+        return 1;
+    }
+    buf[len] = 0;
+    size_t n = 0, cap = 1024;
+    double *v = malloc(cap * sizeof *v);
+    for (char *s = buf;;) {
+        while (*s == ',' || *s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+            s++;
+        if (!*s)
+            break;
+        char *end;
+        double x = strtod(s, &end);
+        if (end == s || (*end && !strchr(", \t\r\n", *end))) {
+            fprintf(stderr, "tool_topo_rips: %s: value %zu is not a number\n", path, n + 1);
+            return 2;
+        }
+        if (n == cap)
+            v = realloc(v, (cap *= 2) * sizeof *v);
+        v[n++] = x;
+        s = end;
+    }
+    free(buf);
     if (f != stdin)
         fclose(f);
     size_t p = (size_t)llround(sqrt((double)n));
