@@ -660,7 +660,7 @@ static void dataset_figures(figctx *fx, sbuf *md, const run *runs, const cell *c
                 sb_printf(&dat, "1 NaN NaN NaN NaN\n");
             sb_printf(&dat, "\n\n");
         }
-        static const char *const ylab[] = {"distance d_t", "robust score z_t", "gate state", "multiplier rho"};
+        static const char *const ylab[] = {"distance d_t", "z_t (axis clipped to +-10)", "gate state", "multiplier rho"};
         size_t maxe = 1;
         for (size_t i = 0; i < c->count; i++)
             if (runs[c->first + i].m.n > maxe)
@@ -670,10 +670,16 @@ static void dataset_figures(figctx *fx, sbuf *md, const run *runs, const cell *c
                   t2, model, g->method, c->lr, maxe > 1 ? maxe : 2);
         for (int col = 0; col < 4; col++) {
             sb_printf(&body, "set ylabel \"%s\"\n", ylab[col]);
+            /* d_t spans decades (d_1 compares with the untrained network); z_t in the warm-up can
+             * be huge when the MAD of a short history is 0, so its axis is clipped */
             if (col == 2)
-                sb_printf(&body, "set yrange [-1.5:1.5]\nset ytics (\"decel\" -1, \"hold\" 0, \"accel\" 1)\n");
+                sb_printf(&body, "unset logscale y\nset yrange [-1.5:1.5]\nset ytics (\"decel\" -1, \"hold\" 0, \"accel\" 1)\n");
+            else if (col == 0)
+                sb_printf(&body, "set logscale y\nset autoscale y\nset ytics autofreq\n");
+            else if (col == 1)
+                sb_printf(&body, "unset logscale y\nset yrange [-10:10]\nset ytics autofreq\n");
             else
-                sb_printf(&body, "set autoscale y\nset ytics autofreq\n");
+                sb_printf(&body, "unset logscale y\nset autoscale y\nset ytics autofreq\n");
             sb_printf(&body, "plot ");
             for (size_t i = 0; i < c->count; i++)
                 sb_printf(&body, "%s\"%s.dat\" index %zu using 1:%d with %s lc %zu title \"seed %lld\"",
