@@ -101,48 +101,41 @@ static void augment(flow_t *f, ptrdiff_t s)
     f->via[s] = -1;
     rows[n_rows++] = s;
     for (;;) {
-        double lowest = INFINITY;
-        ptrdiff_t best = -1;
-        int best_sink = 0;
-        if (n_rows == 0) {
-            for (size_t j = 0; j <= mb; j++)
-                if (key[j] < lowest) {
-                    lowest = key[j];
-                    best = (ptrdiff_t)j;
-                }
-        }
+        /* Relax from the rows reached in this round. Written without branches so that the
+         * compiler can vectorise it (the scans are nearly all of the time). */
         while (n_rows > 0) {
             ptrdiff_t r = rows[--n_rows];
             const double *cr = f->c + (size_t)r * w;
             double off = min_val - u[r];
-            if (n_rows > 0) {
-                for (size_t j = 0; j <= mb; j++) {
-                    double d = off + cr[j] - vv[j];
-                    if (d < key[j]) {
-                        key[j] = d;
-                        pred[j] = r;
-                    }
-                }
-                continue;
-            }
-            /* The last row of this round also finds the closest column; among ties it
-             * prefers a column with demand left (the path ends there). */
             for (size_t j = 0; j <= mb; j++) {
                 double d = off + cr[j] - vv[j];
-                if (d < key[j]) {
-                    key[j] = d;
-                    pred[j] = r;
-                }
-                if (key[j] < lowest) {
-                    lowest = key[j];
-                    best = (ptrdiff_t)j;
-                    best_sink = is_sink(f, (ptrdiff_t)j);
-                } else if (key[j] == lowest && !best_sink && is_sink(f, (ptrdiff_t)j)) {
-                    best = (ptrdiff_t)j;
-                    best_sink = 1;
-                }
+                int lt = d < key[j];
+                key[j] = lt ? d : key[j];
+                pred[j] = lt ? r : pred[j];
             }
         }
+        /* Four running minima keep the comparisons independent of each other. */
+        double lo[4] = {INFINITY, INFINITY, INFINITY, INFINITY};
+        size_t j4 = 0;
+        for (; j4 + 4 <= mb + 1; j4 += 4)
+            for (int q = 0; q < 4; q++)
+                lo[q] = key[j4 + q] < lo[q] ? key[j4 + q] : lo[q];
+        for (; j4 <= mb; j4++)
+            lo[0] = key[j4] < lo[0] ? key[j4] : lo[0];
+        double lowest = lo[0];
+        for (int q = 1; q < 4; q++)
+            lowest = lo[q] < lowest ? lo[q] : lowest;
+        /* The closest column; among ties one with demand left (the path ends there). */
+        ptrdiff_t best = -1;
+        for (size_t j = 0; j <= mb; j++)
+            if (key[j] == lowest) {
+                if (best < 0)
+                    best = (ptrdiff_t)j;
+                if (is_sink(f, (ptrdiff_t)j)) {
+                    best = (ptrdiff_t)j;
+                    break;
+                }
+            }
         if (best < 0)
             return; /* unreachable: some column always has demand left */
         ptrdiff_t j = best;
