@@ -636,6 +636,60 @@ static void load_rejects_bad_states(void **state)
     cgalr_sched_free(b);
 }
 
+/* Mutations that keep the checksum valid must still be caught by the field checks, or load
+ * into a state that is safe to use (ASan/UBSan watch this). */
+static uint64_t fnv1a(const unsigned char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+static void load_survives_mutations(void **state)
+{
+    (void)state;
+    const cgalr_method_t methods[] = {CGALR_METHOD_CGALR_TOP, CGALR_METHOD_DOG, CGALR_METHOD_PLATEAU};
+    cgalr_rng_t rng = cgalr_rng_init(23, CGALR_STREAM_TEST);
+    for (int k = 0; k < 3; k++) {
+        cgalr_sched_t *a = make(methods[k], "", 10);
+        float x[6] = {1, 2, 3, 4, 5, 6};
+        double rates[12 * 4];
+        drive(a, 0, 12, x, rates);
+        size_t sz;
+        unsigned char *good = save(a, &sz);
+        unsigned char *buf = malloc(sz);
+        int accepted = 0;
+        for (int trial = 0; trial < 1500; trial++) {
+            memcpy(buf, good, sz);
+            int flips = 1 + (int)cgalr_rng_below(&rng, 3);
+            for (int f = 0; f < flips; f++) {
+                size_t at = 8 + cgalr_rng_below(&rng, sz - 16); /* past magic/version, before the sum */
+                buf[at] = (unsigned char)cgalr_rng_below(&rng, 256);
+            }
+            uint64_t sum = fnv1a(buf, sz - 8);
+            memcpy(buf + sz - 8, &sum, 8);
+            cgalr_sched_t *b = make(methods[k], "", 10);
+            if (cgalr_sched_load(b, buf, sz) == CGALR_OK) {
+                accepted++;
+                const cgalr_sched_config_t *c = cgalr_sched_config(b);
+                assert_true(cgalr_sched_rho(b) >= c->rho_min && cgalr_sched_rho(b) <= c->rho_max);
+                float xb[6];
+                memcpy(xb, x, sizeof xb);
+                double rb[16 * 4];
+                (void)cgalr_sched_lr(b, 0, 12.5);
+                if (methods[k] != CGALR_METHOD_DOG)
+                    drive(b, 12, 14, xb, rb);
+            }
+            cgalr_sched_free(b);
+        }
+        (void)accepted;
+        free(buf);
+        free(good);
+        cgalr_sched_free(a);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -653,6 +707,7 @@ int main(void)
         cmocka_unit_test(options_cross_checks),
         cmocka_unit_test(save_restore_continues),
         cmocka_unit_test(load_rejects_bad_states),
+        cmocka_unit_test(load_survives_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,8 @@
 
 #define STATE_MAGIC 0x43475343u /* "CSGC" read little-endian; a byte-swapped read fails */
 #define STATE_VERSION 1u
+/* Counters far beyond any run, so a corrupt state can never make an increment overflow. */
+#define MAX_COUNT ((int64_t)1 << 50)
 
 typedef struct wr {
     unsigned char *buf; /* NULL: only count */
@@ -209,8 +211,8 @@ cgalr_status_t cgalr_sched_load(cgalr_sched_t *s, const void *buf, size_t size)
     uint64_t hist_n = get_u64(&r);
     if (r.bad)
         LOAD_FAIL(CGALR_EFORMAT, "scheduler state: truncated in the controller");
-    if (t < 0 || gate > CGALR_GATE_ACCEL || retries > 1000000u || !(rho >= c->rho_min && rho <= c->rho_max) ||
-        hist_n > (uint64_t)c->window)
+    if (t < 0 || t > MAX_COUNT || gate > CGALR_GATE_ACCEL || retries > 1000000u ||
+        !(rho >= c->rho_min && rho <= c->rho_max) || hist_n > (uint64_t)c->window)
         LOAD_FAIL(CGALR_EFORMAT,
                   "scheduler state: controller fields out of range (t=%lld, gate=%u, retries=%u, rho=%g in [%g, %g], "
                   "|H|=%llu <= K=%d expected)",
@@ -246,7 +248,8 @@ cgalr_status_t cgalr_sched_load(cgalr_sched_t *s, const void *buf, size_t size)
     int64_t plat_bad = get_i64(&r), last_epoch = get_i64(&r);
     if (r.bad)
         LOAD_FAIL(CGALR_EFORMAT, "scheduler state: truncated in the plateau counters");
-    if (!isfinite(plat_lr) || plat_lr < 0 || isnan(plat_best) || plat_bad < 0 || last_epoch < -1)
+    if (!isfinite(plat_lr) || plat_lr < 0 || isnan(plat_best) || plat_bad < 0 || plat_bad > MAX_COUNT ||
+        last_epoch < -1 || last_epoch > MAX_COUNT)
         LOAD_FAIL(CGALR_EFORMAT, "scheduler state: plateau fields out of range (lr=%g, best=%g, bad=%lld, epoch=%lld)",
                   plat_lr, plat_best, (long long)plat_bad, (long long)last_epoch);
 
@@ -259,7 +262,7 @@ cgalr_status_t cgalr_sched_load(cgalr_sched_t *s, const void *buf, size_t size)
         LOAD_FAIL(CGALR_EFORMAT, "scheduler state: DoG buffers of %llu parameters for method %s",
                   (unsigned long long)dog_n, cgalr_method_name(c->method));
     if (!isfinite(dog_r) || dog_r < 0 || !isfinite(dog_G) || dog_G < 0 || !isfinite(dog_eta) || dog_eta < 0 ||
-        dog_steps < 0 || dog_avg_t < 1 || (dog_n && !(dog_G > 0)))
+        dog_steps < 0 || dog_steps > MAX_COUNT || dog_avg_t < 1 || dog_avg_t > MAX_COUNT || (dog_n && !(dog_G > 0)))
         LOAD_FAIL(CGALR_EFORMAT, "scheduler state: DoG fields out of range (r=%g, G=%g, eta=%g, steps=%lld, t=%lld)",
                   dog_r, dog_G, dog_eta, (long long)dog_steps, (long long)dog_avg_t);
     if (dog_n) {
