@@ -90,6 +90,10 @@ def random_diagram(rng, n, style):
         # Integer grid: many equal costs, degenerate optimal assignments.
         b = rng.integers(0, 5, n).astype(float)
         d = b + rng.integers(0, 4, n)
+    elif style == "h1":
+        # Like the H1 diagrams of correlation distances: a dense cluster near the diagonal.
+        b = rng.uniform(0.85, 0.93, n)
+        d = b + rng.exponential(0.02, n)
     else:
         scale = {"unit": 1.0, "big": 1e3, "tiny": 1e-6}[style]
         b = rng.uniform(0, 1, n) * scale
@@ -118,7 +122,7 @@ def main():
         print("GUDHI SW: not available, compared with the NumPy definition only")
     sizes = [0, 1, 2, 3, 5, 10, 20, 40, 75, 100, 150]
     n_cases = 25 if SANITIZED else 70
-    styles = ["unit", "unit", "grid", "big", "tiny"]
+    styles = ["unit", "h1", "grid", "big", "tiny", "h1"]
     worst_w, worst_s = 0.0, 0.0
     for case in range(n_cases):
         na = int(rng.choice(sizes))
