@@ -182,7 +182,8 @@ typedef struct cgalr_sched_trace {
     double d;           /* raw distance d_t (NAN when none) */
     double median;      /* m over H, in score space (log d when score = log); NAN when |H| = 0 */
     double mad;         /* MAD over H; NAN when |H| = 0 */
-    double z;           /* robust score; NAN when |H| = 0 or d non-finite */
+    double z;           /* robust score; NAN when |H| = 0 or d non-finite (computed but not used
+                         * for gating while |H| < 3) */
     cgalr_gate_t state; /* gate after the step */
     double rho;         /* multiplier after the step */
     double eta;         /* a(progress) * rho: the rate from this step on (before warm-up) */
@@ -194,7 +195,8 @@ typedef struct cgalr_sched_trace {
  * The first call keeps M_0's summary and returns a FIRST record; later calls compute
  * d_t = D(M_{t-1}, M_t) through src/topo and call cgalr_sched_observe_distance. The scheduler
  * keeps the previous summary itself. p must stay the same across calls. rec may be NULL.
- * CGALR_ESTATE for a method that is not CG-ALR. */
+ * A non-finite off-diagonal entry is CGALR_ENONFINITE (naming it) and changes nothing: run the
+ * guard. CGALR_ESTATE for a method that is not CG-ALR. */
 cgalr_status_t cgalr_sched_observe_connectome(cgalr_sched_t *s, const double *m, size_t p,
                                               double progress, cgalr_sched_trace_t *rec);
 /* The controller step from a distance computed elsewhere (any distance, any source): robust
