@@ -49,6 +49,13 @@ typedef struct cursor {
  * the edge is added again (then the same cursor is live again, still in the right place). */
 enum { F_ODD = 1, F_CURSOR = 2, F_TOUCHED = 4 };
 
+typedef struct edge_state {
+    uint32_t off;
+    uint16_t len; /* <= p - 2 < 8192 */
+    uint8_t flag;
+    uint8_t unused;
+} edge_state_t;
+
 typedef struct rips {
     size_t p;
     const uint32_t *rank; /* p x p ranks of the edge lengths, RANK_NONE off the complex */
@@ -56,9 +63,9 @@ typedef struct rips {
     unsigned ib;          /* bits of a triangle index */
     unsigned rb;          /* bits of a rank */
     uint64_t imask;
-    /* sorted coboundaries: for edge index e, entries pool[off[e]-1 .. +len[e]) (off 0 = none) */
-    size_t *off;
-    uint32_t *len;
+    /* per edge index: its sorted coboundary is pool[off-1 .. off-1+len) (off 0: not cached),
+     * and its F_* state in the working column; one 8-byte record, one cache miss */
+    edge_state_t *es;
     uint64_t *pool;
     size_t pool_n, pool_cap;
     uint64_t *scratch; /* 2p entries */
@@ -67,7 +74,6 @@ typedef struct rips {
     size_t heap_n, heap_cap;
     uint32_t *vlist; /* distinct edges (i << 16 | j) added to the working column */
     size_t vlist_n, vlist_cap;
-    uint8_t *flag;   /* F_* per edge index */
     /* reduced columns: the edges whose coboundaries sum to each pivot's column */
     uint32_t *vpool;
     size_t vpool_n, vpool_cap;
@@ -143,12 +149,12 @@ static void radix_sort(uint64_t *a, uint64_t *tmp, size_t n, unsigned shift, uns
 static cgalr_status_t coboundary(rips_t *r, uint32_t a, uint32_t b, size_t *off, size_t *n)
 {
     uint64_t e = r->c2[a] + b;
-    if (r->off[e]) {
-        *off = r->off[e] - 1;
-        *n = r->len[e];
+    if (r->es[e].off) {
+        *off = r->es[e].off - 1;
+        *n = r->es[e].len;
         return CGALR_OK;
     }
-    if (r->pool_n + r->p > UINT32_MAX ||
+    if (r->pool_n + r->p >= UINT32_MAX ||
         grow((void **)&r->pool, &r->pool_cap, r->pool_n + r->p, sizeof *r->pool))
         return cgalr_fail(CGALR_ENOMEM, "rips: out of memory caching coboundaries (%zu entries)", r->pool_n);
     const uint32_t *ra = r->rank + (size_t)a * r->p, *rb = r->rank + (size_t)b * r->p;
@@ -174,8 +180,8 @@ static cgalr_status_t coboundary(rips_t *r, uint32_t a, uint32_t b, size_t *off,
     memcpy(low + nl, high, nh * sizeof *high);
     *off = r->pool_n;
     *n = nl + nh;
-    r->off[e] = r->pool_n + 1;
-    r->len[e] = (uint32_t)(nl + nh);
+    r->es[e].off = (uint32_t)(r->pool_n + 1);
+    r->es[e].len = (uint16_t)(nl + nh);
     r->pool_n += nl + nh;
     return CGALR_OK;
 }
@@ -215,7 +221,7 @@ static cgalr_status_t add_edge(rips_t *r, uint32_t packed, uint64_t after)
 {
     uint32_t a = packed >> 16, b = packed & 0xffff;
     uint32_t e = (uint32_t)(r->c2[a] + b);
-    uint8_t f = r->flag[e];
+    uint8_t f = r->es[e].flag;
     if (!(f & F_TOUCHED)) {
         if (grow((void **)&r->vlist, &r->vlist_cap, r->vlist_n + 1, sizeof *r->vlist))
             return cgalr_fail(CGALR_ENOMEM, "rips: out of memory in a column reduction");
@@ -223,21 +229,28 @@ static cgalr_status_t add_edge(rips_t *r, uint32_t packed, uint64_t after)
         f |= F_TOUCHED;
     }
     f ^= F_ODD;
-    r->flag[e] = f;
+    r->es[e].flag = f;
     if (!(f & F_ODD) || (f & F_CURSOR))
         return CGALR_OK;
     size_t off = 0, n = 0;
     cgalr_status_t st = coboundary(r, a, b, &off, &n);
     if (st)
         return st;
+    /* The first entry after the pivot is nearly always among the first few (the pivot is small
+     * in this edge's coboundary): scan, then bisect if it is further. */
     const uint64_t *c = r->pool + off;
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (c[mid] <= after)
-            lo = mid + 1;
-        else
-            hi = mid;
+    size_t lo = 0;
+    while (lo < n && lo < 16 && c[lo] <= after)
+        lo++;
+    if (lo == 16) {
+        size_t hi = n;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (c[mid] <= after)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
     }
     if (lo == n)
         return CGALR_OK;
@@ -245,13 +258,13 @@ static cgalr_status_t add_edge(rips_t *r, uint32_t packed, uint64_t after)
         return cgalr_fail(CGALR_ENOMEM, "rips: out of memory in a column reduction");
     r->heap[r->heap_n] = (cursor_t){c[lo], (uint32_t)(off + lo), (uint32_t)(off + n), e};
     heap_up(r->heap, r->heap_n++);
-    r->flag[e] = f | F_CURSOR;
+    r->es[e].flag = f | F_CURSOR;
     return CGALR_OK;
 }
 
 static inline void heap_pop_top(rips_t *r)
 {
-    r->flag[r->heap[0].e] &= (uint8_t)~F_CURSOR;
+    r->es[r->heap[0].e].flag &= (uint8_t)~F_CURSOR;
     r->heap[0] = r->heap[--r->heap_n];
     heap_down(r->heap, r->heap_n, 0);
 }
@@ -259,7 +272,7 @@ static inline void heap_pop_top(rips_t *r)
 /* Drops cancelled cursors from the top of the heap. */
 static inline void heap_clean(rips_t *r)
 {
-    while (r->heap_n && !(r->flag[r->heap[0].e] & F_ODD))
+    while (r->heap_n && !(r->es[r->heap[0].e].flag & F_ODD))
         heap_pop_top(r);
 }
 
@@ -321,9 +334,9 @@ static void column_reset(rips_t *r, int keep)
     for (size_t i = 0; i < r->vlist_n; i++) {
         uint32_t pk = r->vlist[i];
         uint32_t e = (uint32_t)(r->c2[pk >> 16] + (pk & 0xffff));
-        if (keep && (r->flag[e] & F_ODD))
+        if (keep && (r->es[e].flag & F_ODD))
             r->vlist[m++] = pk;
-        r->flag[e] = 0;
+        r->es[e].flag = 0;
     }
     r->vlist_n = m;
     r->heap_n = 0;
@@ -508,7 +521,7 @@ static cgalr_status_t rips_h1(rips_t *r, const edge_t *cols, size_t ncols, const
             /* Reduce: the working column is this edge's coboundary past the pivot plus those of
              * the owner's edges; repeat while the pivot is taken. */
             if (r->pool_n > cache_budget) {
-                memset(r->off, 0, (r->c2[p]) * sizeof *r->off);
+                memset(r->es, 0, r->c2[p] * sizeof *r->es); /* no column is open: flags are 0 */
                 r->pool_n = 0;
             }
             r->vlist_n = 0;
@@ -629,15 +642,13 @@ cgalr_status_t cgalr_topo_rips(const double *dist, size_t p, int maxdim, double 
     r.hbits = bits_for(r.hmask);
     r.fbits = r.hbits + 3; /* 16 bits per column: few false positives */
     r.filter = calloc(((size_t)1 << r.fbits) / 64 + 1, sizeof *r.filter);
-    r.off = calloc(ne_all, sizeof *r.off);
-    r.flag = calloc(ne_all, 1);
-    r.len = malloc(ne_all * sizeof *r.len);
+    r.es = calloc(ne_all, sizeof *r.es);
     r.scratch = malloc(2 * p * sizeof *r.scratch);
     r.hkeys = malloc(hcap * sizeof *r.hkeys);
     r.hcol = malloc(hcap * sizeof *r.hcol);
     r.col_off = malloc((ncols + 1) * sizeof *r.col_off);
     r.col_len = malloc((ncols + 1) * sizeof *r.col_len);
-    if (!r.off || !r.flag || !r.filter || !r.len || !r.scratch || !r.hkeys || !r.hcol || !r.col_off || !r.col_len) {
+    if (!r.es || !r.filter || !r.scratch || !r.hkeys || !r.hcol || !r.col_off || !r.col_len) {
         st = cgalr_fail(CGALR_ENOMEM, "rips: out of memory for %zu columns", ncols);
         goto done;
     }
@@ -647,10 +658,8 @@ cgalr_status_t cgalr_topo_rips(const double *dist, size_t p, int maxdim, double 
         cgalr_diagram_sort(dgm1);
 
 done:
-    free(r.off);
-    free(r.flag);
+    free(r.es);
     free(r.filter);
-    free(r.len);
     free(r.pool);
     free(r.scratch);
     free(r.heap);
