@@ -123,6 +123,26 @@ for method in ("constant", "cgalr-top"):
     p = run("train", *BASE, "--sched", method, "--lr", "0.01", "--seed", "3", "--out", ref)
     check(p.returncode == 2 and "--resume" in p.stderr, f"existing run without --resume: {p.returncode} {p.stderr}")
 
+# ---- the non-finite guard: lr 10 blows up; constant diverges, CG-ALR falls back to rho_min ---
+d = os.path.join(TMP, "diverge-constant")
+p = run("train", *BASE, "--sched", "constant", "--lr", "10", "--out", d)
+check(p.returncode == 0 and "diverged" in p.stdout, f"diverging run: exit {p.returncode}: {p.stdout} {p.stderr}")
+lines = [json.loads(x) for x in open(os.path.join(d, "metrics.jsonl"))] if os.path.exists(os.path.join(d, "metrics.jsonl")) else []
+check(lines and lines[-1].get("diverged") is True, f"no diverged marker: {lines[-1:]}")
+summ = json.load(open(os.path.join(d, "summary.json"))) if os.path.exists(os.path.join(d, "summary.json")) else {}
+check(summ.get("diverged") is True and summ.get("finished") is True and summ.get("guard_events") == 4,
+      f"diverged summary: {summ}")
+d = os.path.join(TMP, "guard-cgalr")
+p = run("train", *BASE, "--sched", "cgalr-top", "--lr", "10", "--out", d)
+check(p.returncode == 0, f"cgalr-top at lr 10: exit {p.returncode}: {p.stderr}")
+if p.returncode == 0:
+    lines = [json.loads(x) for x in open(os.path.join(d, "metrics.jsonl"))]
+    g = [x for x in lines if x.get("guard_retries")]
+    check(g, "cgalr-top at lr 10: no guard event recorded (the loss should blow up)")
+    if g:
+        check(g[0]["rho"] <= 0.1 + 1e-12 and g[0]["state"] == "decel",
+              f"after the guard rho should be rho_min and the gate DECEL: {g[0]}")
+
 # ---- bad input ---------------------------------------------------------------------------
 bad_out = os.path.join(TMP, "bad")
 cases = [

@@ -267,8 +267,8 @@ int cgalr_cmd_train(int argc, char **argv)
     if (!u.quiet || s.diverged) {
         printf("summary: %s best val acc %.4f, final test acc %.4f, %ld epochs, time %.2fs (%.3fs/epoch), "
                "controller %.3fs = %.2f%% of run time\n",
-               cfg.out, s.best_val_acc, s.final_test_acc, s.epochs_done, s.seconds, s.epoch_seconds, s.ctrl_seconds,
-               100.0 * s.ctrl_share);
+               cfg.out, s.best_val_acc, s.final_test_acc, s.epochs_done, s.seconds,
+               isfinite(s.epoch_seconds) ? s.epoch_seconds : 0.0, s.ctrl_seconds, 100.0 * s.ctrl_share);
     }
     return CGALR_EXIT_OK;
 }
