@@ -63,7 +63,22 @@ folds = [json.loads(cli("mutag", "--json", "--data-dir", DATA, "--folds", "10", 
          for f in range(10)]
 check(sum(f["samples"]["test"] for f in folds) == 188, "10-fold test sets cover MUTAG once")
 
+# text output and help
+r = cli("mutag", "--data-dir", DATA)
+check(r.returncode == 0 and "17.93 per graph" in r.stdout and "19.79 per graph" in r.stdout and "MUTAG_A.txt" in r.stdout,
+      f"text output: {r.stdout}")
+r = cli("--help")
+check(r.returncode == 0 and "--data-dir" in r.stdout, "cgalr data --help")
+
 # bad usage
+r = cli("mutag", "--bogus")
+check(r.returncode == 2 and "--bogus" in r.stderr, f"unknown option: rc {r.returncode} {r.stderr}")
+r = cli("mutag", "--limit", "-3")
+check(r.returncode == 2, f"--limit -3: rc {r.returncode}")
+r = cli("mutag", "--val-fraction", "abc")
+check(r.returncode == 2, f"--val-fraction abc: rc {r.returncode}")
+r = cli()
+check(r.returncode == 2, f"no dataset name: rc {r.returncode}")
 r = cli("nosuchset", "--data-dir", DATA)
 check(r.returncode == 2 and "valid names" in r.stderr, f"unknown name: rc {r.returncode} {r.stderr}")
 r = cli("tu:NOPE", "--data-dir", DATA)

@@ -185,9 +185,10 @@ static cgalr_status_t cache_read(const char *path, uint64_t key, folder_result_t
         goto done;
     uint64_t n = get_u64(b + 16), chw = get_u64(b + 24), classes = get_u64(b + 32);
     size_t c = (size_t)(chw >> 40), h = (size_t)(chw >> 20 & 0xfffff), w = (size_t)(chw & 0xfffff);
-    if (!n || !classes || classes > 100000 || c != 3 || !h || !w)
-        goto done;
     size_t off = 40;
+    /* every class name costs at least its 8-byte length: bound the count by the file first */
+    if (!n || !classes || classes > (len - off) / 8 || c != 3 || !h || !w)
+        goto done;
     out->class_names = calloc((size_t)classes, sizeof *out->class_names);
     if (!out->class_names)
         goto done;
