@@ -88,6 +88,21 @@ cgalr_status_t cli_matrix_read(const char *path, cli_matrix_t *out)
     cgalr_status_t st = slurp(path, &text, &len);
     if (st != CGALR_OK)
         return st;
+    st = cli_matrix_parse(text, len, path, out);
+    free(text);
+    return st;
+}
+
+cgalr_status_t cli_matrix_parse(char *text, size_t len, const char *path, cli_matrix_t *out)
+{
+    if (!out)
+        return cgalr_fail(CGALR_EINVAL, "matrix parse: NULL output");
+    memset(out, 0, sizeof *out);
+    if (!text || !path)
+        return cgalr_fail(CGALR_EINVAL, "matrix parse: NULL %s", !text ? "text" : "name");
+    cgalr_status_t st = CGALR_OK;
+    if (text[len] != '\0')
+        return cgalr_fail(CGALR_EINVAL, "%s: text not NUL-terminated", path);
     if (memchr(text, '\0', len))
         st = cgalr_fail(CGALR_EFORMAT, "%s: contains a NUL byte; expected a text file of numbers", path);
 
@@ -191,7 +206,6 @@ cgalr_status_t cli_matrix_read(const char *path, cli_matrix_t *out)
     if (st == CGALR_OK && rows == 0)
         st = cgalr_fail(CGALR_EFORMAT, "%s: no numbers found; expected rows of comma- or blank-separated "
                         "numbers", path);
-    free(text);
     if (st != CGALR_OK) {
         free(data);
         free(lines);

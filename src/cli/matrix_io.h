@@ -20,6 +20,9 @@ typedef struct cli_matrix {
  * are errors (CGALR_EFORMAT / CGALR_ENONFINITE) naming line and column; CGALR_EIO when the file
  * cannot be read. On failure *out is left empty (safe to free). */
 cgalr_status_t cli_matrix_read(const char *path, cli_matrix_t *out);
+/* The same on text[0..len) (text[len] must be '\0'; the parser writes into text). path names the
+ * source in messages. */
+cgalr_status_t cli_matrix_parse(char *text, size_t len, const char *path, cli_matrix_t *out);
 void cli_matrix_free(cli_matrix_t *m);
 
 /* Square check: "FILE: 3 rows of 4 columns; expected a square matrix". */
