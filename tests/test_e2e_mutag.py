@@ -143,6 +143,21 @@ if p.returncode == 0:
         check(g[0]["rho"] <= 0.1 + 1e-12 and g[0]["state"] == "decel",
               f"after the guard rho should be rho_min and the gate DECEL: {g[0]}")
 
+# ---- DoG: no learning rate, once per seed in a grid, averaged iterate evaluated alongside -------
+d = os.path.join(TMP, "dog")
+p = run("train", *BASE, "--sched", "dog", "--out", d)
+check(p.returncode == 0, f"dog: exit {p.returncode}: {p.stderr}")
+if p.returncode == 0:
+    lines = [json.loads(x) for x in open(os.path.join(d, "metrics.jsonl"))]
+    check(all("avg_val_acc" in x and "avg_test_acc" in x for x in lines), "dog lines lack the averaged iterate")
+    check(json.load(open(os.path.join(d, "config.json")))["lr"] is None, "dog config.json should have lr null")
+p = run("grid", "--data", "mutag", "--model", "gin", "--methods", "dog,constant", "--lrs", "0.1,0.01", "--seeds", "0,1",
+        "--epochs", "1", "--out", os.path.join(TMP, "gdry"), "--dry-run")
+names = sorted(ln.split()[0].rsplit("/", 1)[-1] for ln in p.stdout.splitlines() if ln.strip())
+check(p.returncode == 0 and names == sorted(["dog_s0", "dog_s1", "constant_lr0.1_s0", "constant_lr0.1_s1",
+                                             "constant_lr0.01_s0", "constant_lr0.01_s1"]),
+      f"grid dry run: {p.returncode} {names}")
+
 # ---- bad input ---------------------------------------------------------------------------
 bad_out = os.path.join(TMP, "bad")
 cases = [

@@ -17,7 +17,8 @@ extern "C" {
  *   epoch lines: {"epoch": 1-based int, "lr", "train_loss", "train_acc", "val_loss", "val_acc",
  *                 "test_acc" (absent when not computed), "seconds",
  *                 CG-ALR only: "d", "median", "mad", "z", "state", "rho",
- *                 "guard_retries" (only when the non-finite guard redid this epoch)}
+ *                 "guard_retries" (only when the non-finite guard redid this epoch),
+ *                 DoG only: "avg_val_loss", "avg_val_acc", "avg_test_acc" of the averaged iterate}
  *   one optional last line when the run diverged:
  *                {"diverged": true, "epoch": the epoch that could not be completed, "reason": "..."}
  * A non-finite number is written as null (JSON has no NaN), and read back as NaN. */
@@ -35,6 +36,7 @@ typedef struct cgalr_epoch_record {
     double d, median, mad, z, rho; /* controller trace after this epoch's step (NaN = none yet) */
     char state[8];      /* gate state: "hold", "decel", "accel" */
     int guard_retries;  /* times the guard redid this epoch (written only when > 0) */
+    double avg_val_loss, avg_val_acc, avg_test_acc; /* DoG's averaged iterate (NaN: not written) */
 } cgalr_epoch_record_t;
 
 /* Fills a record with NaN everywhere, epoch 0, no controller fields. */

@@ -14,6 +14,7 @@ void cgalr_epoch_record_init(cgalr_epoch_record_t *r)
     memset(r, 0, sizeof *r);
     r->lr = r->train_loss = r->train_acc = r->val_loss = r->val_acc = r->test_acc = NAN;
     r->seconds = r->d = r->median = r->mad = r->z = r->rho = NAN;
+    r->avg_val_loss = r->avg_val_acc = r->avg_test_acc = NAN;
 }
 
 /* cJSON writes NaN and Inf as null, which is what the contract wants. */
@@ -44,6 +45,9 @@ cgalr_status_t cgalr_metrics_format(const cgalr_epoch_record_t *r, char **line)
     }
     if (ok && r->guard_retries > 0)
         ok = cJSON_AddNumberToObject(o, "guard_retries", r->guard_retries) != NULL;
+    if (ok && !isnan(r->avg_val_acc))
+        ok = add_num(o, "avg_val_loss", r->avg_val_loss) && add_num(o, "avg_val_acc", r->avg_val_acc) &&
+             add_num(o, "avg_test_acc", r->avg_test_acc);
     char *s = ok ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     if (!s)
@@ -129,6 +133,9 @@ static cgalr_status_t parse_epoch_line(const cJSON *o, const char *path, size_t 
     if (!get_num(o, "guard_retries", 0, &g))
         return cgalr_fail(CGALR_EFORMAT, "%s line %zu: \"guard_retries\" must be a number", path, lineno);
     r->guard_retries = isnan(g) ? 0 : (int)g;
+    if (!get_num(o, "avg_val_loss", 0, &r->avg_val_loss) || !get_num(o, "avg_val_acc", 0, &r->avg_val_acc) ||
+        !get_num(o, "avg_test_acc", 0, &r->avg_test_acc))
+        return cgalr_fail(CGALR_EFORMAT, "%s line %zu: \"avg_*\" fields must be numbers or null", path, lineno);
     return CGALR_OK;
 }
 

@@ -114,6 +114,7 @@ typedef struct ctx {
     size_t *probe_idx;
     float *act;
     double *conn;
+    float *swap;         /* DoG: the last iterate while the averaged one is evaluated */
     double ctrl_seconds;
     cgalr_nn_snapshot_t *good;
     void *good_sched;
@@ -144,6 +145,7 @@ static void ctx_free(ctx *c)
     free(c->probe_idx);
     free(c->act);
     free(c->conn);
+    free(c->swap);
     if (c->metrics_fd >= 0)
         close(c->metrics_fd);
 }
@@ -179,6 +181,26 @@ static cgalr_status_t evaluate(ctx *c, cgalr_loader_t *ld, eval_out *out)
     out->acc = (double)correct / (double)n;
     out->loss = bad ? NAN : sum / (double)n;
     return CGALR_OK;
+}
+
+/* DoG's polynomial-decay averaged iterate, evaluated alongside the last one (METHOD.md 5): its
+ * parameters are swapped in for the evaluation only, so training is untouched. */
+static cgalr_status_t evaluate_dog_average(ctx *c, eval_out *val, eval_out *test)
+{
+    size_t n = 0, np = cgalr_model_num_params(c->model);
+    const float *avg = tsched_dog_averaged(c->sched, &n);
+    if (!avg || n != np)
+        return CGALR_OK;
+    if (!c->swap && !(c->swap = malloc(np * sizeof *c->swap)))
+        return cgalr_fail(CGALR_ENOMEM, "DoG averaged iterate: out of memory");
+    float *p = cgalr_model_params(c->model);
+    memcpy(c->swap, p, np * sizeof *p);
+    memcpy(p, avg, np * sizeof *p);
+    cgalr_status_t st = evaluate(c, c->ld_val, val);
+    if (st == CGALR_OK)
+        st = evaluate(c, c->ld_test, test);
+    memcpy(p, c->swap, np * sizeof *p);
+    return st;
 }
 
 /* Probe forward, connectome and controller step; timed as the controller's share. */
@@ -401,6 +423,14 @@ static cgalr_status_t setup(ctx *c)
     }
 
     tsched_params_t sp = sched_params(cfg, (long)c->nb);
+    /* METHOD.md 5: DoG's r_0 uses reps_rel = 1e-4 for models with batch norm (1e-6 otherwise);
+     * put first so an explicit --sched-opt dog_reps_rel=... still wins */
+    char opts[1024];
+    if (!strcmp(cfg->sched, "dog") && cgalr_model_num_buffers(c->model) > 0) {
+        snprintf(opts, sizeof opts, "dog_reps_rel=1e-4%s%s", cfg->sched_opts && *cfg->sched_opts ? "," : "",
+                 cfg->sched_opts ? cfg->sched_opts : "");
+        sp.opts = opts;
+    }
     if ((st = tsched_create(&sp, &c->sched)) != CGALR_OK)
         return st;
     c->cgalr = tsched_cgalr(c->sched);
@@ -589,13 +619,15 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
             }
         }
         double train_loss = seen ? loss_sum / (double)seen : NAN;
-        eval_out ev = {NAN, NAN}, et = {NAN, NAN};
+        eval_out ev = {NAN, NAN}, et = {NAN, NAN}, rec_avg_val = {NAN, NAN}, rec_avg_test = {NAN, NAN};
         if (!nonfinite && cgalr_model_check_finite(c->model) != CGALR_OK) {
             nonfinite = 1;
             snprintf(why, sizeof why, "non-finite parameter after epoch %ld", epoch + 1);
         }
         if (!nonfinite) {
             if ((st = evaluate(c, c->ld_val, &ev)) != CGALR_OK || (st = evaluate(c, c->ld_test, &et)) != CGALR_OK)
+                return st;
+            if (c->dog && (st = evaluate_dog_average(c, &rec_avg_val, &rec_avg_test)) != CGALR_OK)
                 return st;
             double vl = cgalr_loader_size(c->ld_val) ? ev.loss : train_loss;
             if (!isfinite(train_loss) || !isfinite(vl)) {
@@ -663,6 +695,11 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
         rec.test_acc = et.acc;
         rec.seconds = ep_secs;
         rec.guard_retries = retries;
+        if (c->dog) {
+            rec.avg_val_loss = rec_avg_val.loss;
+            rec.avg_val_acc = rec_avg_val.acc;
+            rec.avg_test_acc = rec_avg_test.acc;
+        }
         if (c->cgalr) {
             tsched_current(c->sched, &tr);
             rec.has_ctrl = 1;

@@ -178,6 +178,8 @@ cgalr_status_t tsched_dog_average(tsched_t *s, const float *params, size_t n)
     return cgalr_sched_dog_average(s->s, params, n);
 }
 
+const float *tsched_dog_averaged(const tsched_t *s, size_t *n) { return cgalr_sched_dog_averaged(s->s, n); }
+
 cgalr_status_t tsched_save(const tsched_t *s, void **buf, size_t *size)
 {
     *buf = NULL;

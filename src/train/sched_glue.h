@@ -54,6 +54,8 @@ void tsched_current(const tsched_t *s, tsched_trace_t *tr);
 cgalr_status_t tsched_on_nonfinite(tsched_t *s, double progress);
 cgalr_status_t tsched_dog_step(tsched_t *s, const float *params, const float *grads, size_t n, double *eta);
 cgalr_status_t tsched_dog_average(tsched_t *s, const float *params, size_t n);
+/* DoG's averaged iterate (n floats) or NULL before the first step. */
+const float *tsched_dog_averaged(const tsched_t *s, size_t *n);
 
 /* State as a malloc'd blob / restored from one. */
 cgalr_status_t tsched_save(const tsched_t *s, void **buf, size_t *size);
