@@ -64,6 +64,7 @@ typedef struct flow {
     ptrdiff_t *via;        /* per row: the column it was reached through */
     double *key, *vv;      /* per column, search state */
     ptrdiff_t *rows;       /* stack of rows to scan */
+    ptrdiff_t *free_cols;  /* columns with demand left */
     unsigned char *seen;   /* per row */
     unsigned char *done;   /* per column */
     size_t f0;             /* flow DA -> DB */
@@ -77,6 +78,31 @@ static int is_sink(const flow_t *f, ptrdiff_t col)
     return f->a_to_db + f->f0 < f->ma;
 }
 
+/* Smallest key[0..n) and its index, in four independent lanes. */
+static double lane_min(const double *key, size_t n, ptrdiff_t *arg)
+{
+    double lo[4] = {INFINITY, INFINITY, INFINITY, INFINITY};
+    ptrdiff_t li[4] = {-1, -1, -1, -1};
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4)
+        for (int q = 0; q < 4; q++) {
+            int lt = key[j + q] < lo[q];
+            lo[q] = lt ? key[j + q] : lo[q];
+            li[q] = lt ? (ptrdiff_t)(j + q) : li[q];
+        }
+    for (; j < n; j++)
+        if (key[j] < lo[0]) {
+            lo[0] = key[j];
+            li[0] = (ptrdiff_t)j;
+        }
+    int q0 = 0;
+    for (int q = 1; q < 4; q++)
+        if (lo[q] < lo[q0])
+            q0 = q;
+    *arg = li[q0];
+    return lo[q0];
+}
+
 /* One shortest path from source row s (a free A row, or DA with supply left) to the nearest
  * column with demand left; pushes one unit along it. */
 static void augment(flow_t *f, ptrdiff_t s)
@@ -84,7 +110,7 @@ static void augment(flow_t *f, ptrdiff_t s)
     const size_t ma = f->ma, mb = f->mb, w = f->w;
     const ptrdiff_t da_row = (ptrdiff_t)ma, db_col = (ptrdiff_t)mb;
     double *u = f->u, *v = f->v, *dist = f->dist, *key = f->key, *vv = f->vv;
-    ptrdiff_t *rows = f->rows, *pred = f->pred;
+    ptrdiff_t *rows = f->rows, *pred = f->pred, *free_cols = f->free_cols;
     size_t n_rows = 0;
     /* key: tentative distance of unsettled columns (+inf once settled); vv: v, or -inf once
      * settled so that later scans can never lower a settled column. No index lists: the scans
@@ -100,9 +126,18 @@ static void augment(flow_t *f, ptrdiff_t s)
     f->seen[s] = 1;
     f->via[s] = -1;
     rows[n_rows++] = s;
+    /* The columns with demand left, for the tie-break below: few when paths get long. */
+    size_t n_free = 0;
+    for (size_t j = 0; j < mb; j++)
+        if (f->match_b[j] < 0)
+            free_cols[n_free++] = (ptrdiff_t)j;
+    if (is_sink(f, db_col))
+        free_cols[n_free++] = db_col;
     for (;;) {
-        /* Relax from the rows reached in this round. Written without branches so that the
-         * compiler can vectorise it (the scans are nearly all of the time). */
+        double lowest = INFINITY;
+        ptrdiff_t best = -1;
+        /* Relax from the rows reached in this round, branch-free so that it vectorises (these
+         * scans are nearly all of the time), then find the closest column. */
         while (n_rows > 0) {
             ptrdiff_t r = rows[--n_rows];
             const double *cr = f->c + (size_t)r * w;
@@ -114,28 +149,14 @@ static void augment(flow_t *f, ptrdiff_t s)
                 pred[j] = lt ? r : pred[j];
             }
         }
-        /* Four running minima keep the comparisons independent of each other. */
-        double lo[4] = {INFINITY, INFINITY, INFINITY, INFINITY};
-        size_t j4 = 0;
-        for (; j4 + 4 <= mb + 1; j4 += 4)
-            for (int q = 0; q < 4; q++)
-                lo[q] = key[j4 + q] < lo[q] ? key[j4 + q] : lo[q];
-        for (; j4 <= mb; j4++)
-            lo[0] = key[j4] < lo[0] ? key[j4] : lo[0];
-        double lowest = lo[0];
-        for (int q = 1; q < 4; q++)
-            lowest = lo[q] < lowest ? lo[q] : lowest;
-        /* The closest column; among ties one with demand left (the path ends there). */
-        ptrdiff_t best = -1;
-        for (size_t j = 0; j <= mb; j++)
-            if (key[j] == lowest) {
-                if (best < 0)
-                    best = (ptrdiff_t)j;
-                if (is_sink(f, (ptrdiff_t)j)) {
-                    best = (ptrdiff_t)j;
+        lowest = lane_min(key, mb + 1, &best);
+        /* Among equally close columns prefer one with demand left: the path ends there. */
+        if (best >= 0 && !is_sink(f, best))
+            for (size_t t = 0; t < n_free; t++)
+                if (key[free_cols[t]] == lowest) {
+                    best = free_cols[t];
                     break;
                 }
-            }
         if (best < 0)
             return; /* unreachable: some column always has demand left */
         ptrdiff_t j = best;
@@ -360,7 +381,7 @@ static cgalr_status_t finite_w1(const double *ax, size_t na, const double *bx, s
         .ma = ma, .mb = mb, .w = w, .c = c,
         .u = dbl, .v = dbl + nr, .dist = dbl + nr + w,
         .match_a = idx, .match_b = idx + ma, .pred = idx + ma + mb, .via = idx + ma + mb + w,
-        .rows = idx + ma + mb + w + nr, .key = dbl + nr + 2 * w, .vv = dbl + nr + 3 * w,
+        .rows = idx + ma + mb + w + nr, .free_cols = idx + ma + mb + w + 2 * nr, .key = dbl + nr + 2 * w, .vv = dbl + nr + 3 * w,
         .seen = flags, .done = flags + nr,
     };
     *out = flow_solve(&f) + pruned;
