@@ -3,13 +3,15 @@
  *       (1 label byte, then the c*h*w pixel bytes, CHW), pixels un-normalised, split order,
  *       validation fraction 0 (so "train" is the official training set, in file order).
  *   tool_data_dump graphs NAME DATA_DIR SPLIT BATCH SEED EPOCH [node-attr]
- *       -> stdout: one JSON line per batch of that epoch: index, ids, labels, node_ptr, row_ptr, col, x. */
+ *       -> stdout: one JSON line per batch of that epoch: index, ids, labels, node_ptr, row_ptr, col, x.
+ *   tool_data_dump resize H W OH OW   stdin: 3 x H x W bytes (CHW) -> stdout: 3 x OH x OW bytes. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cgalr/data.h"
+#include "data/data_internal.h"
 
 static int split_of(const char *s)
 {
@@ -128,8 +130,23 @@ static int dump_graphs(int argc, char **argv)
     return 0;
 }
 
+static int resize(char **argv)
+{
+    size_t h = (size_t)atol(argv[2]), w = (size_t)atol(argv[3]), oh = (size_t)atol(argv[4]), ow = (size_t)atol(argv[5]);
+    unsigned char *in = malloc(3 * h * w), *out = malloc(3 * oh * ow);
+    int rc = !in || !out || fread(in, 1, 3 * h * w, stdin) != 3 * h * w ||
+             image_resize(in, h, w, out, oh, ow) != CGALR_OK;
+    if (!rc)
+        fwrite(out, 1, 3 * oh * ow, stdout);
+    free(in);
+    free(out);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 6 && !strcmp(argv[1], "resize"))
+        return resize(argv);
     if (argc >= 6 && !strcmp(argv[1], "images"))
         return dump_images(argv);
     if (argc >= 8 && !strcmp(argv[1], "graphs"))

@@ -70,8 +70,9 @@ cgalr_status_t cifar_parse(const char *name, const uint8_t *buf, size_t len, int
 /* JPEG or PNG (by signature) from memory to 8-bit RGB, CHW, *pix malloc'ed. */
 cgalr_status_t image_decode(const char *name, const uint8_t *buf, size_t len, uint8_t **pix,
                             size_t *h, size_t *w);
-/* Bilinear resize of a 3-channel CHW image (half-pixel centres, edges clamped). */
-void image_resize(const uint8_t *src, size_t h, size_t w, uint8_t *dst, size_t oh, size_t ow);
+/* Bilinear resize of a 3-channel CHW image (half-pixel centres; the filter widens when
+ * shrinking, as PIL and torch's antialiased interpolate do). */
+cgalr_status_t image_resize(const uint8_t *src, size_t h, size_t w, uint8_t *dst, size_t oh, size_t ow);
 
 /* Whole file into memory, gunzipped when it starts with the gzip magic. At most `cap` bytes
  * after decompression (larger is CGALR_EFORMAT). */

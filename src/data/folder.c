@@ -286,7 +286,9 @@ static cgalr_status_t add_image(img_set_t *s, const char *name, const uint8_t *b
         if (oh == h && ow == w)
             memcpy(dst, pix, 3 * h * w);
         else
-            image_resize(pix, h, w, dst, oh, ow);
+            st = image_resize(pix, h, w, dst, oh, ow);
+    }
+    if (!st) {
         s->labels[s->n] = label;
         s->origin[s->n] = origin;
         s->n++;

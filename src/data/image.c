@@ -1,6 +1,7 @@
 /* JPEG (libjpeg) and PNG (libpng) decoding from memory to 8-bit RGB in CHW order, and a bilinear
- * resize. libjpeg warnings (premature end, corrupt data) count as errors: a damaged file must not
+ * resize with antialiasing. libjpeg warnings (premature end, corrupt data) count as errors: a damaged file must not
  * silently become a grey training image. */
+#include <math.h>
 #include <setjmp.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -146,28 +147,91 @@ cgalr_status_t image_decode(const char *name, const uint8_t *buf, size_t len, ui
     return cgalr_fail(CGALR_EFORMAT, "image '%s': %zu bytes with neither the JPEG nor the PNG signature", name, len);
 }
 
-void image_resize(const uint8_t *src, size_t h, size_t w, uint8_t *dst, size_t oh, size_t ow)
+/* Weights of the triangle (bilinear) filter for one output coordinate, widened by the scale
+ * when shrinking so every input pixel contributes (antialiasing, as PIL and torch's
+ * interpolate(antialias=True) do); when enlarging this is plain bilinear with half-pixel centres. */
+typedef struct taps {
+    size_t first, n;
+    double w[1]; /* n entries (allocated with the struct) */
+} taps_t;
+
+static taps_t **make_taps(size_t in, size_t out)
 {
-    double sy = (double)h / (double)oh, sx = (double)w / (double)ow;
+    double scale = (double)in / (double)out;
+    double support = scale >= 1 ? scale : 1, inv = scale >= 1 ? 1 / scale : 1;
+    taps_t **t = calloc(out, sizeof *t);
+    if (!t)
+        return NULL;
+    for (size_t i = 0; i < out; i++) {
+        double center = scale * ((double)i + 0.5);
+        long lo = (long)(center - support + 0.5), hi = (long)(center + support + 0.5);
+        if (lo < 0)
+            lo = 0;
+        if (hi > (long)in)
+            hi = (long)in;
+        /* center lies in [0, in] and support >= 1, so lo < hi here */
+        size_t n = (size_t)(hi - lo);
+        t[i] = malloc(sizeof(taps_t) + n * sizeof(double));
+        if (!t[i]) {
+            for (size_t k = 0; k < i; k++)
+                free(t[k]);
+            free(t);
+            return NULL;
+        }
+        t[i]->first = (size_t)lo;
+        t[i]->n = n;
+        double total = 0;
+        for (size_t j = 0; j < n; j++) {
+            double x = fabs(((double)((size_t)lo + j) - center + 0.5) * inv);
+            t[i]->w[j] = x < 1 ? 1 - x : 0;
+            total += t[i]->w[j];
+        }
+        for (size_t j = 0; j < n; j++)
+            t[i]->w[j] = total > 0 ? t[i]->w[j] / total : 1.0 / (double)n;
+    }
+    return t;
+}
+
+static void free_taps(taps_t **t, size_t n)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(t[i]);
+    free(t);
+}
+
+cgalr_status_t image_resize(const uint8_t *src, size_t h, size_t w, uint8_t *dst, size_t oh, size_t ow)
+{
+    taps_t **tx = make_taps(w, ow), **ty = make_taps(h, oh);
+    double *tmp = malloc(h * ow * sizeof *tmp);
+    if (!tx || !ty || !tmp) {
+        free_taps(tx, ow);
+        free_taps(ty, oh);
+        free(tmp);
+        return cgalr_fail(CGALR_ENOMEM, "resize %zu x %zu -> %zu x %zu: out of memory", h, w, oh, ow);
+    }
     for (size_t c = 0; c < 3; c++) {
         const uint8_t *s = src + c * h * w;
         uint8_t *d = dst + c * oh * ow;
-        for (size_t y = 0; y < oh; y++) {
-            double fy = ((double)y + 0.5) * sy - 0.5;
-            if (fy < 0)
-                fy = 0;
-            size_t y0 = (size_t)fy, y1 = y0 + 1 < h ? y0 + 1 : h - 1;
-            double ty = fy - (double)y0;
+        for (size_t y = 0; y < h; y++)
             for (size_t x = 0; x < ow; x++) {
-                double fx = ((double)x + 0.5) * sx - 0.5;
-                if (fx < 0)
-                    fx = 0;
-                size_t x0 = (size_t)fx, x1 = x0 + 1 < w ? x0 + 1 : w - 1;
-                double tx = fx - (double)x0;
-                double v = (1 - ty) * ((1 - tx) * s[y0 * w + x0] + tx * s[y0 * w + x1]) +
-                           ty * ((1 - tx) * s[y1 * w + x0] + tx * s[y1 * w + x1]);
-                d[y * ow + x] = (uint8_t)(v + 0.5);
+                double v = 0;
+                for (size_t j = 0; j < tx[x]->n; j++)
+                    v += tx[x]->w[j] * s[y * w + tx[x]->first + j];
+                tmp[y * ow + x] = v;
             }
-        }
+        for (size_t y = 0; y < oh; y++)
+            for (size_t x = 0; x < ow; x++) {
+                double v = 0;
+                for (size_t j = 0; j < ty[y]->n; j++)
+                    v += ty[y]->w[j] * tmp[(ty[y]->first + j) * ow + x];
+                v = floor(v + 0.5);
+                d[y * ow + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
     }
+    free_taps(tx, ow);
+    free_taps(ty, oh);
+    free(tmp);
+    return CGALR_OK;
 }
