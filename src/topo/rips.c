@@ -326,6 +326,12 @@ static int64_t map_find(const rips_t *r, uint64_t key)
     }
 }
 
+static int u32_cmp(const void *pa, const void *pb)
+{
+    uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+    return a < b ? -1 : (a > b);
+}
+
 /* Clears the per-edge state of the working column; with keep, compacts vlist to the edges added
  * an odd number of times (they sum to the reduced column). */
 static void column_reset(rips_t *r, int keep)
@@ -340,6 +346,9 @@ static void column_reset(rips_t *r, int keep)
     }
     r->vlist_n = m;
     r->heap_n = 0;
+    /* in edge-index order, later additions of this column walk the per-edge records forwards */
+    if (keep && m > 1)
+        qsort(r->vlist, m, sizeof *r->vlist, u32_cmp);
 }
 
 /* Records a reduced column: its pivot and the edges in vlist whose coboundaries sum to it. */
