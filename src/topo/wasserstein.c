@@ -104,8 +104,9 @@ static double lane_min(const double *key, size_t n, ptrdiff_t *arg)
 }
 
 /* One shortest path from source row s (a free A row, or DA with supply left) to the nearest
- * column with demand left; pushes one unit along it. */
-static void augment(flow_t *f, ptrdiff_t s)
+ * column with demand left; pushes one unit along it. Returns -1 if no column is reachable,
+ * which finite costs rule out. */
+static int augment(flow_t *f, ptrdiff_t s)
 {
     const size_t ma = f->ma, mb = f->mb, w = f->w;
     const ptrdiff_t da_row = (ptrdiff_t)ma, db_col = (ptrdiff_t)mb;
@@ -158,7 +159,7 @@ static void augment(flow_t *f, ptrdiff_t s)
                     break;
                 }
         if (best < 0)
-            return; /* unreachable: some column always has demand left */
+            return -1;
         ptrdiff_t j = best;
         min_val = lowest;
         dist[j] = lowest;
@@ -225,12 +226,13 @@ static void augment(flow_t *f, ptrdiff_t s)
             break;
         col = prev;
     }
+    return 0;
 }
 
 static double flow_solve(flow_t *f)
 {
     const size_t ma = f->ma, mb = f->mb, w = f->w;
-    const ptrdiff_t da_row = (ptrdiff_t)ma, db_col = (ptrdiff_t)mb;
+    const ptrdiff_t da_row = (ptrdiff_t)ma;
     const double *c = f->c;
     for (size_t i = 0; i < ma; i++)
         f->match_a[i] = -1;
@@ -288,17 +290,17 @@ static double flow_solve(flow_t *f)
         }
     }
     for (size_t i = 0; i < ma; i++)
-        if (f->match_a[i] < 0)
-            augment(f, (ptrdiff_t)i);
+        if (f->match_a[i] < 0 && augment(f, (ptrdiff_t)i) != 0)
+            return NAN;
     while (f->b_from_da + f->f0 < mb)
-        augment(f, da_row);
+        if (augment(f, da_row) != 0)
+            return NAN;
     double total = 0.0;
     for (size_t i = 0; i < ma; i++)
         total += c[i * w + f->match_a[i]];
     for (size_t j = 0; j < mb; j++)
         if (f->match_b[j] == da_row)
             total += c[ma * w + j];
-    (void)db_col;
     return total;
 }
 
@@ -384,7 +386,12 @@ static cgalr_status_t finite_w1(const double *ax, size_t na, const double *bx, s
         .rows = idx + ma + mb + w + nr, .free_cols = idx + ma + mb + w + 2 * nr, .key = dbl + nr + 2 * w, .vv = dbl + nr + 3 * w,
         .seen = flags, .done = flags + nr,
     };
-    *out = flow_solve(&f) + pruned;
+    double total = flow_solve(&f);
+    if (isnan(total)) {
+        st = cgalr_fail(CGALR_EINTERNAL, FN ": no augmenting path in a %zu x %zu transport problem", nr, w);
+        goto done;
+    }
+    *out = total + pruned;
 done:
     free(dm);
     free(da);
