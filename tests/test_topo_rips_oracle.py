@@ -123,6 +123,7 @@ def main():
     for p in (20, 64, 128 if not SAN else 48):
         cases.append((f"corr{p}", corr_dist(rng, 256, p)))
     cases.append(("corrblocks50", corr_dist(rng, 128, 50, blocks=4)))
+    cases.append(("corr150", corr_dist(rng, 1024, 150 if not SAN else 50)))
     for p, levels in ((12, 2), (40, 3), (100 if not SAN else 40, 5)):
         a = rng.integers(1, levels + 1, (p, p)).astype(float)
         d = np.triu(a, 1)
@@ -141,20 +142,34 @@ def main():
     check_ripser(cases[6][1], "cloud40_thr", threshold=float(np.median(cases[6][1])) * 0.6)
     circ = cases[-1][1]
     check_ripser(circ, "circle_thr", threshold=float(np.sort(circ[0])[2]) * 1.01)
-    # A different, double-precision oracle on a few.
+    # A different, double-precision oracle (exact comparison) on a few, ties included.
+    exact = ("cloud17", "random30", "corr20", "corr64", "corrblocks50", "ints40_3", "ints100_5", "circle", "dups")
     for name, d in cases:
-        if name in ("cloud17", "random30", "corr20", "ints40_3", "circle", "dups"):
+        if name in exact:
             check_gudhi(d, name)
+    # -0.0 entries are zeros.
+    d = dict(cases)["dups"].copy()
+    d[d == 0] = -0.0
+    same(cgalr(write(d, "negzero.txt"))[1], cgalr(write(dict(cases)["dups"], "poszero.txt"))[1], 0, "-0.0 vs 0")
+    # Bad matrices: a clear message and exit code 2 from the library's validation.
+    for name, d, needle in (("asym", np.array([[0, 1, 2], [1, 0, 3], [2, 3.5, 0]]), "symmetric"),
+                            ("neg", np.array([[0, -1], [-1, 0]]), ">= 0"),
+                            ("nan", np.array([[0, np.nan], [np.nan, 0]]), "finite")):
+        res = subprocess.run([TOOL, write(d, name + ".txt")], capture_output=True, text=True)
+        if res.returncode != 2 or needle not in res.stderr:
+            failures.append(f"{name}: rc {res.returncode}, stderr {res.stderr!r}: expected 2 and '{needle}'")
     # Sanity that the cases are not trivial: the correlation case has H1 classes.
-    n1 = len(cgalr(write(cases[13][1], "c.txt"))[1])
-    if n1 < 3:
-        failures.append(f"{cases[13][0]}: only {n1} H1 pairs, the test is too weak")
+    for name in ("corr128", "corr48", "ints100_5", "ints40_5"):
+        if name in dict(cases):
+            n1 = len(cgalr(write(dict(cases)[name], "c.txt"))[1])
+            if n1 < 3:
+                failures.append(f"{name}: only {n1} H1 pairs, the test is too weak")
 
     if failures:
         for f in failures:
             print("FAIL", f)
         sys.exit(1)
-    print(f"ok: {len(cases)} matrices vs ripser, 6 vs gudhi")
+    print(f"ok: {len(cases) + 2} matrices vs ripser, {len(exact)} vs gudhi")
 
 
 main()
