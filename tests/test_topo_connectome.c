@@ -232,6 +232,21 @@ static void test_nonfinite_names_row_and_column(void **state)
     cgalr_topo_acc_free(acc);
 }
 
+/* Finite but huge activations overflow the sums of squares: an error, never NaN in the output. */
+static void test_overflow_is_an_error(void **state)
+{
+    (void)state;
+    double a[8] = {1, 1e200, 2, -1e200, 3, 1e200, 4, 5};
+    double m[4];
+    assert_int_equal(cgalr_topo_connectome_d(a, 4, 2, m), CGALR_ENONFINITE);
+    assert_non_null(strstr(cgalr_last_error(), "column 1"));
+    cgalr_connectome_acc_t *acc;
+    assert_int_equal(cgalr_topo_acc_create(2, &acc), CGALR_OK);
+    assert_int_equal(cgalr_topo_acc_add_d(acc, a, 4), CGALR_OK);
+    assert_int_equal(cgalr_topo_acc_finish(acc, m), CGALR_ENONFINITE);
+    cgalr_topo_acc_free(acc);
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -278,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_streaming_matches_dense),
         cmocka_unit_test(test_p_one_and_two_rows),
         cmocka_unit_test(test_nonfinite_names_row_and_column),
+        cmocka_unit_test(test_overflow_is_an_error),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -52,6 +52,11 @@ static cgalr_status_t finish_corr(double *c, size_t p, const unsigned char *dead
         return cgalr_fail(CGALR_ENOMEM, "connectome: out of memory for %zu deviations", p);
     for (size_t i = 0; i < p; i++) {
         double d = c[i * p + i];
+        if (!dead[i] && !isfinite(d)) { /* finite inputs near 1e154 can still overflow a square */
+            free(inv);
+            return cgalr_fail(CGALR_ENONFINITE, "connectome: column %zu: its sum of squared deviations "
+                              "overflows a double; expected activations below about 1e150", i);
+        }
         inv[i] = (dead[i] || !(d > 0.0)) ? 0.0 : 1.0 / sqrt(d);
     }
     for (size_t i = 0; i < p; i++) {
@@ -144,8 +149,8 @@ static cgalr_status_t connectome_dense(const double *ad, const float *af, size_t
 cgalr_status_t cgalr_topo_connectome_d(const double *act, size_t n, size_t p, double *out)
 {
     cgalr_status_t st = check_args(act, n, p, out);
-    if (st == CGALR_OK && p > INT32_MAX / 2)
-        st = cgalr_fail(CGALR_EINVAL, "connectome: p = %zu is beyond BLAS's int sizes", p);
+    if (st == CGALR_OK && (p > INT32_MAX / 2 || n > INT32_MAX))
+        st = cgalr_fail(CGALR_EINVAL, "connectome: n = %zu, p = %zu are beyond BLAS's int sizes", n, p);
     if (st == CGALR_OK)
         st = check_finite_d(act, n, p, 0);
     if (st == CGALR_OK)
@@ -156,8 +161,8 @@ cgalr_status_t cgalr_topo_connectome_d(const double *act, size_t n, size_t p, do
 cgalr_status_t cgalr_topo_connectome_f(const float *act, size_t n, size_t p, double *out)
 {
     cgalr_status_t st = check_args(act, n, p, out);
-    if (st == CGALR_OK && p > INT32_MAX / 2)
-        st = cgalr_fail(CGALR_EINVAL, "connectome: p = %zu is beyond BLAS's int sizes", p);
+    if (st == CGALR_OK && (p > INT32_MAX / 2 || n > INT32_MAX))
+        st = cgalr_fail(CGALR_EINVAL, "connectome: n = %zu, p = %zu are beyond BLAS's int sizes", n, p);
     if (st == CGALR_OK)
         st = check_finite_f(act, n, p, 0);
     if (st == CGALR_OK)
