@@ -2,6 +2,8 @@
 NumPy/SciPy evaluation (scipy minimum_spanning_tree, sort; 1e-9 relative), on random and
 structured inputs (P from 2 to 200, ties, dead units, block structure, duplicated signals)."""
 import os
+import re
+import shutil
 import subprocess
 import sys
 
@@ -168,10 +170,37 @@ def main():
     ppath = write("perm.csv", m[np.ix_(perm, perm)])
     check(float(run("--distance", "top", mpath, ppath)) == 0.0, "TOP not invariant under relabelling")
 
+    # --diagram is a thin front end over the Rips layer (tested in depth by its own oracle test):
+    # check the plumbing (file reading, --dim, --from-connectome, output format) against ripser
+    ndgm = 0
+    if shutil.which("ripser"):
+        pts = rng.standard_normal((25, 3))
+        dist = np.sqrt(((pts[:, None] - pts[None]) ** 2).sum(-1))
+        dpath = write("dist.csv", dist)
+        _, m, _, mpath = conns["blocks p=60"]
+        cdist = np.sqrt(np.maximum(1.0 - m, 0.0))
+        cpath = write("cdist.csv", cdist)
+        for label, args, ref_path, dim in (("points dim 1", [dpath], dpath, 1),
+                                           ("points dim 0", [dpath, "--dim", "0"], dpath, 0),
+                                           ("connectome dim 1", [mpath, "--from-connectome"], cpath, 1)):
+            got = sorted(tuple(float(v) for v in line.split())
+                         for line in run("--diagram", *args).splitlines() if line.strip())
+            text = subprocess.run(["ripser", "--format", "distance", "--dim", "1", "--threshold", "1e6",
+                                   ref_path], capture_output=True, text=True, check=True).stdout
+            section = text.split(f"persistence intervals in dim {dim}:")[1].split("persistence intervals")[0]
+            want = sorted((float(b), float(d) if d.strip() else float("inf"))
+                          for b, d in re.findall(r"\[([^,]+),([^)]*)\)", section))
+            want = [w for w in want if w[1] > w[0]]
+            ok = len(got) == len(want) and all(
+                abs(g[0] - w[0]) <= 1e-5 * max(1.0, abs(w[0])) and
+                (g[1] == w[1] or abs(g[1] - w[1]) <= 1e-5 * max(1.0, abs(w[1]))) for g, w in zip(got, want))
+            check(ok, f"--diagram {label}: {len(got)} pairs vs ripser's {len(want)}: {got[:4]} vs {want[:4]}")
+            ndgm += 1
+
     if failures:
         print(f"{len(failures)} failure(s)")
         sys.exit(1)
-    print(f"ok: {len(cases)} connectomes and barcodes, {npairs} TOP pairs checked")
+    print(f"ok: {len(cases)} connectomes and barcodes, {npairs} TOP pairs, {ndgm} diagrams checked")
 
 
 main()
