@@ -48,7 +48,9 @@ const char *cgalr_split_name(cgalr_split_t split);
  *                  D/TU/NAME/ or D/NAME/ (original TU file names NAME_A.txt, ...), then
  *                  ../shared/data/TU/NAME/
  * Decoded JPEG/PNG images are cached in a binary file (cfg->cache_dir, else beside the images
- * when writable, else D/cache/) so decoding happens once; a stale or corrupt cache is rebuilt. */
+ * when writable, else D/cache/ when D is writable, else $XDG_CACHE_HOME/cgalr or ~/.cache/cgalr)
+ * so decoding happens once; a stale or corrupt cache is rebuilt. Directories without write
+ * permission bits are never written to, even by root. */
 typedef struct cgalr_data_config {
     const char *name;         /* required, see above */
     const char *data_dir;     /* NULL: $CGALR_DATA, else ./data */

@@ -91,13 +91,17 @@ typedef struct folder_result {
 } folder_result_t;
 
 void folder_result_free(folder_result_t *r);
+/* The decoded-pixel cache goes to cache_dir when non-NULL ("" disables it), else beside the
+ * source, else (read-only source) into fallback_dir. */
 /* root/{train,val,test}/<class>/ images; resize 0 keeps sizes (must agree). */
-cgalr_status_t folder_load(const char *root, size_t resize, const char *cache_dir, folder_result_t *out);
+cgalr_status_t folder_load(const char *root, size_t resize, const char *cache_dir, const char *fallback_dir,
+                           folder_result_t *out);
 /* root/images + train.csv, val.csv, test.csv */
 cgalr_status_t miniimagenet_load(const char *root, size_t resize, const char *cache_dir,
-                                 folder_result_t *out);
+                                 const char *fallback_dir, folder_result_t *out);
 /* The CIFAR-10 JPEG archive (tar.gz holding train/<class>/x.jpg, test/<class>/x.jpg). */
-cgalr_status_t tarjpg_load(const char *tar_gz, const char *cache_dir, folder_result_t *out);
+cgalr_status_t tarjpg_load(const char *tar_gz, const char *cache_dir, const char *fallback_dir,
+                           folder_result_t *out);
 /* Tar parsing from memory (fuzzed): calls fn for each regular file. */
 typedef cgalr_status_t (*tar_entry_fn)(void *ctx, const char *path, const uint8_t *data, size_t len);
 cgalr_status_t tar_walk(const char *name, const uint8_t *buf, size_t len, tar_entry_fn fn, void *ctx);

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cgalr/rng.h"
 #include "data/data_internal.h"
@@ -102,6 +104,45 @@ static cgalr_status_t set_class_names(cgalr_dataset_t *ds, size_t classes, const
             return cgalr_fail(CGALR_ENOMEM, "out of memory");
     }
     return CGALR_OK;
+}
+
+/* Whether files can be created in `path` or, if it does not exist yet, in its nearest existing
+ * ancestor. Mode bits count as well as access(): as root, access() would allow writing into
+ * datasets deliberately left read-only (../shared/data). */
+static int can_write_dir(const char *path)
+{
+    char *p = str_printf("%s", path);
+    if (!p)
+        return 0;
+    struct stat st;
+    while (stat(p[0] ? p : "/", &st) != 0) {
+        char *slash = strrchr(p, '/');
+        if (!slash) {
+            strcpy(p, ".");
+            continue;
+        }
+        *slash = 0;
+    }
+    const char *q = p[0] ? p : "/";
+    int ok = S_ISDIR(st.st_mode) && (st.st_mode & 0222) && access(q, W_OK) == 0;
+    free(p);
+    return ok;
+}
+
+/* Where decoded-image caches go when the images' own directory is read-only: D/cache when the
+ * data directory D is writable, else $XDG_CACHE_HOME/cgalr or ~/.cache/cgalr; NULL = none. */
+static char *fallback_cache(const char *root)
+{
+    char *c = str_printf("%s/cache", root);
+    if (c && can_write_dir(c))
+        return c;
+    free(c);
+    const char *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
+    c = x && x[0] ? str_printf("%s/cgalr", x) : h && h[0] ? str_printf("%s/.cache/cgalr", h) : NULL;
+    if (c && can_write_dir(c))
+        return c;
+    free(c);
+    return NULL;
 }
 
 /* The first of `n` candidate paths that exists as a directory, or NULL. */
@@ -305,7 +346,7 @@ static cgalr_status_t resolve_cifar10(cgalr_dataset_t *ds, const cgalr_data_conf
     cgalr_status_t st = CGALR_OK;
     folder_result_t r;
     memset(&r, 0, sizeof r);
-    char *train0 = NULL;
+    char *train0 = NULL, *fallback = fallback_cache(root);
     int done = 0;
     if (path_is_dir(cand[0])) {
         st = open_cifar10_bin(ds, cand[0]);
@@ -322,11 +363,11 @@ static cgalr_status_t resolve_cifar10(cgalr_dataset_t *ds, const cgalr_data_conf
             }
             if (!path_is_dir(train0))
                 continue;
-            st = folder_load(cand[i], 0, cfg->cache_dir, &r);
+            st = folder_load(cand[i], 0, cfg->cache_dir, fallback, &r);
         } else {
             if (!path_is_file(cand[i]))
                 continue;
-            st = tarjpg_load(cand[i], cfg->cache_dir, &r);
+            st = tarjpg_load(cand[i], cfg->cache_dir, fallback, &r);
         }
         done = 1;
         if (!st)
@@ -339,6 +380,7 @@ static cgalr_status_t resolve_cifar10(cgalr_dataset_t *ds, const cgalr_data_conf
     else if (!st && ds->info.classes != 10)
         st = cgalr_fail(CGALR_EFORMAT, "cifar10 JPEG copy: %zu class folders, expected 10", ds->info.classes);
     free(train0);
+    free(fallback);
     folder_result_free(&r);
     free_strs(cand, n);
     return st;
@@ -377,17 +419,22 @@ static cgalr_status_t resolve_folder(cgalr_dataset_t *ds, const cgalr_data_confi
     memset(&r, 0, sizeof r);
     cgalr_status_t st;
     char *dir = mini ? str_printf("%s/mini-imagenet", root) : str_printf("%s", path);
-    if (!dir)
+    char *fallback = fallback_cache(root);
+    if (!dir) {
+        free(dir);
+        free(fallback);
         return cgalr_fail(CGALR_ENOMEM, "out of memory");
+    }
     if (!path_is_dir(dir)) {
         st = not_found(mini ? "mini-imagenet" : "image folder", &dir, 1);
         free(dir);
+        free(fallback);
         return st;
     }
     if (mini)
-        st = miniimagenet_load(dir, cfg->resize ? (size_t)cfg->resize : 84, cfg->cache_dir, &r);
+        st = miniimagenet_load(dir, cfg->resize ? (size_t)cfg->resize : 84, cfg->cache_dir, fallback, &r);
     else
-        st = folder_load(dir, (size_t)cfg->resize, cfg->cache_dir, &r);
+        st = folder_load(dir, (size_t)cfg->resize, cfg->cache_dir, fallback, &r);
     if (!st)
         st = append_source(ds, dir);
     if (!st) {
@@ -397,6 +444,7 @@ static cgalr_status_t resolve_folder(cgalr_dataset_t *ds, const cgalr_data_confi
     }
     folder_result_free(&r);
     free(dir);
+    free(fallback);
     return st;
 }
 

@@ -157,6 +157,23 @@ static uint64_t get_u64(const uint8_t *p)
     return v;
 }
 
+/* A directory we may add files to. Mode bits are checked as well as access(): running as root,
+ * access() allows writing into directories deliberately made read-only (shared datasets). */
+static int dir_writable(const char *file_in_dir)
+{
+    char *d = str_printf("%s", file_in_dir);
+    if (!d)
+        return 0;
+    char *slash = strrchr(d, '/');
+    if (slash)
+        *slash = 0;
+    struct stat st;
+    int ok = stat(slash ? (d[0] ? d : "/") : ".", &st) == 0 && (st.st_mode & 0222) &&
+             access(slash ? (d[0] ? d : "/") : ".", W_OK) == 0;
+    free(d);
+    return ok;
+}
+
 /* Cache file name: inside cache_dir when given, else beside `beside`, else in fallback_dir. */
 static char *cache_path(const char *cache_dir, const char *beside, const char *src, uint64_t key)
 {
@@ -165,6 +182,15 @@ static char *cache_path(const char *cache_dir, const char *beside, const char *s
     const char *base = strrchr(src, '/');
     base = base ? base + 1 : src;
     if (cache_dir) {
+        /* mkdir -p: the data directory itself may not exist yet (./data on a fresh checkout) */
+        char *d = str_printf("%s", cache_dir);
+        for (char *p = d ? d + 1 : NULL; p && *p; p++)
+            if (*p == '/') {
+                *p = 0;
+                mkdir(d, 0777);
+                *p = '/';
+            }
+        free(d);
         mkdir(cache_dir, 0777);
         return str_printf("%s/%s-%016llx.cgalr-cache", cache_dir, base, (unsigned long long)key);
     }
@@ -320,8 +346,8 @@ static cgalr_status_t take_classes(folder_result_t *out, strlist_t *classes)
 /* Uses the cache when it matches `key`; otherwise runs `build` and writes the cache. */
 typedef cgalr_status_t (*build_fn)(void *ctx, folder_result_t *out);
 
-static cgalr_status_t cached(const char *cache_dir, const char *beside, const char *src, uint64_t key, build_fn build,
-                             void *ctx, folder_result_t *out)
+static cgalr_status_t cached(const char *cache_dir, const char *fallback_dir, const char *beside, const char *src,
+                             uint64_t key, build_fn build, void *ctx, folder_result_t *out)
 {
     memset(out, 0, sizeof *out);
     char *cp = cache_path(cache_dir, beside, src, key);
@@ -329,16 +355,26 @@ static cgalr_status_t cached(const char *cache_dir, const char *beside, const ch
         out->cache_file = cp;
         return CGALR_OK;
     }
+    if (cp && !cache_dir && !dir_writable(cp) && fallback_dir) {
+        /* read-only source: an earlier run left its cache in the fallback directory */
+        char *fp = cache_path(fallback_dir, beside, src, key);
+        if (fp && cache_read(fp, key, out) == CGALR_OK) {
+            free(cp);
+            out->cache_file = fp;
+            return CGALR_OK;
+        }
+        free(fp);
+    }
     cgalr_status_t st = build(ctx, out);
     if (st) {
         free(cp);
         folder_result_free(out);
         return st;
     }
-    if (cp && !cache_write(cp, key, out) && !cache_dir) {
-        /* Read-only data directory: fall back to ./data/cache (DESIGN.md's data root). */
+    if (cp && (cache_dir || dir_writable(cp) ? !cache_write(cp, key, out) : 1) && !cache_dir && fallback_dir) {
+        /* Read-only data directory (such as ../shared/data): use the fallback directory. */
         free(cp);
-        cp = cache_path("data/cache", beside, src, key);
+        cp = cache_path(fallback_dir, beside, src, key);
         if (cp && !cache_write(cp, key, out)) {
             free(cp);
             cp = NULL;
@@ -381,7 +417,8 @@ static cgalr_status_t folder_build(void *vctx, folder_result_t *out)
     return take_classes(out, &copy);
 }
 
-cgalr_status_t folder_load(const char *root, size_t resize, const char *cache_dir, folder_result_t *out)
+cgalr_status_t folder_load(const char *root, size_t resize, const char *cache_dir, const char *fallback_dir,
+                           folder_result_t *out)
 {
     static const char *const split_dir[CGALR_N_SPLITS] = {"train", "val", "test"};
     folder_ctx_t ctx;
@@ -456,7 +493,7 @@ cgalr_status_t folder_load(const char *root, size_t resize, const char *cache_di
         st = cgalr_fail(CGALR_EFORMAT, "image folder '%s': no .jpg/.jpeg/.png files under train/", root);
     if (!st) {
         char *beside = str_printf("%s/.images-r%zu", root, resize);
-        st = beside ? cached(cache_dir, beside, root, key, folder_build, &ctx, out)
+        st = beside ? cached(cache_dir, fallback_dir, beside, root, key, folder_build, &ctx, out)
                     : cgalr_fail(CGALR_ENOMEM, "out of memory");
         free(beside);
     }
@@ -539,7 +576,8 @@ static cgalr_status_t mini_build(void *vctx, folder_result_t *out)
     return take_classes(out, &copy);
 }
 
-cgalr_status_t miniimagenet_load(const char *root, size_t resize, const char *cache_dir, folder_result_t *out)
+cgalr_status_t miniimagenet_load(const char *root, size_t resize, const char *cache_dir, const char *fallback_dir,
+                                 folder_result_t *out)
 {
     static const char *const csv[CGALR_N_SPLITS] = {"train.csv", "val.csv", "test.csv"};
     mini_ctx_t ctx;
@@ -578,7 +616,7 @@ cgalr_status_t miniimagenet_load(const char *root, size_t resize, const char *ca
     if (!st) {
         sl_sort_unique(&ctx.classes);
         char *beside = str_printf("%s/.images-r%zu", root, resize);
-        st = beside ? cached(cache_dir, beside, root, key, mini_build, &ctx, out)
+        st = beside ? cached(cache_dir, fallback_dir, beside, root, key, mini_build, &ctx, out)
                     : cgalr_fail(CGALR_ENOMEM, "out of memory");
         free(beside);
     }
@@ -778,9 +816,9 @@ static cgalr_status_t tarjpg_build(void *vctx, folder_result_t *out)
     return st;
 }
 
-cgalr_status_t tarjpg_load(const char *tar_gz, const char *cache_dir, folder_result_t *out)
+cgalr_status_t tarjpg_load(const char *tar_gz, const char *cache_dir, const char *fallback_dir, folder_result_t *out)
 {
     tarjpg_ctx_t ctx = {tar_gz};
     uint64_t key = fnv_stat(0xcbf29ce484222325ULL, tar_gz);
-    return cached(cache_dir, tar_gz, tar_gz, key, tarjpg_build, &ctx, out);
+    return cached(cache_dir, fallback_dir, tar_gz, tar_gz, key, tarjpg_build, &ctx, out);
 }
