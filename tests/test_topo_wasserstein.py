@@ -171,6 +171,23 @@ def main():
     _, err = run_tool(good, good, "--dirs", "0", "--only", "sw", expect_rc=2)
     check("n_dirs = 0", "n_dirs" in err, err)
 
+    # The helper's reader: malformed files are exit code 2 with the file and line.
+    pa, pb = os.path.join(TMP, "bad_a.txt"), os.path.join(TMP, "bad_b.txt")
+    write(pb, good)
+    for text, word in [("0.1 0.5\n0.2 abc\n", ":2: expected two numbers"), ("0.1 0.5 0.7\n", ":1: trailing text"),
+                       ("0.3\n", ":1: expected two numbers")]:
+        with open(pa, "w") as f:
+            f.write(text)
+        r = subprocess.run([TOOL, pa, pb], capture_output=True, text=True)
+        check("malformed file %r" % text, r.returncode == 2 and word in r.stderr, "rc %d: %s" % (r.returncode, r.stderr))
+    r = subprocess.run([TOOL, os.path.join(TMP, "missing.txt"), pb], capture_output=True, text=True)
+    check("missing file", r.returncode == 2 and "cannot open" in r.stderr, r.stderr)
+    # Comments, commas and blank lines are accepted.
+    with open(pa, "w") as f:
+        f.write("# birth death\n\n0.0, 1.0\n0.2,0.5  # a comment\n")
+    r = subprocess.run([TOOL, "--only", "w1", pa, pb], capture_output=True, text=True)
+    check("comments and commas", r.returncode == 0 and float(r.stdout.split()[1]) == 0.0, r.stdout + r.stderr)
+
     if failures:
         print("\n".join(failures))
         print("%d failures" % len(failures))
