@@ -245,6 +245,9 @@ static void test_overflow_is_an_error(void **state)
     assert_int_equal(cgalr_topo_acc_add_d(acc, a, 4), CGALR_OK);
     assert_int_equal(cgalr_topo_acc_finish(acc, m), CGALR_ENONFINITE);
     cgalr_topo_acc_free(acc);
+    double b[4] = {1e308, 1, 1e308, 2}; /* the column sum itself overflows */
+    assert_int_equal(cgalr_topo_connectome_d(b, 2, 2, m), CGALR_ENONFINITE);
+    assert_non_null(strstr(cgalr_last_error(), "column 0"));
 }
 
 static void test_bad_arguments(void **state)

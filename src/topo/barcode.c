@@ -28,7 +28,8 @@ static uint64_t key_of(double v)
 
 #define DIGIT_BITS 11
 #define DIGITS 3
-#define LOW_BITS (64 - DIGIT_BITS * DIGITS) /* 31 low bits left to the final insertion pass */
+#define DIGIT_MASK ((1u << DIGIT_BITS) - 1)
+#define LOW_BITS (64 - DIGIT_BITS * DIGITS) /* low bits left to the final insertion pass */
 
 /* Sorts non-negative doubles (no -0.0, no NaN), whose IEEE bit patterns order like unsigned
  * integers. LSD radix on the top 33 bits (three 11-bit passes; a pass whose digit every key shares
@@ -44,9 +45,8 @@ static void sort_nonneg(double *a, double *tmp, size_t n)
         memset(hist, 0, sizeof hist);
         for (size_t i = 0; i < n; i++) {
             uint64_t k = key_of(a[i]) >> LOW_BITS;
-            hist[0][k & 0x7ff]++;
-            hist[1][(k >> 11) & 0x7ff]++;
-            hist[2][k >> 22]++;
+            for (int d = 0; d < DIGITS; d++)
+                hist[d][(k >> (d * DIGIT_BITS)) & DIGIT_MASK]++;
         }
         double *src = a, *dst = tmp;
         for (int d = 0; d < DIGITS; d++) {
@@ -61,7 +61,7 @@ static void sort_nonneg(double *a, double *tmp, size_t n)
             if (trivial)
                 continue;
             for (size_t i = 0; i < n; i++)
-                dst[h[(key_of(src[i]) >> shift) & 0x7ff]++] = src[i];
+                dst[h[(key_of(src[i]) >> shift) & DIGIT_MASK]++] = src[i];
             double *t = src;
             src = dst;
             dst = t;

@@ -126,8 +126,21 @@ static cgalr_status_t connectome_dense(const double *ad, const float *af, size_t
             }
         }
     }
-    for (size_t j = 0; j < p; j++)
+    /* NaN and Inf reach the sums, so the input is scanned for the culprit only when a sum is not
+     * finite (saving a pass over the data in the normal case). */
+    for (size_t j = 0; j < p; j++) {
+        if (!isfinite(mean[j])) {
+            cgalr_status_t st = ad ? check_finite_d(ad, n, p, 0) : check_finite_f(af, n, p, 0);
+            if (st == CGALR_OK)
+                st = cgalr_fail(CGALR_ENONFINITE, "connectome: column %zu: the sum of its activations "
+                                "overflows a double; expected activations below about 1e150", j);
+            free(x);
+            free(mean);
+            free(dead);
+            return st;
+        }
         mean[j] /= (double)n;
+    }
     for (size_t i = 0; i < n; i++) {
         double *row = x + i * p;
         if (ad)
@@ -152,8 +165,6 @@ cgalr_status_t cgalr_topo_connectome_d(const double *act, size_t n, size_t p, do
     if (st == CGALR_OK && (p > INT32_MAX / 2 || n > INT32_MAX))
         st = cgalr_fail(CGALR_EINVAL, "connectome: n = %zu, p = %zu are beyond BLAS's int sizes", n, p);
     if (st == CGALR_OK)
-        st = check_finite_d(act, n, p, 0);
-    if (st == CGALR_OK)
         st = connectome_dense(act, NULL, n, p, out);
     return st;
 }
@@ -163,8 +174,6 @@ cgalr_status_t cgalr_topo_connectome_f(const float *act, size_t n, size_t p, dou
     cgalr_status_t st = check_args(act, n, p, out);
     if (st == CGALR_OK && (p > INT32_MAX / 2 || n > INT32_MAX))
         st = cgalr_fail(CGALR_EINVAL, "connectome: n = %zu, p = %zu are beyond BLAS's int sizes", n, p);
-    if (st == CGALR_OK)
-        st = check_finite_f(act, n, p, 0);
     if (st == CGALR_OK)
         st = connectome_dense(NULL, act, n, p, out);
     return st;
