@@ -333,6 +333,7 @@ static void bad_input(void **state)
     cgalr_pair_t huge = {0.0, 1e200};
     cgalr_diagram_t dh = {1, &huge};
     expect_error(cgalr_topo_wasserstein1(&good, &dh, &x), CGALR_EINVAL, "1e100");
+    expect_error(cgalr_topo_sliced_wasserstein(&dh, &good, 10, &x), CGALR_EINVAL, "1e100");
 }
 
 int main(void)

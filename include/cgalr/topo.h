@@ -99,7 +99,8 @@ cgalr_status_t cgalr_topo_wasserstein1(const cgalr_diagram_t *a, const cgalr_dia
  * the diagonal projection. This is the paper's (1/pi) * integral over [-pi/2, pi/2) of the 1-D
  * Wasserstein distance, by the rectangle rule with step pi/M (their Algorithm 1), and equals
  * GUDHI's representations.metrics._sliced_wasserstein_distance(A, B, M). n_dirs in 1..1000000.
- * Errors as for W1, and an essential point (death = inf) is CGALR_EINVAL. */
+ * Errors as for W1 (including the 1e100 bound), and an essential point (death = inf) is
+ * CGALR_EINVAL. */
 cgalr_status_t cgalr_topo_sliced_wasserstein(const cgalr_diagram_t *a, const cgalr_diagram_t *b,
                                              int n_dirs, double *out);
 /* exp(-sw / (2 sigma^2)); NaN when sigma is not a positive finite number or sw is NaN. */

@@ -29,6 +29,10 @@ static cgalr_status_t check_diagram(const cgalr_diagram_t *d, const char *name)
         if (isinf(e))
             return cgalr_fail(CGALR_EINVAL, FN ": diagram %s, point %zu: death = inf; essential points are not supported",
                               name, i);
+        /* Keeps every projection and difference finite. */
+        if (fabs(b) > 1e100 || fabs(e) > 1e100)
+            return cgalr_fail(CGALR_EINVAL, FN ": diagram %s, point %zu: (%g, %g) exceeds 1e100 in magnitude",
+                              name, i, b, e);
     }
     return CGALR_OK;
 }
