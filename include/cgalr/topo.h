@@ -18,7 +18,9 @@ extern "C" {
 
 /* act: n x p row-major (row = sample, column = signal). out: p x p row-major, caller-allocated.
  * A zero-variance signal has correlation 0 with every other. NaN/Inf in act is CGALR_ENONFINITE
- * naming the row and column. Needs n >= 2, p >= 1. */
+ * naming the row and column (rows and columns count from 0); so are finite activations so large
+ * (beyond about 1e150) that their sums of squares overflow. Needs n >= 2, p >= 1. Uses BLAS
+ * (dsyrk) with whatever thread count BLAS is set to. */
 cgalr_status_t cgalr_topo_connectome_d(const double *act, size_t n, size_t p, double *out);
 cgalr_status_t cgalr_topo_connectome_f(const float *act, size_t n, size_t p, double *out);
 
@@ -47,8 +49,9 @@ typedef struct cgalr_barcode {
     double *deaths;
 } cgalr_barcode_t;
 
-/* m: p x p symmetric connectome (values in [0, 1], diagonal ignored). p >= 2. On failure *out
- * is left empty (safe to free). */
+/* m: p x p symmetric connectome (values in [0, 1], diagonal ignored). p >= 2. Entries that differ
+ * from their mirror by at most 1e-9 (text round trips) are accepted and the upper triangle is used;
+ * more is CGALR_EINVAL. On failure *out is left empty (safe to free). */
 cgalr_status_t cgalr_topo_barcode(const double *m, size_t p, cgalr_barcode_t *out);
 void cgalr_barcode_free(cgalr_barcode_t *b);
 /* TOP(a, b) = sum (b_k - b'_k)^2 + sum (d_k - d'_k)^2. Different p is CGALR_EINVAL. */
@@ -148,7 +151,8 @@ cgalr_status_t cgalr_topo_correlation_distance(const double *m, size_t p, const 
 /* Summarises a connectome (p x p) for the configured distance. */
 cgalr_status_t cgalr_topo_summarize(const cgalr_topo_config_t *cfg, const double *m, size_t p,
                                     cgalr_topo_summary_t *out);
-/* The configured distance between two summaries of the same kind and p. */
+/* The configured distance between two summaries of the same kind and p: TOP, W1, or for SWK the
+ * sliced Wasserstein distance SW itself (cgalr_topo_swk_kernel turns it into the kernel value). */
 cgalr_status_t cgalr_topo_summary_distance(const cgalr_topo_config_t *cfg, const cgalr_topo_summary_t *a,
                                            const cgalr_topo_summary_t *b, double *out);
 void cgalr_topo_summary_free(cgalr_topo_summary_t *s);
