@@ -218,6 +218,9 @@ int train_summary_finished(const char *path, cgalr_train_summary_t *s)
         GETD("ctrl_share", s->ctrl_share)
         GETD("epoch_seconds", s->epoch_seconds)
 #undef GETD
+        v = cJSON_GetObjectItemCaseSensitive(o, "message");
+        if (cJSON_IsString(v))
+            snprintf(s->message, sizeof s->message, "%s", v->valuestring);
         v = cJSON_GetObjectItemCaseSensitive(o, "epochs_done");
         s->epochs_done = cJSON_IsNumber(v) ? (long)v->valuedouble : 0;
     }
