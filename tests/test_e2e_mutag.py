@@ -186,6 +186,25 @@ p = run("train", "--data", "mutag", "--model", "gin", "--sched", "constant", "--
         os.path.join(blocker, "run"))
 check(p.returncode != 0 and "--out" in p.stderr, f"unwritable --out: {p.returncode} {p.stderr}")
 
+# a full disk (simulated with RLIMIT_FSIZE: the checkpoint cannot be written) is reported, and
+# what is on disk stays consistent: --resume later gives the uninterrupted run's metrics
+import resource
+
+
+def small_disk():
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (50000, 50000))
+
+
+d = os.path.join(TMP, "fulldisk")
+args = ["train", *BASE, "--sched", "cgalr-top", "--lr", "0.01", "--seed", "3", "--out", d]
+p = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=600, preexec_fn=small_disk)
+check(p.returncode == 1 and "checkpoint" in p.stderr, f"full disk: exit {p.returncode}: {p.stderr}")
+p = run(*args, "--resume")
+ref_rows = strip_timing(os.path.join(TMP, "ref-cgalr-top", "metrics.jsonl"))
+check(p.returncode == 0 and strip_timing(os.path.join(d, "metrics.jsonl")) == ref_rows,
+      f"resume after a full disk differs: {p.returncode} {p.stderr}")
+
 # ---- grid and report ---------------------------------------------------------------------
 G = os.path.join(TMP, "grid")
 GE = "2" if SAN else "3"
