@@ -180,17 +180,21 @@ cgalr_status_t cgalr_topo_connectome_f(const float *act, size_t n, size_t p, dou
 }
 
 /* ---- Streaming accumulator ----------------------------------------------------------------
- * Sums are taken of x - shift, where shift is the first batch's column means: the centred
- * cross-product is then cross - sum sum^T / n, and because the shift is already close to the
- * mean, that subtraction loses almost nothing (the textbook sum-of-squares formula without a
- * shift cancels catastrophically when |mean| >> deviation). */
+ * Each chunk of rows is centred on its own means and its cross-products accumulated with syrk;
+ * chunks are merged with the pairwise update of Chan, Golub and LeVeque:
+ *   C = C_a + C_b + (n_a n_b / n) (m_b - m_a)(m_b - m_a)^T,  m = m_a + (n_b / n)(m_b - m_a).
+ * Nothing is ever subtracted from a large sum of squares, so a mean that drifts between batches
+ * costs no accuracy, unlike sums of raw or once-shifted values. The rows are first shifted by the
+ * first row (exactly representable, the same for every batch): the chunk means are then small
+ * numbers known to full relative precision, where means of values near 1e7 would carry absolute
+ * errors of ~1e-9 into the merge term at first order. */
 struct cgalr_connectome_acc {
     size_t p;
     size_t rows;
-    double *shift; /* p */
-    double *first; /* p: the first row, to detect constant signals exactly */
-    double *sum;   /* p: sum of (x - shift) */
-    double *cross; /* p x p, upper triangle: sum of (x - shift)(x - shift)^T */
+    double *mean;  /* p: means of (row - first) so far */
+    double *first; /* p: the first row: the shift, and the exact test for constant signals */
+    double *cross; /* p x p, upper triangle: centred cross-products of the rows so far */
+    double *bmean; /* p: means of the chunk being added */
     double *buf;   /* CHUNK x p scratch */
     unsigned char *dead; /* p: still equal to `first` in every row */
 };
@@ -209,13 +213,13 @@ cgalr_status_t cgalr_topo_acc_create(size_t p, cgalr_connectome_acc_t **out)
     if (!a)
         return cgalr_fail(CGALR_ENOMEM, "connectome accumulator: out of memory");
     a->p = p;
-    a->shift = malloc(p * sizeof(double));
+    a->mean = malloc(p * sizeof(double));
     a->first = malloc(p * sizeof(double));
-    a->sum = malloc(p * sizeof(double));
     a->cross = malloc(p * p * sizeof(double));
+    a->bmean = malloc(p * sizeof(double));
     a->buf = malloc((size_t)CHUNK * p * sizeof(double));
     a->dead = malloc(p);
-    if (!a->shift || !a->first || !a->sum || !a->cross || !a->buf || !a->dead) {
+    if (!a->mean || !a->first || !a->cross || !a->bmean || !a->buf || !a->dead) {
         cgalr_topo_acc_free(a);
         return cgalr_fail(CGALR_ENOMEM, "connectome accumulator: out of memory for p = %zu", p);
     }
@@ -229,7 +233,7 @@ void cgalr_topo_acc_reset(cgalr_connectome_acc_t *a)
     if (!a)
         return;
     a->rows = 0;
-    memset(a->sum, 0, a->p * sizeof(double));
+    memset(a->mean, 0, a->p * sizeof(double));
     memset(a->cross, 0, a->p * a->p * sizeof(double));
     memset(a->dead, 1, a->p);
 }
@@ -243,10 +247,10 @@ void cgalr_topo_acc_free(cgalr_connectome_acc_t *a)
 {
     if (!a)
         return;
-    free(a->shift);
+    free(a->mean);
     free(a->first);
-    free(a->sum);
     free(a->cross);
+    free(a->bmean);
     free(a->buf);
     free(a->dead);
     free(a);
@@ -256,33 +260,40 @@ static cgalr_status_t acc_add(cgalr_connectome_acc_t *a, const double *rd, const
                               size_t nrows)
 {
     size_t p = a->p;
-    if (a->rows == 0) {
-        /* The shift: this batch's column means (any value near the mean would do). */
-        for (size_t j = 0; j < p; j++) {
-            a->shift[j] = 0.0;
-            a->first[j] = rd ? rd[j] : (double)rf[j];
-        }
-        for (size_t i = 0; i < nrows; i++)
-            for (size_t j = 0; j < p; j++)
-                a->shift[j] += rd ? rd[i * p + j] : (double)rf[i * p + j];
+    if (a->rows == 0)
         for (size_t j = 0; j < p; j++)
-            a->shift[j] /= (double)nrows;
-    }
+            a->first[j] = rd ? rd[j] : (double)rf[j];
     for (size_t r0 = 0; r0 < nrows; r0 += CHUNK) {
         size_t nr = nrows - r0 < CHUNK ? nrows - r0 : CHUNK;
+        double *bm = a->bmean;
+        memset(bm, 0, p * sizeof *bm);
         for (size_t i = 0; i < nr; i++) {
             double *b = a->buf + i * p;
             for (size_t j = 0; j < p; j++) {
                 double v = rd ? rd[(r0 + i) * p + j] : (double)rf[(r0 + i) * p + j];
                 a->dead[j] &= (unsigned char)(v == a->first[j]);
-                b[j] = v - a->shift[j];
-                a->sum[j] += b[j];
+                b[j] = v - a->first[j];
+                bm[j] += b[j];
             }
+        }
+        for (size_t j = 0; j < p; j++)
+            bm[j] /= (double)nr;
+        for (size_t i = 0; i < nr; i++) {
+            double *b = a->buf + i * p;
+            for (size_t j = 0; j < p; j++)
+                b[j] -= bm[j];
         }
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)p, (int)nr, 1.0, a->buf, (int)p,
                     1.0, a->cross, (int)p);
+        double na = (double)a->rows, nb = (double)nr, n = na + nb;
+        for (size_t j = 0; j < p; j++)
+            bm[j] -= a->mean[j]; /* now delta = m_b - m_a */
+        if (a->rows > 0)
+            cblas_dsyr(CblasRowMajor, CblasUpper, (int)p, na * nb / n, bm, 1, a->cross, (int)p);
+        for (size_t j = 0; j < p; j++)
+            a->mean[j] += bm[j] * (nb / n);
+        a->rows += nr;
     }
-    a->rows += nrows;
     return CGALR_OK;
 }
 
@@ -325,13 +336,7 @@ cgalr_status_t cgalr_topo_acc_finish(const cgalr_connectome_acc_t *a, double *ou
         return cgalr_fail(CGALR_ESTATE, "connectome accumulator: %zu rows added; expected at least 2",
                           a->rows);
     size_t p = a->p;
-    double inv_n = 1.0 / (double)a->rows;
-    for (size_t i = 0; i < p; i++) {
-        const double *cr = a->cross + i * p;
-        double *o = out + i * p;
-        double si = a->sum[i] * inv_n;
-        for (size_t j = i; j < p; j++)
-            o[j] = cr[j] - si * a->sum[j];
-    }
+    for (size_t i = 0; i < p; i++)
+        memcpy(out + i * p + i, a->cross + i * p + i, (p - i) * sizeof *out);
     return finish_corr(out, p, a->dead);
 }
