@@ -19,6 +19,7 @@
 #include <png.h>
 
 #include "cgalr/data.h"
+#include "data/data_internal.h"
 
 static char root[256];
 
@@ -849,6 +850,69 @@ static void test_folder(void **state)
     expect_fail(&cfg, CGALR_EIO, "nowhere", NULL);
 }
 
+/* A flat-colour JPEG in memory with `comps` components in colour space `cs`. */
+static unsigned char *flat_jpeg(J_COLOR_SPACE cs, int comps, const uint8_t *px, unsigned long *len)
+{
+    struct jpeg_compress_struct ci;
+    struct jpeg_error_mgr jerr;
+    ci.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&ci);
+    unsigned char *mem = NULL;
+    jpeg_mem_dest(&ci, &mem, len);
+    ci.image_width = 16;
+    ci.image_height = 8;
+    ci.input_components = comps;
+    ci.in_color_space = cs;
+    jpeg_set_defaults(&ci);
+    jpeg_set_quality(&ci, 95, TRUE);
+    jpeg_start_compress(&ci, TRUE);
+    uint8_t row[16 * 4];
+    for (int x = 0; x < 16; x++)
+        memcpy(row + x * comps, px, (size_t)comps);
+    while (ci.next_scanline < ci.image_height) {
+        JSAMPROW r = row;
+        jpeg_write_scanlines(&ci, &r, 1);
+    }
+    jpeg_finish_compress(&ci);
+    jpeg_destroy_compress(&ci);
+    return mem;
+}
+
+static void test_jpeg_colorspaces(void **state)
+{
+    (void)state;
+    /* grayscale becomes three equal channels; Adobe CMYK (stored inverted, as libjpeg writes it)
+     * converts to RGB = C K / 255 per channel */
+    uint8_t g = 77, cmyk[4] = {200, 100, 50, 255};
+    unsigned long len;
+    unsigned char *jpg = flat_jpeg(JCS_GRAYSCALE, 1, &g, &len);
+    uint8_t *pix;
+    size_t h, w;
+    assert_int_equal(image_decode("gray.jpg", jpg, len, &pix, &h, &w), CGALR_OK);
+    assert_int_equal(h * 100 + w, 816);
+    for (int c = 0; c < 3; c++)
+        assert_true(abs(pix[c * 128 + 5] - 77) <= 2);
+    free(pix);
+    free(jpg);
+    jpg = flat_jpeg(JCS_CMYK, 4, cmyk, &len);
+    assert_int_equal(image_decode("cmyk.jpg", jpg, len, &pix, &h, &w), CGALR_OK);
+    assert_true(abs(pix[0 * 128 + 9] - 200) <= 3);
+    assert_true(abs(pix[1 * 128 + 9] - 100) <= 3);
+    assert_true(abs(pix[2 * 128 + 9] - 50) <= 3);
+    free(pix);
+    /* extraneous bytes before a marker are tolerated (libjpeg only warns), a cut file is not */
+    unsigned char *junk = malloc(len + 3);
+    memcpy(junk, jpg, len - 2);
+    memcpy(junk + len - 2, "\x01\x02\x03\xff\xd9", 5);
+    assert_int_equal(image_decode("junk.jpg", junk, len + 3, &pix, &h, &w), CGALR_OK);
+    free(pix);
+    assert_int_equal(image_decode("cut.jpg", jpg, len * 2 / 3, &pix, &h, &w), CGALR_EFORMAT);
+    assert_non_null(strstr(cgalr_last_error(), "cut.jpg"));
+    assert_null(pix);
+    free(junk);
+    free(jpg);
+}
+
 static void test_miniimagenet(void **state)
 {
     (void)state;
@@ -919,6 +983,7 @@ int main(void)
         cmocka_unit_test(test_bad_config),   cmocka_unit_test(test_tu),
         cmocka_unit_test(test_tu_malformed), cmocka_unit_test(test_folder),
         cmocka_unit_test(test_miniimagenet), cmocka_unit_test(test_limit_and_seeds),
+        cmocka_unit_test(test_jpeg_colorspaces),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <jpeglib.h> /* needs stdio.h and stddef.h first */
+#include <jerror.h>
 #include <png.h>
 
 #include "data/data_internal.h"
@@ -28,9 +29,13 @@ static void jerr_exit(j_common_ptr cinfo)
     longjmp(e->jb, 1);
 }
 
+/* Warnings that mean the pixels are partly invented (truncated file, broken entropy data) are
+ * errors; cosmetic ones (extraneous bytes between markers, odd metadata) are ignored, as libjpeg
+ * itself and PIL do, so real photo collections with such files still load. */
 static void jerr_emit(j_common_ptr cinfo, int level)
 {
-    if (level < 0) /* a warning: corrupt or truncated data */
+    int code = cinfo->err->msg_code;
+    if (level < 0 && (code == JWRN_JPEG_EOF || code == JWRN_HIT_MARKER || code == JWRN_HUFF_BAD_CODE))
         jerr_exit(cinfo);
 }
 
@@ -64,7 +69,10 @@ static cgalr_status_t decode_jpeg(const char *name, const uint8_t *buf, size_t l
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, buf, (unsigned long)len);
     jpeg_read_header(&cinfo, TRUE);
-    cinfo.out_color_space = JCS_RGB;
+    /* libjpeg cannot convert CMYK to RGB (some photo collections hold CMYK files): take CMYK and
+     * convert below, with Adobe's inverted storage when its marker says so. */
+    int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+    cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
     size_t W = cinfo.image_width, H = cinfo.image_height;
     if (W == 0 || H == 0 || W * H > MAX_PIXELS) {
         jpeg_destroy_decompress(&cinfo);
@@ -72,12 +80,13 @@ static cgalr_status_t decode_jpeg(const char *name, const uint8_t *buf, size_t l
                           MAX_PIXELS);
     }
     jpeg_start_decompress(&cinfo);
-    if (cinfo.output_components != 3 || cinfo.output_width != W || cinfo.output_height != H) {
+    int comps = cmyk ? 4 : 3;
+    if (cinfo.output_components != comps || cinfo.output_width != W || cinfo.output_height != H) {
         jpeg_destroy_decompress(&cinfo);
         return cgalr_fail(CGALR_EFORMAT, "image '%s': JPEG decodes to %d components, expected RGB", name,
                           cinfo.output_components);
     }
-    hwc = malloc(W * H * 3);
+    hwc = malloc(W * H * (size_t)comps);
     out = malloc(W * H * 3);
     if (!hwc || !out) {
         jpeg_destroy_decompress(&cinfo);
@@ -86,11 +95,20 @@ static cgalr_status_t decode_jpeg(const char *name, const uint8_t *buf, size_t l
         return cgalr_fail(CGALR_ENOMEM, "image '%s': out of memory", name);
     }
     while (cinfo.output_scanline < H) {
-        JSAMPROW row = hwc + (size_t)cinfo.output_scanline * W * 3;
+        JSAMPROW row = hwc + (size_t)cinfo.output_scanline * W * (size_t)comps;
         jpeg_read_scanlines(&cinfo, &row, 1);
     }
+    int adobe = cinfo.saw_Adobe_marker;
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
+    if (cmyk)
+        for (size_t i = 0; i < W * H; i++) {
+            unsigned k = hwc[4 * i + 3];
+            for (int c = 0; c < 3; c++) {
+                unsigned v = hwc[4 * i + (size_t)c];
+                hwc[3 * i + (size_t)c] = (uint8_t)(adobe ? (v * k + 127) / 255 : ((255 - v) * (255 - k) + 127) / 255);
+            }
+        }
     to_chw(hwc, H, W, out);
     free(hwc);
     *pix = out;
