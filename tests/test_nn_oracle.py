@@ -314,7 +314,8 @@ def run_case(tag, model_name, optim, steps, model, batch, args, lr, optkw):
             print(f"  note {tag} param {name} after {steps} steps: rel err {e:.2e} (per tensor)")
     check(f"{tag} params after {steps} {optim} steps", p_end[keep], pe[keep], tol=TOL)
     if optim == "sgd":  # under Adam the noisy biases above shift the running means too
-        check(f"{tag} running stats after {steps} steps", b_end, bn_buffers(model))
+        # running variances integrate squared activations over the steps: looser than the params
+        check(f"{tag} running stats after {steps} steps", b_end, bn_buffers(model), tol=1e-3)
 
 
 def random_graphs(rng, G, F_, lo=3, hi=8):

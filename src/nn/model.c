@@ -659,8 +659,7 @@ static cgalr_status_t prepare(cgalr_model_t *m, size_t rows_sample, size_t rows_
             }
             if (n->op == OP_CONV && pass == 0) {
                 const nn_node_t *a = &m->nodes[n->in0];
-                size_t col = a->c * (size_t)n->k * (size_t)n->k * n->h * n->w;
-                size_t need = training ? 2 * col : col;
+                size_t need = nn_conv_work(a->c * (size_t)n->k * (size_t)n->k, n->h * n->w, n->c, n->rows, training);
                 if (need > work)
                     work = need;
             }

@@ -89,6 +89,9 @@ struct cgalr_model {
 cgalr_status_t nn_forward_node(struct cgalr_model *m, nn_node_t *n);
 void nn_backward_node(struct cgalr_model *m, nn_node_t *n);
 size_t nn_conv_out(size_t in, int k, int stride, int pad);
+/* Samples per convolution chunk, and the floats of scratch a convolution needs. */
+size_t nn_conv_chunk(size_t kk, size_t ohw, size_t oc, size_t rows);
+size_t nn_conv_work(size_t kk, size_t ohw, size_t oc, size_t rows, int training);
 
 /* checkpoint.c / optim.c helpers */
 struct cgalr_optim {

@@ -3,6 +3,7 @@
  * consumers (residual branches, GIN readouts) need no special handling. */
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nn/nn_internal.h"
@@ -19,14 +20,15 @@ static size_t rowsize(const nn_node_t *n)
 }
 
 /* col: (c*k*k) x (oh*ow) for one sample x: c x h x w. */
+/* Row r of col starts at col + r * ld (ld >= oh*ow lets several samples share one matrix). */
 static void im2col(const float *x, size_t c, size_t h, size_t w, int k, int s, int p, size_t oh, size_t ow,
-                   float *col)
+                   float *col, size_t ld)
 {
     for (size_t ch = 0; ch < c; ch++) {
         const float *xc = x + ch * h * w;
         for (int ki = 0; ki < k; ki++) {
             for (int kj = 0; kj < k; kj++) {
-                float *row = col + ((ch * (size_t)k + (size_t)ki) * (size_t)k + (size_t)kj) * oh * ow;
+                float *row = col + ((ch * (size_t)k + (size_t)ki) * (size_t)k + (size_t)kj) * ld;
                 for (size_t i = 0; i < oh; i++) {
                     long ih = (long)i * s - p + ki;
                     float *dst = row + i * ow;
@@ -60,23 +62,32 @@ static void im2col(const float *x, size_t c, size_t h, size_t w, int k, int s, i
 }
 
 static void col2im_add(const float *col, size_t c, size_t h, size_t w, int k, int s, int p, size_t oh, size_t ow,
-                       float *dx)
+                       float *dx, size_t ld)
 {
     for (size_t ch = 0; ch < c; ch++) {
         float *xc = dx + ch * h * w;
         for (int ki = 0; ki < k; ki++) {
             for (int kj = 0; kj < k; kj++) {
-                const float *row = col + ((ch * (size_t)k + (size_t)ki) * (size_t)k + (size_t)kj) * oh * ow;
+                const float *row = col + ((ch * (size_t)k + (size_t)ki) * (size_t)k + (size_t)kj) * ld;
                 for (size_t i = 0; i < oh; i++) {
                     long ih = (long)i * s - p + ki;
                     if (ih < 0 || ih >= (long)h)
                         continue;
-                    float *dst = xc + (size_t)ih * w;
-                    const float *src = row + i * ow;
-                    for (size_t j = 0; j < ow; j++) {
-                        long iw = (long)j * s - p + kj;
-                        if (iw >= 0 && iw < (long)w)
-                            dst[iw] += src[j];
+                    float *restrict dst = xc + (size_t)ih * w;
+                    const float *restrict src = row + i * ow;
+                    /* the valid output columns j form one range [j0, j1) */
+                    long j0 = 0, j1 = (long)ow;
+                    while (j0 < j1 && (long)j0 * s - p + kj < 0)
+                        j0++;
+                    while (j1 > j0 && (long)(j1 - 1) * s - p + kj >= (long)w)
+                        j1--;
+                    if (s == 1) {
+                        float *restrict d = dst + (j0 - p + kj);
+                        for (long j = j0; j < j1; j++)
+                            d[j - j0] += src[j];
+                    } else {
+                        for (long j = j0; j < j1; j++)
+                            dst[j * s - p + kj] += src[j];
                     }
                 }
             }
@@ -84,34 +95,108 @@ static void col2im_add(const float *col, size_t c, size_t h, size_t w, int k, in
     }
 }
 
-static int conv_is_pointwise(const nn_node_t *n)
+/* Reductions with 8 independent partial sums: vectorisable without -ffast-math, and a little
+ * more accurate than one running sum. */
+static double sum8(const float *restrict x, size_t n)
 {
-    return n->k == 1 && n->stride == 1 && n->pad == 0;
+    float acc[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            acc[k] += x[i + k];
+    double s = 0.0;
+    for (; i < n; i++)
+        s += x[i];
+    for (int k = 0; k < 8; k++)
+        s += acc[k];
+    return s;
+}
+
+/* sum (x - mu)^2 */
+static double sqdev8(const float *restrict x, size_t n, float mu)
+{
+    float acc[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) {
+            float d = x[i + k] - mu;
+            acc[k] += d * d;
+        }
+    double s = 0.0;
+    for (; i < n; i++)
+        s += (double)(x[i] - mu) * (x[i] - mu);
+    for (int k = 0; k < 8; k++)
+        s += acc[k];
+    return s;
+}
+
+/* sum dy * (x - mu) */
+static double dotdev8(const float *restrict dy, const float *restrict x, size_t n, float mu)
+{
+    float acc[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            acc[k] += dy[i + k] * (x[i + k] - mu);
+    double s = 0.0;
+    for (; i < n; i++)
+        s += (double)dy[i] * (x[i] - mu);
+    for (int k = 0; k < 8; k++)
+        s += acc[k];
+    return s;
+}
+
+/* Convolution works on chunks of S samples at once: col (kk x S*ohw) holds the chunk's patches,
+ * so each GEMM has S*ohw columns instead of ohw (small feature maps made per-sample GEMMs
+ * inefficient). Work layout: col | yc (oc x S*ohw) | dcol (kk x S*ohw, training only). */
+size_t nn_conv_chunk(size_t kk, size_t ohw, size_t oc, size_t rows)
+{
+    static size_t budget = 0; /* floats of col per chunk */
+    if (!budget) {
+        const char *e = getenv("CGALR_NN_CHUNK");
+        budget = e ? (size_t)atol(e) : ((size_t)1 << 17);
+        if (!budget)
+            budget = 1;
+    }
+    size_t per = kk * ohw + oc * ohw;
+    size_t S = per ? budget / per : 1;
+    if (S < 1)
+        S = 1;
+    if (S > rows)
+        S = rows;
+    return S;
+}
+
+size_t nn_conv_work(size_t kk, size_t ohw, size_t oc, size_t rows, int training)
+{
+    size_t S = nn_conv_chunk(kk, ohw, oc, rows);
+    return S * ohw * (kk + oc + (training ? kk : 0));
 }
 
 static void conv_forward(struct cgalr_model *m, nn_node_t *n)
 {
     const nn_node_t *in = &m->nodes[n->in0];
     size_t ic = in->c, ih = in->h, iw = in->w, oc = n->c, oh = n->h, ow = n->w;
-    size_t kk = ic * (size_t)n->k * (size_t)n->k, ohw = oh * ow;
+    size_t kk = ic * (size_t)n->k * (size_t)n->k, ohw = oh * ow, isz = ic * ih * iw;
     const float *W = m->params + n->w_off;
-    for (size_t s = 0; s < n->rows; s++) {
-        const float *x = in->y + s * ic * ih * iw;
-        float *y = n->y + s * oc * ohw;
-        const float *col = x;
-        if (!conv_is_pointwise(n)) {
-            im2col(x, ic, ih, iw, n->k, n->stride, n->pad, oh, ow, m->work);
-            col = m->work;
-        }
-        /* y (oc x ohw) = W (oc x kk) * col (kk x ohw) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)oc, (int)ohw, (int)kk, 1.0f, W, (int)kk,
-                    col, (int)ohw, 0.0f, y, (int)ohw);
-        if (n->b_off != NN_NONE) {
-            const float *b = m->params + n->b_off;
-            for (size_t o = 0; o < oc; o++)
-                for (size_t j = 0; j < ohw; j++)
-                    y[o * ohw + j] += b[o];
-        }
+    size_t S = nn_conv_chunk(kk, ohw, oc, n->rows);
+    for (size_t s0 = 0; s0 < n->rows; s0 += S) {
+        size_t cs = n->rows - s0 < S ? n->rows - s0 : S, ld = cs * ohw;
+        float *col = m->work, *yc = m->work + kk * ld;
+        for (size_t j = 0; j < cs; j++)
+            im2col(in->y + (s0 + j) * isz, ic, ih, iw, n->k, n->stride, n->pad, oh, ow, col + j * ohw, ld);
+        /* yc (oc x ld) = W (oc x kk) * col (kk x ld) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)oc, (int)ld, (int)kk, 1.0f, W, (int)kk, col,
+                    (int)ld, 0.0f, yc, (int)ld);
+        const float *b = n->b_off != NN_NONE ? m->params + n->b_off : NULL;
+        for (size_t j = 0; j < cs; j++)
+            for (size_t o = 0; o < oc; o++) {
+                float *restrict y = n->y + ((s0 + j) * oc + o) * ohw;
+                const float *restrict src = yc + o * ld + j * ohw;
+                float bias = b ? b[o] : 0.0f;
+                for (size_t q = 0; q < ohw; q++)
+                    y[q] = src[q] + bias;
+            }
     }
 }
 
@@ -119,41 +204,32 @@ static void conv_backward(struct cgalr_model *m, nn_node_t *n)
 {
     nn_node_t *in = &m->nodes[n->in0];
     size_t ic = in->c, ih = in->h, iw = in->w, oc = n->c, oh = n->h, ow = n->w;
-    size_t kk = ic * (size_t)n->k * (size_t)n->k, ohw = oh * ow;
+    size_t kk = ic * (size_t)n->k * (size_t)n->k, ohw = oh * ow, isz = ic * ih * iw;
     const float *W = m->params + n->w_off;
     float *dW = m->grads + n->w_off;
-    float *col = m->work, *dcol = m->work + kk * ohw;
-    for (size_t s = 0; s < n->rows; s++) {
-        const float *x = in->y + s * ic * ih * iw;
-        const float *dy = n->dy + s * oc * ohw;
-        const float *c = x;
-        if (!conv_is_pointwise(n)) {
-            im2col(x, ic, ih, iw, n->k, n->stride, n->pad, oh, ow, col);
-            c = col;
+    size_t S = nn_conv_chunk(kk, ohw, oc, n->rows);
+    for (size_t s0 = 0; s0 < n->rows; s0 += S) {
+        size_t cs = n->rows - s0 < S ? n->rows - s0 : S, ld = cs * ohw;
+        float *col = m->work, *dyc = m->work + kk * ld, *dcol = dyc + oc * ld;
+        for (size_t j = 0; j < cs; j++) {
+            im2col(in->y + (s0 + j) * isz, ic, ih, iw, n->k, n->stride, n->pad, oh, ow, col + j * ohw, ld);
+            for (size_t o = 0; o < oc; o++)
+                memcpy(dyc + o * ld + j * ohw, n->dy + ((s0 + j) * oc + o) * ohw, ohw * sizeof(float));
         }
-        /* dW (oc x kk) += dy (oc x ohw) * col^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)oc, (int)kk, (int)ohw, 1.0f, dy, (int)ohw, c,
-                    (int)ohw, 1.0f, dW, (int)kk);
+        /* dW (oc x kk) += dyc (oc x ld) * col^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)oc, (int)kk, (int)ld, 1.0f, dyc, (int)ld, col,
+                    (int)ld, 1.0f, dW, (int)kk);
         if (n->b_off != NN_NONE) {
             float *db = m->grads + n->b_off;
-            for (size_t o = 0; o < oc; o++) {
-                float acc = 0.0f;
-                for (size_t j = 0; j < ohw; j++)
-                    acc += dy[o * ohw + j];
-                db[o] += acc;
-            }
+            for (size_t o = 0; o < oc; o++)
+                db[o] += (float)sum8(dyc + o * ld, ld);
         }
         if (in->needs_grad) {
-            float *dx = in->dy + s * ic * ih * iw;
-            if (conv_is_pointwise(n)) {
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kk, (int)ohw, (int)oc, 1.0f, W, (int)kk,
-                            dy, (int)ohw, 1.0f, dx, (int)ohw);
-            } else {
-                /* dcol (kk x ohw) = W^T dy */
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kk, (int)ohw, (int)oc, 1.0f, W, (int)kk,
-                            dy, (int)ohw, 0.0f, dcol, (int)ohw);
-                col2im_add(dcol, ic, ih, iw, n->k, n->stride, n->pad, oh, ow, dx);
-            }
+            /* dcol (kk x ld) = W^T dyc */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kk, (int)ld, (int)oc, 1.0f, W, (int)kk, dyc,
+                        (int)ld, 0.0f, dcol, (int)ld);
+            for (size_t j = 0; j < cs; j++)
+                col2im_add(dcol + j * ohw, ic, ih, iw, n->k, n->stride, n->pad, oh, ow, in->dy + (s0 + j) * isz, ld);
         }
     }
 }
@@ -211,19 +287,12 @@ static cgalr_status_t bn_forward(struct cgalr_model *m, nn_node_t *n)
         float mean, invstd;
         if (m->training) {
             double s = 0.0, ss = 0.0;
-            for (size_t i = 0; i < r; i++) {
-                const float *x = in->y + (i * C + c) * hw;
-                for (size_t j = 0; j < hw; j++)
-                    s += x[j];
-            }
+            for (size_t i = 0; i < r; i++)
+                s += sum8(in->y + (i * C + c) * hw, hw);
             double mu = s / (double)M;
-            for (size_t i = 0; i < r; i++) {
-                const float *x = in->y + (i * C + c) * hw;
-                for (size_t j = 0; j < hw; j++) {
-                    double d = x[j] - mu;
-                    ss += d * d;
-                }
-            }
+            /* two passes: the centred sum of squares does not cancel */
+            for (size_t i = 0; i < r; i++)
+                ss += sqdev8(in->y + (i * C + c) * hw, hw, (float)mu);
             double var = ss / (double)M;
             mean = (float)mu;
             invstd = (float)(1.0 / sqrt(var + BN_EPS));
@@ -237,8 +306,8 @@ static cgalr_status_t bn_forward(struct cgalr_model *m, nn_node_t *n)
         }
         float a = g[c] * invstd, bb = b[c] - mean * a;
         for (size_t i = 0; i < r; i++) {
-            const float *x = in->y + (i * C + c) * hw;
-            float *y = n->y + (i * C + c) * hw;
+            const float *restrict x = in->y + (i * C + c) * hw;
+            float *restrict y = n->y + (i * C + c) * hw;
             for (size_t j = 0; j < hw; j++)
                 y[j] = x[j] * a + bb;
         }
@@ -256,13 +325,10 @@ static void bn_backward(struct cgalr_model *m, nn_node_t *n)
         float mean = n->aux[c], invstd = n->aux[C + c];
         double sdy = 0.0, sdyx = 0.0;
         for (size_t i = 0; i < r; i++) {
-            const float *x = in->y + (i * C + c) * hw;
-            const float *dy = n->dy + (i * C + c) * hw;
-            for (size_t j = 0; j < hw; j++) {
-                sdy += dy[j];
-                sdyx += dy[j] * (x[j] - mean) * invstd;
-            }
+            sdy += sum8(n->dy + (i * C + c) * hw, hw);
+            sdyx += dotdev8(n->dy + (i * C + c) * hw, in->y + (i * C + c) * hw, hw, mean);
         }
+        sdyx *= invstd;
         dg[c] += (float)sdyx;
         db[c] += (float)sdy;
         if (!in->needs_grad)
@@ -270,9 +336,9 @@ static void bn_backward(struct cgalr_model *m, nn_node_t *n)
         float k = g[c] * invstd;
         float mdy = (float)(sdy / (double)M), mdyx = (float)(sdyx / (double)M);
         for (size_t i = 0; i < r; i++) {
-            const float *x = in->y + (i * C + c) * hw;
-            const float *dy = n->dy + (i * C + c) * hw;
-            float *dx = in->dy + (i * C + c) * hw;
+            const float *restrict x = in->y + (i * C + c) * hw;
+            const float *restrict dy = n->dy + (i * C + c) * hw;
+            float *restrict dx = in->dy + (i * C + c) * hw;
             for (size_t j = 0; j < hw; j++) {
                 float xh = (x[j] - mean) * invstd;
                 dx[j] += k * (dy[j] - mdy - xh * mdyx);
@@ -412,14 +478,22 @@ cgalr_status_t nn_forward_node(struct cgalr_model *m, nn_node_t *n)
         break;
     case OP_BN:
         return bn_forward(m, n);
-    case OP_RELU:
+    case OP_RELU: {
+        const float *restrict x = in->y;
+        float *restrict y = n->y;
+        /* x > 0 ? x : 0, except that NaN passes through like torch.relu */
         for (size_t q = 0; q < total; q++)
-            n->y[q] = in->y[q] > 0.0f ? in->y[q] : (isnan(in->y[q]) ? in->y[q] : 0.0f);
+            y[q] = (x[q] > 0.0f || x[q] != x[q]) ? x[q] : 0.0f;
         break;
-    case OP_LRELU:
+    }
+    case OP_LRELU: {
+        const float *restrict x = in->y;
+        float *restrict y = n->y;
+        float slope = n->slope;
         for (size_t q = 0; q < total; q++)
-            n->y[q] = in->y[q] > 0.0f ? in->y[q] : in->y[q] * n->slope;
+            y[q] = x[q] > 0.0f ? x[q] : x[q] * slope;
         break;
+    }
     case OP_MAXPOOL:
         pool_forward(m, n, 1);
         break;
@@ -449,9 +523,10 @@ cgalr_status_t nn_forward_node(struct cgalr_model *m, nn_node_t *n)
         }
         break;
     case OP_ADD: {
-        const float *b = m->nodes[n->in1].y;
+        const float *restrict a = in->y, *restrict b = m->nodes[n->in1].y;
+        float *restrict y = n->y;
         for (size_t q = 0; q < total; q++)
-            n->y[q] = in->y[q] + b[q];
+            y[q] = a[q] + b[q];
         break;
     }
     case OP_SHORTCUT_A: {
@@ -503,15 +578,21 @@ void nn_backward_node(struct cgalr_model *m, nn_node_t *n)
         bn_backward(m, n);
         break;
     case OP_RELU:
-        if (in->needs_grad)
+        if (in->needs_grad) {
+            const float *restrict y = n->y, *restrict dy = n->dy;
+            float *restrict dx = in->dy;
             for (size_t q = 0; q < total; q++)
-                if (n->y[q] > 0.0f)
-                    in->dy[q] += n->dy[q];
+                dx[q] += y[q] > 0.0f ? dy[q] : 0.0f;
+        }
         break;
     case OP_LRELU:
-        if (in->needs_grad)
+        if (in->needs_grad) {
+            const float *restrict x = in->y, *restrict dy = n->dy;
+            float *restrict dx = in->dy;
+            float slope = n->slope;
             for (size_t q = 0; q < total; q++)
-                in->dy[q] += in->y[q] > 0.0f ? n->dy[q] : n->dy[q] * n->slope;
+                dx[q] += x[q] > 0.0f ? dy[q] : dy[q] * slope;
+        }
         break;
     case OP_MAXPOOL:
         pool_backward(m, n, 1);
@@ -542,12 +623,17 @@ void nn_backward_node(struct cgalr_model *m, nn_node_t *n)
         break;
     case OP_ADD: {
         nn_node_t *b = &m->nodes[n->in1];
-        if (in->needs_grad)
+        const float *restrict dy = n->dy;
+        if (in->needs_grad) {
+            float *restrict dx = in->dy;
             for (size_t q = 0; q < total; q++)
-                in->dy[q] += n->dy[q];
-        if (b->needs_grad)
+                dx[q] += dy[q];
+        }
+        if (b->needs_grad) {
+            float *restrict dx = b->dy;
             for (size_t q = 0; q < total; q++)
-                b->dy[q] += n->dy[q];
+                dx[q] += dy[q];
+        }
         break;
     }
     case OP_SHORTCUT_A:
