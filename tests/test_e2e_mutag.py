@@ -32,6 +32,7 @@ def strip_timing(path):
     for line in open(path):
         o = json.loads(line)
         o.pop("seconds", None)
+        o.pop("ctrl_seconds", None)
         out.append(o)
     return out
 

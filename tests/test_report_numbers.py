@@ -42,7 +42,7 @@ def write_run(root, data, model, method, lr, seed, epochs, diverge_at=None, stop
     for e in range(1, last + 1):
         rec = {"epoch": e, "lr": (lr if lr else 0.05) * (0.9 ** e), "train_loss": base / e + rng.uniform(0, .05),
                "train_acc": float(rng.uniform(0.5, 1.0)), "val_loss": base / math.sqrt(e) + rng.uniform(0, .1),
-               "val_acc": float(rng.uniform(0.5, 1.0)), "seconds": 0.1}
+               "val_acc": float(rng.uniform(0.5, 1.0)), "seconds": float(rng.uniform(0.05, 0.2))}
         if nan_val and e == last:
             rec["val_loss"] = None
         if test_acc:
@@ -50,7 +50,8 @@ def write_run(root, data, model, method, lr, seed, epochs, diverge_at=None, stop
         if method.startswith("cgalr"):
             z = float(rng.normal()) if e > 3 else None
             rec.update({"d": float(rng.uniform(0, 1)), "median": None if e <= 3 else 0.5, "mad": None if e <= 3 else 0.1,
-                        "z": z, "state": ["hold", "decel", "accel"][e % 3], "rho": float(rng.uniform(0.1, 2))})
+                        "z": z, "state": ["hold", "decel", "accel"][e % 3], "rho": float(rng.uniform(0.1, 2)),
+                        "ctrl_seconds": float(rng.uniform(0, 0.01))})
         lines.append(json.dumps(rec))
     if diverge_at is not None:
         lines.append(json.dumps({"diverged": True, "epoch": diverge_at, "reason": "non-finite loss after 3 retries"}))
@@ -252,6 +253,23 @@ for sec in sections:
         else:
             check(ci == "n/a", f"{key} {a} vs {b}: CI for n=1 should be n/a, got {ci}")
         n_checked += 4
+    # time per epoch
+    trows = rows_of(sec, "| method | runs | epochs |")
+    check(len(trows) == len(G), f"{key}: {len(trows)} timing rows, expected {len(G)}")
+    for row in trows:
+        method, nr, ne, mean_s, share = row
+        lines = [x for rs in G[method].values() for r in rs for x in r["recs"]]
+        check(int(nr) == sum(len(rs) for rs in G[method].values()), f"{key} {method}: timing run count")
+        check(int(ne) == len(lines), f"{key} {method}: timing epoch count {ne} vs {len(lines)}")
+        exp = float(np.mean([x["seconds"] for x in lines]))
+        check(abs(float(mean_s) - exp) <= 5e-4 * exp, f"{key} {method}: mean epoch seconds {mean_s} vs {exp}")
+        cl = [x for x in lines if x.get("ctrl_seconds") is not None]
+        if cl:
+            exp = 100 * sum(x["ctrl_seconds"] for x in cl) / sum(x["seconds"] for x in cl)
+            check(abs(float(share.rstrip("%")) - exp) <= 0.006, f"{key} {method}: controller share {share} vs {exp}")
+        else:
+            check(share == "-", f"{key} {method}: controller share should be '-', got {share}")
+        n_checked += 2
 check(n_checked > 100, f"only {n_checked} numbers checked")
 check("unfinished: 2 of 4 epochs" in md, "unfinished run not listed")
 check("not a JSON object" in md, "corrupt run not listed with its reason")

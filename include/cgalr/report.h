@@ -16,7 +16,8 @@ extern "C" {
  * metrics.jsonl holds one JSON object per line:
  *   epoch lines: {"epoch": 1-based int, "lr", "train_loss", "train_acc", "val_loss", "val_acc",
  *                 "test_acc" (absent when not computed), "seconds",
- *                 CG-ALR only: "d", "median", "mad", "z", "state", "rho",
+ *                 CG-ALR only: "d", "median", "mad", "z", "state", "rho", "ctrl_seconds" (the
+ *                 part of "seconds" spent on probe forward, connectome, distance and gate),
  *                 "guard_retries" (only when the non-finite guard redid this epoch),
  *                 DoG only: "avg_val_loss", "avg_val_acc", "avg_test_acc" of the averaged iterate}
  *   one optional last line when the run diverged:
@@ -35,6 +36,7 @@ typedef struct cgalr_epoch_record {
     int has_ctrl;       /* 1: the CG-ALR fields below are meaningful and written */
     double d, median, mad, z, rho; /* controller trace after this epoch's step (NaN = none yet) */
     char state[8];      /* gate state: "hold", "decel", "accel" */
+    double ctrl_seconds;/* controller time inside `seconds` (NaN: not written) */
     int guard_retries;  /* times the guard redid this epoch (written only when > 0) */
     double avg_val_loss, avg_val_acc, avg_test_acc; /* DoG's averaged iterate (NaN: not written) */
 } cgalr_epoch_record_t;

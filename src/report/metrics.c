@@ -15,6 +15,7 @@ void cgalr_epoch_record_init(cgalr_epoch_record_t *r)
     r->lr = r->train_loss = r->train_acc = r->val_loss = r->val_acc = r->test_acc = NAN;
     r->seconds = r->d = r->median = r->mad = r->z = r->rho = NAN;
     r->avg_val_loss = r->avg_val_acc = r->avg_test_acc = NAN;
+    r->ctrl_seconds = NAN;
 }
 
 /* cJSON writes NaN and Inf as null, which is what the contract wants. */
@@ -42,6 +43,8 @@ cgalr_status_t cgalr_metrics_format(const cgalr_epoch_record_t *r, char **line)
         ok = add_num(o, "d", r->d) && add_num(o, "median", r->median) && add_num(o, "mad", r->mad) &&
              add_num(o, "z", r->z) && cJSON_AddStringToObject(o, "state", r->state) != NULL &&
              add_num(o, "rho", r->rho);
+        if (ok && !isnan(r->ctrl_seconds))
+            ok = add_num(o, "ctrl_seconds", r->ctrl_seconds);
     }
     if (ok && r->guard_retries > 0)
         ok = cJSON_AddNumberToObject(o, "guard_retries", r->guard_retries) != NULL;
@@ -129,6 +132,8 @@ static cgalr_status_t parse_epoch_line(const cJSON *o, const char *path, size_t 
                 return cgalr_fail(CGALR_EFORMAT, "%s line %zu: controller field \"%s\" must be a number or null",
                                   path, lineno, ckeys[i]);
     }
+    if (!get_num(o, "ctrl_seconds", 0, &r->ctrl_seconds))
+        return cgalr_fail(CGALR_EFORMAT, "%s line %zu: \"ctrl_seconds\" must be a number or null", path, lineno);
     double g;
     if (!get_num(o, "guard_retries", 0, &g))
         return cgalr_fail(CGALR_EFORMAT, "%s line %zu: \"guard_retries\" must be a number", path, lineno);

@@ -731,7 +731,10 @@ static void write_definitions(sbuf *md)
               "its best grid value. RED < 0 favours CG-ALR. *Paired RED* is computed per seed present in "
               "both methods (seeds with err_base = 0 left out) and averaged; its 95%% CI is the Student t "
               "interval mean ± t(0.975, n-1) · sd / sqrt(n) over those per-seed values (n/a for n < 2). "
-              "*RED of mean errors* uses the mean errors over the same seeds.\n\n");
+              "*RED of mean errors* uses the mean errors over the same seeds.\n"
+              "- Time per epoch: `seconds` (training and evaluation of the epoch) averaged over every epoch "
+              "line of every run of the method; controller share: the sum of `ctrl_seconds` (probe forward, "
+              "connectome, distance, gate) over the sum of `seconds` of the same lines.\n\n");
 }
 
 cgalr_status_t cgalr_report_write(const char *dir, const cgalr_report_config_t *cfg_in,
@@ -963,6 +966,42 @@ cgalr_status_t cgalr_report_write(const char *dir, const cgalr_report_config_t *
         }
         if (!any_red)
             sb_printf(&md, "No CG-ALR variant and baseline pair in this dataset.\n");
+        sb_printf(&md, "\n### Time per epoch\n\n"
+                       "| method | runs | epochs | mean epoch seconds | controller share |\n"
+                       "| --- | --- | --- | --- | --- |\n");
+        for (size_t k = 0; k < D->n_methods; k++) {
+            const mgroup *m = &mg[D->first_method + k];
+            double secs = 0, ctrl = 0, ctrl_secs = 0;
+            size_t nr = 0, ne = 0, nc = 0;
+            for (size_t j = 0; j < m->n_cells; j++) {
+                const cell *ce = &cells[m->first_cell + j];
+                for (size_t i = 0; i < ce->count; i++) {
+                    const run *r = &runs[ce->first + i];
+                    nr++;
+                    for (size_t e = 0; e < r->m.n; e++) {
+                        const cgalr_epoch_record_t *x = &r->m.rec[e];
+                        if (!isfinite(x->seconds))
+                            continue;
+                        secs += x->seconds;
+                        ne++;
+                        if (isfinite(x->ctrl_seconds)) {
+                            ctrl += x->ctrl_seconds;
+                            ctrl_secs += x->seconds;
+                            nc++;
+                        }
+                    }
+                }
+            }
+            sb_printf(&md, "| %s | %zu | %zu | ", m->method, nr, ne);
+            if (ne)
+                sb_printf(&md, "%.4g | ", secs / (double)ne);
+            else
+                sb_printf(&md, "n/a | ");
+            if (nc && ctrl_secs > 0)
+                sb_printf(&md, "%.2f%% |\n", 100.0 * ctrl / ctrl_secs);
+            else
+                sb_printf(&md, "- |\n");
+        }
         sb_printf(&md, "\n### Figures\n\n");
         dataset_figures(&fx, &md, runs, cells, mg, D);
     }

@@ -541,7 +541,7 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
         int retries = 0;
         int64_t iter0 = ls.iteration;
     redo:;
-        double t_epoch = now_s();
+        double t_epoch = now_s(), ctrl_at_start = c->ctrl_seconds;
         int64_t iter = iter0;
         double loss_sum = 0, lr_used = NAN;
         size_t seen = 0, correct = 0;
@@ -709,6 +709,7 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
             rec.z = tr.z;
             rec.rho = tr.rho;
             snprintf(rec.state, sizeof rec.state, "%s", tr.state);
+            rec.ctrl_seconds = c->ctrl_seconds - ctrl_at_start;
         }
         char *line = NULL;
         if ((st = cgalr_metrics_format(&rec, &line)) != CGALR_OK)
