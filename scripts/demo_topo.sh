@@ -66,27 +66,23 @@ done
 
 echo "[3/3] distances between classes (TOP on all 196 signals; WD and SWK on H1 diagrams of sqrt(1 - M), 128 signals)"
 for kind in top wd swk; do
-    : > "$OUT/dist_$kind.txt"
-    for a in $NAMES; do
-        for b in $NAMES; do
-            d=$("$BIN" topo --distance "$kind" "$OUT/conn_$a.csv" "$OUT/conn_$b.csv")
-            echo "$a $b $d" >> "$OUT/dist_$kind.txt"
-        done
-        printf '.' >&2
+    files=""
+    for c in $NAMES; do
+        files="$files $OUT/conn_$c.csv"
     done
-    echo " $kind done" >&2
+    # one call per kind: each connectome is summarised once, the pairwise matrix comes back as CSV
+    # shellcheck disable=SC2086
+    "$BIN" topo --distance "$kind" $files > "$OUT/dist_$kind.csv"
+    echo "      $kind -> $OUT/dist_$kind.csv"
 done
-
 /usr/bin/python3 - "$OUT" "$NAMES" <<'EOF'
 import sys
 out, names = sys.argv[1], sys.argv[2].split()
 for kind, title in (("top", "TOP (squared L2 between sorted MST/non-MST weights)"),
                     ("wd", "WD (exact 1-Wasserstein between H1 diagrams)"),
                     ("swk", "SWK (sliced Wasserstein distance between H1 diagrams, 50 directions)")):
-    d = {}
-    for line in open(f"{out}/dist_{kind}.txt"):
-        a, b, v = line.split()
-        d[a, b] = float(v)
+    rows = [[float(v) for v in line.split(",")] for line in open(f"{out}/dist_{kind}.csv")]
+    d = {(a, b): rows[i][j] for i, a in enumerate(names) for j, b in enumerate(names)}
     print(f"\n{title}")
     print(" " * 10 + "".join(f"{n:>10s}" for n in names))
     for a in names:

@@ -114,6 +114,20 @@ for kind in ("top", "wd", "swk"):
         failures.append(kind)
         print(f"FAIL: {kind}(M, M) = {r.stdout!r} {r.stderr!r}")
 
+# more than two files: the matrix of pairwise distances, equal to the pairwise calls
+c2 = f("c2.csv", "0,0.1,0.9\n0.1,0,0.4\n0.9,0.4,0\n")
+c3 = f("c3.csv", "0,0.7,0.7\n0.7,0,0.6\n0.7,0.6,0\n")
+for kind in ("top", "wd", "swk"):
+    r = topo("--distance", kind, good, c2, c3)
+    rows = [[float(v) for v in line.split(",")] for line in r.stdout.split()] if r.returncode == 0 else []
+    pair = lambda a, b: float(topo("--distance", kind, a, b).stdout)
+    ok = (len(rows) == 3 and all(rows[i][i] == 0.0 for i in range(3)) and rows[0][1] == pair(good, c2)
+          and rows[1][2] == pair(c2, c3) and rows[2][0] == pair(good, c3) and rows[1][0] == rows[0][1])
+    if not ok:
+        failures.append(f"matrix {kind}")
+        print(f"FAIL: --distance {kind} with 3 files: {r.stdout!r} {r.stderr!r}")
+expect(["--distance", "top", good, c2, f("two2.csv", "0,0.5\n0.5,0\n")], 2, "two2.csv", "same number")
+
 if failures:
     print(f"{len(failures)} failure(s)")
     sys.exit(1)

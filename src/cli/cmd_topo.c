@@ -21,7 +21,7 @@ static void usage(FILE *f)
             "usage: cgalr topo --connectome ACT.csv\n"
             "       cgalr topo --barcode M.csv\n"
             "       cgalr topo --diagram D.csv [--dim 0|1] [--threshold T] [--from-connectome]\n"
-            "       cgalr topo --distance top|wd|swk A.csv B.csv [--activations]\n"
+            "       cgalr topo --distance top|wd|swk A.csv B.csv [C.csv ...] [--activations]\n"
             "                  [--p-ph K] [--seed S] [--directions M]\n\n"
             "Topology of functional connectomes (METHOD.md sections 2-3). Input files hold CSV or\n"
             "whitespace-separated numbers, one matrix row per line; '#' lines are skipped; '-' reads\n"
@@ -38,7 +38,8 @@ static void usage(FILE *f)
             "    --from-connectome  the file is a connectome M; use D = sqrt(1 - M)\n"
             "  --distance KIND A B  distance between two connectomes: top (squared L2 between\n"
             "                     sorted barcodes), wd (exact 1-Wasserstein between H1 diagrams of\n"
-            "                     sqrt(1 - M)), swk (sliced Wasserstein between the same diagrams)\n"
+            "                     sqrt(1 - M)), swk (sliced Wasserstein between the same diagrams);\n"
+            "                     with more than two files, the matrix of all pairwise distances\n"
             "    --activations    A and B are activation matrices (same P); their connectomes are\n"
             "                     compared\n"
             "    --p-ph K         wd/swk: signals used, a subset drawn by the seed (default 128)\n"
@@ -208,48 +209,60 @@ static int do_diagram(const char *path, int dim, double threshold, int from_conn
     return CGALR_EXIT_OK;
 }
 
-static int do_distance(const cgalr_topo_config_t *cfg, const char *pa, const char *pb, int activations)
+/* Reads file `path` as a connectome (or activations) and summarises it; *p receives its size. */
+static cgalr_status_t summarize_file(const cgalr_topo_config_t *cfg, const char *path, int activations,
+                                     cgalr_topo_summary_t *s, size_t *p)
 {
-    double *ma = NULL, *mb = NULL;
-    size_t p_a = 0, p_b = 0;
-    cli_matrix_t a = {0}, b = {0};
-    cgalr_topo_summary_t sa = {0}, sb = {0};
     cgalr_status_t st;
+    memset(s, 0, sizeof *s);
     if (activations) {
-        st = read_activations(pa, &ma, &p_a);
+        double *m = NULL;
+        st = read_activations(path, &m, p);
         if (st == CGALR_OK)
-            st = read_activations(pb, &mb, &p_b);
+            st = cgalr_topo_summarize(cfg, m, *p, s);
+        free(m);
     } else {
-        st = read_connectome(pa, &a);
+        cli_matrix_t m;
+        st = read_connectome(path, &m);
+        *p = m.rows;
         if (st == CGALR_OK)
-            st = read_connectome(pb, &b);
-        ma = a.data;
-        mb = b.data;
-        p_a = a.rows;
-        p_b = b.rows;
+            st = cgalr_topo_summarize(cfg, m.data, m.rows, s);
+        cli_matrix_free(&m);
     }
-    if (st == CGALR_OK && p_a != p_b)
-        st = cgalr_fail(CGALR_EFORMAT, "%s has %zu signals but %s has %zu; expected the same number",
-                        pa, p_a, pb, p_b);
-    double dist = 0.0;
-    if (st == CGALR_OK)
-        st = cgalr_topo_summarize(cfg, ma, p_a, &sa);
-    if (st == CGALR_OK)
-        st = cgalr_topo_summarize(cfg, mb, p_b, &sb);
-    if (st == CGALR_OK)
-        st = cgalr_topo_summary_distance(cfg, &sa, &sb, &dist);
-    cgalr_topo_summary_free(&sa);
-    cgalr_topo_summary_free(&sb);
-    if (activations) {
-        free(ma);
-        free(mb);
+    return st;
+}
+
+/* Two files: one number. More: the k x k matrix of distances as CSV, each file summarised once. */
+static int do_distance(const cgalr_topo_config_t *cfg, char **files, size_t k, int activations)
+{
+    cgalr_topo_summary_t *s = calloc(k, sizeof *s);
+    size_t *p = calloc(k, sizeof *p);
+    double *d = calloc(k * k, sizeof *d);
+    cgalr_status_t st = (s && p && d) ? CGALR_OK : cgalr_fail(CGALR_ENOMEM, "out of memory for %zu files", k);
+    for (size_t i = 0; i < k && st == CGALR_OK; i++) {
+        st = summarize_file(cfg, files[i], activations, &s[i], &p[i]);
+        if (st == CGALR_OK && p[i] != p[0])
+            st = cgalr_fail(CGALR_EFORMAT, "%s has %zu signals but %s has %zu; expected the same number",
+                            files[0], p[0], files[i], p[i]);
     }
-    cli_matrix_free(&a);
-    cli_matrix_free(&b);
+    for (size_t i = 0; i < k && st == CGALR_OK; i++)
+        for (size_t j = i + 1; j < k && st == CGALR_OK; j++) {
+            st = cgalr_topo_summary_distance(cfg, &s[i], &s[j], &d[i * k + j]);
+            d[j * k + i] = d[i * k + j];
+        }
+    for (size_t i = 0; s && i < k; i++)
+        cgalr_topo_summary_free(&s[i]);
+    free(s);
+    free(p);
+    int rc;
     if (st != CGALR_OK)
-        return fail(st);
-    printf("%.17g\n", dist);
-    return CGALR_EXIT_OK;
+        rc = fail(st);
+    else if (k == 2)
+        rc = printf("%.17g\n", d[1]) < 0 ? CGALR_EXIT_FAIL : CGALR_EXIT_OK;
+    else
+        rc = cli_matrix_write_csv(stdout, d, k, k) ? CGALR_EXIT_FAIL : CGALR_EXIT_OK;
+    free(d);
+    return rc;
 }
 
 int cgalr_cmd_topo(int argc, char **argv)
@@ -340,8 +353,8 @@ int cgalr_cmd_topo(int argc, char **argv)
         return usage_error("%s", "--activations, --p-ph, --seed and --directions go with --distance");
     int npos = argc - optind;
     if (mode == 'D') {
-        if (npos != 2)
-            return usage_error("%s", "--distance needs exactly two files: KIND A.csv B.csv");
+        if (npos < 2)
+            return usage_error("%s", "--distance needs at least two files: KIND A.csv B.csv [C.csv ...]");
         int kind = cgalr_topo_distance_parse(kind_name);
         if (kind < 0)
             return usage_error("--distance '%s': expected top, wd or swk", kind_name);
@@ -353,7 +366,7 @@ int cgalr_cmd_topo(int argc, char **argv)
             cfg.seed = seed;
         if (dirs_set)
             cfg.sw_directions = (int)dirs;
-        return do_distance(&cfg, argv[optind], argv[optind + 1], activations);
+        return do_distance(&cfg, argv + optind, (size_t)npos, activations);
     }
     if (npos != 0)
         return usage_error("unexpected argument '%s'", argv[optind]);
