@@ -52,8 +52,6 @@ enum { F_ODD = 1, F_CURSOR = 2, F_TOUCHED = 4 };
 typedef struct edge_state {
     uint32_t off;
     uint16_t len; /* <= p - 2 < 8192 */
-    uint8_t flag;
-    uint8_t unused;
 } edge_state_t;
 
 typedef struct rips {
@@ -63,9 +61,11 @@ typedef struct rips {
     unsigned ib;          /* bits of a triangle index */
     unsigned rb;          /* bits of a rank */
     uint64_t imask;
-    /* per edge index: its sorted coboundary is pool[off-1 .. off-1+len) (off 0: not cached),
-     * and its F_* state in the working column; one 8-byte record, one cache miss */
+    /* per edge index: its sorted coboundary is pool[off-1 .. off-1+len) (off 0: not cached) */
     edge_state_t *es;
+    /* per edge index: its F_* state in the working column; apart from es, so that the hot
+     * loop walks 1 byte per edge (fits in cache up to large p) */
+    uint8_t *flag;
     uint64_t *pool;
     size_t pool_n, pool_cap;
     uint64_t *scratch; /* 2p entries */
@@ -216,24 +216,12 @@ static void heap_up(cursor_t *h, size_t i)
     h[i] = x;
 }
 
-/* Adds edge (a, b)'s coboundary, from its first entry after `after`, to the working column. */
-static cgalr_status_t add_edge(rips_t *r, uint32_t packed, uint64_t after)
+/* Gives edge e = (a, b), now odd in the working column and without a cursor, a cursor at its
+ * coboundary's first entry after `after`. */
+static cgalr_status_t push_cursor(rips_t *r, uint32_t packed, uint32_t e, uint64_t after)
 {
-    uint32_t a = packed >> 16, b = packed & 0xffff;
-    uint32_t e = (uint32_t)(r->c2[a] + b);
-    uint8_t f = r->es[e].flag;
-    if (!(f & F_TOUCHED)) {
-        if (grow((void **)&r->vlist, &r->vlist_cap, r->vlist_n + 1, sizeof *r->vlist))
-            return cgalr_fail(CGALR_ENOMEM, "rips: out of memory in a column reduction");
-        r->vlist[r->vlist_n++] = packed;
-        f |= F_TOUCHED;
-    }
-    f ^= F_ODD;
-    r->es[e].flag = f;
-    if (!(f & F_ODD) || (f & F_CURSOR))
-        return CGALR_OK;
     size_t off = 0, n = 0;
-    cgalr_status_t st = coboundary(r, a, b, &off, &n);
+    cgalr_status_t st = coboundary(r, packed >> 16, packed & 0xffff, &off, &n);
     if (st)
         return st;
     /* The first entry after the pivot is nearly always among the first few (the pivot is small
@@ -258,13 +246,38 @@ static cgalr_status_t add_edge(rips_t *r, uint32_t packed, uint64_t after)
         return cgalr_fail(CGALR_ENOMEM, "rips: out of memory in a column reduction");
     r->heap[r->heap_n] = (cursor_t){c[lo], (uint32_t)(off + lo), (uint32_t)(off + n), e};
     heap_up(r->heap, r->heap_n++);
-    r->es[e].flag = f | F_CURSOR;
+    r->flag[e] |= F_CURSOR;
     return CGALR_OK;
+}
+
+/* Adds the coboundaries of edges[0..m) (packed i << 16 | j), from their first entries after
+ * `after`, to the working column. Most additions cancel an earlier one, so the common path is
+ * free of unpredictable branches: toggle the parity, append to vlist if new. */
+static cgalr_status_t add_edges(rips_t *r, const uint32_t *edges, size_t m, uint64_t after)
+{
+    if (grow((void **)&r->vlist, &r->vlist_cap, r->vlist_n + m, sizeof *r->vlist))
+        return cgalr_fail(CGALR_ENOMEM, "rips: out of memory in a column reduction");
+    uint32_t *vl = r->vlist;
+    size_t vn = r->vlist_n;
+    cgalr_status_t st = CGALR_OK;
+    for (size_t q = 0; q < m && !st; q++) {
+        uint32_t pk = edges[q];
+        uint32_t e = (uint32_t)(r->c2[pk >> 16] + (pk & 0xffff));
+        uint8_t f = r->flag[e];
+        uint8_t nf = (uint8_t)((f ^ F_ODD) | F_TOUCHED);
+        r->flag[e] = nf;
+        vl[vn] = pk;
+        vn += !(f & F_TOUCHED);
+        if ((nf & (F_ODD | F_CURSOR)) == F_ODD)
+            st = push_cursor(r, pk, e, after);
+    }
+    r->vlist_n = vn;
+    return st;
 }
 
 static inline void heap_pop_top(rips_t *r)
 {
-    r->es[r->heap[0].e].flag &= (uint8_t)~F_CURSOR;
+    r->flag[r->heap[0].e] &= (uint8_t)~F_CURSOR;
     r->heap[0] = r->heap[--r->heap_n];
     heap_down(r->heap, r->heap_n, 0);
 }
@@ -272,7 +285,7 @@ static inline void heap_pop_top(rips_t *r)
 /* Drops cancelled cursors from the top of the heap. */
 static inline void heap_clean(rips_t *r)
 {
-    while (r->heap_n && !(r->es[r->heap[0].e].flag & F_ODD))
+    while (r->heap_n && !(r->flag[r->heap[0].e] & F_ODD))
         heap_pop_top(r);
 }
 
@@ -340,9 +353,9 @@ static void column_reset(rips_t *r, int keep)
     for (size_t i = 0; i < r->vlist_n; i++) {
         uint32_t pk = r->vlist[i];
         uint32_t e = (uint32_t)(r->c2[pk >> 16] + (pk & 0xffff));
-        if (keep && (r->es[e].flag & F_ODD))
+        if (keep && (r->flag[e] & F_ODD))
             r->vlist[m++] = pk;
-        r->es[e].flag = 0;
+        r->flag[e] = 0;
     }
     r->vlist_n = m;
     r->heap_n = 0;
@@ -530,17 +543,16 @@ static cgalr_status_t rips_h1(rips_t *r, const edge_t *cols, size_t ncols, const
             /* Reduce: the working column is this edge's coboundary past the pivot plus those of
              * the owner's edges; repeat while the pivot is taken. */
             if (r->pool_n > cache_budget) {
-                memset(r->es, 0, r->c2[p] * sizeof *r->es); /* no column is open: flags are 0 */
+                memset(r->es, 0, r->c2[p] * sizeof *r->es);
                 r->pool_n = 0;
             }
             r->vlist_n = 0;
-            if ((st = add_edge(r, a << 16 | b, pivot)))
+            uint32_t self = a << 16 | b;
+            if ((st = add_edges(r, &self, 1, pivot)))
                 break;
             for (;;) {
                 size_t o = r->col_off[owner], m = r->col_len[owner];
-                for (size_t q = 0; q < m && !st; q++)
-                    st = add_edge(r, r->vpool[o + q], pivot);
-                if (st)
+                if ((st = add_edges(r, r->vpool + o, m, pivot)))
                     break;
                 has = pop_pivot(r, &pivot);
                 if (!has || (owner = map_find(r, pivot)) < 0)
@@ -652,12 +664,13 @@ cgalr_status_t cgalr_topo_rips(const double *dist, size_t p, int maxdim, double 
     r.fbits = r.hbits + 3; /* 16 bits per column: few false positives */
     r.filter = calloc(((size_t)1 << r.fbits) / 64 + 1, sizeof *r.filter);
     r.es = calloc(ne_all, sizeof *r.es);
+    r.flag = calloc(ne_all, 1);
     r.scratch = malloc(2 * p * sizeof *r.scratch);
     r.hkeys = malloc(hcap * sizeof *r.hkeys);
     r.hcol = malloc(hcap * sizeof *r.hcol);
     r.col_off = malloc((ncols + 1) * sizeof *r.col_off);
     r.col_len = malloc((ncols + 1) * sizeof *r.col_len);
-    if (!r.es || !r.filter || !r.scratch || !r.hkeys || !r.hcol || !r.col_off || !r.col_len) {
+    if (!r.es || !r.flag || !r.filter || !r.scratch || !r.hkeys || !r.hcol || !r.col_off || !r.col_len) {
         st = cgalr_fail(CGALR_ENOMEM, "rips: out of memory for %zu columns", ncols);
         goto done;
     }
@@ -668,6 +681,7 @@ cgalr_status_t cgalr_topo_rips(const double *dist, size_t p, int maxdim, double 
 
 done:
     free(r.es);
+    free(r.flag);
     free(r.filter);
     free(r.pool);
     free(r.scratch);
