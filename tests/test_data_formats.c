@@ -962,6 +962,11 @@ static void test_limit_and_seeds(void **state)
     assert_int_equal(cgalr_dataset_open(&cfg, &ds), CGALR_OK);
     for (int s = 0; s < 3; s++)
         assert_int_equal(cgalr_dataset_info(ds)->samples[s], 7);
+    /* a random subset in split order, not the first 7 records */
+    const size_t *ids = cgalr_dataset_split_ids(ds, CGALR_SPLIT_TRAIN);
+    for (int k = 1; k < 7; k++)
+        assert_true(ids[k] > ids[k - 1]);
+    assert_true(ids[6] > 6);
     cgalr_dataset_free(ds);
     cfg.limit = 0;
     cfg.val_fraction = 0.3;

@@ -72,8 +72,8 @@ typedef struct cgalr_data_config {
     int cifar100_coarse;      /* cifar100: 20 coarse labels instead of 100 fine ones */
     int resize;               /* image folders: resize to resize x resize (bilinear); 0 = keep
                                  (all images must then share one size); mini-imagenet default 84 */
-    size_t limit;             /* keep at most this many samples per split (first ones in split
-                                 order, for quick runs); 0 = all */
+    size_t limit;             /* keep at most this many samples per split (a uniform random
+                                 subset drawn by split_seed, for quick runs); 0 = all */
 } cgalr_data_config_t;
 
 /* Fills the defaults listed above (name NULL: the caller sets it). */
@@ -113,7 +113,7 @@ typedef struct cgalr_data_info {
     size_t min_nodes, max_nodes;
     size_t node_label_values;  /* distinct node labels (0: the dataset has none) */
     size_t node_attr_dim;      /* node attributes per node in the files (0: none) */
-    size_t duplicate_edges;    /* directed edge lines dropped as duplicates */
+    size_t duplicate_edges;    /* directed edge lines dropped: duplicates and self loops */
 } cgalr_data_info_t;
 
 const cgalr_data_info_t *cgalr_dataset_info(const cgalr_dataset_t *ds);

@@ -681,8 +681,14 @@ static cgalr_status_t make_splits(cgalr_dataset_t *ds, const cgalr_data_config_t
     }
     free(tmp.id);
     for (int s = 0; s < CGALR_N_SPLITS; s++) {
-        if (!st && cfg->limit && sp[s].n > cfg->limit)
+        if (!st && cfg->limit && sp[s].n > cfg->limit) {
+            /* A random subset, not the first records: files sorted by class (image folders, the
+             * CIFAR-10 JPEG copy) would otherwise leave a single class. */
+            cgalr_rng_t r = cgalr_rng_derive(&base, 10 + (uint64_t)s);
+            cgalr_rng_shuffle(&r, sp[s].id, sp[s].n);
             sp[s].n = cfg->limit;
+            qsort(sp[s].id, sp[s].n, sizeof *sp[s].id, cmp_size);
+        }
         ds->split_idx[s] = sp[s].id;
         ds->info.samples[s] = sp[s].n;
     }
