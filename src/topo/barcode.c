@@ -1,6 +1,5 @@
 /* Graph-filtration barcode of a connectome (births = maximum-spanning-tree weights, deaths = every
  * other edge weight, both ascending) and TOP between two barcodes (METHOD.md section 3). */
-#include <assert.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
