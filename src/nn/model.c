@@ -646,7 +646,7 @@ static cgalr_status_t prepare(cgalr_model_t *m, size_t rows_sample, size_t rows_
             }
             size_t aux = 0;
             if (n->op == OP_BN)
-                aux = 2 * n->c * sizeof(float);
+                aux = 8 * n->c * sizeof(float); /* statistics + BatchNorm1d scratch */
             else if (n->op == OP_DROPOUT && training)
                 aux = sz;
             if (pass)

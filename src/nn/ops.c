@@ -274,6 +274,95 @@ static void linear_backward(struct cgalr_model *m, nn_node_t *n)
 #define BN_EPS 1e-5
 #define BN_MOMENTUM 0.1
 
+/* BatchNorm1d (one value per channel and row): channels are contiguous, so every pass runs along
+ * a row over all channels at once instead of striding down a column per channel. */
+static cgalr_status_t bn1d_forward(struct cgalr_model *m, nn_node_t *n)
+{
+    const nn_node_t *in = &m->nodes[n->in0];
+    size_t C = n->c, r = n->rows;
+    const float *g = m->params + n->w_off, *b = m->params + n->b_off;
+    float *rm = m->buffers + n->buf_off, *rv = rm + C;
+    float *a = n->aux, *bb = n->aux + C; /* training: mean and invstd; reused below as scale/shift */
+    /* aux holds 8C floats: mean, invstd | scale, shift | 2C doubles of sums */
+    float *scale = n->aux + 2 * C, *shift = n->aux + 3 * C;
+    double *acc = (double *)(void *)(n->aux + 4 * C);
+    memset(acc, 0, 2 * C * sizeof(double));
+    if (m->training) {
+        double *s = acc, *ss = acc + C;
+        for (size_t i = 0; i < r; i++) {
+            const float *restrict x = in->y + i * C;
+            for (size_t c = 0; c < C; c++)
+                s[c] += x[c];
+        }
+        for (size_t c = 0; c < C; c++)
+            a[c] = (float)(s[c] / (double)r);
+        for (size_t i = 0; i < r; i++) {
+            const float *restrict x = in->y + i * C;
+            for (size_t c = 0; c < C; c++) {
+                float d = x[c] - a[c];
+                ss[c] += (double)(d * d);
+            }
+        }
+        for (size_t c = 0; c < C; c++) {
+            double var = ss[c] / (double)r;
+            bb[c] = (float)(1.0 / sqrt(var + BN_EPS));
+            rm[c] = (float)((1.0 - BN_MOMENTUM) * rm[c] + BN_MOMENTUM * (s[c] / (double)r));
+            rv[c] = (float)((1.0 - BN_MOMENTUM) * rv[c] + BN_MOMENTUM * ss[c] / (double)(r - 1));
+            scale[c] = g[c] * bb[c];
+            shift[c] = b[c] - a[c] * scale[c];
+        }
+    } else {
+        for (size_t c = 0; c < C; c++) {
+            float invstd = (float)(1.0 / sqrt((double)rv[c] + BN_EPS));
+            scale[c] = g[c] * invstd;
+            shift[c] = b[c] - rm[c] * scale[c];
+        }
+    }
+    for (size_t i = 0; i < r; i++) {
+        const float *restrict x = in->y + i * C;
+        float *restrict y = n->y + i * C;
+        for (size_t c = 0; c < C; c++)
+            y[c] = x[c] * scale[c] + shift[c];
+    }
+    return CGALR_OK;
+}
+
+static void bn1d_backward(struct cgalr_model *m, nn_node_t *n)
+{
+    nn_node_t *in = &m->nodes[n->in0];
+    size_t C = n->c, r = n->rows;
+    const float *g = m->params + n->w_off;
+    float *dg = m->grads + n->w_off, *db = m->grads + n->b_off;
+    const float *mean = n->aux, *invstd = n->aux + C;
+    float *buf = n->aux + 2 * C; /* scratch: 5C of the 8C aux floats */
+    memset(buf, 0, 2 * C * sizeof(float));
+    float *sdy = buf, *sdyx = buf + C, *k = buf + 2 * C, *mdy = buf + 3 * C, *mdyx = buf + 4 * C;
+    for (size_t i = 0; i < r; i++) {
+        const float *restrict x = in->y + i * C, *restrict dy = n->dy + i * C;
+        for (size_t c = 0; c < C; c++) {
+            sdy[c] += dy[c];
+            sdyx[c] += dy[c] * (x[c] - mean[c]);
+        }
+    }
+    for (size_t c = 0; c < C; c++) {
+        sdyx[c] *= invstd[c];
+        dg[c] += sdyx[c];
+        db[c] += sdy[c];
+        k[c] = g[c] * invstd[c];
+        mdy[c] = sdy[c] / (float)r;
+        mdyx[c] = sdyx[c] / (float)r;
+    }
+    if (in->needs_grad)
+        for (size_t i = 0; i < r; i++) {
+            const float *restrict x = in->y + i * C, *restrict dy = n->dy + i * C;
+            float *restrict dx = in->dy + i * C;
+            for (size_t c = 0; c < C; c++) {
+                float xh = (x[c] - mean[c]) * invstd[c];
+                dx[c] += k[c] * (dy[c] - mdy[c] - xh * mdyx[c]);
+            }
+        }
+}
+
 static cgalr_status_t bn_forward(struct cgalr_model *m, nn_node_t *n)
 {
     const nn_node_t *in = &m->nodes[n->in0];
@@ -283,6 +372,8 @@ static cgalr_status_t bn_forward(struct cgalr_model *m, nn_node_t *n)
     if (m->training && M < 2)
         return cgalr_fail(CGALR_EINVAL, "batch norm '%s': %zu value(s) per channel in training mode, need at least 2",
                           n->name, M);
+    if (hw == 1)
+        return bn1d_forward(m, n);
     for (size_t c = 0; c < C; c++) {
         float mean, invstd;
         if (m->training) {
@@ -321,6 +412,10 @@ static void bn_backward(struct cgalr_model *m, nn_node_t *n)
     size_t C = n->c, hw = n->h * n->w, r = n->rows, M = r * hw;
     const float *g = m->params + n->w_off;
     float *dg = m->grads + n->w_off, *db = m->grads + n->b_off;
+    if (hw == 1) {
+        bn1d_backward(m, n);
+        return;
+    }
     for (size_t c = 0; c < C; c++) {
         float mean = n->aux[c], invstd = n->aux[C + c];
         double sdy = 0.0, sdyx = 0.0;
