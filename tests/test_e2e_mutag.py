@@ -12,6 +12,8 @@ import time
 BIN = os.environ["CGALR_BIN"]
 TMP = os.environ.get("CGALR_TMP", "/tmp/cgalr-test-e2e")
 SAN = os.environ.get("CGALR_SANITIZED", "0") == "1"
+if os.environ.get("CGALR_SHARED") and "CGALR_DATA" not in os.environ:
+    os.environ["CGALR_DATA"] = os.path.join(os.environ["CGALR_SHARED"], "data")  # TU/MUTAG is there
 shutil.rmtree(TMP, ignore_errors=True)
 os.makedirs(TMP)
 failures = []
