@@ -32,7 +32,6 @@ size_t cgalr_topo_rips_cache_budget_(size_t entries)
 
 typedef struct edge {
     double d;
-    uint64_t idx; /* C(i,2) + j */
     uint32_t i, j; /* i > j */
 } edge_t;
 
@@ -384,26 +383,25 @@ static cgalr_status_t map_insert(rips_t *r, uint64_t key)
     return CGALR_OK;
 }
 
-/* Edges in filtration order: listed by decreasing index, then a stable LSD radix sort (11-bit
- * digits) on the bit patterns of the lengths, which order like the values for doubles >= +0. */
+/* Edges in filtration order: edges[0..ne) come listed by decreasing index; a stable LSD radix
+ * sort (11-bit digits) on the bit patterns of the lengths, which order like the values for
+ * doubles >= +0, keeps that order among equal lengths. */
 static cgalr_status_t sort_edges(edge_t *edges, size_t ne)
 {
     uint64_t *key = malloc(2 * (ne ? ne : 1) * sizeof *key);
-    uint32_t *pos = malloc(2 * (ne ? ne : 1) * sizeof *pos);
+    uint32_t *ends = malloc(2 * (ne ? ne : 1) * sizeof *ends);
     size_t *cnt = malloc(2048 * sizeof *cnt);
-    edge_t *tmp = malloc((ne ? ne : 1) * sizeof *tmp);
-    if (!key || !pos || !cnt || !tmp) {
+    if (!key || !ends || !cnt) {
         free(key);
-        free(pos);
+        free(ends);
         free(cnt);
-        free(tmp);
         return cgalr_fail(CGALR_ENOMEM, "rips: out of memory sorting %zu edges", ne);
     }
     uint64_t *ks = key, *kd = key + ne;
-    uint32_t *ps = pos, *pd = pos + ne;
+    uint32_t *ps = ends, *pd = ends + ne; /* i << 16 | j */
     for (size_t e = 0; e < ne; e++) {
         memcpy(&ks[e], &edges[e].d, sizeof ks[e]);
-        ps[e] = (uint32_t)e;
+        ps[e] = edges[e].i << 16 | edges[e].j;
     }
     for (unsigned sh = 0; sh < 64; sh += 11) {
         memset(cnt, 0, 2048 * sizeof *cnt);
@@ -429,13 +427,14 @@ static cgalr_status_t sort_edges(edge_t *edges, size_t ne)
         ps = pd;
         pd = tp;
     }
-    for (size_t e = 0; e < ne; e++)
-        tmp[e] = edges[ps[e]];
-    memcpy(edges, tmp, ne * sizeof *edges);
+    for (size_t e = 0; e < ne; e++) {
+        memcpy(&edges[e].d, &ks[e], sizeof edges[e].d);
+        edges[e].i = ps[e] >> 16;
+        edges[e].j = ps[e] & 0xffff;
+    }
     free(key);
-    free(pos);
+    free(ends);
     free(cnt);
-    free(tmp);
     return CGALR_OK;
 }
 
@@ -602,7 +601,7 @@ cgalr_status_t cgalr_topo_rips(const double *dist, size_t p, int maxdim, double 
             if (d == 0)
                 d = 0; /* -0.0 would sort last by its bits */
             if (d <= threshold)
-                edges[ne++] = (edge_t){d, (uint64_t)i * (i - 1) / 2 + j, i, j};
+                edges[ne++] = (edge_t){d, i, j};
         }
     if ((st = sort_edges(edges, ne)))
         goto done;
