@@ -178,6 +178,9 @@ cases = [
     (["--data", "mutag", "--model", "mlp", "--sched", "constant", "--out", bad_out], "gin"),
     (["--data", "mutag", "--model", "gin", "--sched", "cgalr-top", "--probe-layer", "nosuch", "--out", bad_out], "nosuch"),
     (["--data", "mutag", "--model", "gin", "--sched", "constant", "--bogus"], "--help"),
+    (["--data", "mutag", "--model", "gin", "--sched", "cgalr-top", "--sched-opt", "K=5,lr=0.5", "--out", bad_out], "--lr"),
+    (["--data", "mutag", "--model", "gin", "--sched", "cgalr-top", "--sched-opt", "rho_min=5", "--out", bad_out], "rho_min"),
+    (["--data", "mutag", "--model", "gin", "--sched", "cgalr-top", "--sched-opt", "nosuch=1", "--out", bad_out], "nosuch"),
 ]
 for args, needle in cases:
     p = run("train", *args)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgalr/ctrl.h"
 #include "cgalr/train.h"
 #include "cli/cli.h"
 
@@ -48,6 +49,7 @@ static void usage(FILE *f)
             "Exit status: 0 finished (also when the run diverged: see the summary), 1 runtime failure or\n"
             "interrupted (resume with --resume), 2 bad usage or input.\n",
             cgalr_train_models(), cgalr_train_methods());
+    fprintf(f, "\nScheduler options for --sched-opt:\n%s", cgalr_sched_options_help());
 }
 
 /* Strict numbers: the whole argument must parse. */

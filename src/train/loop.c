@@ -75,6 +75,22 @@ cgalr_status_t cgalr_train_config_validate(const cgalr_train_config_t *c)
         return cgalr_fail(CGALR_EINVAL, "--wd %g: expected weight decay in [0, 1)", c->weight_decay);
     if (!(c->val_fraction >= 0 && c->val_fraction <= 0.9))
         return cgalr_fail(CGALR_EINVAL, "--val-fraction %g: expected 0 .. 0.9", c->val_fraction);
+    if (c->sched_opts) {
+        /* options the train command owns must come from it, so config.json tells the truth */
+        static const char *const owned[] = {"lr", "epochs", "iters_per_epoch", "ctrl_every", "weight_decay", "method", "distance"};
+        const char *p = c->sched_opts;
+        while (*p) {
+            while (*p == ',' || *p == ' ')
+                p++;
+            size_t n = strcspn(p, "=,");
+            for (size_t k = 0; k < sizeof owned / sizeof owned[0]; k++)
+                if (n == strlen(owned[k]) && !strncmp(p, owned[k], n))
+                    return cgalr_fail(CGALR_EINVAL, "--sched-opt %s=...: set it with the train option (--lr, --epochs, "
+                                                    "--ctrl-every, --wd, --sched cgalr-top|wd|swk) instead",
+                                      owned[k]);
+            p += strcspn(p, ",");
+        }
+    }
     tsched_params_t p = sched_params(c, 0);
     return tsched_check(&p);
 }
