@@ -383,7 +383,7 @@ int cgalr_cmd_grid(int argc, char **argv)
     base[nbase++] = (char *)model;
     base[nbase++] = "--epochs";
     base[nbase++] = epochs_s;
-    base[nbase++] = "--quiet";
+    /* not --quiet: train.log keeps the per-epoch lines and the summary (no progress line: not a tty) */
     for (int i = 0; i < npass; i++)
         base[nbase++] = pass[i];
 
