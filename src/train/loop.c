@@ -532,7 +532,13 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
     c->metrics_fd = open(c->path_metrics, O_WRONLY | O_CREAT, 0644);
     if (c->metrics_fd < 0)
         return cgalr_fail(CGALR_EIO, "%s: cannot open: %s", c->path_metrics, strerror(errno));
-    /* drop whatever a killed run wrote after its last checkpoint */
+    /* drop whatever a killed run wrote after its last checkpoint; a file shorter than the
+     * checkpoint says is not this run's (extending it would write zeros into it) */
+    struct stat mst;
+    if (fstat(c->metrics_fd, &mst) != 0 || (int64_t)mst.st_size < ls.metrics_off)
+        return cgalr_fail(CGALR_ESTATE, "%s: %lld bytes, but the checkpoint was taken after %lld: the metrics file was "
+                                        "changed; remove the run directory and start again",
+                          c->path_metrics, (long long)mst.st_size, (long long)ls.metrics_off);
     if (ftruncate(c->metrics_fd, (off_t)ls.metrics_off) != 0 || lseek(c->metrics_fd, 0, SEEK_END) < 0)
         return cgalr_fail(CGALR_EIO, "%s: cannot truncate: %s", c->path_metrics, strerror(errno));
 
