@@ -272,6 +272,7 @@ for sec in sections:
         n_checked += 2
 check(n_checked > 100, f"only {n_checked} numbers checked")
 check("unfinished: 2 of 4 epochs" in md, "unfinished run not listed")
+check("different numbers of epochs" not in md, "false warning about mixed run lengths")
 check("not a JSON object" in md, "corrupt run not listed with its reason")
 
 
@@ -309,6 +310,14 @@ for row in rows:
     e = int(row[0])
     vals = [r["recs"][e - 1]["lr"] for r in cells[b] if len(r["recs"]) >= e]
     check(abs(row[1] - np.mean(vals)) <= 1e-9 * max(1, abs(row[1])), f"lr.dat epoch {e}: {row[1]} vs {np.mean(vals)}")
+
+# mixed run lengths in one dataset are pointed out
+mixed = os.path.join(TMP, "mixed")
+write_run(mixed, "mutag", "gin", "constant", 0.1, 0, 2)
+write_run(mixed, "mutag", "gin", "constant", 0.1, 1, 3)
+p = subprocess.run([BIN, "report", mixed, "--no-figures"], capture_output=True, text=True)
+check(p.returncode == 0 and "different numbers of epochs (2 to 3)" in open(os.path.join(mixed, "report.md")).read(),
+      f"mixed run lengths: {p.returncode} {p.stderr}")
 
 # ---- bad input --------------------------------------------------------------------------
 empty = os.path.join(TMP, "empty")

@@ -878,6 +878,25 @@ cgalr_status_t cgalr_report_write(const char *dir, const cgalr_report_config_t *
     for (size_t d = 0; d < ndg; d++) {
         const dgroup *D = &dg[d];
         sb_printf(&md, "## Dataset %s, model %s\n\n", D->data, D->model);
+        {
+            /* a grid mixing run lengths compares unlike things: say so */
+            int lo = -1, hi = -1;
+            for (size_t k = 0; k < D->n_methods; k++) {
+                const mgroup *m = &mg[D->first_method + k];
+                for (size_t j = 0; j < m->n_cells; j++) {
+                    const cell *ce = &cells[m->first_cell + j];
+                    for (size_t i = 0; i < ce->count; i++) {
+                        int e = runs[ce->first + i].epochs;
+                        lo = lo < 0 || e < lo ? e : lo;
+                        hi = e > hi ? e : hi;
+                    }
+                }
+            }
+            if (lo != hi)
+                sb_printf(&md, "**Note**: these runs were configured with different numbers of epochs (%d to %d); "
+                               "final values compare runs of different lengths.\n\n",
+                          lo, hi);
+        }
         sb_printf(&md, "### Grid values\n\n| method | lr | seeds | diverged | mean final val loss |\n"
                        "| --- | --- | --- | --- | --- |\n");
         for (size_t k = 0; k < D->n_methods; k++) {
