@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -189,6 +190,41 @@ if os.path.exists(os.path.join(DATA, "cifar10-jpg", "cifar10-jpg.tar.gz")):
     check(all(abs(a - b) < 2e-3 for a, b in zip(j["mean"], (0.4913, 0.4821, 0.4465))), f"cifar10 mean {j['mean']}")
 else:
     print("CIFAR-10 JPEG archive absent: skipped")
+
+# ---- an image folder through the CLI: class order, JSON escaping of odd class names -----------
+def png(w, h, seed):
+    import struct
+    import zlib
+    raw = b"".join(b"\x00" + bytes((x * 30 + y * 5 + c * 40 + seed) % 256 for x in range(w) for c in range(3))
+                   for y in range(h))
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) +
+            chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+folder = os.path.join(TMP, "folder")
+shutil.rmtree(folder, ignore_errors=True)
+classes = ['z"quote', "a\\back", "m space", "\u00e9t\u00e9"]
+for i, c in enumerate(classes):
+    for split, n in (("train", 3), ("test", 1)):
+        d = os.path.join(folder, split, c)
+        os.makedirs(d, exist_ok=True)
+        for k in range(n):
+            with open(os.path.join(d, f"{k}.png"), "wb") as f:
+                f.write(png(5, 4, i * 10 + k))
+r = cli(f"folder:{folder}", "--json", "--cache-dir", os.path.join(TMP, "fcache"), "--val-fraction", "0")
+check(r.returncode == 0, f"folder: rc {r.returncode} {r.stderr}")
+if r.returncode == 0:
+    j = json.loads(r.stdout)
+    want = sorted(classes, key=lambda s: s.encode())
+    check(j["class_names"] == want, f"folder classes {j['class_names']} != {want}")
+    check(j["samples"] == {"train": 12, "val": 0, "test": 4} and j["shape"] == [3, 4, 5], f"folder {j}")
+with open(os.path.join(folder, "train", classes[0], "9.png"), "wb") as f:
+    f.write(png(5, 4, 0)[:40])
+r = cli(f"folder:{folder}", "--cache-dir", "")
+check(r.returncode == 2 and "9.png" in r.stderr, f"truncated PNG: rc {r.returncode} {r.stderr}")
 
 print("failures:", len(failures))
 sys.exit(1 if failures else 0)
