@@ -150,6 +150,16 @@ if p.returncode == 0:
         check(lines and lines[-1].get("diverged") is True and "rho_min" in lines[-1].get("reason", ""),
               f"cgalr-top at lr 10: neither a guard event nor a divergence at rho_min: {lines[-1:]}")
 
+# with rho_min = 0.001 the guard's fallback rate is small enough: the run must be rescued
+d = os.path.join(TMP, "guard-rescue")
+p = run("train", *BASE, "--sched", "cgalr-top", "--lr", "10", "--sched-opt", "rho_min=0.001", "--out", d)
+check(p.returncode == 0, f"guard rescue: exit {p.returncode}: {p.stderr}")
+if p.returncode == 0:
+    lines = [json.loads(x) for x in open(os.path.join(d, "metrics.jsonl"))]
+    check(len(lines) == EPOCHS and not lines[-1].get("diverged"), f"guard rescue: {len(lines)} lines")
+    check(lines[0].get("guard_retries", 0) >= 1 and lines[0]["rho"] == 0.001 and lines[0]["state"] == "decel",
+          f"guard rescue: the first epoch should be redone at rho_min in DECEL: {lines[0]}")
+
 # ---- DoG: no learning rate, once per seed in a grid, averaged iterate evaluated alongside -------
 d = os.path.join(TMP, "dog")
 p = run("train", *BASE, "--sched", "dog", "--out", d)
