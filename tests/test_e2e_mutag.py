@@ -254,6 +254,8 @@ p = run("report", G)
 check(p.returncode == 0, f"report: exit {p.returncode}: {p.stderr}")
 md = open(os.path.join(G, "report.md")).read() if os.path.exists(os.path.join(G, "report.md")) else ""
 check("8 complete runs" in md, "report should count 8 runs")
+check("cgalr grid --data mutag --model gin --methods constant,cgalr-top --lrs 0.01,0.001 --seeds 0,1" in md,
+      "report should say how to reproduce the grid")
 check("| cgalr-top | constant |" in md, "report lacks the RED row cgalr-top vs constant")
 for name in ("mutag_gin_lr", "mutag_gin_train_loss", "mutag_gin_val_loss", "mutag_gin_cgalr-top_ctrl"):
     for ext in ("png", "svg", "gp", "dat"):

@@ -873,6 +873,33 @@ cgalr_status_t cgalr_report_write(const char *dir, const cgalr_report_config_t *
     sb_printf(&md, ", %zu dataset/model pair%s. Every number below is recomputable from the runs' "
                    "config.json and metrics.jsonl.\n\n",
               ndg, ndg == 1 ? "" : "s");
+    {
+        /* the grid command that made these runs, so the report says how to reproduce it */
+        char gp[4200];
+        snprintf(gp, sizeof gp, "%s/grid.json", dir);
+        char *text = read_text(gp);
+        cJSON *g = text ? cJSON_Parse(text) : NULL;
+        free(text);
+        const char *keys[] = {"data", "model", "methods", "lrs", "seeds"};
+        int ok = cJSON_IsObject(g) && cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(g, "epochs"));
+        for (size_t k = 0; ok && k < 5; k++)
+            ok = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(g, keys[k]));
+        if (ok) {
+            sb_printf(&md, "Reproduce with:\n\n```\ncgalr grid");
+            for (size_t k = 0; k < 5; k++)
+                sb_printf(&md, " --%s %s", keys[k], cJSON_GetObjectItemCaseSensitive(g, keys[k])->valuestring);
+            sb_printf(&md, " --epochs %d --out %s", (int)cJSON_GetObjectItemCaseSensitive(g, "epochs")->valuedouble, dir);
+            const cJSON *opts = cJSON_GetObjectItemCaseSensitive(g, "train_options");
+            if (cJSON_IsArray(opts) && cJSON_GetArraySize(opts) > 0) {
+                sb_printf(&md, " --");
+                for (const cJSON *o = opts->child; o; o = o->next)
+                    if (cJSON_IsString(o))
+                        sb_printf(&md, " %s", o->valuestring);
+            }
+            sb_printf(&md, "\ncgalr report %s\n```\n\n", dir);
+        }
+        cJSON_Delete(g);
+    }
     write_definitions(&md);
 
     for (size_t d = 0; d < ndg; d++) {
