@@ -6,7 +6,7 @@ set -eu
 BUILD=${1:-build}
 BIN="$BUILD/cgalr"
 OUT=${DEMO_OUT:-demo-out}
-EPOCHS=${DEMO_EPOCHS:-6}
+EPOCHS=${DEMO_EPOCHS:-10}
 JOBS=${DEMO_JOBS:-2}
 if [ ! -x "$BIN" ]; then
     echo "demo: $BIN not found: build first (make build)" >&2
