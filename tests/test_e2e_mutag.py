@@ -238,6 +238,11 @@ p = run(*gcmd)
 check(p.returncode == 0 and "8 skipped" in p.stdout, f"grid rerun should skip all: {p.stdout}")
 p = run(*[a if a != "0,1" else "0,1,2" for a in gcmd])
 check(p.returncode == 2 and "different grid command" in p.stderr, f"different grid command: {p.returncode} {p.stderr}")
+forced = [a if a != "0,1" else "0,1,2" for a in gcmd]
+forced[forced.index("--"):forced.index("--")] = ["--force", "--dry-run"]
+p = run(*forced)
+check(p.returncode == 0 and p.stdout.count("finished: skip") == 8 and p.stdout.count("start") == 4,
+      f"--force accepts the different command: {p.returncode} {p.stdout} {p.stderr}")
 p = run("grid", "--data", "mutag", "--model", "gin", "--methods", "constant,nosuch", "--lrs", "0.1", "--seeds", "0",
         "--epochs", "1", "--out", os.path.join(TMP, "g2"))
 check(p.returncode == 2 and "cgalr-top" in p.stderr and not os.path.exists(os.path.join(TMP, "g2")),
