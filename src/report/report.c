@@ -1048,8 +1048,10 @@ cgalr_status_t cgalr_report_write(const char *dir, const cgalr_report_config_t *
             else
                 sb_printf(&md, "- |\n");
         }
-        sb_printf(&md, "\n### Figures\n\n");
-        dataset_figures(&fx, &md, runs, cells, mg, D);
+        if (cfg.figures) {
+            sb_printf(&md, "\n### Figures\n\n");
+            dataset_figures(&fx, &md, runs, cells, mg, D);
+        }
     }
     if (fx.oom) {
         st = cgalr_fail(CGALR_ENOMEM, "out of memory");
