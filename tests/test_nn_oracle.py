@@ -194,6 +194,86 @@ class GIN(nn.Module):
         return self.pooled(x, src, dst, gon, G)[-1]
 
 
+class Seq(nn.Module):
+    """The engine's test-only sequential models (nn_model_create_seq): one layer kind at a time."""
+
+    def __init__(self, spec, shape, C):
+        super().__init__()
+        c, h, w = shape
+        flat = False
+        self.steps = []
+        self.mods = nn.ModuleList()
+        self.last_probe = None
+
+        def add(mod):
+            self.mods.append(mod)
+            return ("mod", len(self.mods) - 1)
+        for i, tok in enumerate(spec.split(",")):
+            p = tok.split(":")
+            if p[0] == "conv":
+                oc, k, st, pd = (int(v) for v in p[1:5])
+                self.steps.append(add(nn.Conv2d(c, oc, k, st, pd, bias=len(p) > 5)))
+                c, h, w = oc, (h + 2 * pd - k) // st + 1, (w + 2 * pd - k) // st + 1
+            elif p[0] == "bn":
+                self.steps.append(add(nn.BatchNorm1d(c * h * w) if flat else nn.BatchNorm2d(c)))
+            elif p[0] in ("relu", "lrelu"):
+                self.steps.append(add(nn.ReLU() if p[0] == "relu" else nn.LeakyReLU(0.01)))
+                self.last_probe = len(self.steps) - 1
+            elif p[0] in ("maxpool", "avgpool"):
+                k, st = int(p[1]), int(p[2])
+                self.steps.append(add(nn.MaxPool2d(k, st) if p[0] == "maxpool" else nn.AvgPool2d(k, st)))
+                h, w = (h - k) // st + 1, (w - k) // st + 1
+            elif p[0] == "gap":
+                self.steps.append(("gap", 0))
+                h = w = 1
+                self.last_probe = len(self.steps) - 1
+            elif p[0] == "flatten":
+                self.steps.append(("flatten", 0))
+                c, h, w, flat = c * h * w, 1, 1, True
+            elif p[0] == "fc":
+                self.steps.append(("flatten", 0))
+                self.steps.append(add(nn.Linear(c * h * w, int(p[1]))))
+                c, h, w, flat = int(p[1]), 1, 1, True
+            elif p[0] == "dropout":
+                self.steps.append(add(nn.Dropout(float(p[1]))))
+            elif p[0] == "mark":
+                self.steps.append(("mark", 0))
+            elif p[0] == "add":
+                self.steps.append(("add", 0))
+            elif p[0] == "shortcut_a":
+                self.steps.append(("shortcut_a", c // 2))
+                c, h, w = 2 * c, (h + 1) // 2, (w + 1) // 2
+            else:
+                raise ValueError(tok)
+        self.head = nn.Linear(c * h * w, C)
+
+    def run(self, x, upto=None):
+        mark = None
+        for i, (kind, arg) in enumerate(self.steps):
+            if kind == "mod":
+                x = self.mods[arg](x)
+            elif kind == "gap":
+                x = x.mean(dim=(2, 3), keepdim=True)
+            elif kind == "flatten":
+                x = x.flatten(1)
+            elif kind == "mark":
+                mark = x
+            elif kind == "add":
+                x = x + mark
+            elif kind == "shortcut_a":
+                x = F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, arg, arg))
+            if upto is not None and i == upto:
+                return x
+        return x
+
+    def forward(self, x):
+        return self.head(self.run(x).flatten(1))
+
+    def probe(self, x):
+        y = self.run(x, self.last_probe)
+        return y.mean(dim=(2, 3)) if y.dim() == 4 else y
+
+
 def bn_buffers(model):
     out = []
     for mod in model.modules():
@@ -345,6 +425,15 @@ def random_graphs(rng, G, F_, lo=3, hi=8):
 
 def main():
     rng = np.random.default_rng(7)
+    # every layer on its own (test-only sequential models + a Linear head)
+    x = rng.standard_normal((4, 3, 8, 8)).astype(np.float32)
+    y = rng.integers(0, 4, 4).astype(np.int32)
+    for i, spec in enumerate(["conv:5:3:1:1:b,relu", "conv:4:3:2:1,bn,lrelu", "conv:4:1:2:0:b,maxpool:2:2,relu",
+                              "conv:4:3:1:0,avgpool:2:2,relu", "conv:6:1:1:0,bn,relu,gap",
+                              "conv:3:3:1:1:b,mark,conv:3:3:1:1,bn,add,relu", "conv:4:3:1:1,shortcut_a,relu",
+                              "fc:12,bn,relu,dropout:0,fc:7,lrelu"]):
+        run_case(f"layer{i}", "seq", "sgd", 10, Seq(spec, (3, 8, 8), 4), (x, y),
+                 ["in=3,8,8", "classes=4", f"seed={20 + i}", f"spec={spec}"], 0.05, {"momentum": 0.9, "wd": 1e-3})
     # mlp: default sizes (784-256-128-10) and a small custom one
     x = rng.standard_normal((16, 1, 28, 28)).astype(np.float32)
     y = rng.integers(0, 10, 16).astype(np.int32)
@@ -374,8 +463,13 @@ def main():
              {"momentum": 0.9, "wd": 5e-4})
     run_case("resnet20_sgd", "resnet20", "sgd", 10, ResNet(3, 10, False), (x, y),
              ["in=3,16,16", "classes=10", "seed=11"], 0.01, {"momentum": 0.9, "wd": 5e-4})
-    x = rng.standard_normal((2, 3, 16, 16)).astype(np.float32)
-    y = rng.integers(0, 10, 2).astype(np.int32)
+    # Its own generator: with a draw where one ReLU input lands within rounding of 0 (seen once: one
+    # of 8192 values at -1.9e-6 here, positive in PyTorch) the two implementations mask different
+    # elements and the gradients below it differ by far more than rounding. Not a bug, but not a
+    # comparison of arithmetic either.
+    rng18 = np.random.default_rng(18)
+    x = rng18.standard_normal((2, 3, 16, 16)).astype(np.float32)
+    y = rng18.integers(0, 10, 2).astype(np.int32)
     # (SGD: with 11M parameters, Adam's per-element normalisation turns the rounding noise of the
     # many near-zero gradient entries into +-lr steps; AdamW is checked on mlp and gin above)
     run_case("resnet18_sgd", "resnet18", "sgd", 3, ResNet(3, 10, True), (x, y),

@@ -3,6 +3,7 @@
  * inference logits, the default probe's activations, and the parameters after STEPS optimiser
  * steps on the same batch, so PyTorch can check every number.
  * usage: tool_nn_oracle MODEL OPTIM STEPS DATA OUT [key=value ...]
+ *   MODEL: a model name, or "seq" for a single-layer test model (key spec=, see nn_internal.h)
  *   keys: in=C,H,W  nf=F  classes=K  seed=S  hidden=A,B,..  layers=L  ghidden=H  eps=E
  *         learn_eps=0|1  dropout=P  lr=X  momentum=X  nesterov=0|1  wd=X
  * DATA (little-endian): images: int32 n, float x[n*C*H*W], int32 labels[n];
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "cgalr/nn.h"
+#include "nn/nn_internal.h"
 
 static int die(const char *what)
 {
@@ -45,7 +47,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: tool_nn_oracle MODEL OPTIM STEPS DATA OUT [key=value ...]\n");
         return 2;
     }
-    int kind = cgalr_model_kind_parse(argv[1]);
+    int is_seq = strcmp(argv[1], "seq") == 0;
+    const char *spec = NULL;
+    int kind = is_seq ? CGALR_MODEL_MLP : cgalr_model_kind_parse(argv[1]);
     int okind = cgalr_optim_kind_parse(argv[2]);
     int steps = atoi(argv[3]);
     if (kind < 0 || okind < 0)
@@ -87,6 +91,8 @@ int main(int argc, char **argv)
             mc.gin_learn_eps = atoi(v);
         else if (!strcmp(k, "dropout"))
             mc.dropout = (float)atof(v);
+        else if (!strcmp(k, "spec"))
+            spec = v;
         else if (!strcmp(k, "lr"))
             lr = atof(v);
         else if (!strcmp(k, "momentum"))
@@ -100,7 +106,7 @@ int main(int argc, char **argv)
     }
     cgalr_model_t *m = NULL;
     cgalr_optim_t *o = NULL;
-    if (cgalr_model_create(&mc, &m))
+    if (is_seq ? nn_model_create_seq(&mc, spec ? spec : "", &m) : cgalr_model_create(&mc, &m))
         return die("create");
     if (cgalr_optim_create(&oc, m, &o))
         return die("optim");

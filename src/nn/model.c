@@ -433,6 +433,33 @@ static cgalr_status_t check_config(const cgalr_model_config_t *c)
     return CGALR_OK;
 }
 
+/* A ReLU may overwrite its input when nothing else reads that input: the input has no other
+ * consumer, is not a probe, and its own backward needs only ITS inputs (true of every op here
+ * but ReLU, LeakyReLU, the input and aliases). Saves one activation and one gradient buffer per
+ * conv-BN-ReLU. */
+static void mark_inplace(cgalr_model_t *m)
+{
+    int *uses = calloc((size_t)m->n_nodes, sizeof(int));
+    if (!uses)
+        return; /* in-place is only an optimisation */
+    for (int i = 1; i < m->n_nodes; i++) {
+        if (m->nodes[i].in0 >= 0)
+            uses[m->nodes[i].in0]++;
+        if (m->nodes[i].in1 >= 0)
+            uses[m->nodes[i].in1]++;
+    }
+    for (int i = 1; i < m->n_nodes; i++) {
+        nn_node_t *n = &m->nodes[i];
+        if (n->op != OP_RELU)
+            continue;
+        const nn_node_t *a = &m->nodes[n->in0];
+        if (uses[n->in0] == 1 && !a->probe && !a->inplace && a->op != OP_INPUT && a->op != OP_RELU &&
+            a->op != OP_LRELU && a->op != OP_FLATTEN)
+            n->inplace = 1;
+    }
+    free(uses);
+}
+
 void cgalr_model_free(cgalr_model_t *m)
 {
     if (!m)
@@ -497,6 +524,9 @@ static int build_seq(cgalr_model_t *m, const char *spec)
         } else
             return -1;
     }
+    for (int i = 0; i < m->n_nodes; i++)
+        if (m->nodes[i].probe)
+            snprintf(m->default_probe, sizeof m->default_probe, "%s", m->nodes[i].name);
     x = mk_simple(m, OP_FLATTEN, "flatten", x, 0);
     return mk_linear(m, "head", x, m->cfg.n_classes, 1);
 }
@@ -586,6 +616,7 @@ static cgalr_status_t create_impl(const cgalr_model_config_t *cfg, const char *s
         h = nn_fnv1a(h, m->tensors[t].shape, sizeof m->tensors[t].shape);
     }
     m->arch_hash = h;
+    mark_inplace(m);
     openblas_set_num_threads(cfg->threads);
     *out = m;
     return CGALR_OK;
@@ -627,7 +658,7 @@ static cgalr_status_t prepare(cgalr_model_t *m, size_t rows_sample, size_t rows_
                 n->dy = NULL;
                 continue;
             }
-            if (n->op == OP_FLATTEN) {
+            if (n->op == OP_FLATTEN || n->inplace) {
                 if (pass) {
                     n->y = m->nodes[n->in0].y;
                     n->dy = m->nodes[n->in0].dy;
@@ -816,7 +847,7 @@ static cgalr_status_t train_common(cgalr_model_t *m, const int32_t *labels, cgal
         return st;
     for (int i = 1; i < m->n_nodes; i++) {
         nn_node_t *n = &m->nodes[i];
-        if (n->dy && n->op != OP_FLATTEN)
+        if (n->dy && n->op != OP_FLATTEN && !n->inplace)
             memset(n->dy, 0, n->rows * rowsize(n) * sizeof(float));
     }
     st = loss_and_grad(m, labels, 1, res);

@@ -46,6 +46,7 @@ typedef struct nn_node {
     float slope, p, eps;
     int probe;           /* can be a probe signal */
     int needs_grad;      /* its output depends on parameters: backward must reach it */
+    int inplace;         /* ReLU sharing its input's y and dy (the input has no other reader) */
     /* per batch */
     size_t rows;
     float *y, *dy;

@@ -151,7 +151,9 @@ static double dotdev8(const float *restrict dy, const float *restrict x, size_t 
  * inefficient). Work layout: col | yc (oc x S*ohw) | dcol (kk x S*ohw, training only). */
 size_t nn_conv_chunk(size_t kk, size_t ohw, size_t oc, size_t rows)
 {
-    static size_t budget = 0; /* floats of col per chunk */
+    /* floats of col + output per chunk: about half of the 1 MiB L2 measured best here; the
+     * environment variable CGALR_NN_CHUNK overrides it for tuning on other machines */
+    static size_t budget = 0;
     if (!budget) {
         const char *e = getenv("CGALR_NN_CHUNK");
         budget = e ? (size_t)atol(e) : ((size_t)1 << 17);
@@ -574,6 +576,12 @@ cgalr_status_t nn_forward_node(struct cgalr_model *m, nn_node_t *n)
     case OP_BN:
         return bn_forward(m, n);
     case OP_RELU: {
+        if (n->inplace) {
+            float *y = n->y;
+            for (size_t q = 0; q < total; q++)
+                y[q] = (y[q] > 0.0f || y[q] != y[q]) ? y[q] : 0.0f;
+            break;
+        }
         const float *restrict x = in->y;
         float *restrict y = n->y;
         /* x > 0 ? x : 0, except that NaN passes through like torch.relu */
@@ -673,7 +681,13 @@ void nn_backward_node(struct cgalr_model *m, nn_node_t *n)
         bn_backward(m, n);
         break;
     case OP_RELU:
-        if (in->needs_grad) {
+        if (in->needs_grad && n->inplace) {
+            /* dy is also the input's gradient, written by nobody else: mask it in place */
+            const float *restrict y = n->y;
+            float *restrict dy = n->dy;
+            for (size_t q = 0; q < total; q++)
+                dy[q] = y[q] > 0.0f ? dy[q] : 0.0f;
+        } else if (in->needs_grad) {
             const float *restrict y = n->y, *restrict dy = n->dy;
             float *restrict dx = in->dy;
             for (size_t q = 0; q < total; q++)
