@@ -101,7 +101,7 @@ cgalr_status_t cgalr_model_eval_graphs(cgalr_model_t *m, const cgalr_graph_batch
                                        cgalr_step_result_t *res);
 
 /* The logits (n x n_classes, row-major) of the last train/eval call; valid until the next call
- * on the model. *n receives the number of rows. NULL before any call. */
+ * on the model. *n receives the number of rows. NULL before any call and after a capture. */
 const float *cgalr_model_logits(const cgalr_model_t *m, size_t *n);
 
 /* ---- Flat views of parameters and gradients ------------------------------------------------ */
