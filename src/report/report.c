@@ -575,7 +575,7 @@ static void dataset_figures(figctx *fx, sbuf *md, const run *runs, const cell *c
         sbuf dat = {0}, body = {0};
         snprintf(name, sizeof name, "%s_lr", base);
         sb_printf(&body, "set title \"%s (%s): learning rate at the best grid value, mean over seeds\"\n"
-                         "set xlabel \"epoch\"\nset ylabel \"learning rate\"\nset logscale y\nset key outside right\n"
+                         "set xlabel \"epoch\"\nset ylabel \"learning rate\"\nset logscale y\nset format y \"%%g\"\nset key outside right\n"
                          "plot ",
                   t2, model);
         for (size_t k = 0; k < dg->n_methods; k++) {
@@ -600,7 +600,7 @@ static void dataset_figures(figctx *fx, sbuf *md, const run *runs, const cell *c
         const char *what = which == 1 ? "training loss" : "validation loss";
         snprintf(name, sizeof name, "%s_%s", base, which == 1 ? "train_loss" : "val_loss");
         sb_printf(&body, "set title \"%s (%s): %s; best lr solid, worst lr dashed, min-max over seeds shaded\"\n"
-                         "set xlabel \"epoch\"\nset ylabel \"%s\"\nset logscale y\nset key outside right\n"
+                         "set xlabel \"epoch\"\nset ylabel \"%s\"\nset logscale y\nset format y \"%%g\"\nset key outside right\n"
                          "set style fill transparent solid 0.15 noborder\nplot ",
                   t2, model, what, what);
         size_t block = 0;
