@@ -141,6 +141,9 @@ def main():
     for model in a.models.split(","):
         batch = 32 if model == "gin" else 128
         for t in [int(v) for v in a.threads.split(",")]:
+            # Debian's torch runs its BLAS (OpenBLAS) in OpenBLAS's own threads, which
+            # torch.set_num_threads does not limit: pin every pool to the same count on both sides
+            env = dict(env, OMP_NUM_THREADS=str(t), OPENBLAS_NUM_THREADS=str(t), MKL_NUM_THREADS=str(t))
             e = run([engine, model, str(t), "--batch", str(batch), "--epochs", str(a.epochs), "--shared", a.shared,
                      "--limit", str(a.limit)], env)
             p = run([sys.executable, os.path.abspath(__file__), "--torch-side", model, str(t), str(batch),
