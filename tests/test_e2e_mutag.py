@@ -255,6 +255,23 @@ p = run(*gcmd)
 check(p.returncode == 0 and "1 done" in p.stdout, f"grid resume: {p.stdout} {p.stderr}")
 check(strip_timing(os.path.join(victim, "metrics.jsonl")) == rows_before, "grid resume changed a finished run's metrics")
 
+# SIGINT to the grid is passed on to its runs; rerunning the grid finishes them
+GI = os.path.join(TMP, "grid-int")
+icmd = ["grid", "--data", "mutag", "--model", "gin", "--methods", "constant", "--lrs", "0.01", "--seeds", "0,1",
+        "--epochs", "40", "--out", GI, "--jobs", "2", "--", "--batch", "8"]
+proc = subprocess.Popen([BIN, *icmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+t0 = time.time()
+m0 = os.path.join(GI, "constant_lr0.01_s0", "metrics.jsonl")
+while proc.poll() is None and time.time() - t0 < 120 and not (os.path.exists(m0) and os.path.getsize(m0) > 0):
+    time.sleep(0.005)
+proc.send_signal(signal.SIGINT)
+out, err = proc.communicate()
+check(proc.returncode == 0 or (proc.returncode == 1 and "stopped" in out and "interrupted" in out),
+      f"grid SIGINT: exit {proc.returncode}: {out} {err}")
+p = run(*icmd)
+check(p.returncode == 0 and all(os.path.exists(os.path.join(GI, f"constant_lr0.01_s{s}", "summary.json")) for s in (0, 1)),
+      f"grid rerun after SIGINT: {p.returncode} {p.stdout} {p.stderr}")
+
 p = run("report", G)
 check(p.returncode == 0, f"report: exit {p.returncode}: {p.stderr}")
 md = open(os.path.join(G, "report.md")).read() if os.path.exists(os.path.join(G, "report.md")) else ""

@@ -441,6 +441,14 @@ int cgalr_cmd_grid(int argc, char **argv)
         }
         if (running == 0)
             break;
+        if (grid_stop == 1) {
+            /* pass the stop on (the runs may not share our terminal): each stops after a
+             * consistent checkpoint, and rerunning the grid resumes them */
+            for (size_t i = 0; i < nj; i++)
+                if (J[i].state == 1)
+                    kill(J[i].pid, SIGINT);
+            grid_stop = 2;
+        }
         int status;
         pid_t p = waitpid(-1, &status, 0);
         if (p < 0) {
@@ -457,6 +465,9 @@ int cgalr_cmd_grid(int argc, char **argv)
                 J[i].state = 2;
                 done++;
                 printf("done   %s\n", J[i].dir);
+            } else if (grid_stop && J[i].rc == CGALR_EXIT_FAIL) {
+                J[i].state = 0; /* stopped at a checkpoint: left for the next run of the grid */
+                printf("stopped %s (resumes when the grid is rerun)\n", J[i].dir);
             } else {
                 J[i].state = 4;
                 failed++;
@@ -470,7 +481,7 @@ int cgalr_cmd_grid(int argc, char **argv)
         skipped += J[i].state == 3;
         left += J[i].state == 0;
     }
-    printf("grid %s: %zu done, %zu skipped (finished before), %zu failed, %zu not started%s\n", out, done, skipped,
+    printf("grid %s: %zu done, %zu skipped (finished before), %zu failed, %zu not finished%s\n", out, done, skipped,
            failed, left, grid_stop ? " (interrupted: rerun the same command to continue)" : "");
     if (!failed && !left)
         printf("next: cgalr report %s\n", out);
