@@ -617,7 +617,7 @@ static cgalr_status_t create_impl(const cgalr_model_config_t *cfg, const char *s
     }
     m->arch_hash = h;
     mark_inplace(m);
-    openblas_set_num_threads(cfg->threads);
+    nn_blas_threads(cfg->threads);
     *out = m;
     return CGALR_OK;
 }
@@ -632,7 +632,7 @@ cgalr_status_t cgalr_model_set_threads(cgalr_model_t *m, int threads)
     if (!m || threads < 1 || threads > 256)
         return cgalr_fail(CGALR_EINVAL, "cgalr_model_set_threads: threads = %d, expected 1..256", threads);
     m->cfg.threads = threads;
-    openblas_set_num_threads(threads);
+    nn_blas_threads(threads);
     return CGALR_OK;
 }
 

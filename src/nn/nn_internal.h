@@ -90,6 +90,8 @@ struct cgalr_model {
 cgalr_status_t nn_forward_node(struct cgalr_model *m, nn_node_t *n);
 void nn_backward_node(struct cgalr_model *m, nn_node_t *n);
 size_t nn_conv_out(size_t in, int k, int stride, int pad);
+/* Sets OpenBLAS's (process-wide) thread count, skipping the call when unchanged. */
+void nn_blas_threads(int t);
 /* Samples per convolution chunk, and the floats of scratch a convolution needs. */
 size_t nn_conv_chunk(size_t kk, size_t ohw, size_t oc, size_t rows);
 size_t nn_conv_work(size_t kk, size_t ohw, size_t oc, size_t rows, int training);
