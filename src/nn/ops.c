@@ -207,12 +207,19 @@ static void conv_forward(struct cgalr_model *m, nn_node_t *n)
     size_t S = nn_conv_chunk(kk, ohw, oc, n->rows);
     for (size_t s0 = 0; s0 < n->rows; s0 += S) {
         size_t cs = n->rows - s0 < S ? n->rows - s0 : S, ld = cs * ohw;
-        float *col = m->work, *yc = m->work + kk * ld;
+        /* one sample: its NCHW output already has the chunk layout, so the GEMM writes it directly */
+        float *col = m->work, *yc = cs == 1 ? n->y + s0 * oc * ohw : m->work + kk * ld;
         for (size_t j = 0; j < cs; j++)
             im2col(in->y + (s0 + j) * isz, ic, ih, iw, n->k, n->stride, n->pad, oh, ow, col + j * ohw, ld);
         /* yc (oc x ld) = W (oc x kk) * col (kk x ld) */
         gemm(m, CblasNoTrans, CblasNoTrans, oc, ld, kk, W, kk, col, ld, 0.0f, yc, ld);
         const float *b = n->b_off != NN_NONE ? m->params + n->b_off : NULL;
+        if (cs == 1) {
+            for (size_t o = 0; b && o < oc; o++)
+                for (size_t q = 0; q < ohw; q++)
+                    yc[o * ohw + q] += b[o];
+            continue;
+        }
         for (size_t j = 0; j < cs; j++)
             for (size_t o = 0; o < oc; o++) {
                 float *restrict y = n->y + ((s0 + j) * oc + o) * ohw;
@@ -235,10 +242,13 @@ static void conv_backward(struct cgalr_model *m, nn_node_t *n)
     for (size_t s0 = 0; s0 < n->rows; s0 += S) {
         size_t cs = n->rows - s0 < S ? n->rows - s0 : S, ld = cs * ohw;
         float *col = m->work, *dyc = m->work + kk * ld, *dcol = dyc + oc * ld;
+        if (cs == 1)
+            dyc = n->dy + s0 * oc * ohw; /* already in chunk layout: no gather */
         for (size_t j = 0; j < cs; j++) {
             im2col(in->y + (s0 + j) * isz, ic, ih, iw, n->k, n->stride, n->pad, oh, ow, col + j * ohw, ld);
-            for (size_t o = 0; o < oc; o++)
-                memcpy(dyc + o * ld + j * ohw, n->dy + ((s0 + j) * oc + o) * ohw, ohw * sizeof(float));
+            if (cs > 1)
+                for (size_t o = 0; o < oc; o++)
+                    memcpy(dyc + o * ld + j * ohw, n->dy + ((s0 + j) * oc + o) * ohw, ohw * sizeof(float));
         }
         /* dW (oc x kk) += dyc (oc x ld) * col^T */
         gemm(m, CblasNoTrans, CblasTrans, oc, kk, ld, dyc, ld, col, ld, 1.0f, dW, kk);
