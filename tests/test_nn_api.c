@@ -490,6 +490,60 @@ static void test_eval_matches_train_loss(void **s)
     cgalr_model_free(m);
 }
 
+/* Two engine threads split the convolution chunks: two runs give the same bits, and the result
+ * matches one thread up to summation order. */
+static void test_threads(void **s)
+{
+    (void)s;
+    cgalr_model_config_t c;
+    cgalr_model_config_default(&c, CGALR_MODEL_MLP);
+    c.in_c = 3;
+    c.in_h = c.in_w = 12;
+    c.n_classes = 5;
+    c.seed = 3;
+    enum { NB = 9 };
+    float x[NB * 3 * 12 * 12];
+    int32_t y[NB];
+    cgalr_rng_t r = cgalr_rng_init(6, CGALR_STREAM_TEST);
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+        x[i] = (float)cgalr_rng_normal(&r);
+    for (int i = 0; i < NB; i++)
+        y[i] = i % 5;
+    cgalr_image_batch_t b = {NB, 3, 12, 12, x, y};
+    const char *spec = "conv:8:3:1:1:b,bn,relu,conv:8:3:2:1,relu,maxpool:2:2";
+    float *grads[3];
+    double loss[3];
+    size_t np = 0;
+    for (int run = 0; run < 3; run++) {
+        c.threads = run == 0 ? 1 : 2;
+        cgalr_model_t *m = NULL;
+        assert_int_equal(nn_model_create_seq(&c, spec, &m), CGALR_OK);
+        cgalr_step_result_t res;
+        assert_int_equal(cgalr_model_train_images(m, &b, &res), CGALR_OK);
+        loss[run] = res.loss;
+        np = cgalr_model_num_params(m);
+        grads[run] = malloc(np * sizeof(float));
+        memcpy(grads[run], cgalr_model_grads(m), np * sizeof(float));
+        cgalr_model_free(m);
+    }
+    assert_memory_equal(grads[1], grads[2], np * sizeof(float));
+    assert_true(loss[1] == loss[2]);
+    assert_float_equal(loss[0], loss[1], 1e-6);
+    double mx = 0.0, err = 0.0;
+    for (size_t i = 0; i < np; i++) {
+        mx = fmax(mx, fabs(grads[0][i]));
+        err = fmax(err, fabs(grads[0][i] - grads[1][i]));
+    }
+    assert_true(err <= 1e-5 * mx);
+    for (int run = 0; run < 3; run++)
+        free(grads[run]);
+    cgalr_model_t *m = small_mlp(1, 8);
+    assert_int_equal(cgalr_model_set_threads(m, 2), CGALR_OK);
+    assert_int_equal(cgalr_model_set_threads(m, 1), CGALR_OK);
+    assert_int_equal(cgalr_model_set_threads(m, 0), CGALR_EINVAL);
+    cgalr_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -497,7 +551,7 @@ int main(void)
         cmocka_unit_test(test_init_distribution), cmocka_unit_test(test_batch_errors),
         cmocka_unit_test(test_nonfinite),         cmocka_unit_test(test_determinism_and_snapshot),
         cmocka_unit_test(test_checkpoint),        cmocka_unit_test(test_capture),
-        cmocka_unit_test(test_eval_matches_train_loss),
+        cmocka_unit_test(test_eval_matches_train_loss), cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

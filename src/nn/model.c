@@ -471,6 +471,8 @@ void cgalr_model_free(cgalr_model_t *m)
     free(m->buffers);
     free(m->arena);
     free(m->work);
+    free(m->gscratch);
+    nn_pool_free(m->pool);
     free(m);
 }
 
@@ -618,6 +620,7 @@ static cgalr_status_t create_impl(const cgalr_model_config_t *cfg, const char *s
     m->arch_hash = h;
     mark_inplace(m);
     nn_blas_threads(cfg->threads);
+    m->pool = nn_pool_create(cfg->threads); /* NULL (inline) with one thread */
     *out = m;
     return CGALR_OK;
 }
@@ -631,6 +634,10 @@ cgalr_status_t cgalr_model_set_threads(cgalr_model_t *m, int threads)
 {
     if (!m || threads < 1 || threads > 256)
         return cgalr_fail(CGALR_EINVAL, "cgalr_model_set_threads: threads = %d, expected 1..256", threads);
+    if (threads != nn_pool_threads(m->pool)) {
+        nn_pool_free(m->pool);
+        m->pool = nn_pool_create(threads);
+    }
     m->cfg.threads = threads;
     nn_blas_threads(threads);
     return CGALR_OK;
@@ -646,7 +653,8 @@ static size_t align64(size_t x)
 /* Carves y, dy and scratch buffers of every node for this batch; `upto` is the last node run. */
 static cgalr_status_t prepare(cgalr_model_t *m, size_t rows_sample, size_t rows_node, int training, int upto)
 {
-    size_t work = 0;
+    size_t work = 0, gwork = 0;
+    int T = nn_pool_threads(m->pool);
     for (int pass = 0; pass < 2; pass++) {
         size_t off = 0;
         for (int i = 0; i <= upto; i++) {
@@ -690,9 +698,12 @@ static cgalr_status_t prepare(cgalr_model_t *m, size_t rows_sample, size_t rows_
             }
             if (n->op == OP_CONV && pass == 0) {
                 const nn_node_t *a = &m->nodes[n->in0];
-                size_t need = nn_conv_work(a->c * (size_t)n->k * (size_t)n->k, n->h * n->w, n->c, n->rows, training);
+                size_t kk = a->c * (size_t)n->k * (size_t)n->k;
+                size_t need = nn_conv_work(kk, n->h * n->w, n->c, n->rows, training, T);
                 if (need > work)
                     work = need;
+                if (T > 1 && training && n->c * kk + n->c > gwork)
+                    gwork = n->c * kk + n->c;
             }
         }
         if (pass == 0) {
@@ -704,12 +715,25 @@ static cgalr_status_t prepare(cgalr_model_t *m, size_t rows_sample, size_t rows_
                     return cgalr_fail(CGALR_ENOMEM, "model %s: out of memory for %zu bytes of activations",
                                       kind_names[m->cfg.kind], off);
             }
-            if (work > m->work_cap) {
+            /* one slice per thread, each 64-byte aligned */
+            work = align64(work * sizeof(float)) / sizeof(float);
+            gwork = align64(gwork * sizeof(float)) / sizeof(float);
+            m->work_stride = work;
+            m->gscratch_stride = gwork;
+            if (work * (size_t)T > m->work_cap) {
                 free(m->work);
-                m->work = malloc(work * sizeof(float));
-                m->work_cap = m->work ? work : 0;
+                m->work = malloc(work * (size_t)T * sizeof(float));
+                m->work_cap = m->work ? work * (size_t)T : 0;
                 if (!m->work)
                     return cgalr_fail(CGALR_ENOMEM, "model %s: out of memory for convolution scratch",
+                                      kind_names[m->cfg.kind]);
+            }
+            if (gwork * (size_t)T > m->gscratch_cap) {
+                free(m->gscratch);
+                m->gscratch = malloc(gwork * (size_t)T * sizeof(float));
+                m->gscratch_cap = m->gscratch ? gwork * (size_t)T : 0;
+                if (!m->gscratch)
+                    return cgalr_fail(CGALR_ENOMEM, "model %s: out of memory for per-thread gradients",
                                       kind_names[m->cfg.kind]);
             }
         }

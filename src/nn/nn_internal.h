@@ -10,6 +10,8 @@
 #include "cgalr/nn.h"
 #include "cgalr/rng.h"
 
+typedef struct nn_pool nn_pool_t;
+
 typedef enum nn_op {
     OP_INPUT = 0,
     OP_FLATTEN,    /* alias of its input with shape (c*h*w, 1, 1) */
@@ -76,8 +78,11 @@ struct cgalr_model {
     /* arena */
     unsigned char *arena;
     size_t arena_cap;
-    float *work;         /* im2col scratch */
-    size_t work_cap;
+    float *work;         /* im2col scratch: one slice of work_stride floats per thread */
+    size_t work_cap, work_stride;
+    float *gscratch;     /* per-thread convolution weight gradients (threads > 1) */
+    size_t gscratch_cap, gscratch_stride;
+    nn_pool_t *pool;     /* NULL with one thread */
     int training;
     const cgalr_graph_batch_t *gb;
     int logits_valid;
@@ -93,8 +98,15 @@ size_t nn_conv_out(size_t in, int k, int stride, int pad);
 /* Sets OpenBLAS's (process-wide) thread count, skipping the call when unchanged. */
 void nn_blas_threads(int t);
 /* Samples per convolution chunk, and the floats of scratch a convolution needs. */
-size_t nn_conv_chunk(size_t kk, size_t ohw, size_t oc, size_t rows);
-size_t nn_conv_work(size_t kk, size_t ohw, size_t oc, size_t rows, int training);
+size_t nn_conv_chunk(size_t kk, size_t ohw, size_t oc, size_t rows, int threads);
+size_t nn_conv_work(size_t kk, size_t ohw, size_t oc, size_t rows, int training, int threads);
+
+/* pool.c: condition-variable thread pool; run calls fn(ctx, tid) for tid 0..threads-1 (the
+ * caller is tid 0) and returns when all are done. create(n < 2) gives NULL, which runs inline. */
+nn_pool_t *nn_pool_create(int n);
+void nn_pool_free(nn_pool_t *p);
+int nn_pool_threads(const nn_pool_t *p);
+void nn_pool_run(nn_pool_t *p, void (*fn)(void *, int), void *ctx);
 
 /* checkpoint.c / optim.c helpers */
 struct cgalr_optim {

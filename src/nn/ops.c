@@ -42,6 +42,12 @@ static size_t rowsize(const nn_node_t *n)
     return n->c * n->h * n->w;
 }
 
+/* Rows of a convolution's im2col matrix: in_channels * k * k. */
+static size_t m_kk(const struct cgalr_model *m, const nn_node_t *n)
+{
+    return m->nodes[n->in0].c * (size_t)n->k * (size_t)n->k;
+}
+
 /* col: (c*k*k) x (oh*ow) for one sample x: c x h x w. */
 /* Row r of col starts at col + r * ld (ld >= oh*ow lets several samples share one matrix). */
 static void im2col(const float *x, size_t c, size_t h, size_t w, int k, int s, int p, size_t oh, size_t ow,
@@ -172,7 +178,7 @@ static double dotdev8(const float *restrict dy, const float *restrict x, size_t 
 /* Convolution works on chunks of S samples at once: col (kk x S*ohw) holds the chunk's patches,
  * so each GEMM has S*ohw columns instead of ohw (small feature maps made per-sample GEMMs
  * inefficient). Work layout: col | yc (oc x S*ohw) | dcol (kk x S*ohw, training only). */
-size_t nn_conv_chunk(size_t kk, size_t ohw, size_t oc, size_t rows)
+size_t nn_conv_chunk(size_t kk, size_t ohw, size_t oc, size_t rows, int threads)
 {
     /* floats of col + output per chunk: about half of the 1 MiB L2 measured best here; the
      * environment variable CGALR_NN_CHUNK overrides it for tuning on other machines */
@@ -185,85 +191,169 @@ size_t nn_conv_chunk(size_t kk, size_t ohw, size_t oc, size_t rows)
     }
     size_t per = kk * ohw + oc * ohw;
     size_t S = per ? budget / per : 1;
+    size_t share = (rows + (size_t)threads - 1) / (size_t)threads; /* every thread gets a chunk */
+    if (S > share)
+        S = share;
     if (S < 1)
         S = 1;
-    if (S > rows)
-        S = rows;
     return S;
 }
 
-size_t nn_conv_work(size_t kk, size_t ohw, size_t oc, size_t rows, int training)
+size_t nn_conv_work(size_t kk, size_t ohw, size_t oc, size_t rows, int training, int threads)
 {
-    size_t S = nn_conv_chunk(kk, ohw, oc, rows);
+    size_t S = nn_conv_chunk(kk, ohw, oc, rows, threads);
     return S * ohw * (kk + oc + (training ? kk : 0));
+}
+
+/* Raw GEMM for pool threads: the thread count was set to 1 before the parallel region. */
+static void gemm1(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
+                  const float *B, size_t ldb, float beta, float *C, size_t ldc)
+{
+    cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+}
+
+typedef struct conv_job {
+    struct cgalr_model *m;
+    nn_node_t *n;
+    size_t S, nchunks;
+    int T;
+} conv_job_t;
+
+static void conv_forward_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, size_t cs, float *work, int threaded)
+{
+    const nn_node_t *in = &m->nodes[n->in0];
+    size_t ic = in->c, ih = in->h, iw = in->w, oc = n->c, oh = n->h, ow = n->w;
+    size_t kk = ic * (size_t)n->k * (size_t)n->k, ohw = oh * ow, isz = ic * ih * iw, ld = cs * ohw;
+    const float *W = m->params + n->w_off;
+    /* one sample: its NCHW output already has the chunk layout, so the GEMM writes it directly */
+    float *col = work, *yc = cs == 1 ? n->y + s0 * oc * ohw : work + kk * ld;
+    for (size_t j = 0; j < cs; j++)
+        im2col(in->y + (s0 + j) * isz, ic, ih, iw, n->k, n->stride, n->pad, oh, ow, col + j * ohw, ld);
+    /* yc (oc x ld) = W (oc x kk) * col (kk x ld) */
+    if (threaded)
+        gemm1(CblasNoTrans, CblasNoTrans, oc, ld, kk, W, kk, col, ld, 0.0f, yc, ld);
+    else
+        gemm(m, CblasNoTrans, CblasNoTrans, oc, ld, kk, W, kk, col, ld, 0.0f, yc, ld);
+    const float *b = n->b_off != NN_NONE ? m->params + n->b_off : NULL;
+    if (cs == 1) {
+        for (size_t o = 0; b && o < oc; o++)
+            for (size_t q = 0; q < ohw; q++)
+                yc[o * ohw + q] += b[o];
+        return;
+    }
+    for (size_t j = 0; j < cs; j++)
+        for (size_t o = 0; o < oc; o++) {
+            float *restrict y = n->y + ((s0 + j) * oc + o) * ohw;
+            const float *restrict src = yc + o * ld + j * ohw;
+            float bias = b ? b[o] : 0.0f;
+            for (size_t q = 0; q < ohw; q++)
+                y[q] = src[q] + bias;
+        }
+}
+
+/* Accumulates the chunk's weight (and bias) gradient into dW (db) and its input gradient into
+ * the input's dy (samples are disjoint between chunks). */
+static void conv_backward_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, size_t cs, float *work, float *dW,
+                                float *db, int threaded)
+{
+    nn_node_t *in = &m->nodes[n->in0];
+    size_t ic = in->c, ih = in->h, iw = in->w, oc = n->c, oh = n->h, ow = n->w;
+    size_t kk = ic * (size_t)n->k * (size_t)n->k, ohw = oh * ow, isz = ic * ih * iw, ld = cs * ohw;
+    const float *W = m->params + n->w_off;
+    float *col = work, *dyc = work + kk * ld, *dcol = dyc + oc * ld;
+    if (cs == 1)
+        dyc = n->dy + s0 * oc * ohw; /* already in chunk layout: no gather */
+    for (size_t j = 0; j < cs; j++) {
+        im2col(in->y + (s0 + j) * isz, ic, ih, iw, n->k, n->stride, n->pad, oh, ow, col + j * ohw, ld);
+        if (cs > 1)
+            for (size_t o = 0; o < oc; o++)
+                memcpy(dyc + o * ld + j * ohw, n->dy + ((s0 + j) * oc + o) * ohw, ohw * sizeof(float));
+    }
+    /* dW (oc x kk) += dyc (oc x ld) * col^T */
+    if (threaded)
+        gemm1(CblasNoTrans, CblasTrans, oc, kk, ld, dyc, ld, col, ld, 1.0f, dW, kk);
+    else
+        gemm(m, CblasNoTrans, CblasTrans, oc, kk, ld, dyc, ld, col, ld, 1.0f, dW, kk);
+    if (db)
+        for (size_t o = 0; o < oc; o++)
+            db[o] += (float)sum8(dyc + o * ld, ld);
+    if (in->needs_grad) {
+        /* dcol (kk x ld) = W^T dyc */
+        if (threaded)
+            gemm1(CblasTrans, CblasNoTrans, kk, ld, oc, W, kk, dyc, ld, 0.0f, dcol, ld);
+        else
+            gemm(m, CblasTrans, CblasNoTrans, kk, ld, oc, W, kk, dyc, ld, 0.0f, dcol, ld);
+        for (size_t j = 0; j < cs; j++)
+            col2im_add(dcol + j * ohw, ic, ih, iw, n->k, n->stride, n->pad, oh, ow, in->dy + (s0 + j) * isz, ld);
+    }
+}
+
+static void conv_forward_job(void *ctx, int tid)
+{
+    conv_job_t *j = ctx;
+    for (size_t c = (size_t)tid; c < j->nchunks; c += (size_t)j->T) {
+        size_t s0 = c * j->S, cs = j->n->rows - s0 < j->S ? j->n->rows - s0 : j->S;
+        conv_forward_chunk(j->m, j->n, s0, cs, j->m->work + (size_t)tid * j->m->work_stride, 1);
+    }
+}
+
+/* Each thread sums its chunks' weight gradients into its own zeroed scratch; the caller adds the
+ * scratches in thread order, so a given thread count always gives the same bits. */
+static void conv_backward_job(void *ctx, int tid)
+{
+    conv_job_t *j = ctx;
+    const nn_node_t *n = j->n;
+    size_t nw = n->c * m_kk(j->m, n), nb = n->b_off != NN_NONE ? n->c : 0;
+    float *g = j->m->gscratch + (size_t)tid * j->m->gscratch_stride;
+    memset(g, 0, (nw + nb) * sizeof(float));
+    for (size_t c = (size_t)tid; c < j->nchunks; c += (size_t)j->T) {
+        size_t s0 = c * j->S, cs = n->rows - s0 < j->S ? n->rows - s0 : j->S;
+        conv_backward_chunk(j->m, j->n, s0, cs, j->m->work + (size_t)tid * j->m->work_stride, g, nb ? g + nw : NULL,
+                            1);
+    }
 }
 
 static void conv_forward(struct cgalr_model *m, nn_node_t *n)
 {
     const nn_node_t *in = &m->nodes[n->in0];
-    size_t ic = in->c, ih = in->h, iw = in->w, oc = n->c, oh = n->h, ow = n->w;
-    size_t kk = ic * (size_t)n->k * (size_t)n->k, ohw = oh * ow, isz = ic * ih * iw;
-    const float *W = m->params + n->w_off;
-    size_t S = nn_conv_chunk(kk, ohw, oc, n->rows);
-    for (size_t s0 = 0; s0 < n->rows; s0 += S) {
-        size_t cs = n->rows - s0 < S ? n->rows - s0 : S, ld = cs * ohw;
-        /* one sample: its NCHW output already has the chunk layout, so the GEMM writes it directly */
-        float *col = m->work, *yc = cs == 1 ? n->y + s0 * oc * ohw : m->work + kk * ld;
-        for (size_t j = 0; j < cs; j++)
-            im2col(in->y + (s0 + j) * isz, ic, ih, iw, n->k, n->stride, n->pad, oh, ow, col + j * ohw, ld);
-        /* yc (oc x ld) = W (oc x kk) * col (kk x ld) */
-        gemm(m, CblasNoTrans, CblasNoTrans, oc, ld, kk, W, kk, col, ld, 0.0f, yc, ld);
-        const float *b = n->b_off != NN_NONE ? m->params + n->b_off : NULL;
-        if (cs == 1) {
-            for (size_t o = 0; b && o < oc; o++)
-                for (size_t q = 0; q < ohw; q++)
-                    yc[o * ohw + q] += b[o];
-            continue;
-        }
-        for (size_t j = 0; j < cs; j++)
-            for (size_t o = 0; o < oc; o++) {
-                float *restrict y = n->y + ((s0 + j) * oc + o) * ohw;
-                const float *restrict src = yc + o * ld + j * ohw;
-                float bias = b ? b[o] : 0.0f;
-                for (size_t q = 0; q < ohw; q++)
-                    y[q] = src[q] + bias;
-            }
+    size_t kk = m_kk(m, n), ohw = n->h * n->w;
+    int T = nn_pool_threads(m->pool);
+    size_t S = nn_conv_chunk(kk, ohw, n->c, n->rows, T);
+    size_t nchunks = (n->rows + S - 1) / S;
+    (void)in;
+    if (T > 1 && nchunks > 1) {
+        conv_job_t j = {m, n, S, nchunks, T};
+        nn_blas_threads(1);
+        nn_pool_run(m->pool, conv_forward_job, &j);
+        return;
     }
+    for (size_t s0 = 0; s0 < n->rows; s0 += S)
+        conv_forward_chunk(m, n, s0, n->rows - s0 < S ? n->rows - s0 : S, m->work, 0);
 }
 
 static void conv_backward(struct cgalr_model *m, nn_node_t *n)
 {
-    nn_node_t *in = &m->nodes[n->in0];
-    size_t ic = in->c, ih = in->h, iw = in->w, oc = n->c, oh = n->h, ow = n->w;
-    size_t kk = ic * (size_t)n->k * (size_t)n->k, ohw = oh * ow, isz = ic * ih * iw;
-    const float *W = m->params + n->w_off;
-    float *dW = m->grads + n->w_off;
-    size_t S = nn_conv_chunk(kk, ohw, oc, n->rows);
-    for (size_t s0 = 0; s0 < n->rows; s0 += S) {
-        size_t cs = n->rows - s0 < S ? n->rows - s0 : S, ld = cs * ohw;
-        float *col = m->work, *dyc = m->work + kk * ld, *dcol = dyc + oc * ld;
-        if (cs == 1)
-            dyc = n->dy + s0 * oc * ohw; /* already in chunk layout: no gather */
-        for (size_t j = 0; j < cs; j++) {
-            im2col(in->y + (s0 + j) * isz, ic, ih, iw, n->k, n->stride, n->pad, oh, ow, col + j * ohw, ld);
-            if (cs > 1)
-                for (size_t o = 0; o < oc; o++)
-                    memcpy(dyc + o * ld + j * ohw, n->dy + ((s0 + j) * oc + o) * ohw, ohw * sizeof(float));
+    size_t kk = m_kk(m, n), ohw = n->h * n->w;
+    int T = nn_pool_threads(m->pool);
+    size_t S = nn_conv_chunk(kk, ohw, n->c, n->rows, T);
+    size_t nchunks = (n->rows + S - 1) / S;
+    float *dW = m->grads + n->w_off, *db = n->b_off != NN_NONE ? m->grads + n->b_off : NULL;
+    if (T > 1 && nchunks > 1) {
+        conv_job_t j = {m, n, S, nchunks, T};
+        nn_blas_threads(1);
+        nn_pool_run(m->pool, conv_backward_job, &j);
+        size_t nw = n->c * kk;
+        for (int t = 0; t < T; t++) {
+            const float *g = m->gscratch + (size_t)t * m->gscratch_stride;
+            for (size_t i = 0; i < nw; i++)
+                dW[i] += g[i];
+            for (size_t i = 0; db && i < n->c; i++)
+                db[i] += g[nw + i];
         }
-        /* dW (oc x kk) += dyc (oc x ld) * col^T */
-        gemm(m, CblasNoTrans, CblasTrans, oc, kk, ld, dyc, ld, col, ld, 1.0f, dW, kk);
-        if (n->b_off != NN_NONE) {
-            float *db = m->grads + n->b_off;
-            for (size_t o = 0; o < oc; o++)
-                db[o] += (float)sum8(dyc + o * ld, ld);
-        }
-        if (in->needs_grad) {
-            /* dcol (kk x ld) = W^T dyc */
-            gemm(m, CblasTrans, CblasNoTrans, kk, ld, oc, W, kk, dyc, ld, 0.0f, dcol, ld);
-            for (size_t j = 0; j < cs; j++)
-                col2im_add(dcol + j * ohw, ic, ih, iw, n->k, n->stride, n->pad, oh, ow, in->dy + (s0 + j) * isz, ld);
-        }
+        return;
     }
+    for (size_t s0 = 0; s0 < n->rows; s0 += S)
+        conv_backward_chunk(m, n, s0, n->rows - s0 < S ? n->rows - s0 : S, m->work, dW, db, 0);
 }
 
 static void linear_forward(struct cgalr_model *m, nn_node_t *n)
