@@ -311,7 +311,7 @@ static void warmup_and_epochs(void **state)
     assert_true(fabs(cgalr_sched_lr(s, 0, 3.0) - 0.1) < 1e-16);
     assert_true(fabs(cgalr_sched_lr(s, 0, 0.5) - 1) < 1e-16); /* going back recomputes */
     assert_true(fabs(cgalr_sched_lr(s, 0, 7.5) - 0.01) < 1e-17);
-    assert_true(cgalr_sched_optimizer(s) == CGALR_OPTIM_SGD_MOMENTUM);
+    assert_true(cgalr_sched_optimizer(s) == CGALR_SCHED_OPTIM_SGD_MOMENTUM);
     cgalr_sched_free(s);
     /* CG-ALR: the envelope moves inside an epoch, s0 = T/10 */
     s = make(CGALR_METHOD_CGALR_TOP, "lr=0.1", 100);
@@ -321,10 +321,10 @@ static void warmup_and_epochs(void **state)
     assert_true(isnan(cgalr_sched_lr(s, 0, NAN)));
     assert_true(isnan(cgalr_sched_lr(NULL, 0, 1)));
     cgalr_sched_free(s);
-    assert_int_equal(cgalr_method_optimizer(CGALR_METHOD_DOG), CGALR_OPTIM_SGD);
-    assert_int_equal(cgalr_method_optimizer(CGALR_METHOD_ADAM_COSINE), CGALR_OPTIM_ADAM);
-    assert_int_equal(cgalr_method_optimizer(CGALR_METHOD_ADAMW_COSINE), CGALR_OPTIM_ADAMW);
-    assert_string_equal(cgalr_optim_name(CGALR_OPTIM_ADAMW), "adamw");
+    assert_int_equal(cgalr_method_optimizer(CGALR_METHOD_DOG), CGALR_SCHED_OPTIM_SGD);
+    assert_int_equal(cgalr_method_optimizer(CGALR_METHOD_ADAM_COSINE), CGALR_SCHED_OPTIM_ADAM);
+    assert_int_equal(cgalr_method_optimizer(CGALR_METHOD_ADAMW_COSINE), CGALR_SCHED_OPTIM_ADAMW);
+    assert_string_equal(cgalr_sched_optim_name(CGALR_SCHED_OPTIM_ADAMW), "adamw");
     for (int m = 0; m < CGALR_METHOD_COUNT; m++)
         assert_int_equal(cgalr_method_parse(cgalr_method_name((cgalr_method_t)m)), m);
     assert_int_equal(cgalr_method_parse("sgd"), -1);

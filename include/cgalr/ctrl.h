@@ -37,15 +37,15 @@ const char *cgalr_method_name(cgalr_method_t m);
 /* 1 for cgalr-top / cgalr-wd / cgalr-swk. */
 int cgalr_method_is_cgalr(cgalr_method_t m);
 
-typedef enum cgalr_optim_kind {
-    CGALR_OPTIM_SGD_MOMENTUM = 0, /* SGD, momentum = cfg->momentum (0.9): every SGD schedule, CG-ALR */
-    CGALR_OPTIM_SGD = 1,          /* plain SGD (momentum 0): DoG */
-    CGALR_OPTIM_ADAM = 2,         /* PyTorch defaults: adam-cosine */
-    CGALR_OPTIM_ADAMW = 3         /* PyTorch defaults: adamw-cosine */
-} cgalr_optim_kind_t;
+typedef enum cgalr_sched_optim {
+    CGALR_SCHED_OPTIM_SGD_MOMENTUM = 0, /* SGD, momentum = cfg->momentum (0.9): every SGD schedule, CG-ALR */
+    CGALR_SCHED_OPTIM_SGD = 1,          /* plain SGD (momentum 0): DoG */
+    CGALR_SCHED_OPTIM_ADAM = 2,         /* PyTorch defaults: adam-cosine */
+    CGALR_SCHED_OPTIM_ADAMW = 3         /* PyTorch defaults: adamw-cosine */
+} cgalr_sched_optim_t;
 
-cgalr_optim_kind_t cgalr_method_optimizer(cgalr_method_t m);
-const char *cgalr_optim_name(cgalr_optim_kind_t k); /* "sgd-momentum", "sgd", "adam", "adamw" */
+cgalr_sched_optim_t cgalr_method_optimizer(cgalr_method_t m);
+const char *cgalr_sched_optim_name(cgalr_sched_optim_t k); /* "sgd-momentum", "sgd", "adam", "adamw" */
 
 /* ---- Configuration ----------------------------------------------------------------------- */
 
@@ -146,7 +146,7 @@ cgalr_status_t cgalr_sched_create(const cgalr_sched_config_t *cfg, cgalr_sched_t
 void cgalr_sched_free(cgalr_sched_t *s);
 /* The resolved configuration (auto values filled in). */
 const cgalr_sched_config_t *cgalr_sched_config(const cgalr_sched_t *s);
-cgalr_optim_kind_t cgalr_sched_optimizer(const cgalr_sched_t *s);
+cgalr_sched_optim_t cgalr_sched_optimizer(const cgalr_sched_t *s);
 
 /* The rate for iteration `iteration` (0-based, counted over the whole run) at training progress
  * `progress` in epochs (epoch e, batch i of n: e + i / n).

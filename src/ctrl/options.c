@@ -34,23 +34,23 @@ int cgalr_method_is_cgalr(cgalr_method_t m)
     return m == CGALR_METHOD_CGALR_TOP || m == CGALR_METHOD_CGALR_WD || m == CGALR_METHOD_CGALR_SWK;
 }
 
-cgalr_optim_kind_t cgalr_method_optimizer(cgalr_method_t m)
+cgalr_sched_optim_t cgalr_method_optimizer(cgalr_method_t m)
 {
     switch (m) {
-    case CGALR_METHOD_DOG: return CGALR_OPTIM_SGD;
-    case CGALR_METHOD_ADAM_COSINE: return CGALR_OPTIM_ADAM;
-    case CGALR_METHOD_ADAMW_COSINE: return CGALR_OPTIM_ADAMW;
-    default: return CGALR_OPTIM_SGD_MOMENTUM;
+    case CGALR_METHOD_DOG: return CGALR_SCHED_OPTIM_SGD;
+    case CGALR_METHOD_ADAM_COSINE: return CGALR_SCHED_OPTIM_ADAM;
+    case CGALR_METHOD_ADAMW_COSINE: return CGALR_SCHED_OPTIM_ADAMW;
+    default: return CGALR_SCHED_OPTIM_SGD_MOMENTUM;
     }
 }
 
-const char *cgalr_optim_name(cgalr_optim_kind_t k)
+const char *cgalr_sched_optim_name(cgalr_sched_optim_t k)
 {
     switch (k) {
-    case CGALR_OPTIM_SGD_MOMENTUM: return "sgd-momentum";
-    case CGALR_OPTIM_SGD: return "sgd";
-    case CGALR_OPTIM_ADAM: return "adam";
-    case CGALR_OPTIM_ADAMW: return "adamw";
+    case CGALR_SCHED_OPTIM_SGD_MOMENTUM: return "sgd-momentum";
+    case CGALR_SCHED_OPTIM_SGD: return "sgd";
+    case CGALR_SCHED_OPTIM_ADAM: return "adam";
+    case CGALR_SCHED_OPTIM_ADAMW: return "adamw";
     }
     return "unknown";
 }

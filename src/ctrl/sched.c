@@ -79,9 +79,9 @@ const cgalr_sched_config_t *cgalr_sched_config(const cgalr_sched_t *s)
     return s ? &s->cfg : NULL;
 }
 
-cgalr_optim_kind_t cgalr_sched_optimizer(const cgalr_sched_t *s)
+cgalr_sched_optim_t cgalr_sched_optimizer(const cgalr_sched_t *s)
 {
-    return s ? cgalr_method_optimizer(s->cfg.method) : CGALR_OPTIM_SGD_MOMENTUM;
+    return s ? cgalr_method_optimizer(s->cfg.method) : CGALR_SCHED_OPTIM_SGD_MOMENTUM;
 }
 
 /* ---- rates ------------------------------------------------------------------------------- */

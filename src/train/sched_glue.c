@@ -104,10 +104,10 @@ void tsched_free(tsched_t *s)
 int tsched_optimizer(const tsched_t *s)
 {
     switch (cgalr_sched_optimizer(s->s)) {
-    case CGALR_OPTIM_SGD_MOMENTUM: return TS_OPT_SGD_MOMENTUM;
-    case CGALR_OPTIM_SGD: return TS_OPT_SGD;
-    case CGALR_OPTIM_ADAM: return TS_OPT_ADAM;
-    case CGALR_OPTIM_ADAMW: return TS_OPT_ADAMW;
+    case CGALR_SCHED_OPTIM_SGD_MOMENTUM: return TS_OPT_SGD_MOMENTUM;
+    case CGALR_SCHED_OPTIM_SGD: return TS_OPT_SGD;
+    case CGALR_SCHED_OPTIM_ADAM: return TS_OPT_ADAM;
+    case CGALR_SCHED_OPTIM_ADAMW: return TS_OPT_ADAMW;
     }
     return TS_OPT_SGD_MOMENTUM;
 }

@@ -1,6 +1,5 @@
-/* The training loop's view of the control layer. cgalr/ctrl.h and cgalr/nn.h both declare a
- * `cgalr_optim_kind_t` (with different enumerators), so no file may include both: everything the
- * loop needs from ctrl goes through these wrappers, compiled in sched_glue.c alone. */
+/* The training loop's view of the control layer: everything the loop needs from ctrl goes
+ * through these wrappers, compiled in sched_glue.c alone, so loop.c sees a small interface. */
 #ifndef CGALR_TRAIN_SCHED_GLUE_H
 #define CGALR_TRAIN_SCHED_GLUE_H
 
