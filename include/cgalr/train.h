@@ -37,6 +37,28 @@ typedef struct cgalr_train_config {
     uint64_t split_seed;     /* the split, shared by every seed of a grid. Default 0 */
     size_t limit;            /* at most this many samples per split (quick runs); 0 = all */
     int node_attr;           /* graphs: use node attributes too. Default 0 */
+
+    /* Data options passed to the dataset (cgalr/data.h). Options of the other kind of dataset
+     * (graph options on images and the reverse) are rejected by validate. */
+    int augment_crop;        /* images: random crop with 4-pixel zero padding, training loader only
+                                (never the probe set, validation or test). Default 0 */
+    int augment_flip;        /* images: horizontal flip with probability 1/2, training loader only.
+                                Default 0. Both draw from (seed, epoch, position in the epoch), so
+                                a resumed run sees the same augmented batches */
+    const char *cache_dir;   /* images: where decoded JPEG/PNG images are cached; NULL = the data
+                                layer's default place, "" = no cache. Default NULL. It changes no
+                                result, so a resume does not compare it */
+    int folds;               /* graphs: 0 = stratified 80/10/10 split (default); K in 2 .. 100 =
+                                stratified K-fold with test = fold `fold` (then fold is required) */
+    int fold;                /* graphs: the test fold, 0 .. folds-1; -1 = none (default, and the
+                                only valid value when folds = 0) */
+    int degree_features;     /* graphs without node labels: one-hot degree instead of a constant.
+                                Default 0 */
+    int normalize;           /* images: per-channel standardisation with training-split statistics
+                                (default 1); 0 = pixel / 255 */
+    int cifar100_coarse;     /* cifar100: the 20 coarse labels instead of the 100 fine ones. Default 0 */
+    int resize;              /* image folders (folder:PATH, mini-imagenet): resize to N x N; 0 = the
+                                data layer's default (keep; mini-imagenet 84). Default 0 */
 } cgalr_train_config_t;
 
 void cgalr_train_config_default(cgalr_train_config_t *cfg);
@@ -84,6 +106,7 @@ typedef struct cgalr_train_summary {
     double epoch_seconds;    /* mean wall time per completed epoch */
     size_t params;           /* trainable parameters */
     size_t probe_n, probe_p; /* probe samples and signals (0 for non-CG-ALR methods) */
+    size_t samples[3];       /* samples in the train, validation and test splits */
     int guard_events;        /* non-finite guard activations */
     char message[256];       /* the divergence message when diverged */
 } cgalr_train_summary_t;

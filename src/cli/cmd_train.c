@@ -45,6 +45,19 @@ static void usage(FILE *f)
             "  --split-seed S       seed of the splits (default 0, shared by every run seed)\n"
             "  --limit N            at most N samples per split (quick runs)\n"
             "  --node-attr          graphs: use node attributes as features too\n"
+            "  --folds K --fold I   graphs: stratified K-fold (K = 2 .. 100), fold I (0 .. K-1) is the test\n"
+            "                       set, validation carved from the rest (default: stratified 80/10/10)\n"
+            "  --degree-features    graphs without node labels: one-hot degree instead of a constant\n"
+            "  --augment            images: --crop and --flip (the CIFAR protocol); training batches only,\n"
+            "                       never the probe set, validation or test; drawn from seed and epoch\n"
+            "  --crop               images: random crop with 4-pixel zero padding\n"
+            "  --flip               images: horizontal flip with probability 1/2\n"
+            "  --no-normalize       images: pixel/255 instead of per-channel standardisation\n"
+            "  --coarse             cifar100: the 20 coarse labels instead of the 100 fine ones\n"
+            "  --resize N           image folders (folder:PATH, mini-imagenet): resize to N x N\n"
+            "                       (default: keep; mini-imagenet 84)\n"
+            "  --cache-dir DIR      images: where decoded JPEG/PNG images are cached (\"\" disables; default\n"
+            "                       beside the images, else DATA/cache, else ~/.cache/cgalr)\n"
             "  --quiet              no progress or per-epoch lines\n\n"
             "Exit status: 0 finished (also when the run diverged: see the summary), 1 runtime failure or\n"
             "interrupted (resume with --resume), 2 bad usage or input.\n",
@@ -135,6 +148,7 @@ int cgalr_cmd_train(int argc, char **argv)
 {
     enum { O_DATA = 256, O_DATADIR, O_MODEL, O_SCHED, O_LR, O_EPOCHS, O_BATCH, O_SEED, O_THREADS, O_OUT, O_RESUME,
            O_PROBE, O_PROBELAYER, O_CTRLEVERY, O_SCHEDOPT, O_WD, O_VALFRAC, O_SPLITSEED, O_LIMIT, O_NODEATTR,
+           O_FOLDS, O_FOLD, O_DEGREE, O_AUGMENT, O_CROP, O_FLIP, O_NONORM, O_COARSE, O_RESIZE, O_CACHEDIR,
            O_QUIET, O_HELP };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA},         {"data-dir", required_argument, 0, O_DATADIR},
@@ -147,7 +161,12 @@ int cgalr_cmd_train(int argc, char **argv)
         {"ctrl-every", required_argument, 0, O_CTRLEVERY}, {"sched-opt", required_argument, 0, O_SCHEDOPT},
         {"wd", required_argument, 0, O_WD},             {"val-fraction", required_argument, 0, O_VALFRAC},
         {"split-seed", required_argument, 0, O_SPLITSEED}, {"limit", required_argument, 0, O_LIMIT},
-        {"node-attr", no_argument, 0, O_NODEATTR},      {"quiet", no_argument, 0, O_QUIET},
+        {"node-attr", no_argument, 0, O_NODEATTR},      {"folds", required_argument, 0, O_FOLDS},
+        {"fold", required_argument, 0, O_FOLD},         {"degree-features", no_argument, 0, O_DEGREE},
+        {"augment", no_argument, 0, O_AUGMENT},         {"crop", no_argument, 0, O_CROP},
+        {"flip", no_argument, 0, O_FLIP},               {"no-normalize", no_argument, 0, O_NONORM},
+        {"coarse", no_argument, 0, O_COARSE},           {"resize", required_argument, 0, O_RESIZE},
+        {"cache-dir", required_argument, 0, O_CACHEDIR}, {"quiet", no_argument, 0, O_QUIET},
         {"help", no_argument, 0, O_HELP},               {0, 0, 0, 0}};
     cgalr_train_config_t cfg;
     cgalr_train_config_default(&cfg);
@@ -227,6 +246,28 @@ int cgalr_cmd_train(int argc, char **argv)
             cfg.limit = (size_t)v;
             break;
         case O_NODEATTR: cfg.node_attr = 1; break;
+        case O_FOLDS:
+            if (!parse_u64(optname, optarg, 100, &v))
+                return CGALR_EXIT_USAGE;
+            cfg.folds = (int)v;
+            break;
+        case O_FOLD:
+            if (!parse_u64(optname, optarg, 99, &v))
+                return CGALR_EXIT_USAGE;
+            cfg.fold = (int)v;
+            break;
+        case O_DEGREE: cfg.degree_features = 1; break;
+        case O_AUGMENT: cfg.augment_crop = cfg.augment_flip = 1; break;
+        case O_CROP: cfg.augment_crop = 1; break;
+        case O_FLIP: cfg.augment_flip = 1; break;
+        case O_NONORM: cfg.normalize = 0; break;
+        case O_COARSE: cfg.cifar100_coarse = 1; break;
+        case O_RESIZE:
+            if (!parse_u64(optname, optarg, 4096, &v))
+                return CGALR_EXIT_USAGE;
+            cfg.resize = (int)v;
+            break;
+        case O_CACHEDIR: cfg.cache_dir = optarg; break;
         case O_QUIET: u.quiet = 1; break;
         case O_HELP:
         case 'h': usage(stdout); return CGALR_EXIT_OK;

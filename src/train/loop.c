@@ -29,6 +29,8 @@ void cgalr_train_config_default(cgalr_train_config_t *c)
     c->batch = 32;
     c->threads = 1;
     c->val_fraction = 0.1;
+    c->fold = -1;
+    c->normalize = 1;
 }
 
 const char *cgalr_train_methods(void) { return tsched_method_list(); }
@@ -39,6 +41,60 @@ static tsched_params_t sched_params(const cgalr_train_config_t *c, long iters_pe
     tsched_params_t p = {c->sched, c->lr, c->epochs, iters_per_epoch, c->ctrl_every, c->weight_decay, c->seed,
                          c->sched_opts};
     return p;
+}
+
+/* The kind of a dataset from its name alone (cgalr/data.h names), so that options of the other
+ * kind are refused before any file is read. Unknown names count as images: opening them fails
+ * later with the list of valid names. */
+static int data_is_graph(const char *name)
+{
+    return !strcmp(name, "mutag") || !strcmp(name, "enzymes") || !strcmp(name, "proteins") ||
+           !strncmp(name, "tu:", 3);
+}
+
+static cgalr_status_t validate_data_options(const cgalr_train_config_t *c)
+{
+    const char *d = c->data;
+    int graph = data_is_graph(d);
+    if (c->folds < 0 || c->folds == 1 || c->folds > 100)
+        return cgalr_fail(CGALR_EINVAL, "--folds %d: expected 2 .. 100 (or 0 for the 80/10/10 split)", c->folds);
+    if (c->folds == 0 && c->fold != -1)
+        return cgalr_fail(CGALR_EINVAL, "--fold %d needs --folds K (stratified K-fold of a graph dataset)", c->fold);
+    if (c->folds >= 2 && c->fold == -1)
+        return cgalr_fail(CGALR_EINVAL, "--folds %d needs --fold I, the test fold (0 .. %d)", c->folds, c->folds - 1);
+    if (c->folds >= 2 && (c->fold < 0 || c->fold >= c->folds))
+        return cgalr_fail(CGALR_EINVAL, "--fold %d: expected 0 .. %d with --folds %d", c->fold, c->folds - 1, c->folds);
+    if (c->resize < 0 || c->resize > 4096)
+        return cgalr_fail(CGALR_EINVAL, "--resize %d: expected 1 .. 4096 (0 = the dataset's default)", c->resize);
+    if (graph) {
+        if (c->augment_crop)
+            return cgalr_fail(CGALR_EINVAL, "--crop/--augment: random crop applies to image datasets only, not '%s' "
+                                            "(graphs)", d);
+        if (c->augment_flip)
+            return cgalr_fail(CGALR_EINVAL, "--flip/--augment: horizontal flip applies to image datasets only, not "
+                                            "'%s' (graphs)", d);
+        if (c->cache_dir)
+            return cgalr_fail(CGALR_EINVAL, "--cache-dir applies to image datasets only (decoded JPEG/PNG), not '%s' "
+                                            "(graphs)", d);
+        if (!c->normalize)
+            return cgalr_fail(CGALR_EINVAL, "--no-normalize applies to image datasets only, not '%s' (graphs)", d);
+    } else {
+        if (c->folds)
+            return cgalr_fail(CGALR_EINVAL, "--folds applies to graph datasets only (mutag, enzymes, proteins, tu:NAME), "
+                                            "not '%s'", d);
+        if (c->degree_features)
+            return cgalr_fail(CGALR_EINVAL, "--degree-features applies to graph datasets only (mutag, enzymes, proteins, "
+                                            "tu:NAME), not '%s'", d);
+        if (c->node_attr)
+            return cgalr_fail(CGALR_EINVAL, "--node-attr applies to graph datasets only (mutag, enzymes, proteins, "
+                                            "tu:NAME), not '%s'", d);
+    }
+    if (c->cifar100_coarse && strcmp(d, "cifar100"))
+        return cgalr_fail(CGALR_EINVAL, "--coarse applies to cifar100 only, not '%s'", d);
+    if (c->resize && strcmp(d, "mini-imagenet") && strncmp(d, "folder:", 7))
+        return cgalr_fail(CGALR_EINVAL, "--resize applies to image folders only (folder:PATH, mini-imagenet), not '%s'",
+                          d);
+    return CGALR_OK;
 }
 
 cgalr_status_t cgalr_train_config_validate(const cgalr_train_config_t *c)
@@ -75,6 +131,9 @@ cgalr_status_t cgalr_train_config_validate(const cgalr_train_config_t *c)
         return cgalr_fail(CGALR_EINVAL, "--wd %g: expected weight decay in [0, 1)", c->weight_decay);
     if (!(c->val_fraction >= 0 && c->val_fraction <= 0.9))
         return cgalr_fail(CGALR_EINVAL, "--val-fraction %g: expected 0 .. 0.9", c->val_fraction);
+    cgalr_status_t dst = validate_data_options(c);
+    if (dst != CGALR_OK)
+        return dst;
     if (c->sched_opts) {
         /* options the train command owns must come from it, so config.json tells the truth */
         static const char *const owned[] = {"lr", "epochs", "iters_per_epoch", "ctrl_every", "weight_decay", "method", "distance"};
@@ -395,6 +454,15 @@ static cgalr_status_t setup(ctx *c)
     dc.split_seed = cfg->split_seed;
     dc.limit = cfg->limit;
     dc.node_attr = cfg->node_attr;
+    dc.cache_dir = cfg->cache_dir;
+    dc.folds = cfg->folds;
+    dc.fold = cfg->folds >= 2 ? cfg->fold : 0;
+    dc.degree_features = cfg->degree_features;
+    dc.normalize = cfg->normalize;
+    dc.augment_crop = cfg->augment_crop;
+    dc.augment_flip = cfg->augment_flip;
+    dc.cifar100_coarse = cfg->cifar100_coarse;
+    dc.resize = cfg->resize;
     cgalr_status_t st = cgalr_dataset_open(&dc, &c->ds);
     if (st != CGALR_OK)
         return st;
@@ -427,6 +495,7 @@ static cgalr_status_t setup(ctx *c)
     cgalr_loader_config_default(&lc, CGALR_SPLIT_TRAIN);
     lc.batch_size = cfg->batch;
     lc.seed = cfg->seed;
+    lc.augment = 1; /* the only augmented loader: crop/flip as the dataset was opened with */
     if ((st = cgalr_loader_create(c->ds, &lc, &c->ld_train)) != CGALR_OK)
         return st;
     c->nb = cgalr_loader_n_batches(c->ld_train);
@@ -434,6 +503,8 @@ static cgalr_status_t setup(ctx *c)
         cgalr_loader_config_default(&lc, (cgalr_split_t)s);
         lc.batch_size = 256;
         lc.seed = cfg->seed;
+        lc.shuffle = 0;
+        lc.augment = 0;
         if ((st = cgalr_loader_create(c->ds, &lc, s == 1 ? &c->ld_val : &c->ld_test)) != CGALR_OK)
             return st;
     }
@@ -510,6 +581,8 @@ static void fill_summary(cgalr_train_summary_t *s, const loop_state_t *ls, const
     s->params = c->model ? cgalr_model_num_params(c->model) : 0;
     s->probe_n = c->probe_n;
     s->probe_p = c->probe_p;
+    for (int k = 0; k < 3 && c->info; k++)
+        s->samples[k] = c->info->samples[k];
     s->guard_events = ls->guard_events;
 }
 

@@ -66,6 +66,21 @@ char *train_config_json(const cgalr_train_config_t *c, int has_lr)
     cJSON_AddStringToObject(o, "split_seed", split);
     cJSON_AddNumberToObject(o, "limit", (double)c->limit);
     cJSON_AddBoolToObject(o, "node_attr", c->node_attr != 0);
+    cJSON_AddBoolToObject(o, "augment_crop", c->augment_crop != 0);
+    cJSON_AddBoolToObject(o, "augment_flip", c->augment_flip != 0);
+    if (c->cache_dir)
+        cJSON_AddStringToObject(o, "cache_dir", c->cache_dir);
+    else
+        cJSON_AddNullToObject(o, "cache_dir");
+    cJSON_AddNumberToObject(o, "folds", c->folds);
+    if (c->folds >= 2)
+        cJSON_AddNumberToObject(o, "fold", c->fold);
+    else
+        cJSON_AddNullToObject(o, "fold");
+    cJSON_AddBoolToObject(o, "degree_features", c->degree_features != 0);
+    cJSON_AddBoolToObject(o, "normalize", c->normalize != 0);
+    cJSON_AddBoolToObject(o, "cifar100_coarse", c->cifar100_coarse != 0);
+    cJSON_AddNumberToObject(o, "resize", c->resize);
 
     /* the command line that reruns it */
     char cmd[4096];
@@ -82,7 +97,23 @@ char *train_config_json(const cgalr_train_config_t *c, int has_lr)
     if (k > 0 && (size_t)k < sizeof cmd && c->sched_opts && *c->sched_opts)
         k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --sched-opt '%s'", c->sched_opts);
     if (k > 0 && (size_t)k < sizeof cmd && c->node_attr)
-        snprintf(cmd + k, sizeof cmd - (size_t)k, " --node-attr");
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --node-attr");
+    if (k > 0 && (size_t)k < sizeof cmd && c->augment_crop && c->augment_flip)
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --augment");
+    else if (k > 0 && (size_t)k < sizeof cmd && (c->augment_crop || c->augment_flip))
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " %s", c->augment_crop ? "--crop" : "--flip");
+    if (k > 0 && (size_t)k < sizeof cmd && c->cache_dir)
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --cache-dir '%s'", c->cache_dir);
+    if (k > 0 && (size_t)k < sizeof cmd && c->folds >= 2)
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --folds %d --fold %d", c->folds, c->fold);
+    if (k > 0 && (size_t)k < sizeof cmd && c->degree_features)
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --degree-features");
+    if (k > 0 && (size_t)k < sizeof cmd && !c->normalize)
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --no-normalize");
+    if (k > 0 && (size_t)k < sizeof cmd && c->cifar100_coarse)
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --coarse");
+    if (k > 0 && (size_t)k < sizeof cmd && c->resize)
+        snprintf(cmd + k, sizeof cmd - (size_t)k, " --resize %d", c->resize);
     cJSON_AddStringToObject(o, "command", cmd);
     char *s = cJSON_Print(o);
     cJSON_Delete(o);
@@ -122,6 +153,28 @@ static char *read_all(const char *path)
     return buf;
 }
 
+/* Keys added to config.json after runs already existed: a config written before them holds none,
+ * which means the value below (the default then and now). */
+static int absent_means(const cJSON *want, const char *key)
+{
+    static const struct {
+        const char *key;
+        int type; /* 0 false, 1 true, 2 number 0, 3 null */
+    } later[] = {{"augment_crop", 0}, {"augment_flip", 0}, {"folds", 2},           {"fold", 3},
+                 {"degree_features", 0}, {"normalize", 1}, {"cifar100_coarse", 0}, {"resize", 2}};
+    for (size_t i = 0; i < sizeof later / sizeof later[0]; i++) {
+        if (strcmp(key, later[i].key))
+            continue;
+        switch (later[i].type) {
+        case 0: return cJSON_IsFalse(want);
+        case 1: return cJSON_IsTrue(want);
+        case 2: return cJSON_IsNumber(want) && want->valuedouble == 0;
+        default: return cJSON_IsNull(want);
+        }
+    }
+    return 0;
+}
+
 cgalr_status_t train_config_matches(const char *path, const char *expected_json)
 {
     char *text = read_all(path);
@@ -136,9 +189,13 @@ cgalr_status_t train_config_matches(const char *path, const char *expected_json)
     } else if (b) {
         /* name the first key that differs: that is what the user must fix */
         for (const cJSON *it = b->child; it; it = it->next) {
-            if (!strcmp(it->string, "command"))
+            /* command: a rendering of the rest; cache_dir: where decoded pixels are kept, the
+             * same pixels wherever it is, so a resume may move it */
+            if (!strcmp(it->string, "command") || !strcmp(it->string, "cache_dir"))
                 continue;
             const cJSON *x = cJSON_GetObjectItemCaseSensitive(a, it->string);
+            if (!x && absent_means(it, it->string))
+                continue;
             if (!x || !cJSON_Compare(x, it, 1)) {
                 char *want = cJSON_PrintUnformatted(it);
                 char *have = x ? cJSON_PrintUnformatted(x) : NULL;
@@ -186,6 +243,12 @@ cgalr_status_t train_write_summary(const char *path, const cgalr_train_summary_t
     cJSON_AddNumberToObject(o, "probe_n", (double)s->probe_n);
     cJSON_AddNumberToObject(o, "probe_p", (double)s->probe_p);
     cJSON_AddNumberToObject(o, "guard_events", s->guard_events);
+    cJSON *sm = cJSON_AddObjectToObject(o, "samples");
+    if (sm) {
+        cJSON_AddNumberToObject(sm, "train", (double)s->samples[0]);
+        cJSON_AddNumberToObject(sm, "val", (double)s->samples[1]);
+        cJSON_AddNumberToObject(sm, "test", (double)s->samples[2]);
+    }
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
     if (!text)
@@ -221,6 +284,12 @@ int train_summary_finished(const char *path, cgalr_train_summary_t *s)
         v = cJSON_GetObjectItemCaseSensitive(o, "message");
         if (cJSON_IsString(v))
             snprintf(s->message, sizeof s->message, "%s", v->valuestring);
+        static const char *const split[3] = {"train", "val", "test"};
+        const cJSON *sm = cJSON_GetObjectItemCaseSensitive(o, "samples");
+        for (int k = 0; k < 3; k++) {
+            v = cJSON_GetObjectItemCaseSensitive(sm, split[k]);
+            s->samples[k] = cJSON_IsNumber(v) && v->valuedouble >= 0 ? (size_t)v->valuedouble : 0;
+        }
         v = cJSON_GetObjectItemCaseSensitive(o, "epochs_done");
         s->epochs_done = cJSON_IsNumber(v) ? (long)v->valuedouble : 0;
     }
