@@ -265,6 +265,16 @@ for args, needle in cases:
     p = run("train", *args)
     check(p.returncode == 2 and needle in p.stderr, f"bad input {args}: exit {p.returncode}, stderr {p.stderr!r}")
 check(not os.path.exists(bad), "a rejected command left a run directory behind")
+p = run("train", *G, "--folds", "10", "--fold", "9", "--check")
+check(p.returncode == 0 and not os.path.exists(bad), f"train --check of valid options: {p.returncode} {p.stderr}")
+p = run("train", *I, "--augment", "--folds", "10", "--check")
+check(p.returncode == 2 and "--folds" in p.stderr, f"train --check of bad options: {p.returncode} {p.stderr}")
+# a grid refuses bad options after -- before any run directory exists
+gbad = os.path.join(TMP, "grid-bad")
+p = run("grid", "--data", "mutag", "--model", "gin", "--methods", "constant,cosine", "--lrs", "0.01", "--seeds", "0,1",
+        "--epochs", "1", "--out", gbad, "--", "--augment")
+check(p.returncode == 2 and "--augment" in p.stderr and not os.path.exists(gbad),
+      f"grid with -- --augment on mutag: {p.returncode} {p.stderr}")
 # the grid passes them on to every run
 p = run("grid", "--data", "mutag", "--model", "gin", "--methods", "constant", "--lrs", "0.01", "--seeds", "0",
         "--epochs", "1", "--out", os.path.join(TMP, "grid"), "--", "--folds", "10", "--fold", "2", "--batch", "32")

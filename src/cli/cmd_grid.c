@@ -156,6 +156,44 @@ static pid_t launch(const char *self, job *j, char **base, int nbase)
     _exit(127);
 }
 
+/* The options after -- belong to cgalr train: it validates them (--check reads and writes
+ * nothing), so a bad one stops the grid before any run directory exists. Returns train's exit
+ * status; its message goes to our stderr. */
+static int train_accepts(const job *j, char **base, int nbase)
+{
+    char *args[MAX_PASS + 40];
+    int k = 0;
+    args[k++] = "cgalr";
+    args[k++] = "train";
+    for (int i = 0; i < nbase; i++)
+        args[k++] = base[i];
+    args[k++] = "--sched";
+    args[k++] = (char *)j->method;
+    if (j->has_lr) {
+        args[k++] = "--lr";
+        args[k++] = (char *)j->lr_text;
+    }
+    args[k++] = "--seed";
+    args[k++] = (char *)j->seed;
+    args[k++] = "--out";
+    args[k++] = (char *)j->dir;
+    args[k++] = "--check";
+    args[k] = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return CGALR_EXIT_FAIL;
+    if (pid == 0) {
+        execv("/proc/self/exe", args);
+        _exit(127);
+    }
+    int ws;
+    while (waitpid(pid, &ws, 0) < 0)
+        if (errno != EINTR)
+            return CGALR_EXIT_FAIL;
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : CGALR_EXIT_FAIL;
+}
+
 int cgalr_cmd_grid(int argc, char **argv)
 {
     enum { O_DATA = 256, O_MODEL, O_METHODS, O_LRS, O_SEEDS, O_EPOCHS, O_OUT, O_JOBS, O_FORCE, O_DRY, O_HELP };
@@ -209,7 +247,7 @@ int cgalr_cmd_grid(int argc, char **argv)
     }
     for (int i = 0; i < npass; i++) {
         static const char *const owned[] = {"--sched", "--method", "--lr", "--seed", "--out", "--resume",
-                                            "--data", "--model", "--epochs"};
+                                            "--data", "--model", "--epochs", "--check"};
         for (size_t k = 0; k < sizeof owned / sizeof owned[0]; k++)
             if (!strncmp(pass[i], owned[k], strlen(owned[k])) &&
                 (pass[i][strlen(owned[k])] == '\0' || pass[i][strlen(owned[k])] == '=')) {
@@ -308,6 +346,22 @@ int cgalr_cmd_grid(int argc, char **argv)
                     rc = CGALR_EXIT_USAGE;
                 }
             }
+        }
+    }
+    if (rc == CGALR_EXIT_OK && nj > 0) {
+        char *cb[MAX_PASS + 8];
+        int ncb = 0;
+        cb[ncb++] = "--data";
+        cb[ncb++] = (char *)data;
+        cb[ncb++] = "--model";
+        cb[ncb++] = (char *)model;
+        cb[ncb++] = "--epochs";
+        cb[ncb++] = epochs_s;
+        for (int i = 0; i < npass; i++)
+            cb[ncb++] = pass[i];
+        if (train_accepts(&J[0], cb, ncb) != CGALR_EXIT_OK) {
+            fprintf(stderr, "cgalr grid: the options after -- were refused by cgalr train (above)\n");
+            rc = CGALR_EXIT_USAGE;
         }
     }
     if (rc != CGALR_EXIT_OK) {

@@ -58,7 +58,8 @@ static void usage(FILE *f)
             "                       (default: keep; mini-imagenet 84)\n"
             "  --cache-dir DIR      images: where decoded JPEG/PNG images are cached (\"\" disables; default\n"
             "                       beside the images, else DATA/cache, else ~/.cache/cgalr)\n"
-            "  --quiet              no progress or per-epoch lines\n\n"
+            "  --quiet              no progress or per-epoch lines\n"
+            "  --check              validate the options and exit (0 valid, 2 not); reads and writes nothing\n\n"
             "Exit status: 0 finished (also when the run diverged: see the summary), 1 runtime failure or\n"
             "interrupted (resume with --resume), 2 bad usage or input.\n",
             cgalr_train_models(), cgalr_train_methods());
@@ -149,7 +150,7 @@ int cgalr_cmd_train(int argc, char **argv)
     enum { O_DATA = 256, O_DATADIR, O_MODEL, O_SCHED, O_LR, O_EPOCHS, O_BATCH, O_SEED, O_THREADS, O_OUT, O_RESUME,
            O_PROBE, O_PROBELAYER, O_CTRLEVERY, O_SCHEDOPT, O_WD, O_VALFRAC, O_SPLITSEED, O_LIMIT, O_NODEATTR,
            O_FOLDS, O_FOLD, O_DEGREE, O_AUGMENT, O_CROP, O_FLIP, O_NONORM, O_COARSE, O_RESIZE, O_CACHEDIR,
-           O_QUIET, O_HELP };
+           O_CHECK, O_QUIET, O_HELP };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA},         {"data-dir", required_argument, 0, O_DATADIR},
         {"model", required_argument, 0, O_MODEL},       {"sched", required_argument, 0, O_SCHED},
@@ -166,11 +167,13 @@ int cgalr_cmd_train(int argc, char **argv)
         {"augment", no_argument, 0, O_AUGMENT},         {"crop", no_argument, 0, O_CROP},
         {"flip", no_argument, 0, O_FLIP},               {"no-normalize", no_argument, 0, O_NONORM},
         {"coarse", no_argument, 0, O_COARSE},           {"resize", required_argument, 0, O_RESIZE},
-        {"cache-dir", required_argument, 0, O_CACHEDIR}, {"quiet", no_argument, 0, O_QUIET},
+        {"cache-dir", required_argument, 0, O_CACHEDIR}, {"check", no_argument, 0, O_CHECK},
+        {"quiet", no_argument, 0, O_QUIET},
         {"help", no_argument, 0, O_HELP},               {0, 0, 0, 0}};
     cgalr_train_config_t cfg;
     cgalr_train_config_default(&cfg);
     ui u = {isatty(2), 0, 0};
+    int check_only = 0;
     unsigned long long v;
     int c;
     optind = 1;
@@ -268,6 +271,7 @@ int cgalr_cmd_train(int argc, char **argv)
             cfg.resize = (int)v;
             break;
         case O_CACHEDIR: cfg.cache_dir = optarg; break;
+        case O_CHECK: check_only = 1; break;
         case O_QUIET: u.quiet = 1; break;
         case O_HELP:
         case 'h': usage(stdout); return CGALR_EXIT_OK;
@@ -282,6 +286,8 @@ int cgalr_cmd_train(int argc, char **argv)
         fprintf(stderr, "cgalr train: %s\n", cgalr_last_error());
         return CGALR_EXIT_USAGE;
     }
+    if (check_only)
+        return CGALR_EXIT_OK;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
