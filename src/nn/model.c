@@ -472,6 +472,7 @@ void cgalr_model_free(cgalr_model_t *m)
     free(m->arena);
     free(m->work);
     free(m->gscratch);
+    free(m->wt);
     nn_pool_free(m->pool);
     free(m);
 }
@@ -653,7 +654,7 @@ static size_t align64(size_t x)
 /* Carves y, dy and scratch buffers of every node for this batch; `upto` is the last node run. */
 static cgalr_status_t prepare(cgalr_model_t *m, size_t rows_sample, size_t rows_node, int training, int upto)
 {
-    size_t work = 0, gwork = 0;
+    size_t work = 0, gwork = 0, wt = 0;
     int T = nn_pool_threads(m->pool);
     for (int pass = 0; pass < 2; pass++) {
         size_t off = 0;
@@ -699,7 +700,10 @@ static cgalr_status_t prepare(cgalr_model_t *m, size_t rows_sample, size_t rows_
             if (n->op == OP_CONV && pass == 0) {
                 const nn_node_t *a = &m->nodes[n->in0];
                 size_t kk = a->c * (size_t)n->k * (size_t)n->k;
-                size_t need = nn_conv_work(kk, n->h * n->w, n->c, n->rows, training, T);
+                size_t need = nn_conv_work(kk, n->k, n->h * n->w, n->c, n->rows, training,
+                                           nn_conv_tconv(n->k, n->stride, n->pad), T);
+                if (training && n->c * kk > wt)
+                    wt = n->c * kk;
                 if (need > work)
                     work = need;
                 if (T > 1 && training && n->c * kk + n->c > gwork)
@@ -725,6 +729,14 @@ static cgalr_status_t prepare(cgalr_model_t *m, size_t rows_sample, size_t rows_
                 m->work = malloc(work * (size_t)T * sizeof(float));
                 m->work_cap = m->work ? work * (size_t)T : 0;
                 if (!m->work)
+                    return cgalr_fail(CGALR_ENOMEM, "model %s: out of memory for convolution scratch",
+                                      kind_names[m->cfg.kind]);
+            }
+            if (wt > m->wt_cap) {
+                free(m->wt);
+                m->wt = malloc(wt * sizeof(float));
+                m->wt_cap = m->wt ? wt : 0;
+                if (!m->wt)
                     return cgalr_fail(CGALR_ENOMEM, "model %s: out of memory for convolution scratch",
                                       kind_names[m->cfg.kind]);
             }

@@ -80,6 +80,8 @@ struct cgalr_model {
     size_t arena_cap;
     float *work;         /* im2col scratch: one slice of work_stride floats per thread */
     size_t work_cap, work_stride;
+    float *wt;           /* flipped, transposed kernel of the convolution being back-propagated */
+    size_t wt_cap;
     float *gscratch;     /* per-thread convolution weight gradients (threads > 1) */
     size_t gscratch_cap, gscratch_stride;
     nn_pool_t *pool;     /* NULL with one thread */
@@ -99,7 +101,9 @@ size_t nn_conv_out(size_t in, int k, int stride, int pad);
 void nn_blas_threads(int t);
 /* Samples per convolution chunk, and the floats of scratch a convolution needs. */
 size_t nn_conv_chunk(size_t kk, size_t ohw, size_t oc, size_t rows, int threads);
-size_t nn_conv_work(size_t kk, size_t ohw, size_t oc, size_t rows, int training, int threads);
+size_t nn_conv_work(size_t kk, int k, size_t ohw, size_t oc, size_t rows, int training, int tconv, int threads);
+/* Whether a convolution's input gradient is computed as a transposed convolution (see ops.c). */
+int nn_conv_tconv(int k, int stride, int pad);
 
 /* pool.c: condition-variable thread pool; run calls fn(ctx, tid) for tid 0..threads-1 (the
  * caller is tid 0) and returns when all are done. create(n < 2) gives NULL, which runs inline. */

@@ -199,10 +199,22 @@ size_t nn_conv_chunk(size_t kk, size_t ohw, size_t oc, size_t rows, int threads)
     return S;
 }
 
-size_t nn_conv_work(size_t kk, size_t ohw, size_t oc, size_t rows, int training, int threads)
+/* Stride-1 "same" convolutions (2*pad = k-1, so the input and output maps have one size) get their
+ * input gradient as a convolution of the output gradient with the flipped, transposed kernel: one
+ * im2col gather and a GEMM with oc*k*k-long inner products, written straight into dx, instead of
+ * a GEMM with oc-long inner products into a column matrix and a col2im scatter-add. */
+int nn_conv_tconv(int k, int stride, int pad)
+{
+    return stride == 1 && 2 * pad == k - 1;
+}
+
+size_t nn_conv_work(size_t kk, int k, size_t ohw, size_t oc, size_t rows, int training, int tconv, int threads)
 {
     size_t S = nn_conv_chunk(kk, ohw, oc, rows, threads);
-    return S * ohw * (kk + oc + (training ? kk : 0));
+    /* col (kk) | dyc (oc) | training: dcol (kk), or with tconv the output gradient's columns
+     * (oc*k*k) then the chunk's input gradient (ic <= kk); each row S*ohw floats */
+    size_t back = !training ? 0 : tconv ? oc * (size_t)k * (size_t)k + kk : kk;
+    return S * ohw * (kk + oc + back);
 }
 
 /* Raw GEMM for pool threads: the thread count was set to 1 before the parallel region. */
@@ -277,7 +289,28 @@ static void conv_backward_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, 
     if (db)
         for (size_t o = 0; o < oc; o++)
             db[o] += (float)sum8(dyc + o * ld, ld);
-    if (in->needs_grad) {
+    if (in->needs_grad && nn_conv_tconv(n->k, n->stride, n->pad)) {
+        /* dx = conv(dy, flipped W^T): tcol (oc*k*k x ld) gathers dy's patches (same padding), and
+         * (ic x ld) = wt (ic x oc*k*k) * tcol; one sample's NCHW gradient has the chunk layout */
+        size_t tk = oc * (size_t)n->k * (size_t)n->k;
+        float *tcol = dcol, *dxc = tcol + tk * ld;
+        for (size_t j = 0; j < cs; j++)
+            im2col(n->dy + (s0 + j) * oc * ohw, oc, oh, ow, n->k, 1, n->k - 1 - n->pad, ih, iw, tcol + j * ohw, ld);
+        float *out = cs == 1 ? in->dy + s0 * isz : dxc;
+        float beta = cs == 1 ? 1.0f : 0.0f;
+        if (threaded)
+            gemm1(CblasNoTrans, CblasNoTrans, ic, ld, tk, m->wt, tk, tcol, ld, beta, out, ld);
+        else
+            gemm(m, CblasNoTrans, CblasNoTrans, ic, ld, tk, m->wt, tk, tcol, ld, beta, out, ld);
+        if (cs > 1)
+            for (size_t j = 0; j < cs; j++)
+                for (size_t c = 0; c < ic; c++) {
+                    float *restrict dx = in->dy + (s0 + j) * isz + c * ohw;
+                    const float *restrict src = dxc + c * ld + j * ohw;
+                    for (size_t q = 0; q < ohw; q++)
+                        dx[q] += src[q];
+                }
+    } else if (in->needs_grad) {
         /* dcol (kk x ld) = W^T dyc */
         if (threaded)
             gemm1(CblasTrans, CblasNoTrans, kk, ld, oc, W, kk, dyc, ld, 0.0f, dcol, ld);
@@ -331,9 +364,21 @@ static void conv_forward(struct cgalr_model *m, nn_node_t *n)
         conv_forward_chunk(m, n, s0, n->rows - s0 < S ? n->rows - s0 : S, m->work, 0);
 }
 
+/* wt[c][(o*k + a)*k + b] = W[o][c][k-1-a][k-1-b] */
+static void flip_kernel(const float *W, size_t oc, size_t ic, int k, float *wt)
+{
+    size_t k2 = (size_t)k * (size_t)k;
+    for (size_t c = 0; c < ic; c++)
+        for (size_t o = 0; o < oc; o++)
+            for (size_t q = 0; q < k2; q++)
+                wt[(c * oc + o) * k2 + q] = W[(o * ic + c) * k2 + (k2 - 1 - q)];
+}
+
 static void conv_backward(struct cgalr_model *m, nn_node_t *n)
 {
     size_t kk = m_kk(m, n), ohw = n->h * n->w;
+    if (m->nodes[n->in0].needs_grad && nn_conv_tconv(n->k, n->stride, n->pad))
+        flip_kernel(m->params + n->w_off, n->c, m->nodes[n->in0].c, n->k, m->wt);
     int T = nn_pool_threads(m->pool);
     size_t S = nn_conv_chunk(kk, ohw, n->c, n->rows, T);
     size_t nchunks = (n->rows + S - 1) / S;
