@@ -48,11 +48,65 @@ static size_t m_kk(const struct cgalr_model *m, const nn_node_t *n)
     return m->nodes[n->in0].c * (size_t)n->k * (size_t)n->k;
 }
 
+/* im2col of a stride-1 "same" convolution (oh = h, ow = w): the row of kernel offset (di, dj) is
+ * the plane shifted by di*w + dj, so each row is one block copy of the valid output rows, then the
+ * dj columns that fell off the left or right edge and the di rows off the top or bottom are zeroed. */
+#if defined(__GNUC__) && !defined(__clang__)
+/* keep GCC from turning the short zeroing loops back into memset calls */
+#define NN_NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define NN_NO_LIBCALLS
+#endif
+
+NN_NO_LIBCALLS static void im2col_same(const float *x, size_t c, size_t h, size_t w, int k, int p, float *col, size_t ld)
+{
+    size_t hw = h * w;
+    for (size_t ch = 0; ch < c; ch++) {
+        const float *xc = x + ch * hw;
+        for (int ki = 0; ki < k; ki++) {
+            long di = ki - p;
+            size_t i0 = di < 0 ? (size_t)(-di) : 0, i1 = di > 0 ? h - (size_t)di : h;
+            for (int kj = 0; kj < k; kj++) {
+                long dj = kj - p;
+                float *restrict row = col + ((ch * (size_t)k + (size_t)ki) * (size_t)k + (size_t)kj) * ld;
+                /* inline loops: the rows are short (64..1024 floats), library calls cost more */
+                long q0 = (long)(i0 * w), q1 = (long)(i1 * w), off = di * (long)w + dj;
+                if (q0 + off < 0)
+                    q0 = -off;
+                if (q1 + off > (long)hw)
+                    q1 = (long)hw - off;
+                if (q1 < q0)
+                    q1 = q0 = 0;
+                for (long q = 0; q < q0; q++)
+                    row[q] = 0.0f;
+                for (long q = q0; q < q1; q++)
+                    row[q] = xc[q + off];
+                for (long q = q1; q < (long)hw; q++)
+                    row[q] = 0.0f;
+                if (i0 >= i1)
+                    continue;
+                if (dj < 0)
+                    for (size_t i = i0; i < i1; i++)
+                        for (long j = 0; j < -dj && j < (long)w; j++)
+                            row[i * w + (size_t)j] = 0.0f;
+                else if (dj > 0)
+                    for (size_t i = i0; i < i1; i++)
+                        for (long j = (long)w - dj < 0 ? 0 : (long)w - dj; j < (long)w; j++)
+                            row[i * w + (size_t)j] = 0.0f;
+            }
+        }
+    }
+}
+
 /* col: (c*k*k) x (oh*ow) for one sample x: c x h x w. */
 /* Row r of col starts at col + r * ld (ld >= oh*ow lets several samples share one matrix). */
 static void im2col(const float *x, size_t c, size_t h, size_t w, int k, int s, int p, size_t oh, size_t ow,
                    float *col, size_t ld)
 {
+    if (s == 1 && oh == h && ow == w) {
+        im2col_same(x, c, h, w, k, p, col, ld);
+        return;
+    }
     for (size_t ch = 0; ch < c; ch++) {
         const float *xc = x + ch * h * w;
         for (int ki = 0; ki < k; ki++) {
