@@ -454,8 +454,11 @@ static void mark_inplace(cgalr_model_t *m)
             continue;
         const nn_node_t *a = &m->nodes[n->in0];
         if (uses[n->in0] == 1 && !a->probe && !a->inplace && a->op != OP_INPUT && a->op != OP_RELU &&
-            a->op != OP_LRELU && a->op != OP_FLATTEN)
+            a->op != OP_LRELU && a->op != OP_FLATTEN) {
             n->inplace = 1;
+            if (a->op == OP_BN)
+                m->nodes[n->in0].fuse_relu = i;
+        }
     }
     free(uses);
 }
@@ -818,6 +821,7 @@ static cgalr_status_t check_graphs(const cgalr_model_t *m, const cgalr_graph_bat
 
 static cgalr_status_t run_forward(cgalr_model_t *m, int upto)
 {
+    m->fwd_upto = upto;
     for (int i = 1; i <= upto; i++) {
         cgalr_status_t st = nn_forward_node(m, &m->nodes[i]);
         if (st)

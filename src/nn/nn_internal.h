@@ -49,6 +49,7 @@ typedef struct nn_node {
     int probe;           /* can be a probe signal */
     int needs_grad;      /* its output depends on parameters: backward must reach it */
     int inplace;         /* ReLU sharing its input's y and dy (the input has no other reader) */
+    int fuse_relu;       /* BN: index of the in-place ReLU it feeds (0: none); see nn_bn_fused */
     /* per batch */
     size_t rows;
     float *y, *dy;
@@ -86,6 +87,7 @@ struct cgalr_model {
     size_t gscratch_cap, gscratch_stride;
     nn_pool_t *pool;     /* NULL with one thread */
     int training;
+    int fwd_upto;        /* last node of the forward pass being run */
     const cgalr_graph_batch_t *gb;
     int logits_valid;
     size_t logits_n;

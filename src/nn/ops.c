@@ -489,6 +489,14 @@ static void linear_backward(struct cgalr_model *m, nn_node_t *n)
         gemm(m, CblasNoTrans, CblasNoTrans, r, k, o, n->dy, o, W, k, 1.0f, in->dy, k);
 }
 
+/* A BatchNorm2d that feeds an in-place ReLU applies the ReLU in its own output pass, and its
+ * backward masks the gradient by that output; the ReLU node then does nothing. (Only when the
+ * ReLU is part of the forward pass being run, so a forward stopped at the BN is unchanged.) */
+static int bn_fused(const struct cgalr_model *m, const nn_node_t *bn)
+{
+    return bn->op == OP_BN && bn->fuse_relu > 0 && bn->fuse_relu <= m->fwd_upto && bn->h * bn->w > 1;
+}
+
 #define BN_EPS 1e-5
 #define BN_MOMENTUM 0.1
 
@@ -592,6 +600,7 @@ static cgalr_status_t bn_forward(struct cgalr_model *m, nn_node_t *n)
                           n->name, M);
     if (hw == 1)
         return bn1d_forward(m, n);
+    int relu = bn_fused(m, n);
     for (size_t c = 0; c < C; c++) {
         float mean, invstd;
         if (m->training) {
@@ -617,8 +626,14 @@ static cgalr_status_t bn_forward(struct cgalr_model *m, nn_node_t *n)
         for (size_t i = 0; i < r; i++) {
             const float *restrict x = in->y + (i * C + c) * hw;
             float *restrict y = n->y + (i * C + c) * hw;
-            for (size_t j = 0; j < hw; j++)
-                y[j] = x[j] * a + bb;
+            if (relu)
+                for (size_t j = 0; j < hw; j++) {
+                    float v = x[j] * a + bb;
+                    y[j] = (v > 0.0f || v != v) ? v : 0.0f; /* NaN passes like torch.relu */
+                }
+            else
+                for (size_t j = 0; j < hw; j++)
+                    y[j] = x[j] * a + bb;
         }
     }
     return CGALR_OK;
@@ -634,10 +649,19 @@ static void bn_backward(struct cgalr_model *m, nn_node_t *n)
         bn1d_backward(m, n);
         return;
     }
+    int relu = bn_fused(m, n);
     for (size_t c = 0; c < C; c++) {
         float mean = n->aux[c], invstd = n->aux[C + c];
         double sdy = 0.0, sdyx = 0.0;
         for (size_t i = 0; i < r; i++) {
+            if (relu) {
+                /* the fused ReLU's backward: dy (shared with the ReLU) masked by the output, while
+                 * this plane is in cache */
+                float *restrict dy = n->dy + (i * C + c) * hw;
+                const float *restrict y = n->y + (i * C + c) * hw;
+                for (size_t j = 0; j < hw; j++)
+                    dy[j] = y[j] > 0.0f ? dy[j] : 0.0f;
+            }
             sdy += sum8(n->dy + (i * C + c) * hw, hw);
             sdyx += dotdev8(n->dy + (i * C + c) * hw, in->y + (i * C + c) * hw, hw, mean);
         }
@@ -792,6 +816,8 @@ cgalr_status_t nn_forward_node(struct cgalr_model *m, nn_node_t *n)
     case OP_BN:
         return bn_forward(m, n);
     case OP_RELU: {
+        if (n->inplace && bn_fused(m, in))
+            break; /* applied by the BN */
         if (n->inplace) {
             float *y = n->y;
             for (size_t q = 0; q < total; q++)
@@ -897,6 +923,8 @@ void nn_backward_node(struct cgalr_model *m, nn_node_t *n)
         bn_backward(m, n);
         break;
     case OP_RELU:
+        if (n->inplace && bn_fused(m, in))
+            break; /* masked by the BN's backward */
         if (in->needs_grad && n->inplace) {
             /* dy is also the input's gradient, written by nobody else: mask it in place */
             const float *restrict y = n->y;
