@@ -684,12 +684,53 @@ static void bn_backward(struct cgalr_model *m, nn_node_t *n)
     }
 }
 
+/* 2x2 stride-2 max pooling without per-element calls or loops: the four candidates in PyTorch's
+ * order (first maximum wins, a NaN is taken) as selects. */
+static void maxpool22_forward(const float *x, size_t planes, size_t ih, size_t iw, size_t oh, size_t ow, float *y,
+                              int32_t *idx)
+{
+    for (size_t pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * ih * iw;
+        float *yp = y + pl * oh * ow;
+        int32_t *ip = idx + pl * oh * ow;
+        for (size_t i = 0; i < oh; i++) {
+            const float *r0 = xp + 2 * i * iw, *r1 = r0 + iw;
+            int32_t q0 = (int32_t)(2 * i * iw);
+            for (size_t j = 0; j < ow; j++) {
+                float bv = r0[2 * j], v;
+                int32_t best = q0 + (int32_t)(2 * j);
+                v = r0[2 * j + 1];
+                if (v > bv || v != v) {
+                    bv = v;
+                    best = q0 + (int32_t)(2 * j + 1);
+                }
+                v = r1[2 * j];
+                if (v > bv || v != v) {
+                    bv = v;
+                    best = q0 + (int32_t)(iw + 2 * j);
+                }
+                v = r1[2 * j + 1];
+                if (v > bv || v != v) {
+                    bv = v;
+                    best = q0 + (int32_t)(iw + 2 * j + 1);
+                }
+                yp[i * ow + j] = bv;
+                ip[i * ow + j] = best;
+            }
+        }
+    }
+}
+
 static void pool_forward(struct cgalr_model *m, nn_node_t *n, int is_max)
 {
     const nn_node_t *in = &m->nodes[n->in0];
     size_t planes = n->rows * n->c, ih = in->h, iw = in->w, oh = n->h, ow = n->w;
     int k = n->k, s = n->stride;
     float inv = 1.0f / (float)(k * k);
+    if (is_max && k == 2 && s == 2) {
+        maxpool22_forward(in->y, planes, ih, iw, oh, ow, n->y, n->idx);
+        return;
+    }
     for (size_t pl = 0; pl < planes; pl++) {
         const float *x = in->y + pl * ih * iw;
         float *y = n->y + pl * oh * ow;
