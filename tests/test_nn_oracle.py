@@ -431,7 +431,9 @@ def main():
     for i, spec in enumerate(["conv:5:3:1:1:b,relu", "conv:4:3:2:1,bn,lrelu", "conv:4:1:2:0:b,maxpool:2:2,relu",
                               "conv:4:3:1:0,avgpool:2:2,relu", "conv:6:1:1:0,bn,relu,gap",
                               "conv:3:3:1:1:b,mark,conv:3:3:1:1,bn,add,relu", "conv:4:3:1:1,shortcut_a,relu",
-                              "fc:12,bn,relu,dropout:0,fc:7,lrelu"]):
+                              "fc:12,bn,relu,dropout:0,fc:7,lrelu",
+                              # 16 channels: the direct convolution (forward with bias, input gradient)
+                              "conv:16:3:1:1:b,bn,relu,conv:16:3:1:1:b,relu,conv:32:3:1:1,relu"]):
         run_case(f"layer{i}", "seq", "sgd", 10, Seq(spec, (3, 8, 8), 4), (x, y),
                  ["in=3,8,8", "classes=4", f"seed={20 + i}", f"spec={spec}"], 0.05, {"momentum": 0.9, "wd": 1e-3})
     # mlp: default sizes (784-256-128-10) and a small custom one
@@ -461,6 +463,14 @@ def main():
     y = rng.integers(0, 10, n).astype(np.int32)
     run_case("cnn_sgd", "cnn", "sgd", 10, CNN(3, 16, 10), (x, y), ["in=3,16,16", "classes=10", "seed=10"], 0.01,
              {"momentum": 0.9, "wd": 5e-4})
+    # resnet20 has its own generator for the same reason as resnet18 below: with the shared draw,
+    # one residual sum (layer1.2, before its ReLU) lands at +6e-8 with im2col+OpenBLAS arithmetic
+    # and at -5e-7 with the engine's direct convolution (a different, equally exact summation
+    # order), so the masks differ and the gradients below it by ~3%. Seed 21 was checked with
+    # both convolution paths (CGALR_NN_DIRECT=0/1) at n = 3 and 4.
+    rng20 = np.random.default_rng(21)
+    x = rng20.standard_normal((n, 3, 16, 16)).astype(np.float32)
+    y = rng20.integers(0, 10, n).astype(np.int32)
     run_case("resnet20_sgd", "resnet20", "sgd", 10, ResNet(3, 10, False), (x, y),
              ["in=3,16,16", "classes=10", "seed=11"], 0.01, {"momentum": 0.9, "wd": 5e-4})
     # Its own generator: with a draw where one ReLU input lands within rounding of 0 (seen once: one

@@ -476,6 +476,7 @@ void cgalr_model_free(cgalr_model_t *m)
     free(m->work);
     free(m->gscratch);
     free(m->wt);
+    free(m->dwork);
     nn_pool_free(m->pool);
     free(m);
 }
@@ -657,7 +658,7 @@ static size_t align64(size_t x)
 /* Carves y, dy and scratch buffers of every node for this batch; `upto` is the last node run. */
 static cgalr_status_t prepare(cgalr_model_t *m, size_t rows_sample, size_t rows_node, int training, int upto)
 {
-    size_t work = 0, gwork = 0, wt = 0;
+    size_t work = 0, gwork = 0, wt = 0, dwork = 0;
     int T = nn_pool_threads(m->pool);
     for (int pass = 0; pass < 2; pass++) {
         size_t off = 0;
@@ -707,6 +708,14 @@ static cgalr_status_t prepare(cgalr_model_t *m, size_t rows_sample, size_t rows_
                                            nn_conv_tconv(n->k, n->stride, n->pad), T);
                 if (training && n->c * kk > wt)
                     wt = n->c * kk;
+                if (nn_conv_direct(n->c, n->k, n->stride, n->pad)) {
+                    size_t d = nn_direct_work(a->c, a->h, a->w, n->k, n->pad);
+                    dwork = d > dwork ? d : dwork;
+                }
+                if (training && a->needs_grad && nn_conv_direct(a->c, n->k, n->stride, n->pad)) {
+                    size_t d = nn_direct_work(n->c, n->h, n->w, n->k, n->k - 1 - n->pad);
+                    dwork = d > dwork ? d : dwork;
+                }
                 if (need > work)
                     work = need;
                 if (T > 1 && training && n->c * kk + n->c > gwork)
@@ -732,6 +741,16 @@ static cgalr_status_t prepare(cgalr_model_t *m, size_t rows_sample, size_t rows_
                 m->work = malloc(work * (size_t)T * sizeof(float));
                 m->work_cap = m->work ? work * (size_t)T : 0;
                 if (!m->work)
+                    return cgalr_fail(CGALR_ENOMEM, "model %s: out of memory for convolution scratch",
+                                      kind_names[m->cfg.kind]);
+            }
+            dwork = align64(dwork * sizeof(float)) / sizeof(float);
+            m->dwork_stride = dwork;
+            if (dwork * (size_t)T > m->dwork_cap) {
+                free(m->dwork);
+                m->dwork = malloc(dwork * (size_t)T * sizeof(float));
+                m->dwork_cap = m->dwork ? dwork * (size_t)T : 0;
+                if (!m->dwork)
                     return cgalr_fail(CGALR_ENOMEM, "model %s: out of memory for convolution scratch",
                                       kind_names[m->cfg.kind]);
             }

@@ -81,6 +81,8 @@ struct cgalr_model {
     size_t arena_cap;
     float *work;         /* im2col scratch: one slice of work_stride floats per thread */
     size_t work_cap, work_stride;
+    float *dwork;        /* direct-convolution scratch: one slice of dwork_stride floats per thread */
+    size_t dwork_cap, dwork_stride;
     float *wt;           /* flipped, transposed kernel of the convolution being back-propagated */
     size_t wt_cap;
     float *gscratch;     /* per-thread convolution weight gradients (threads > 1) */
@@ -106,6 +108,10 @@ size_t nn_conv_chunk(size_t kk, size_t ohw, size_t oc, size_t rows, int threads)
 size_t nn_conv_work(size_t kk, int k, size_t ohw, size_t oc, size_t rows, int training, int tconv, int threads);
 /* Whether a convolution's input gradient is computed as a transposed convolution (see ops.c). */
 int nn_conv_tconv(int k, int stride, int pad);
+/* Whether a stride/pad/kernel convolution producing `rows` channels runs as a direct convolution
+ * (see ops.c), and the floats of scratch one needs over c planes of h x w. */
+int nn_conv_direct(size_t rows, int k, int stride, int pad);
+size_t nn_direct_work(size_t c, size_t h, size_t w, int k, int p);
 
 /* pool.c: condition-variable thread pool; run calls fn(ctx, tid) for tid 0..threads-1 (the
  * caller is tid 0) and returns when all are done. create(n < 2) gives NULL, which runs inline. */

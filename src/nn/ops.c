@@ -53,7 +53,7 @@ static size_t m_kk(const struct cgalr_model *m, const nn_node_t *n)
  * dj columns that fell off the left or right edge and the di rows off the top or bottom are zeroed. */
 #if defined(__GNUC__) && !defined(__clang__)
 /* keep GCC from turning the short zeroing loops back into memset calls */
-#define NN_NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#define NN_NO_LIBCALLS __attribute__((optimize("O3", "no-tree-loop-distribute-patterns")))
 #else
 #define NN_NO_LIBCALLS
 #endif
@@ -271,6 +271,154 @@ size_t nn_conv_work(size_t kk, int k, size_t ohw, size_t oc, size_t rows, int tr
     return S * ohw * (kk + oc + back);
 }
 
+/* ---- direct convolution ------------------------------------------------------------------- *
+ * Stride-1 "same" convolutions with a multiple of 16 output rows (channels) run as a direct
+ * convolution of one sample, without im2col: the input is copied once into a zero-padded plane
+ * of width pw = w + 2p, so output position P = i*pw + j (padded-width numbering; the columns
+ * j >= w are computed and dropped) reads tap (c, a, b) at xpad[c*ph*pw + a*pw + b + P]. An AVX2
+ * register tile of 6 positions x 16 channels accumulates the k*k*c taps in order (one fused
+ * multiply-add chain per output, so the result does not depend on the thread count). Used for the
+ * forward pass (rows = output channels, A = W) and for the input gradient (rows = input channels,
+ * A = the flipped transposed kernel, x = dy). */
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define NN_DIRECT 1
+#endif
+
+enum { DR_NR = 6, DR_MR = 16 };
+
+static int direct_enabled(void)
+{
+#ifdef NN_DIRECT
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("CGALR_NN_DIRECT"); /* "0" turns it off (tuning, comparisons) */
+        __builtin_cpu_init();
+        on = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !(e && e[0] == '0');
+    }
+    return on;
+#else
+    return 0;
+#endif
+}
+
+int nn_conv_direct(size_t rows, int k, int stride, int pad)
+{
+    return rows % DR_MR == 0 && stride == 1 && 2 * pad == k - 1 && direct_enabled();
+}
+
+/* Floats of scratch for a direct convolution over c input planes of h x w (kernel k, pad p):
+ * padded input (+ slack for the last tile's over-read), tap offsets, packed A block, output tile. */
+size_t nn_direct_work(size_t c, size_t h, size_t w, int k, int p)
+{
+    size_t pw = w + 2 * (size_t)p, ph = h + 2 * (size_t)p, np = h * pw;
+    size_t npr = (np + DR_NR - 1) / DR_NR * DR_NR, K = c * (size_t)k * (size_t)k;
+    return (c * ph * pw + npr - np + 64) + K + K * DR_MR + npr * DR_MR + 64;
+}
+
+#ifdef NN_DIRECT
+__attribute__((target("avx2,fma"))) static void direct_tiles(const float *xpad, const int32_t *off, size_t K,
+                                                              const float *wb, size_t npr, float *tile)
+{
+    for (size_t P = 0; P < npr; P += DR_NR) {
+        __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
+               c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+        const float *xb = xpad + P;
+        const float *wp = wb;
+        for (size_t q = 0; q < K; q++, wp += DR_MR) {
+            __m256 w0 = _mm256_loadu_ps(wp), w1 = _mm256_loadu_ps(wp + 8), b;
+            const float *xs = xb + off[q];
+            b = _mm256_broadcast_ss(xs);
+            c00 = _mm256_fmadd_ps(b, w0, c00);
+            c01 = _mm256_fmadd_ps(b, w1, c01);
+            b = _mm256_broadcast_ss(xs + 1);
+            c10 = _mm256_fmadd_ps(b, w0, c10);
+            c11 = _mm256_fmadd_ps(b, w1, c11);
+            b = _mm256_broadcast_ss(xs + 2);
+            c20 = _mm256_fmadd_ps(b, w0, c20);
+            c21 = _mm256_fmadd_ps(b, w1, c21);
+            b = _mm256_broadcast_ss(xs + 3);
+            c30 = _mm256_fmadd_ps(b, w0, c30);
+            c31 = _mm256_fmadd_ps(b, w1, c31);
+            b = _mm256_broadcast_ss(xs + 4);
+            c40 = _mm256_fmadd_ps(b, w0, c40);
+            c41 = _mm256_fmadd_ps(b, w1, c41);
+            b = _mm256_broadcast_ss(xs + 5);
+            c50 = _mm256_fmadd_ps(b, w0, c50);
+            c51 = _mm256_fmadd_ps(b, w1, c51);
+        }
+        float *t = tile + P * DR_MR;
+        _mm256_storeu_ps(t, c00);
+        _mm256_storeu_ps(t + 8, c01);
+        _mm256_storeu_ps(t + 16, c10);
+        _mm256_storeu_ps(t + 24, c11);
+        _mm256_storeu_ps(t + 32, c20);
+        _mm256_storeu_ps(t + 40, c21);
+        _mm256_storeu_ps(t + 48, c30);
+        _mm256_storeu_ps(t + 56, c31);
+        _mm256_storeu_ps(t + 64, c40);
+        _mm256_storeu_ps(t + 72, c41);
+        _mm256_storeu_ps(t + 80, c50);
+        _mm256_storeu_ps(t + 88, c51);
+    }
+}
+#endif
+
+/* y (M x h*w, NCHW planes) = A (M x c*k*k) conv x (c x h x w) [+ bias], or += with accum. */
+static void conv_direct(const float *A, size_t M, const float *x, size_t c, size_t h, size_t w, int k, int p,
+                        float *y, const float *bias, int accum, float *scratch)
+{
+#ifdef NN_DIRECT
+    size_t pw = w + 2 * (size_t)p, ph = h + 2 * (size_t)p, np = h * pw, hw = h * w;
+    size_t npr = (np + DR_NR - 1) / DR_NR * DR_NR, K = c * (size_t)k * (size_t)k, plane = ph * pw;
+    size_t xsz = c * plane + npr - np + 64;
+    float *xpad = scratch;
+    int32_t *off = (int32_t *)(void *)(xpad + xsz);
+    float *wb = (float *)(void *)(off + K), *tile = wb + K * DR_MR;
+    for (size_t ch = 0; ch < c; ch++) {
+        float *dst = xpad + ch * plane;
+        const float *src = x + ch * hw;
+        memset(dst, 0, (size_t)p * pw * sizeof(float));
+        for (size_t i = 0; i < h; i++) {
+            float *row = dst + (i + (size_t)p) * pw;
+            for (int q = 0; q < p; q++)
+                row[q] = row[(size_t)q + (size_t)p + w] = 0.0f;
+            memcpy(row + p, src + i * w, w * sizeof(float));
+        }
+        memset(dst + (h + (size_t)p) * pw, 0, (size_t)p * pw * sizeof(float));
+    }
+    memset(xpad + c * plane, 0, (xsz - c * plane) * sizeof(float));
+    for (size_t ch = 0; ch < c; ch++)
+        for (int a = 0; a < k; a++)
+            for (int b = 0; b < k; b++)
+                off[(ch * (size_t)k + (size_t)a) * (size_t)k + (size_t)b] =
+                    (int32_t)(ch * plane + (size_t)a * pw + (size_t)b);
+    for (size_t m0 = 0; m0 < M; m0 += DR_MR) {
+        for (size_t q = 0; q < K; q++)
+            for (size_t o = 0; o < DR_MR; o++)
+                wb[q * DR_MR + o] = A[(m0 + o) * K + q];
+        direct_tiles(xpad, off, K, wb, npr, tile);
+        for (size_t o = 0; o < DR_MR; o++) {
+            float *yo = y + (m0 + o) * hw;
+            float bo = bias ? bias[m0 + o] : 0.0f;
+            for (size_t i = 0; i < h; i++) {
+                const float *t = tile + i * pw * DR_MR + o;
+                float *yr = yo + i * w;
+                if (accum)
+                    for (size_t j = 0; j < w; j++)
+                        yr[j] += t[j * DR_MR];
+                else
+                    for (size_t j = 0; j < w; j++)
+                        yr[j] = t[j * DR_MR] + bo;
+            }
+        }
+    }
+#else
+    (void)A, (void)M, (void)x, (void)c, (void)h, (void)w, (void)k, (void)p, (void)y, (void)bias, (void)accum,
+        (void)scratch;
+#endif
+}
+
 /* Raw GEMM for pool threads: the thread count was set to 1 before the parallel region. */
 static void gemm1(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
                   const float *B, size_t ldb, float beta, float *C, size_t ldc)
@@ -285,12 +433,20 @@ typedef struct conv_job {
     int T;
 } conv_job_t;
 
-static void conv_forward_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, size_t cs, float *work, int threaded)
+static void conv_forward_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, size_t cs, float *work, float *dws,
+                               int threaded)
 {
     const nn_node_t *in = &m->nodes[n->in0];
     size_t ic = in->c, ih = in->h, iw = in->w, oc = n->c, oh = n->h, ow = n->w;
     size_t kk = ic * (size_t)n->k * (size_t)n->k, ohw = oh * ow, isz = ic * ih * iw, ld = cs * ohw;
     const float *W = m->params + n->w_off;
+    if (nn_conv_direct(oc, n->k, n->stride, n->pad)) {
+        const float *b = n->b_off != NN_NONE ? m->params + n->b_off : NULL;
+        for (size_t j = 0; j < cs; j++)
+            conv_direct(W, oc, in->y + (s0 + j) * isz, ic, ih, iw, n->k, n->pad, n->y + (s0 + j) * oc * ohw, b, 0,
+                        dws);
+        return;
+    }
     /* one sample: its NCHW output already has the chunk layout, so the GEMM writes it directly */
     float *col = work, *yc = cs == 1 ? n->y + s0 * oc * ohw : work + kk * ld;
     for (size_t j = 0; j < cs; j++)
@@ -319,8 +475,8 @@ static void conv_forward_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, s
 
 /* Accumulates the chunk's weight (and bias) gradient into dW (db) and its input gradient into
  * the input's dy (samples are disjoint between chunks). */
-static void conv_backward_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, size_t cs, float *work, float *dW,
-                                float *db, int threaded)
+static void conv_backward_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, size_t cs, float *work, float *dws,
+                                float *dW, float *db, int threaded)
 {
     nn_node_t *in = &m->nodes[n->in0];
     size_t ic = in->c, ih = in->h, iw = in->w, oc = n->c, oh = n->h, ow = n->w;
@@ -343,7 +499,12 @@ static void conv_backward_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, 
     if (db)
         for (size_t o = 0; o < oc; o++)
             db[o] += (float)sum8(dyc + o * ld, ld);
-    if (in->needs_grad && nn_conv_tconv(n->k, n->stride, n->pad)) {
+    if (in->needs_grad && nn_conv_direct(ic, n->k, n->stride, n->pad)) {
+        /* dx += conv(dy, flipped W^T), directly */
+        for (size_t j = 0; j < cs; j++)
+            conv_direct(m->wt, ic, n->dy + (s0 + j) * oc * ohw, oc, oh, ow, n->k, n->k - 1 - n->pad,
+                        in->dy + (s0 + j) * isz, NULL, 1, dws);
+    } else if (in->needs_grad && nn_conv_tconv(n->k, n->stride, n->pad)) {
         /* dx = conv(dy, flipped W^T): tcol (oc*k*k x ld) gathers dy's patches (same padding), and
          * (ic x ld) = wt (ic x oc*k*k) * tcol; one sample's NCHW gradient has the chunk layout */
         size_t tk = oc * (size_t)n->k * (size_t)n->k;
@@ -380,7 +541,8 @@ static void conv_forward_job(void *ctx, int tid)
     conv_job_t *j = ctx;
     for (size_t c = (size_t)tid; c < j->nchunks; c += (size_t)j->T) {
         size_t s0 = c * j->S, cs = j->n->rows - s0 < j->S ? j->n->rows - s0 : j->S;
-        conv_forward_chunk(j->m, j->n, s0, cs, j->m->work + (size_t)tid * j->m->work_stride, 1);
+        conv_forward_chunk(j->m, j->n, s0, cs, j->m->work + (size_t)tid * j->m->work_stride,
+                           j->m->dwork + (size_t)tid * j->m->dwork_stride, 1);
     }
 }
 
@@ -395,8 +557,8 @@ static void conv_backward_job(void *ctx, int tid)
     memset(g, 0, (nw + nb) * sizeof(float));
     for (size_t c = (size_t)tid; c < j->nchunks; c += (size_t)j->T) {
         size_t s0 = c * j->S, cs = n->rows - s0 < j->S ? n->rows - s0 : j->S;
-        conv_backward_chunk(j->m, j->n, s0, cs, j->m->work + (size_t)tid * j->m->work_stride, g, nb ? g + nw : NULL,
-                            1);
+        conv_backward_chunk(j->m, j->n, s0, cs, j->m->work + (size_t)tid * j->m->work_stride,
+                            j->m->dwork + (size_t)tid * j->m->dwork_stride, g, nb ? g + nw : NULL, 1);
     }
 }
 
@@ -415,7 +577,7 @@ static void conv_forward(struct cgalr_model *m, nn_node_t *n)
         return;
     }
     for (size_t s0 = 0; s0 < n->rows; s0 += S)
-        conv_forward_chunk(m, n, s0, n->rows - s0 < S ? n->rows - s0 : S, m->work, 0);
+        conv_forward_chunk(m, n, s0, n->rows - s0 < S ? n->rows - s0 : S, m->work, m->dwork, 0);
 }
 
 /* wt[c][(o*k + a)*k + b] = W[o][c][k-1-a][k-1-b] */
@@ -452,7 +614,7 @@ static void conv_backward(struct cgalr_model *m, nn_node_t *n)
         return;
     }
     for (size_t s0 = 0; s0 < n->rows; s0 += S)
-        conv_backward_chunk(m, n, s0, n->rows - s0 < S ? n->rows - s0 : S, m->work, dW, db, 0);
+        conv_backward_chunk(m, n, s0, n->rows - s0 < S ? n->rows - s0 : S, m->work, m->dwork, dW, db, 0);
 }
 
 static void linear_forward(struct cgalr_model *m, nn_node_t *n)
