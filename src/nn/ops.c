@@ -751,19 +751,16 @@ static void bn1d_backward(struct cgalr_model *m, nn_node_t *n)
         }
 }
 
-static cgalr_status_t bn_forward(struct cgalr_model *m, nn_node_t *n)
+/* BatchNorm2d over channels [c0, c1): every channel's statistics and outputs depend on that
+ * channel alone, so splitting channels between threads gives the same bits as one thread. */
+static void bn_forward_range(struct cgalr_model *m, nn_node_t *n, size_t c0, size_t c1)
 {
     const nn_node_t *in = &m->nodes[n->in0];
     size_t C = n->c, hw = n->h * n->w, r = n->rows, M = r * hw;
     const float *g = m->params + n->w_off, *b = m->params + n->b_off;
     float *rm = m->buffers + n->buf_off, *rv = rm + C;
-    if (m->training && M < 2)
-        return cgalr_fail(CGALR_EINVAL, "batch norm '%s': %zu value(s) per channel in training mode, need at least 2",
-                          n->name, M);
-    if (hw == 1)
-        return bn1d_forward(m, n);
     int relu = bn_fused(m, n);
-    for (size_t c = 0; c < C; c++) {
+    for (size_t c = c0; c < c1; c++) {
         float mean, invstd;
         if (m->training) {
             double s = 0.0, ss = 0.0;
@@ -798,21 +795,16 @@ static cgalr_status_t bn_forward(struct cgalr_model *m, nn_node_t *n)
                     y[j] = x[j] * a + bb;
         }
     }
-    return CGALR_OK;
 }
 
-static void bn_backward(struct cgalr_model *m, nn_node_t *n)
+static void bn_backward_range(struct cgalr_model *m, nn_node_t *n, size_t c0, size_t c1)
 {
     nn_node_t *in = &m->nodes[n->in0];
     size_t C = n->c, hw = n->h * n->w, r = n->rows, M = r * hw;
     const float *g = m->params + n->w_off;
     float *dg = m->grads + n->w_off, *db = m->grads + n->b_off;
-    if (hw == 1) {
-        bn1d_backward(m, n);
-        return;
-    }
     int relu = bn_fused(m, n);
-    for (size_t c = 0; c < C; c++) {
+    for (size_t c = c0; c < c1; c++) {
         float mean = n->aux[c], invstd = n->aux[C + c];
         double sdy = 0.0, sdyx = 0.0;
         for (size_t i = 0; i < r; i++) {
@@ -844,6 +836,56 @@ static void bn_backward(struct cgalr_model *m, nn_node_t *n)
             }
         }
     }
+}
+
+typedef struct bn_job {
+    struct cgalr_model *m;
+    nn_node_t *n;
+    int T, backward;
+} bn_job_t;
+
+static void bn_job(void *ctx, int tid)
+{
+    bn_job_t *j = ctx;
+    size_t C = j->n->c, c0 = C * (size_t)tid / (size_t)j->T, c1 = C * (size_t)(tid + 1) / (size_t)j->T;
+    if (j->backward)
+        bn_backward_range(j->m, j->n, c0, c1);
+    else
+        bn_forward_range(j->m, j->n, c0, c1);
+}
+
+static void bn_run(struct cgalr_model *m, nn_node_t *n, int backward)
+{
+    int T = nn_pool_threads(m->pool);
+    if (T > 1 && n->c > 1) {
+        bn_job_t j = {m, n, T, backward};
+        nn_pool_run(m->pool, bn_job, &j);
+    } else if (backward) {
+        bn_backward_range(m, n, 0, n->c);
+    } else {
+        bn_forward_range(m, n, 0, n->c);
+    }
+}
+
+static cgalr_status_t bn_forward(struct cgalr_model *m, nn_node_t *n)
+{
+    size_t hw = n->h * n->w, M = n->rows * hw;
+    if (m->training && M < 2)
+        return cgalr_fail(CGALR_EINVAL, "batch norm '%s': %zu value(s) per channel in training mode, need at least 2",
+                          n->name, M);
+    if (hw == 1)
+        return bn1d_forward(m, n);
+    bn_run(m, n, 0);
+    return CGALR_OK;
+}
+
+static void bn_backward(struct cgalr_model *m, nn_node_t *n)
+{
+    if (n->h * n->w == 1) {
+        bn1d_backward(m, n);
+        return;
+    }
+    bn_run(m, n, 1);
 }
 
 /* 2x2 stride-2 max pooling without per-element calls or loops: the four candidates in PyTorch's
