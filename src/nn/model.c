@@ -456,7 +456,7 @@ static void mark_inplace(cgalr_model_t *m)
         if (uses[n->in0] == 1 && !a->probe && !a->inplace && a->op != OP_INPUT && a->op != OP_RELU &&
             a->op != OP_LRELU && a->op != OP_FLATTEN) {
             n->inplace = 1;
-            if (a->op == OP_BN)
+            if (a->op == OP_BN || a->op == OP_ADD)
                 m->nodes[n->in0].fuse_relu = i;
         }
     }
@@ -896,6 +896,11 @@ static cgalr_status_t loss_and_grad(cgalr_model_t *m, const int32_t *labels, int
     return CGALR_OK;
 }
 
+static void zero_range(void *ctx, size_t lo, size_t hi)
+{
+    memset((float *)ctx + lo, 0, (hi - lo) * sizeof(float));
+}
+
 static cgalr_status_t train_common(cgalr_model_t *m, const int32_t *labels, cgalr_step_result_t *res)
 {
     cgalr_step_result_t tmp;
@@ -907,7 +912,7 @@ static cgalr_status_t train_common(cgalr_model_t *m, const int32_t *labels, cgal
     for (int i = 1; i < m->n_nodes; i++) {
         nn_node_t *n = &m->nodes[i];
         if (n->dy && n->op != OP_FLATTEN && !n->inplace)
-            memset(n->dy, 0, n->rows * rowsize(n) * sizeof(float));
+            nn_par_for(m, n->rows * rowsize(n), 1, zero_range, n->dy);
     }
     st = loss_and_grad(m, labels, 1, res);
     if (st)

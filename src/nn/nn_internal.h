@@ -49,7 +49,7 @@ typedef struct nn_node {
     int probe;           /* can be a probe signal */
     int needs_grad;      /* its output depends on parameters: backward must reach it */
     int inplace;         /* ReLU sharing its input's y and dy (the input has no other reader) */
-    int fuse_relu;       /* BN: index of the in-place ReLU it feeds (0: none); see nn_bn_fused */
+    int fuse_relu;       /* BN, ADD: index of the in-place ReLU it feeds (0: none); see bn_fused in ops.c */
     /* per batch */
     size_t rows;
     float *y, *dy;
@@ -112,6 +112,11 @@ int nn_conv_tconv(int k, int stride, int pad);
  * (see ops.c), and the floats of scratch one needs over c planes of h x w. */
 int nn_conv_direct(size_t rows, int k, int stride, int pad);
 size_t nn_direct_work(size_t c, size_t h, size_t w, int k, int p);
+
+/* Runs fn(ctx, lo, hi) over [0, n) split into one contiguous range per pool thread when n * grain
+ * (floats touched) is large enough, else inline. */
+void nn_par_for(struct cgalr_model *m, size_t n, size_t grain, void (*fn)(void *ctx, size_t lo, size_t hi),
+                void *ctx);
 
 /* pool.c: condition-variable thread pool; run calls fn(ctx, tid) for tid 0..threads-1 (the
  * caller is tid 0) and returns when all are done. create(n < 2) gives NULL, which runs inline. */

@@ -656,7 +656,94 @@ static void linear_backward(struct cgalr_model *m, nn_node_t *n)
  * ReLU is part of the forward pass being run, so a forward stopped at the BN is unchanged.) */
 static int bn_fused(const struct cgalr_model *m, const nn_node_t *bn)
 {
-    return bn->op == OP_BN && bn->fuse_relu > 0 && bn->fuse_relu <= m->fwd_upto && bn->h * bn->w > 1;
+    if (bn->fuse_relu <= 0 || bn->fuse_relu > m->fwd_upto)
+        return 0;
+    return (bn->op == OP_BN && bn->h * bn->w > 1) || bn->op == OP_ADD; /* an ADD fuses the same way */
+}
+
+/* Elementwise work split into contiguous ranges over the pool threads (each element's arithmetic
+ * is the same at any thread count); small tensors run inline. */
+typedef void (*nn_range_fn)(void *ctx, size_t lo, size_t hi);
+typedef struct par_job {
+    nn_range_fn fn;
+    void *ctx;
+    size_t n;
+    int T;
+} par_job_t;
+
+static void par_job(void *ctx, int tid)
+{
+    par_job_t *j = ctx;
+    j->fn(j->ctx, j->n * (size_t)tid / (size_t)j->T, j->n * (size_t)(tid + 1) / (size_t)j->T);
+}
+
+void nn_par_for(struct cgalr_model *m, size_t n, size_t grain, nn_range_fn fn, void *ctx)
+{
+    int T = nn_pool_threads(m->pool);
+    if (T > 1 && n * grain >= ((size_t)1 << 16)) {
+        par_job_t j = {fn, ctx, n, T};
+        nn_pool_run(m->pool, par_job, &j);
+    } else {
+        fn(ctx, 0, n);
+    }
+}
+
+typedef struct ew_ctx {
+    const float *a, *b, *y;
+    float *out, *out2;
+} ew_ctx_t;
+
+static void relu_range(void *ctx, size_t lo, size_t hi)
+{
+    ew_ctx_t *c = ctx;
+    const float *x = c->a;
+    float *y = c->out;
+    /* x > 0 ? x : 0, except that NaN passes through like torch.relu (x and y may be one buffer) */
+    for (size_t q = lo; q < hi; q++)
+        y[q] = (x[q] > 0.0f || x[q] != x[q]) ? x[q] : 0.0f;
+}
+
+static void relu_back_range(void *ctx, size_t lo, size_t hi)
+{
+    ew_ctx_t *c = ctx;
+    const float *y = c->y, *dy = c->a;
+    float *dx = c->out;
+    if (dx == dy) /* in place: dy is also the input's gradient, written by nobody else */
+        for (size_t q = lo; q < hi; q++)
+            dx[q] = y[q] > 0.0f ? dy[q] : 0.0f;
+    else
+        for (size_t q = lo; q < hi; q++)
+            dx[q] += y[q] > 0.0f ? dy[q] : 0.0f;
+}
+
+static void add_range(void *ctx, size_t lo, size_t hi)
+{
+    ew_ctx_t *c = ctx;
+    const float *restrict a = c->a, *restrict b = c->b;
+    float *restrict y = c->out;
+    if (c->y) /* fused ReLU */
+        for (size_t q = lo; q < hi; q++) {
+            float v = a[q] + b[q];
+            y[q] = (v > 0.0f || v != v) ? v : 0.0f;
+        }
+    else
+        for (size_t q = lo; q < hi; q++)
+            y[q] = a[q] + b[q];
+}
+
+/* dx_a += g, dx_b += g with g = dy, or with a fused ReLU g = y > 0 ? dy : 0 (y the ReLU output) */
+static void add_back_range(void *ctx, size_t lo, size_t hi)
+{
+    ew_ctx_t *c = ctx;
+    const float *dy = c->a, *y = c->y;
+    float *da = c->out, *db = c->out2; /* may be one buffer (an ADD of a node to itself) */
+    for (size_t q = lo; q < hi; q++) {
+        float g = y ? (y[q] > 0.0f ? dy[q] : 0.0f) : dy[q];
+        if (da)
+            da[q] += g;
+        if (db)
+            db[q] += g;
+    }
 }
 
 #define BN_EPS 1e-5
@@ -1063,17 +1150,8 @@ cgalr_status_t nn_forward_node(struct cgalr_model *m, nn_node_t *n)
     case OP_RELU: {
         if (n->inplace && bn_fused(m, in))
             break; /* applied by the BN */
-        if (n->inplace) {
-            float *y = n->y;
-            for (size_t q = 0; q < total; q++)
-                y[q] = (y[q] > 0.0f || y[q] != y[q]) ? y[q] : 0.0f;
-            break;
-        }
-        const float *restrict x = in->y;
-        float *restrict y = n->y;
-        /* x > 0 ? x : 0, except that NaN passes through like torch.relu */
-        for (size_t q = 0; q < total; q++)
-            y[q] = (x[q] > 0.0f || x[q] != x[q]) ? x[q] : 0.0f;
+        ew_ctx_t c = {in->y, NULL, NULL, n->y, NULL};
+        nn_par_for(m, total, 1, relu_range, &c);
         break;
     }
     case OP_LRELU: {
@@ -1113,10 +1191,9 @@ cgalr_status_t nn_forward_node(struct cgalr_model *m, nn_node_t *n)
         }
         break;
     case OP_ADD: {
-        const float *restrict a = in->y, *restrict b = m->nodes[n->in1].y;
-        float *restrict y = n->y;
-        for (size_t q = 0; q < total; q++)
-            y[q] = a[q] + b[q];
+        /* with a fused ReLU, y (the ADD's and the ReLU's buffer) gets relu(a + b) */
+        ew_ctx_t c = {in->y, m->nodes[n->in1].y, bn_fused(m, n) ? n->y : NULL, n->y, NULL};
+        nn_par_for(m, total, 1, add_range, &c);
         break;
     }
     case OP_SHORTCUT_A: {
@@ -1169,18 +1246,10 @@ void nn_backward_node(struct cgalr_model *m, nn_node_t *n)
         break;
     case OP_RELU:
         if (n->inplace && bn_fused(m, in))
-            break; /* masked by the BN's backward */
-        if (in->needs_grad && n->inplace) {
-            /* dy is also the input's gradient, written by nobody else: mask it in place */
-            const float *restrict y = n->y;
-            float *restrict dy = n->dy;
-            for (size_t q = 0; q < total; q++)
-                dy[q] = y[q] > 0.0f ? dy[q] : 0.0f;
-        } else if (in->needs_grad) {
-            const float *restrict y = n->y, *restrict dy = n->dy;
-            float *restrict dx = in->dy;
-            for (size_t q = 0; q < total; q++)
-                dx[q] += y[q] > 0.0f ? dy[q] : 0.0f;
+            break; /* masked by the BN's (or ADD's) backward */
+        if (in->needs_grad) {
+            ew_ctx_t c = {n->dy, NULL, n->y, in->dy, NULL};
+            nn_par_for(m, total, 1, relu_back_range, &c);
         }
         break;
     case OP_LRELU:
@@ -1221,17 +1290,10 @@ void nn_backward_node(struct cgalr_model *m, nn_node_t *n)
         break;
     case OP_ADD: {
         nn_node_t *b = &m->nodes[n->in1];
-        const float *restrict dy = n->dy;
-        if (in->needs_grad) {
-            float *restrict dx = in->dy;
-            for (size_t q = 0; q < total; q++)
-                dx[q] += dy[q];
-        }
-        if (b->needs_grad) {
-            float *restrict dx = b->dy;
-            for (size_t q = 0; q < total; q++)
-                dx[q] += dy[q];
-        }
+        ew_ctx_t c = {n->dy, NULL, bn_fused(m, n) ? n->y : NULL, in->needs_grad ? in->dy : NULL,
+                      b->needs_grad ? b->dy : NULL};
+        if (c.out || c.out2)
+            nn_par_for(m, total, 1, add_back_range, &c);
         break;
     }
     case OP_SHORTCUT_A:
