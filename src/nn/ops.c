@@ -1012,17 +1012,19 @@ static void maxpool22_forward(const float *x, size_t planes, size_t ih, size_t i
     }
 }
 
-static void pool_forward(struct cgalr_model *m, nn_node_t *n, int is_max)
+/* Pooling over planes [pl0, pl1) (planes are independent: split over the pool threads). */
+static void pool_forward_range(struct cgalr_model *m, nn_node_t *n, int is_max, size_t pl0, size_t pl1)
 {
     const nn_node_t *in = &m->nodes[n->in0];
-    size_t planes = n->rows * n->c, ih = in->h, iw = in->w, oh = n->h, ow = n->w;
+    size_t ih = in->h, iw = in->w, oh = n->h, ow = n->w;
     int k = n->k, s = n->stride;
     float inv = 1.0f / (float)(k * k);
     if (is_max && k == 2 && s == 2) {
-        maxpool22_forward(in->y, planes, ih, iw, oh, ow, n->y, n->idx);
+        maxpool22_forward(in->y + pl0 * ih * iw, pl1 - pl0, ih, iw, oh, ow, n->y + pl0 * oh * ow,
+                          n->idx + pl0 * oh * ow);
         return;
     }
-    for (size_t pl = 0; pl < planes; pl++) {
+    for (size_t pl = pl0; pl < pl1; pl++) {
         const float *x = in->y + pl * ih * iw;
         float *y = n->y + pl * oh * ow;
         int32_t *idx = is_max ? n->idx + pl * oh * ow : NULL;
@@ -1055,15 +1057,13 @@ static void pool_forward(struct cgalr_model *m, nn_node_t *n, int is_max)
     }
 }
 
-static void pool_backward(struct cgalr_model *m, nn_node_t *n, int is_max)
+static void pool_backward_range(struct cgalr_model *m, nn_node_t *n, int is_max, size_t pl0, size_t pl1)
 {
     nn_node_t *in = &m->nodes[n->in0];
-    if (!in->needs_grad)
-        return;
-    size_t planes = n->rows * n->c, ih = in->h, iw = in->w, oh = n->h, ow = n->w;
+    size_t ih = in->h, iw = in->w, oh = n->h, ow = n->w;
     int k = n->k, s = n->stride;
     float inv = 1.0f / (float)(k * k);
-    for (size_t pl = 0; pl < planes; pl++) {
+    for (size_t pl = pl0; pl < pl1; pl++) {
         float *dx = in->dy + pl * ih * iw;
         const float *dy = n->dy + pl * oh * ow;
         if (is_max) {
@@ -1080,6 +1080,37 @@ static void pool_backward(struct cgalr_model *m, nn_node_t *n, int is_max)
                 }
         }
     }
+}
+
+typedef struct pool_ctx {
+    struct cgalr_model *m;
+    nn_node_t *n;
+    int is_max, backward;
+} pool_ctx_t;
+
+static void pool_range(void *ctx, size_t lo, size_t hi)
+{
+    pool_ctx_t *c = ctx;
+    if (c->backward)
+        pool_backward_range(c->m, c->n, c->is_max, lo, hi);
+    else
+        pool_forward_range(c->m, c->n, c->is_max, lo, hi);
+}
+
+static void pool_forward(struct cgalr_model *m, nn_node_t *n, int is_max)
+{
+    const nn_node_t *in = &m->nodes[n->in0];
+    pool_ctx_t c = {m, n, is_max, 0};
+    nn_par_for(m, n->rows * n->c, in->h * in->w, pool_range, &c);
+}
+
+static void pool_backward(struct cgalr_model *m, nn_node_t *n, int is_max)
+{
+    nn_node_t *in = &m->nodes[n->in0];
+    if (!in->needs_grad)
+        return;
+    pool_ctx_t c = {m, n, is_max, 1};
+    nn_par_for(m, n->rows * n->c, in->h * in->w, pool_range, &c);
 }
 
 static void gin_agg_forward(struct cgalr_model *m, nn_node_t *n)
