@@ -476,6 +476,7 @@ void cgalr_model_free(cgalr_model_t *m)
     free(m->work);
     free(m->gscratch);
     free(m->wt);
+    free(m->apack);
     free(m->dwork);
     nn_pool_free(m->pool);
     free(m);
@@ -658,7 +659,7 @@ static size_t align64(size_t x)
 /* Carves y, dy and scratch buffers of every node for this batch; `upto` is the last node run. */
 static cgalr_status_t prepare(cgalr_model_t *m, size_t rows_sample, size_t rows_node, int training, int upto)
 {
-    size_t work = 0, gwork = 0, wt = 0, dwork = 0;
+    size_t work = 0, gwork = 0, wt = 0, dwork = 0, apack = 0;
     int T = nn_pool_threads(m->pool);
     for (int pass = 0; pass < 2; pass++) {
         size_t off = 0;
@@ -708,6 +709,8 @@ static cgalr_status_t prepare(cgalr_model_t *m, size_t rows_sample, size_t rows_
                                            nn_conv_tconv(n->k, n->stride, n->pad), T);
                 if (training && n->c * kk > wt)
                     wt = n->c * kk;
+                if (n->c * kk > apack) /* forward: oc x kk; input gradient: ic x oc*k*k, as many */
+                    apack = n->c * kk;
                 if (nn_conv_direct(n->c, n->k, n->stride, n->pad)) {
                     size_t d = nn_direct_work(a->c, a->h, a->w, n->k, n->pad);
                     dwork = d > dwork ? d : dwork;
@@ -751,6 +754,14 @@ static cgalr_status_t prepare(cgalr_model_t *m, size_t rows_sample, size_t rows_
                 m->dwork = malloc(dwork * (size_t)T * sizeof(float));
                 m->dwork_cap = m->dwork ? dwork * (size_t)T : 0;
                 if (!m->dwork)
+                    return cgalr_fail(CGALR_ENOMEM, "model %s: out of memory for convolution scratch",
+                                      kind_names[m->cfg.kind]);
+            }
+            if (apack > m->apack_cap) {
+                free(m->apack);
+                m->apack = malloc(apack * sizeof(float));
+                m->apack_cap = m->apack ? apack : 0;
+                if (!m->apack)
                     return cgalr_fail(CGALR_ENOMEM, "model %s: out of memory for convolution scratch",
                                       kind_names[m->cfg.kind]);
             }

@@ -83,6 +83,8 @@ struct cgalr_model {
     size_t work_cap, work_stride;
     float *dwork;        /* direct-convolution scratch: one slice of dwork_stride floats per thread */
     size_t dwork_cap, dwork_stride;
+    float *apack;        /* weights of the direct convolution being run, in 16-row blocks */
+    size_t apack_cap;
     float *wt;           /* flipped, transposed kernel of the convolution being back-propagated */
     size_t wt_cap;
     float *gscratch;     /* per-thread convolution weight gradients (threads > 1) */

@@ -364,8 +364,19 @@ __attribute__((target("avx2,fma"))) static void direct_tiles(const float *xpad, 
 }
 #endif
 
-/* y (M x h*w, NCHW planes) = A (M x c*k*k) conv x (c x h x w) [+ bias], or += with accum. */
-static void conv_direct(const float *A, size_t M, const float *x, size_t c, size_t h, size_t w, int k, int p,
+/* ap = A (M x K) in blocks of 16 rows, each stored tap-major: ap[m0*K + q*16 + o] = A[m0+o][q].
+ * Done once per layer and pass (not per sample), shared read-only by the threads. */
+static void pack_rows16(const float *A, size_t M, size_t K, float *ap)
+{
+    for (size_t m0 = 0; m0 < M; m0 += DR_MR)
+        for (size_t o = 0; o < DR_MR; o++)
+            for (size_t q = 0; q < K; q++)
+                ap[m0 * K + q * DR_MR + o] = A[(m0 + o) * K + q];
+}
+
+/* y (M x h*w, NCHW planes) = A (M x c*k*k, packed by pack_rows16 into ap) conv x (c x h x w)
+ * [+ bias], or += with accum. */
+static void conv_direct(const float *ap, size_t M, const float *x, size_t c, size_t h, size_t w, int k, int p,
                         float *y, const float *bias, int accum, float *scratch)
 {
 #ifdef NN_DIRECT
@@ -374,7 +385,7 @@ static void conv_direct(const float *A, size_t M, const float *x, size_t c, size
     size_t xsz = c * plane + npr - np + 64;
     float *xpad = scratch;
     int32_t *off = (int32_t *)(void *)(xpad + xsz);
-    float *wb = (float *)(void *)(off + K), *tile = wb + K * DR_MR;
+    float *tile = (float *)(void *)(off + K) + K * DR_MR;
     for (size_t ch = 0; ch < c; ch++) {
         float *dst = xpad + ch * plane;
         const float *src = x + ch * hw;
@@ -394,10 +405,7 @@ static void conv_direct(const float *A, size_t M, const float *x, size_t c, size
                 off[(ch * (size_t)k + (size_t)a) * (size_t)k + (size_t)b] =
                     (int32_t)(ch * plane + (size_t)a * pw + (size_t)b);
     for (size_t m0 = 0; m0 < M; m0 += DR_MR) {
-        for (size_t q = 0; q < K; q++)
-            for (size_t o = 0; o < DR_MR; o++)
-                wb[q * DR_MR + o] = A[(m0 + o) * K + q];
-        direct_tiles(xpad, off, K, wb, npr, tile);
+        direct_tiles(xpad, off, K, ap + m0 * K, npr, tile);
         for (size_t o = 0; o < DR_MR; o++) {
             float *yo = y + (m0 + o) * hw;
             float bo = bias ? bias[m0 + o] : 0.0f;
@@ -414,7 +422,7 @@ static void conv_direct(const float *A, size_t M, const float *x, size_t c, size
         }
     }
 #else
-    (void)A, (void)M, (void)x, (void)c, (void)h, (void)w, (void)k, (void)p, (void)y, (void)bias, (void)accum,
+    (void)ap, (void)M, (void)x, (void)c, (void)h, (void)w, (void)k, (void)p, (void)y, (void)bias, (void)accum,
         (void)scratch;
 #endif
 }
@@ -443,7 +451,7 @@ static void conv_forward_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, s
     if (nn_conv_direct(oc, n->k, n->stride, n->pad)) {
         const float *b = n->b_off != NN_NONE ? m->params + n->b_off : NULL;
         for (size_t j = 0; j < cs; j++)
-            conv_direct(W, oc, in->y + (s0 + j) * isz, ic, ih, iw, n->k, n->pad, n->y + (s0 + j) * oc * ohw, b, 0,
+            conv_direct(m->apack, oc, in->y + (s0 + j) * isz, ic, ih, iw, n->k, n->pad, n->y + (s0 + j) * oc * ohw, b, 0,
                         dws);
         return;
     }
@@ -502,7 +510,7 @@ static void conv_backward_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, 
     if (in->needs_grad && nn_conv_direct(ic, n->k, n->stride, n->pad)) {
         /* dx += conv(dy, flipped W^T), directly */
         for (size_t j = 0; j < cs; j++)
-            conv_direct(m->wt, ic, n->dy + (s0 + j) * oc * ohw, oc, oh, ow, n->k, n->k - 1 - n->pad,
+            conv_direct(m->apack, ic, n->dy + (s0 + j) * oc * ohw, oc, oh, ow, n->k, n->k - 1 - n->pad,
                         in->dy + (s0 + j) * isz, NULL, 1, dws);
     } else if (in->needs_grad && nn_conv_tconv(n->k, n->stride, n->pad)) {
         /* dx = conv(dy, flipped W^T): tcol (oc*k*k x ld) gathers dy's patches (same padding), and
@@ -570,6 +578,8 @@ static void conv_forward(struct cgalr_model *m, nn_node_t *n)
     size_t S = nn_conv_chunk(kk, ohw, n->c, n->rows, T);
     size_t nchunks = (n->rows + S - 1) / S;
     (void)in;
+    if (nn_conv_direct(n->c, n->k, n->stride, n->pad))
+        pack_rows16(m->params + n->w_off, n->c, kk, m->apack);
     if (T > 1 && nchunks > 1) {
         conv_job_t j = {m, n, S, nchunks, T};
         nn_blas_threads(1);
@@ -595,6 +605,8 @@ static void conv_backward(struct cgalr_model *m, nn_node_t *n)
     size_t kk = m_kk(m, n), ohw = n->h * n->w;
     if (m->nodes[n->in0].needs_grad && nn_conv_tconv(n->k, n->stride, n->pad))
         flip_kernel(m->params + n->w_off, n->c, m->nodes[n->in0].c, n->k, m->wt);
+    if (m->nodes[n->in0].needs_grad && nn_conv_direct(m->nodes[n->in0].c, n->k, n->stride, n->pad))
+        pack_rows16(m->wt, m->nodes[n->in0].c, n->c * (size_t)n->k * (size_t)n->k, m->apack);
     int T = nn_pool_threads(m->pool);
     size_t S = nn_conv_chunk(kk, ohw, n->c, n->rows, T);
     size_t nchunks = (n->rows + S - 1) / S;
