@@ -436,6 +436,14 @@ def main():
                               "conv:16:3:1:1:b,bn,relu,conv:16:3:1:1:b,relu,conv:32:3:1:1,relu"]):
         run_case(f"layer{i}", "seq", "sgd", 10, Seq(spec, (3, 8, 8), 4), (x, y),
                  ["in=3,8,8", "classes=4", f"seed={20 + i}", f"spec={spec}"], 0.05, {"momentum": 0.9, "wd": 1e-3})
+    # 32x32 maps with 16 channels (and a 3-channel first layer: 27 taps, not a multiple of the
+    # 6-tap tile): the direct weight gradient, used from 1024 positions up
+    rng32 = np.random.default_rng(32)  # its own generator: the shared draws below stay as they were
+    x32 = rng32.standard_normal((2, 3, 32, 32)).astype(np.float32)
+    y32 = rng32.integers(0, 4, 2).astype(np.int32)
+    spec = "conv:16:3:1:1:b,bn,relu,conv:16:3:1:1:b,relu,maxpool:2:2"
+    run_case("layer_direct32", "seq", "sgd", 10, Seq(spec, (3, 32, 32), 4), (x32, y32),
+             ["in=3,32,32", "classes=4", "seed=40", f"spec={spec}"], 0.05, {"momentum": 0.9, "wd": 1e-3})
     # mlp: default sizes (784-256-128-10) and a small custom one
     x = rng.standard_normal((16, 1, 28, 28)).astype(np.float32)
     y = rng.integers(0, 10, 16).astype(np.int32)

@@ -307,13 +307,22 @@ int nn_conv_direct(size_t rows, int k, int stride, int pad)
     return rows % DR_MR == 0 && stride == 1 && 2 * pad == k - 1 && direct_enabled();
 }
 
+/* Padded input: c planes of (h+2p) x (w+2p) and a zeroed slack of 80 floats for the over-read of
+ * the last tile (at most 5 positions + the 2p*pw + 2p reach of the taps, p <= 30). */
+static size_t direct_xsz(size_t c, size_t h, size_t w, int p)
+{
+    return c * (h + 2 * (size_t)p) * (w + 2 * (size_t)p) + 80;
+}
+
 /* Floats of scratch for a direct convolution over c input planes of h x w (kernel k, pad p):
  * padded input (+ slack for the last tile's over-read), tap offsets, packed A block, output tile. */
 size_t nn_direct_work(size_t c, size_t h, size_t w, int k, int p)
 {
     size_t pw = w + 2 * (size_t)p, ph = h + 2 * (size_t)p, np = h * pw;
     size_t npr = (np + DR_NR - 1) / DR_NR * DR_NR, K = c * (size_t)k * (size_t)k;
-    return (c * ph * pw + npr - np + 64) + K + K * DR_MR + npr * DR_MR + 64;
+    (void)ph;
+    /* the weight gradient puts np*16 floats where the (unused) packed block and tile would be */
+    return direct_xsz(c, h, w, p) + K + K * DR_MR + npr * DR_MR + 64;
 }
 
 #ifdef NN_DIRECT
@@ -364,28 +373,14 @@ __attribute__((target("avx2,fma"))) static void direct_tiles(const float *xpad, 
 }
 #endif
 
-/* ap = A (M x K) in blocks of 16 rows, each stored tap-major: ap[m0*K + q*16 + o] = A[m0+o][q].
- * Done once per layer and pass (not per sample), shared read-only by the threads. */
-static void pack_rows16(const float *A, size_t M, size_t K, float *ap)
-{
-    for (size_t m0 = 0; m0 < M; m0 += DR_MR)
-        for (size_t o = 0; o < DR_MR; o++)
-            for (size_t q = 0; q < K; q++)
-                ap[m0 * K + q * DR_MR + o] = A[(m0 + o) * K + q];
-}
-
-/* y (M x h*w, NCHW planes) = A (M x c*k*k, packed by pack_rows16 into ap) conv x (c x h x w)
- * [+ bias], or += with accum. */
-static void conv_direct(const float *ap, size_t M, const float *x, size_t c, size_t h, size_t w, int k, int p,
-                        float *y, const float *bias, int accum, float *scratch)
-{
 #ifdef NN_DIRECT
-    size_t pw = w + 2 * (size_t)p, ph = h + 2 * (size_t)p, np = h * pw, hw = h * w;
-    size_t npr = (np + DR_NR - 1) / DR_NR * DR_NR, K = c * (size_t)k * (size_t)k, plane = ph * pw;
-    size_t xsz = c * plane + npr - np + 64;
-    float *xpad = scratch;
+/* Copies x (c x h x w) into zero-padded planes of width pw = w + 2p (plus the zeroed slack) and
+ * fills the tap offsets off[(ch*k + a)*k + b] = ch*plane + a*pw + b after them; returns off. */
+static int32_t *direct_pad(const float *x, size_t c, size_t h, size_t w, int k, int p, float *xpad)
+{
+    size_t pw = w + 2 * (size_t)p, ph = h + 2 * (size_t)p, hw = h * w, plane = ph * pw;
+    size_t xsz = direct_xsz(c, h, w, p);
     int32_t *off = (int32_t *)(void *)(xpad + xsz);
-    float *tile = (float *)(void *)(off + K) + K * DR_MR;
     for (size_t ch = 0; ch < c; ch++) {
         float *dst = xpad + ch * plane;
         const float *src = x + ch * hw;
@@ -404,6 +399,118 @@ static void conv_direct(const float *ap, size_t M, const float *x, size_t c, siz
             for (int b = 0; b < k; b++)
                 off[(ch * (size_t)k + (size_t)a) * (size_t)k + (size_t)b] =
                     (int32_t)(ch * plane + (size_t)a * pw + (size_t)b);
+    return off;
+}
+
+/* Weight gradient of one sample as an outer-product GEMM: dW[o][q] += sum_P dyT[P][o] * x_q[P],
+ * where x_q[P] = xpad[off[q] + P] (tap q of padded-width position P) and dyT is dy transposed to
+ * position-major 16-channel rows with zeros at the dropped columns. Register tile: 6 taps x 16
+ * channels, the same shape as the forward tile, accumulated over all positions. */
+__attribute__((target("avx2,fma"))) static void direct_dw6(const float *dyT, size_t np, const float *xpad,
+                                                            const int32_t *off, size_t K, float *dW, size_t ldw)
+{
+    for (size_t q = 0; q < K; q += 6) {
+        const float *x[6];
+        for (int r = 0; r < 6; r++)
+            x[r] = xpad + off[q + (size_t)r < K ? q + (size_t)r : K - 1];
+        const float *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3], *x4 = x[4], *x5 = x[5];
+        __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
+               c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+        const float *dp = dyT;
+        for (size_t P = 0; P < np; P++, dp += 16) {
+            __m256 w0 = _mm256_loadu_ps(dp), w1 = _mm256_loadu_ps(dp + 8), b;
+            b = _mm256_broadcast_ss(x0 + P);
+            c00 = _mm256_fmadd_ps(b, w0, c00);
+            c01 = _mm256_fmadd_ps(b, w1, c01);
+            b = _mm256_broadcast_ss(x1 + P);
+            c10 = _mm256_fmadd_ps(b, w0, c10);
+            c11 = _mm256_fmadd_ps(b, w1, c11);
+            b = _mm256_broadcast_ss(x2 + P);
+            c20 = _mm256_fmadd_ps(b, w0, c20);
+            c21 = _mm256_fmadd_ps(b, w1, c21);
+            b = _mm256_broadcast_ss(x3 + P);
+            c30 = _mm256_fmadd_ps(b, w0, c30);
+            c31 = _mm256_fmadd_ps(b, w1, c31);
+            b = _mm256_broadcast_ss(x4 + P);
+            c40 = _mm256_fmadd_ps(b, w0, c40);
+            c41 = _mm256_fmadd_ps(b, w1, c41);
+            b = _mm256_broadcast_ss(x5 + P);
+            c50 = _mm256_fmadd_ps(b, w0, c50);
+            c51 = _mm256_fmadd_ps(b, w1, c51);
+        }
+        float t[6][16];
+        _mm256_storeu_ps(t[0], c00);
+        _mm256_storeu_ps(t[0] + 8, c01);
+        _mm256_storeu_ps(t[1], c10);
+        _mm256_storeu_ps(t[1] + 8, c11);
+        _mm256_storeu_ps(t[2], c20);
+        _mm256_storeu_ps(t[2] + 8, c21);
+        _mm256_storeu_ps(t[3], c30);
+        _mm256_storeu_ps(t[3] + 8, c31);
+        _mm256_storeu_ps(t[4], c40);
+        _mm256_storeu_ps(t[4] + 8, c41);
+        _mm256_storeu_ps(t[5], c50);
+        _mm256_storeu_ps(t[5] + 8, c51);
+        for (size_t r = 0; r < 6 && q + r < K; r++)
+            for (size_t o = 0; o < 16; o++)
+                dW[o * ldw + q + r] += t[r][o];
+    }
+}
+
+#endif
+
+/* Weight gradient of one sample directly: dW (M x c*k*k) += dy (M x h*w) correlated with x
+ * (c x h x w); M a multiple of 16. Measured against im2col + OpenBLAS on single layers here:
+ * 1.4x faster with 16 channels and 1.15x with 32 on 32x32 maps, even at 16x16, slower at 8x8
+ * (too few positions per tile), hence only maps of at least DW_MIN_HW positions. */
+enum { DW_MIN_HW = 1024 };
+
+static void conv_direct_dw(const float *dy, size_t M, const float *x, size_t c, size_t h, size_t w, int k, int p,
+                            float *dW, float *scratch)
+{
+#ifdef NN_DIRECT
+    size_t pw = w + 2 * (size_t)p, np = h * pw, K = c * (size_t)k * (size_t)k, hw = h * w;
+    float *xpad = scratch;
+    int32_t *off = direct_pad(x, c, h, w, k, p, xpad);
+    float *dyT = (float *)(void *)(off + K);
+    for (size_t m0 = 0; m0 < M; m0 += 16) {
+        for (size_t i = 0; i < h; i++) {
+            for (size_t j = 0; j < w; j++) {
+                float *d = dyT + (i * pw + j) * 16;
+                for (size_t o = 0; o < 16; o++)
+                    d[o] = dy[(m0 + o) * hw + i * w + j];
+            }
+            for (size_t j = w; j < pw; j++)
+                memset(dyT + (i * pw + j) * 16, 0, 16 * sizeof(float));
+        }
+        direct_dw6(dyT, np, xpad, off, K, dW + m0 * K, K);
+    }
+#else
+    (void)dy, (void)M, (void)x, (void)c, (void)h, (void)w, (void)k, (void)p, (void)dW, (void)scratch;
+#endif
+}
+
+/* ap = A (M x K) in blocks of 16 rows, each stored tap-major: ap[m0*K + q*16 + o] = A[m0+o][q].
+ * Done once per layer and pass (not per sample), shared read-only by the threads. */
+static void pack_rows16(const float *A, size_t M, size_t K, float *ap)
+{
+    for (size_t m0 = 0; m0 < M; m0 += DR_MR)
+        for (size_t o = 0; o < DR_MR; o++)
+            for (size_t q = 0; q < K; q++)
+                ap[m0 * K + q * DR_MR + o] = A[(m0 + o) * K + q];
+}
+
+/* y (M x h*w, NCHW planes) = A (M x c*k*k, packed by pack_rows16 into ap) conv x (c x h x w)
+ * [+ bias], or += with accum. */
+static void conv_direct(const float *ap, size_t M, const float *x, size_t c, size_t h, size_t w, int k, int p,
+                        float *y, const float *bias, int accum, float *scratch)
+{
+#ifdef NN_DIRECT
+    size_t pw = w + 2 * (size_t)p, np = h * pw, hw = h * w;
+    size_t npr = (np + DR_NR - 1) / DR_NR * DR_NR, K = c * (size_t)k * (size_t)k;
+    float *xpad = scratch;
+    int32_t *off = direct_pad(x, c, h, w, k, p, xpad);
+    float *tile = (float *)(void *)(off + K) + K * DR_MR;
     for (size_t m0 = 0; m0 < M; m0 += DR_MR) {
         direct_tiles(xpad, off, K, ap + m0 * K, npr, tile);
         for (size_t o = 0; o < DR_MR; o++) {
@@ -491,6 +598,16 @@ static void conv_backward_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, 
     size_t kk = ic * (size_t)n->k * (size_t)n->k, ohw = oh * ow, isz = ic * ih * iw, ld = cs * ohw;
     const float *W = m->params + n->w_off;
     float *col = work, *dyc = work + kk * ld, *dcol = dyc + oc * ld;
+    if (nn_conv_direct(oc, n->k, n->stride, n->pad) && ohw >= DW_MIN_HW) {
+        /* weight (and bias) gradient directly, sample by sample */
+        for (size_t j = 0; j < cs; j++) {
+            const float *dy = n->dy + (s0 + j) * oc * ohw;
+            conv_direct_dw(dy, oc, in->y + (s0 + j) * isz, ic, ih, iw, n->k, n->pad, dW, dws);
+            for (size_t o = 0; db && o < oc; o++)
+                db[o] += (float)sum8(dy + o * ohw, ohw);
+        }
+        goto input_grad;
+    }
     if (cs == 1)
         dyc = n->dy + s0 * oc * ohw; /* already in chunk layout: no gather */
     for (size_t j = 0; j < cs; j++) {
@@ -507,6 +624,7 @@ static void conv_backward_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, 
     if (db)
         for (size_t o = 0; o < oc; o++)
             db[o] += (float)sum8(dyc + o * ld, ld);
+input_grad:
     if (in->needs_grad && nn_conv_direct(ic, n->k, n->stride, n->pad)) {
         /* dx += conv(dy, flipped W^T), directly */
         for (size_t j = 0; j < cs; j++)
