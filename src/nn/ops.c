@@ -490,6 +490,52 @@ static void conv_direct_dw(const float *dy, size_t M, const float *x, size_t c, 
 #endif
 }
 
+#ifdef NN_DIRECT
+/* Tile (position-major, 16 channels a row) to 16 NCHW planes, 8 positions x 8 channels at a time
+ * through an in-register transpose (w a multiple of 8, so 8 positions never straddle a row). */
+__attribute__((target("avx2,fma"))) static void direct_store8(const float *tile, size_t h, size_t w, size_t pw,
+                                                               float *y, const float *bias, int accum)
+{
+    size_t hw = h * w;
+    for (size_t i = 0; i < h; i++)
+        for (size_t j = 0; j < w; j += 8) {
+            const float *t = tile + (i * pw + j) * DR_MR;
+            for (size_t half = 0; half < 2; half++) {
+                const float *tb = t + half * 8;
+                __m256 r0 = _mm256_loadu_ps(tb), r1 = _mm256_loadu_ps(tb + 16), r2 = _mm256_loadu_ps(tb + 32),
+                       r3 = _mm256_loadu_ps(tb + 48), r4 = _mm256_loadu_ps(tb + 64), r5 = _mm256_loadu_ps(tb + 80),
+                       r6 = _mm256_loadu_ps(tb + 96), r7 = _mm256_loadu_ps(tb + 112);
+                __m256 u0 = _mm256_unpacklo_ps(r0, r1), u1 = _mm256_unpackhi_ps(r0, r1);
+                __m256 u2 = _mm256_unpacklo_ps(r2, r3), u3 = _mm256_unpackhi_ps(r2, r3);
+                __m256 u4 = _mm256_unpacklo_ps(r4, r5), u5 = _mm256_unpackhi_ps(r4, r5);
+                __m256 u6 = _mm256_unpacklo_ps(r6, r7), u7 = _mm256_unpackhi_ps(r6, r7);
+                __m256 v0 = _mm256_shuffle_ps(u0, u2, 0x44), v1 = _mm256_shuffle_ps(u0, u2, 0xEE);
+                __m256 v2 = _mm256_shuffle_ps(u1, u3, 0x44), v3 = _mm256_shuffle_ps(u1, u3, 0xEE);
+                __m256 v4 = _mm256_shuffle_ps(u4, u6, 0x44), v5 = _mm256_shuffle_ps(u4, u6, 0xEE);
+                __m256 v6 = _mm256_shuffle_ps(u5, u7, 0x44), v7 = _mm256_shuffle_ps(u5, u7, 0xEE);
+                __m256 o[8];
+                o[0] = _mm256_permute2f128_ps(v0, v4, 0x20);
+                o[1] = _mm256_permute2f128_ps(v1, v5, 0x20);
+                o[2] = _mm256_permute2f128_ps(v2, v6, 0x20);
+                o[3] = _mm256_permute2f128_ps(v3, v7, 0x20);
+                o[4] = _mm256_permute2f128_ps(v0, v4, 0x31);
+                o[5] = _mm256_permute2f128_ps(v1, v5, 0x31);
+                o[6] = _mm256_permute2f128_ps(v2, v6, 0x31);
+                o[7] = _mm256_permute2f128_ps(v3, v7, 0x31);
+                for (size_t c = 0; c < 8; c++) {
+                    float *dst = y + (half * 8 + c) * hw + i * w + j;
+                    if (accum)
+                        _mm256_storeu_ps(dst, _mm256_add_ps(_mm256_loadu_ps(dst), o[c]));
+                    else if (bias)
+                        _mm256_storeu_ps(dst, _mm256_add_ps(o[c], _mm256_set1_ps(bias[half * 8 + c])));
+                    else
+                        _mm256_storeu_ps(dst, o[c]);
+                }
+            }
+        }
+}
+#endif
+
 /* ap = A (M x K) in blocks of 16 rows, each stored tap-major: ap[m0*K + q*16 + o] = A[m0+o][q].
  * Done once per layer and pass (not per sample), shared read-only by the threads. */
 static void pack_rows16(const float *A, size_t M, size_t K, float *ap)
@@ -513,6 +559,10 @@ static void conv_direct(const float *ap, size_t M, const float *x, size_t c, siz
     float *tile = (float *)(void *)(off + K) + K * DR_MR;
     for (size_t m0 = 0; m0 < M; m0 += DR_MR) {
         direct_tiles(xpad, off, K, ap + m0 * K, npr, tile);
+        if (w % 8 == 0) {
+            direct_store8(tile, h, w, pw, y + m0 * hw, bias ? bias + m0 : NULL, accum);
+            continue;
+        }
         for (size_t o = 0; o < DR_MR; o++) {
             float *yo = y + (m0 + o) * hw;
             float bo = bias ? bias[m0 + o] : 0.0f;
