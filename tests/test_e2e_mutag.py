@@ -3,40 +3,15 @@ metrics.jsonl as an uninterrupted run (timing fields aside), a small `cgalr grid
 rates x 2 seeds) with its skip / refuse rules, `cgalr report` on it, and bad input."""
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 
-BIN = os.environ["CGALR_BIN"]
-TMP = os.environ.get("CGALR_TMP", "/tmp/cgalr-test-e2e")
-SAN = os.environ.get("CGALR_SANITIZED", "0") == "1"
-if os.environ.get("CGALR_SHARED") and "CGALR_DATA" not in os.environ:
-    os.environ["CGALR_DATA"] = os.path.join(os.environ["CGALR_SHARED"], "data")  # TU/MUTAG is there
-shutil.rmtree(TMP, ignore_errors=True)
-os.makedirs(TMP)
-failures = []
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from runlib import BIN, SAN, check, finish, metrics_without_timing, run, scratch  # noqa: E402
 
-
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print("FAIL:", msg, flush=True)
-
-
-def run(*args, **kw):
-    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=600, **kw)
-
-
-def strip_timing(path):
-    out = []
-    for line in open(path):
-        o = json.loads(line)
-        o.pop("seconds", None)
-        o.pop("ctrl_seconds", None)
-        out.append(o)
-    return out
+TMP = scratch("/tmp/cgalr-test-e2e")
 
 
 EPOCHS = 3 if SAN else 6
@@ -52,7 +27,7 @@ for method in ("constant", "cgalr-top"):
     cfg = json.load(open(os.path.join(ref, "config.json")))
     for k in ("data", "model", "sched", "lr", "epochs", "batch", "seed"):
         check(k in cfg, f"config.json lacks {k}")
-    rows = strip_timing(os.path.join(ref, "metrics.jsonl"))
+    rows = metrics_without_timing(os.path.join(ref, "metrics.jsonl"))
     check(len(rows) == EPOCHS and [r["epoch"] for r in rows] == list(range(1, EPOCHS + 1)),
           f"{method}: metrics epochs {[r.get('epoch') for r in rows]}")
     for r in rows:
@@ -73,7 +48,7 @@ for method in ("constant", "cgalr-top"):
     # the same run again gives bit-identical metrics (determinism)
     again = os.path.join(TMP, f"again-{method}")
     p = run("train", *BASE, "--sched", method, "--lr", "0.01", "--seed", "3", "--out", again)
-    check(p.returncode == 0 and strip_timing(os.path.join(again, "metrics.jsonl")) == rows,
+    check(p.returncode == 0 and metrics_without_timing(os.path.join(again, "metrics.jsonl")) == rows,
           f"{method}: a second identical run differs")
 
     # SIGKILL at several points, then --resume: identical metrics
@@ -98,7 +73,7 @@ for method in ("constant", "cgalr-top"):
             pass
         check(p.returncode == 0, f"{method}: resume after SIGKILL at {k}: exit {p.returncode}: {p.stderr}")
         if p.returncode == 0:
-            check(strip_timing(mpath) == rows, f"{method}: resumed metrics (SIGKILL after {k} epochs) differ")
+            check(metrics_without_timing(mpath) == rows, f"{method}: resumed metrics (SIGKILL after {k} epochs) differ")
 
     # SIGINT stops after a consistent checkpoint; --resume finishes identically
     d = os.path.join(TMP, f"int-{method}")
@@ -117,7 +92,7 @@ for method in ("constant", "cgalr-top"):
     else:
         check(proc.returncode == 0, f"SIGINT: exit {proc.returncode}: {err}")  # finished before the signal
     p = run("train", *BASE, "--sched", method, "--lr", "0.01", "--seed", "3", "--out", d, "--resume")
-    check(p.returncode == 0 and strip_timing(mpath) == rows, f"{method}: resume after SIGINT differs: {p.stderr}")
+    check(p.returncode == 0 and metrics_without_timing(mpath) == rows, f"{method}: resume after SIGINT differs: {p.stderr}")
 
     # a finished run resumed does nothing; a different configuration is refused
     p = run("train", *BASE, "--sched", method, "--lr", "0.01", "--seed", "3", "--out", ref, "--resume")
@@ -219,8 +194,8 @@ args = ["train", *BASE, "--sched", "cgalr-top", "--lr", "0.01", "--seed", "3", "
 p = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=600, preexec_fn=small_disk)
 check(p.returncode == 1 and "checkpoint" in p.stderr, f"full disk: exit {p.returncode}: {p.stderr}")
 p = run(*args, "--resume")
-ref_rows = strip_timing(os.path.join(TMP, "ref-cgalr-top", "metrics.jsonl"))
-check(p.returncode == 0 and strip_timing(os.path.join(d, "metrics.jsonl")) == ref_rows,
+ref_rows = metrics_without_timing(os.path.join(TMP, "ref-cgalr-top", "metrics.jsonl"))
+check(p.returncode == 0 and metrics_without_timing(os.path.join(d, "metrics.jsonl")) == ref_rows,
       f"resume after a full disk differs: {p.returncode} {p.stderr}")
 
 # ---- grid and report ---------------------------------------------------------------------
@@ -249,11 +224,11 @@ check(p.returncode == 2 and "cgalr-top" in p.stderr and not os.path.exists(os.pa
       f"grid with an unknown method: {p.returncode} {p.stderr}")
 # an interrupted grid run is resumed: remove one summary and cut its metrics
 victim = os.path.join(G, "constant_lr0.01_s1")
-rows_before = strip_timing(os.path.join(victim, "metrics.jsonl"))
+rows_before = metrics_without_timing(os.path.join(victim, "metrics.jsonl"))
 os.remove(os.path.join(victim, "summary.json"))
 p = run(*gcmd)
 check(p.returncode == 0 and "1 done" in p.stdout, f"grid resume: {p.stdout} {p.stderr}")
-check(strip_timing(os.path.join(victim, "metrics.jsonl")) == rows_before, "grid resume changed a finished run's metrics")
+check(metrics_without_timing(os.path.join(victim, "metrics.jsonl")) == rows_before, "grid resume changed a finished run's metrics")
 
 # SIGINT to the grid is passed on to its runs; rerunning the grid finishes them
 GI = os.path.join(TMP, "grid-int")
@@ -283,7 +258,4 @@ for name in ("mutag_gin_lr", "mutag_gin_train_loss", "mutag_gin_val_loss", "muta
     for ext in ("png", "svg", "gp", "dat"):
         check(os.path.exists(os.path.join(G, "figures", f"{name}.{ext}")), f"missing figure {name}.{ext}")
 
-if failures:
-    print(f"{len(failures)} failures")
-    sys.exit(1)
-print("ok")
+finish()

@@ -12,37 +12,14 @@ import sys
 import time
 import zlib
 
-BIN = os.environ["CGALR_BIN"]
-TMP = os.environ.get("CGALR_TMP", "/tmp/cgalr-test-train-options")
-SAN = os.environ.get("CGALR_SANITIZED", "0") == "1"
-if os.environ.get("CGALR_SHARED") and "CGALR_DATA" not in os.environ:
-    os.environ["CGALR_DATA"] = os.path.join(os.environ["CGALR_SHARED"], "data")  # TU/MUTAG is there
-shutil.rmtree(TMP, ignore_errors=True)
-os.makedirs(TMP)
-failures = []
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from runlib import BIN, SAN, check, finish, metrics_without_timing, run, scratch  # noqa: E402
 
-
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print("FAIL:", msg, flush=True)
-
-
-def run(*args, **kw):
-    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=600, **kw)
+TMP = scratch("/tmp/cgalr-test-train-options")
 
 
 def rows(d):
-    out = []
-    p = os.path.join(d, "metrics.jsonl")
-    if not os.path.exists(p):
-        return out
-    for line in open(p):
-        o = json.loads(line)
-        o.pop("seconds", None)
-        o.pop("ctrl_seconds", None)
-        out.append(o)
-    return out
+    return metrics_without_timing(os.path.join(d, "metrics.jsonl"), missing_ok=True)
 
 
 def load(d, name):
@@ -282,7 +259,4 @@ check(p.returncode == 0, f"grid with --folds: {p.returncode} {p.stdout} {p.stder
 gcfg = load(os.path.join(TMP, "grid", "constant_lr0.01_s0"), "config.json")
 check(gcfg.get("folds") == 10 and gcfg.get("fold") == 2, f"grid run config.json: {gcfg}")
 
-if failures:
-    print(f"{len(failures)} failures")
-    sys.exit(1)
-print("ok")
+finish()
