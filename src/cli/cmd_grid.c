@@ -348,18 +348,20 @@ int cgalr_cmd_grid(int argc, char **argv)
             }
         }
     }
+    /* The train arguments every run shares (then each run's own method, lr, seed, out). Not
+     * --quiet: train.log keeps the per-epoch lines and the summary (no progress line: not a tty). */
+    char *base[MAX_PASS + 8];
+    int nbase = 0;
+    base[nbase++] = "--data";
+    base[nbase++] = (char *)data;
+    base[nbase++] = "--model";
+    base[nbase++] = (char *)model;
+    base[nbase++] = "--epochs";
+    base[nbase++] = epochs_s;
+    for (int i = 0; i < npass; i++)
+        base[nbase++] = pass[i];
     if (rc == CGALR_EXIT_OK && nj > 0) {
-        char *cb[MAX_PASS + 8];
-        int ncb = 0;
-        cb[ncb++] = "--data";
-        cb[ncb++] = (char *)data;
-        cb[ncb++] = "--model";
-        cb[ncb++] = (char *)model;
-        cb[ncb++] = "--epochs";
-        cb[ncb++] = epochs_s;
-        for (int i = 0; i < npass; i++)
-            cb[ncb++] = pass[i];
-        if (train_accepts(&J[0], cb, ncb) != CGALR_EXIT_OK) {
+        if (train_accepts(&J[0], base, nbase) != CGALR_EXIT_OK) {
             fprintf(stderr, "cgalr grid: the options after -- were refused by cgalr train (above)\n");
             rc = CGALR_EXIT_USAGE;
         }
@@ -432,17 +434,6 @@ int cgalr_cmd_grid(int argc, char **argv)
         return CGALR_EXIT_FAIL;
     }
     self[sl] = '\0';
-    char *base[MAX_PASS + 8];
-    int nbase = 0;
-    base[nbase++] = "--data";
-    base[nbase++] = (char *)data;
-    base[nbase++] = "--model";
-    base[nbase++] = (char *)model;
-    base[nbase++] = "--epochs";
-    base[nbase++] = epochs_s;
-    /* not --quiet: train.log keeps the per-epoch lines and the summary (no progress line: not a tty) */
-    for (int i = 0; i < npass; i++)
-        base[nbase++] = pass[i];
 
     size_t todo = 0;
     for (size_t i = 0; i < nj; i++) {
