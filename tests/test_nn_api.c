@@ -510,7 +510,9 @@ static void test_threads(void **s)
     for (int i = 0; i < NB; i++)
         y[i] = i % 5;
     cgalr_image_batch_t b = {NB, 3, 12, 12, x, y};
-    const char *spec = "conv:8:3:1:1:b,bn,relu,conv:8:3:2:1,relu,maxpool:2:2";
+    /* im2col (8 channels), direct (3 -> 16) and Winograd (16 -> 16 on 12x12 maps: groups of 3
+     * samples, so the threads take whole groups) convolutions */
+    const char *spec = "conv:16:3:1:1:b,bn,relu,conv:16:3:1:1,relu,conv:8:3:2:1,relu,maxpool:2:2";
     float *grads[3];
     double loss[3];
     size_t np = 0;

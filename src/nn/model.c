@@ -705,8 +705,14 @@ static cgalr_status_t prepare(cgalr_model_t *m, size_t rows_sample, size_t rows_
             if (n->op == OP_CONV && pass == 0) {
                 const nn_node_t *a = &m->nodes[n->in0];
                 size_t kk = a->c * (size_t)n->k * (size_t)n->k;
-                size_t need = nn_conv_work(kk, n->k, n->h * n->w, n->c, n->rows, training,
-                                           nn_conv_tconv(n->k, n->stride, n->pad), T);
+                size_t S = nn_conv_samples(a->c, n, T);
+                int wf = nn_conv_wino(n->c, a->c, n->k, n->stride, n->pad);
+                int wb = nn_conv_wino(a->c, n->c, n->k, n->stride, n->pad) || nn_conv_direct(a->c, n->k, n->stride, n->pad);
+                /* im2col scratch, unless Winograd and direct kernels do every product of the layer */
+                size_t need = wf && (!training || !a->needs_grad || wb)
+                                  ? 0
+                                  : nn_conv_work(kk, n->k, n->h * n->w, n->c, S, training,
+                                                 nn_conv_tconv(n->k, n->stride, n->pad));
                 if (training && n->c * kk > wt)
                     wt = n->c * kk;
                 if (n->c * kk > apack) /* forward: oc x kk; input gradient: ic x oc*k*k, as many */
@@ -717,6 +723,20 @@ static cgalr_status_t prepare(cgalr_model_t *m, size_t rows_sample, size_t rows_
                 }
                 if (training && a->needs_grad && nn_conv_direct(a->c, n->k, n->stride, n->pad)) {
                     size_t d = nn_direct_work(n->c, n->h, n->w, n->k, n->k - 1 - n->pad);
+                    dwork = d > dwork ? d : dwork;
+                }
+                if (nn_conv_wino(n->c, a->c, n->k, n->stride, n->pad)) {
+                    /* transformed kernel; scratch of the forward pass and weight gradient; one
+                     * transformed weight-gradient accumulator per thread, even with one */
+                    size_t u = nn_wino_ksize(n->c, a->c), d = nn_wino_work(a->c, a->h, a->w, S);
+                    apack = u > apack ? u : apack;
+                    dwork = d > dwork ? d : dwork;
+                    if (training && u + n->c > gwork)
+                        gwork = u + n->c;
+                }
+                if (training && a->needs_grad && nn_conv_wino(a->c, n->c, n->k, n->stride, n->pad)) {
+                    size_t u = nn_wino_ksize(a->c, n->c), d = nn_wino_work(n->c, n->h, n->w, S);
+                    apack = u > apack ? u : apack;
                     dwork = d > dwork ? d : dwork;
                 }
                 if (need > work)

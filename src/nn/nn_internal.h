@@ -107,13 +107,40 @@ size_t nn_conv_out(size_t in, int k, int stride, int pad);
 void nn_blas_threads(int t);
 /* Samples per convolution chunk, and the floats of scratch a convolution needs. */
 size_t nn_conv_chunk(size_t kk, size_t ohw, size_t oc, size_t rows, int threads);
-size_t nn_conv_work(size_t kk, int k, size_t ohw, size_t oc, size_t rows, int training, int tconv, int threads);
+size_t nn_conv_work(size_t kk, int k, size_t ohw, size_t oc, size_t S, int training, int tconv);
+/* Samples per chunk of the convolution n over ic input channels (its rows set). */
+size_t nn_conv_samples(size_t ic, const nn_node_t *n, int threads);
 /* Whether a convolution's input gradient is computed as a transposed convolution (see ops.c). */
 int nn_conv_tconv(int k, int stride, int pad);
 /* Whether a stride/pad/kernel convolution producing `rows` channels runs as a direct convolution
  * (see ops.c), and the floats of scratch one needs over c planes of h x w. */
 int nn_conv_direct(size_t rows, int k, int stride, int pad);
 size_t nn_direct_work(size_t c, size_t h, size_t w, int k, int p);
+/* The direct convolution's AVX2 kernels (ops.c), shared with the Winograd products (wino.c):
+ * tile (npr x 16) = sum_q x[off[q] + P] * wb[q][16] over K taps for positions P < npr, a multiple of
+ * 6; dW[o][q] += sum_P dyT[P][o] * x[off[q] + P] for P < np; and the position-major tile's store
+ * into 16 NCHW planes. */
+void nn_direct_tiles(const float *xpad, const int32_t *off, size_t K, const float *wb, size_t npr, float *tile);
+void nn_direct_dw6(const float *dyT, size_t np, const float *xpad, const int32_t *off, size_t K, float *dW,
+                   size_t ldw);
+void nn_direct_store(const float *tile, size_t h, size_t w, size_t pw, float *y, const float *bias, int accum);
+
+/* wino.c: Winograd F(2x2, 3x3) for stride-1 pad-1 3x3 convolutions producing `rows` (a multiple of
+ * 16) channels from c. ksize: floats of the transformed kernel (and of a weight-gradient
+ * accumulator); group: samples run together (the chunk size of such a layer); work: floats of
+ * per-thread scratch for G samples of c planes of h x w. pack transforms W (M x C x 3 x 3) into
+ * U; conv: y (G x M x h x w) = conv(x (G x C x h x w)) [+ bias], or += with accum; dw: the
+ * transformed weight gradient of G samples added into dU; dw_finish: dW += dU brought back. */
+int nn_conv_wino(size_t rows, size_t c, int k, int stride, int pad);
+size_t nn_wino_ksize(size_t M, size_t C);
+size_t nn_wino_group(size_t h, size_t w, size_t rows, int threads);
+size_t nn_wino_work(size_t C, size_t h, size_t w, size_t G);
+void nn_wino_pack(const float *W, size_t M, size_t C, float *U);
+void nn_wino_conv(const float *U, size_t M, const float *x, size_t G, size_t C, size_t h, size_t w, float *y,
+                  const float *bias, int accum, float *scratch);
+void nn_wino_dw(const float *dy, size_t M, const float *x, size_t G, size_t C, size_t h, size_t w, float *dU,
+                float *scratch);
+void nn_wino_dw_finish(const float *dU, size_t M, size_t C, float *dW);
 
 /* Runs fn(ctx, lo, hi) over [0, n) split into one contiguous range per pool thread when n * grain
  * (floats touched) is large enough, else inline. */

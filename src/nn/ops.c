@@ -262,13 +262,21 @@ int nn_conv_tconv(int k, int stride, int pad)
     return stride == 1 && 2 * pad == k - 1;
 }
 
-size_t nn_conv_work(size_t kk, int k, size_t ohw, size_t oc, size_t rows, int training, int tconv, int threads)
+size_t nn_conv_work(size_t kk, int k, size_t ohw, size_t oc, size_t S, int training, int tconv)
 {
-    size_t S = nn_conv_chunk(kk, ohw, oc, rows, threads);
     /* col (kk) | dyc (oc) | training: dcol (kk), or with tconv the output gradient's columns
      * (oc*k*k) then the chunk's input gradient (ic <= kk); each row S*ohw floats */
     size_t back = !training ? 0 : tconv ? oc * (size_t)k * (size_t)k + kk : kk;
     return S * ohw * (kk + oc + back);
+}
+
+/* Samples per chunk of a convolution over ic input channels: Winograd layers run their groups
+ * (see wino.c), the others nn_conv_chunk. */
+size_t nn_conv_samples(size_t ic, const nn_node_t *n, int threads)
+{
+    if (nn_conv_wino(n->c, ic, n->k, n->stride, n->pad) || nn_conv_wino(ic, n->c, n->k, n->stride, n->pad))
+        return nn_wino_group(n->h, n->w, n->rows, threads);
+    return nn_conv_chunk(ic * (size_t)n->k * (size_t)n->k, n->h * n->w, n->c, n->rows, threads);
 }
 
 /* ---- direct convolution ------------------------------------------------------------------- *
@@ -326,7 +334,7 @@ size_t nn_direct_work(size_t c, size_t h, size_t w, int k, int p)
 }
 
 #ifdef NN_DIRECT
-__attribute__((target("avx2,fma"))) static void direct_tiles(const float *xpad, const int32_t *off, size_t K,
+__attribute__((target("avx2,fma"))) void nn_direct_tiles(const float *xpad, const int32_t *off, size_t K,
                                                               const float *wb, size_t npr, float *tile)
 {
     for (size_t P = 0; P < npr; P += DR_NR) {
@@ -406,7 +414,7 @@ static int32_t *direct_pad(const float *x, size_t c, size_t h, size_t w, int k, 
  * where x_q[P] = xpad[off[q] + P] (tap q of padded-width position P) and dyT is dy transposed to
  * position-major 16-channel rows with zeros at the dropped columns. Register tile: 6 taps x 16
  * channels, the same shape as the forward tile, accumulated over all positions. */
-__attribute__((target("avx2,fma"))) static void direct_dw6(const float *dyT, size_t np, const float *xpad,
+__attribute__((target("avx2,fma"))) void nn_direct_dw6(const float *dyT, size_t np, const float *xpad,
                                                             const int32_t *off, size_t K, float *dW, size_t ldw)
 {
     for (size_t q = 0; q < K; q += 6) {
@@ -483,7 +491,7 @@ static void conv_direct_dw(const float *dy, size_t M, const float *x, size_t c, 
             for (size_t j = w; j < pw; j++)
                 memset(dyT + (i * pw + j) * 16, 0, 16 * sizeof(float));
         }
-        direct_dw6(dyT, np, xpad, off, K, dW + m0 * K, K);
+        nn_direct_dw6(dyT, np, xpad, off, K, dW + m0 * K, K);
     }
 #else
     (void)dy, (void)M, (void)x, (void)c, (void)h, (void)w, (void)k, (void)p, (void)dW, (void)scratch;
@@ -536,6 +544,47 @@ __attribute__((target("avx2,fma"))) static void direct_store8(const float *tile,
 }
 #endif
 
+/* Tile (position-major rows of 16 channels, row stride pw positions) to 16 NCHW planes of h x w
+ * [+ bias], or added to them with accum. */
+#ifndef NN_DIRECT
+/* never reached: nn_conv_direct is false without the AVX2 kernels */
+void nn_direct_tiles(const float *xpad, const int32_t *off, size_t K, const float *wb, size_t npr, float *tile)
+{
+    (void)xpad, (void)off, (void)K, (void)wb, (void)npr, (void)tile;
+    abort();
+}
+void nn_direct_dw6(const float *dyT, size_t np, const float *xpad, const int32_t *off, size_t K, float *dW, size_t ldw)
+{
+    (void)dyT, (void)np, (void)xpad, (void)off, (void)K, (void)dW, (void)ldw;
+    abort();
+}
+#endif
+
+void nn_direct_store(const float *tile, size_t h, size_t w, size_t pw, float *y, const float *bias, int accum)
+{
+    size_t hw = h * w;
+#ifdef NN_DIRECT
+    if (w % 8 == 0) {
+        direct_store8(tile, h, w, pw, y, bias, accum);
+        return;
+    }
+#endif
+    for (size_t o = 0; o < DR_MR; o++) {
+        float *yo = y + o * hw;
+        float bo = bias ? bias[o] : 0.0f;
+        for (size_t i = 0; i < h; i++) {
+            const float *t = tile + i * pw * DR_MR + o;
+            float *yr = yo + i * w;
+            if (accum)
+                for (size_t j = 0; j < w; j++)
+                    yr[j] += t[j * DR_MR];
+            else
+                for (size_t j = 0; j < w; j++)
+                    yr[j] = t[j * DR_MR] + bo;
+        }
+    }
+}
+
 /* ap = A (M x K) in blocks of 16 rows, each stored tap-major: ap[m0*K + q*16 + o] = A[m0+o][q].
  * Done once per layer and pass (not per sample), shared read-only by the threads. */
 static void pack_rows16(const float *A, size_t M, size_t K, float *ap)
@@ -558,25 +607,8 @@ static void conv_direct(const float *ap, size_t M, const float *x, size_t c, siz
     int32_t *off = direct_pad(x, c, h, w, k, p, xpad);
     float *tile = (float *)(void *)(off + K) + K * DR_MR;
     for (size_t m0 = 0; m0 < M; m0 += DR_MR) {
-        direct_tiles(xpad, off, K, ap + m0 * K, npr, tile);
-        if (w % 8 == 0) {
-            direct_store8(tile, h, w, pw, y + m0 * hw, bias ? bias + m0 : NULL, accum);
-            continue;
-        }
-        for (size_t o = 0; o < DR_MR; o++) {
-            float *yo = y + (m0 + o) * hw;
-            float bo = bias ? bias[m0 + o] : 0.0f;
-            for (size_t i = 0; i < h; i++) {
-                const float *t = tile + i * pw * DR_MR + o;
-                float *yr = yo + i * w;
-                if (accum)
-                    for (size_t j = 0; j < w; j++)
-                        yr[j] += t[j * DR_MR];
-                else
-                    for (size_t j = 0; j < w; j++)
-                        yr[j] = t[j * DR_MR] + bo;
-            }
-        }
+        nn_direct_tiles(xpad, off, K, ap + m0 * K, npr, tile);
+        nn_direct_store(tile, h, w, pw, y + m0 * hw, bias ? bias + m0 : NULL, accum);
     }
 #else
     (void)ap, (void)M, (void)x, (void)c, (void)h, (void)w, (void)k, (void)p, (void)y, (void)bias, (void)accum,
@@ -605,6 +637,11 @@ static void conv_forward_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, s
     size_t ic = in->c, ih = in->h, iw = in->w, oc = n->c, oh = n->h, ow = n->w;
     size_t kk = ic * (size_t)n->k * (size_t)n->k, ohw = oh * ow, isz = ic * ih * iw, ld = cs * ohw;
     const float *W = m->params + n->w_off;
+    if (nn_conv_wino(oc, ic, n->k, n->stride, n->pad)) {
+        const float *b = n->b_off != NN_NONE ? m->params + n->b_off : NULL;
+        nn_wino_conv(m->apack, oc, in->y + s0 * isz, cs, ic, ih, iw, n->y + s0 * oc * ohw, b, 0, dws);
+        return;
+    }
     if (nn_conv_direct(oc, n->k, n->stride, n->pad)) {
         const float *b = n->b_off != NN_NONE ? m->params + n->b_off : NULL;
         for (size_t j = 0; j < cs; j++)
@@ -648,6 +685,16 @@ static void conv_backward_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, 
     size_t kk = ic * (size_t)n->k * (size_t)n->k, ohw = oh * ow, isz = ic * ih * iw, ld = cs * ohw;
     const float *W = m->params + n->w_off;
     float *col = work, *dyc = work + kk * ld, *dcol = dyc + oc * ld;
+    if (nn_conv_wino(oc, ic, n->k, n->stride, n->pad)) {
+        /* Winograd: dW points at the transformed accumulator dU (16 x oc x ic), see conv_backward */
+        nn_wino_dw(n->dy + s0 * oc * ohw, oc, in->y + s0 * isz, cs, ic, ih, iw, dW, dws);
+        for (size_t j = 0; j < cs; j++) {
+            const float *dy = n->dy + (s0 + j) * oc * ohw;
+            for (size_t o = 0; db && o < oc; o++)
+                db[o] += (float)sum8(dy + o * ohw, ohw);
+        }
+        goto input_grad;
+    }
     if (nn_conv_direct(oc, n->k, n->stride, n->pad) && ohw >= DW_MIN_HW) {
         /* weight (and bias) gradient directly, sample by sample */
         for (size_t j = 0; j < cs; j++) {
@@ -675,7 +722,9 @@ static void conv_backward_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, 
         for (size_t o = 0; o < oc; o++)
             db[o] += (float)sum8(dyc + o * ld, ld);
 input_grad:
-    if (in->needs_grad && nn_conv_direct(ic, n->k, n->stride, n->pad)) {
+    if (in->needs_grad && nn_conv_wino(ic, oc, n->k, n->stride, n->pad)) {
+        nn_wino_conv(m->apack, ic, n->dy + s0 * oc * ohw, cs, oc, oh, ow, in->dy + s0 * isz, NULL, 1, dws);
+    } else if (in->needs_grad && nn_conv_direct(ic, n->k, n->stride, n->pad)) {
         /* dx += conv(dy, flipped W^T), directly */
         for (size_t j = 0; j < cs; j++)
             conv_direct(m->apack, ic, n->dy + (s0 + j) * oc * ohw, oc, oh, ow, n->k, n->k - 1 - n->pad,
@@ -712,6 +761,13 @@ input_grad:
     }
 }
 
+/* Floats of one weight-gradient accumulator: the kernel's, or 16 x oc x ic transformed ones. */
+static size_t conv_dw_floats(const struct cgalr_model *m, const nn_node_t *n)
+{
+    size_t ic = m->nodes[n->in0].c;
+    return nn_conv_wino(n->c, ic, n->k, n->stride, n->pad) ? nn_wino_ksize(n->c, ic) : n->c * m_kk(m, n);
+}
+
 static void conv_forward_job(void *ctx, int tid)
 {
     conv_job_t *j = ctx;
@@ -728,7 +784,7 @@ static void conv_backward_job(void *ctx, int tid)
 {
     conv_job_t *j = ctx;
     const nn_node_t *n = j->n;
-    size_t nw = n->c * m_kk(j->m, n), nb = n->b_off != NN_NONE ? n->c : 0;
+    size_t nw = conv_dw_floats(j->m, n), nb = n->b_off != NN_NONE ? n->c : 0;
     float *g = j->m->gscratch + (size_t)tid * j->m->gscratch_stride;
     memset(g, 0, (nw + nb) * sizeof(float));
     for (size_t c = (size_t)tid; c < j->nchunks; c += (size_t)j->T) {
@@ -743,10 +799,12 @@ static void conv_forward(struct cgalr_model *m, nn_node_t *n)
     const nn_node_t *in = &m->nodes[n->in0];
     size_t kk = m_kk(m, n), ohw = n->h * n->w;
     int T = nn_pool_threads(m->pool);
-    size_t S = nn_conv_chunk(kk, ohw, n->c, n->rows, T);
+    size_t S = nn_conv_samples(in->c, n, T);
     size_t nchunks = (n->rows + S - 1) / S;
-    (void)in;
-    if (nn_conv_direct(n->c, n->k, n->stride, n->pad))
+    (void)kk, (void)ohw;
+    if (nn_conv_wino(n->c, in->c, n->k, n->stride, n->pad))
+        nn_wino_pack(m->params + n->w_off, n->c, in->c, m->apack);
+    else if (nn_conv_direct(n->c, n->k, n->stride, n->pad))
         pack_rows16(m->params + n->w_off, n->c, kk, m->apack);
     if (T > 1 && nchunks > 1) {
         conv_job_t j = {m, n, S, nchunks, T};
@@ -770,27 +828,42 @@ static void flip_kernel(const float *W, size_t oc, size_t ic, int k, float *wt)
 
 static void conv_backward(struct cgalr_model *m, nn_node_t *n)
 {
-    size_t kk = m_kk(m, n), ohw = n->h * n->w;
     if (m->nodes[n->in0].needs_grad && nn_conv_tconv(n->k, n->stride, n->pad))
         flip_kernel(m->params + n->w_off, n->c, m->nodes[n->in0].c, n->k, m->wt);
-    if (m->nodes[n->in0].needs_grad && nn_conv_direct(m->nodes[n->in0].c, n->k, n->stride, n->pad))
+    size_t ic = m->nodes[n->in0].c;
+    int wdw = nn_conv_wino(n->c, ic, n->k, n->stride, n->pad);
+    if (m->nodes[n->in0].needs_grad && nn_conv_wino(ic, n->c, n->k, n->stride, n->pad))
+        nn_wino_pack(m->wt, ic, n->c, m->apack);
+    else if (m->nodes[n->in0].needs_grad && nn_conv_direct(m->nodes[n->in0].c, n->k, n->stride, n->pad))
         pack_rows16(m->wt, m->nodes[n->in0].c, n->c * (size_t)n->k * (size_t)n->k, m->apack);
     int T = nn_pool_threads(m->pool);
-    size_t S = nn_conv_chunk(kk, ohw, n->c, n->rows, T);
+    size_t S = nn_conv_samples(ic, n, T);
     size_t nchunks = (n->rows + S - 1) / S;
     float *dW = m->grads + n->w_off, *db = n->b_off != NN_NONE ? m->grads + n->b_off : NULL;
     if (T > 1 && nchunks > 1) {
         conv_job_t j = {m, n, S, nchunks, T};
         nn_blas_threads(1);
         nn_pool_run(m->pool, conv_backward_job, &j);
-        size_t nw = n->c * kk;
+        size_t nw = conv_dw_floats(m, n);
         for (int t = 0; t < T; t++) {
             const float *g = m->gscratch + (size_t)t * m->gscratch_stride;
-            for (size_t i = 0; i < nw; i++)
-                dW[i] += g[i];
+            if (wdw)
+                nn_wino_dw_finish(g, n->c, ic, dW);
+            else
+                for (size_t i = 0; i < nw; i++)
+                    dW[i] += g[i];
             for (size_t i = 0; db && i < n->c; i++)
                 db[i] += g[nw + i];
         }
+        return;
+    }
+    if (wdw) {
+        /* one accumulator of transformed gradients, brought back to the kernel at the end */
+        float *g = m->gscratch;
+        memset(g, 0, nn_wino_ksize(n->c, ic) * sizeof(float));
+        for (size_t s0 = 0; s0 < n->rows; s0 += S)
+            conv_backward_chunk(m, n, s0, n->rows - s0 < S ? n->rows - s0 : S, m->work, m->dwork, g, db, 0);
+        nn_wino_dw_finish(g, n->c, ic, dW);
         return;
     }
     for (size_t s0 = 0; s0 < n->rows; s0 += S)

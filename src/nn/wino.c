@@ -1,0 +1,287 @@
+/* Winograd F(2x2, 3x3) for the stride-1, pad-1 3x3 convolutions of the CIFAR models (Lavin and
+ * Gray 2016). Each 2x2 output tile is A^T [(G g G^T) . (B^T d B)] A, where d is the 4x4 input
+ * patch of the tile and g the 3x3 kernel of one (output, input) channel pair: 16 multiplications
+ * per tile and channel pair instead of 36. With the 16 transformed positions xi = (i, k) as
+ * separate products, one sample's convolution is 16 GEMMs Y_xi (M x T) = U_xi (M x C) V_xi (C x T)
+ * over its T tiles, run with the direct convolution's 6 x 16 register tile (ops.c).
+ *
+ * The weight gradient follows from the same factorisation: dL/dU_xi = sum over tiles of
+ * (A dy_t A^T)_xi V_xi,t, 16 GEMMs with the tiles as the inner dimension, and dL/dg = G^T dU G
+ * once per pass. The transforms use only 0.5, 1 and -1, so the products differ from the direct
+ * convolution by rounding alone (checked against PyTorch in tests/test_nn_oracle.py). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/nn_internal.h"
+
+enum { WG_NR = 6, WG_MR = 16, WG_XI = 16 };
+
+static size_t tiles_pad(size_t T)
+{
+    return (T + WG_NR - 1) / WG_NR * WG_NR;
+}
+
+/* Samples transformed and multiplied together: small maps have few tiles, and the products over
+ * them (the weight gradient's inner dimension) would be too short for the register tile. */
+size_t nn_wino_group(size_t h, size_t w, size_t rows, int threads)
+{
+    size_t T1 = ((h + 1) / 2) * ((w + 1) / 2), G = 128 / (T1 ? T1 : 1);
+    size_t share = (rows + (size_t)threads - 1) / (size_t)threads;
+    if (G > share)
+        G = share;
+    return G ? G : 1;
+}
+
+int nn_conv_wino(size_t rows, size_t c, int k, int stride, int pad)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("CGALR_NN_WINO"); /* "0" turns it off (comparisons) */
+        on = !(e && e[0] == '0');
+    }
+    /* a handful of input channels leaves the products too short to pay for the transforms */
+    return on && k == 3 && pad == 1 && c >= 8 && nn_conv_direct(rows, k, stride, pad);
+}
+
+size_t nn_wino_ksize(size_t M, size_t C)
+{
+    return WG_XI * M * C;
+}
+
+/* For G samples of T tiles (Tp = G*T rounded up to the register tile): V (16 x C x Tp) | tap
+ * offsets (C ints) | products (16 x Tp x 16) | staged output (h*w x 16) | padded plane
+ * ((2*TH + 2) x (2*TW + 2)) | column transforms (4 x (2*TW + 2)) | slack */
+size_t nn_wino_work(size_t C, size_t h, size_t w, size_t G)
+{
+    size_t TH = (h + 1) / 2, TW = (w + 1) / 2, Tp = tiles_pad(G * TH * TW);
+    return WG_XI * C * Tp + C + WG_XI * Tp * WG_MR + h * w * WG_MR + (2 * TH + 6) * (2 * TW + 2) + 64;
+}
+
+/* U[xi][m0 block][c][16] = (G g G^T)_xi for g = W[m][c] (M x C x 3 x 3), M a multiple of 16. */
+void nn_wino_pack(const float *W, size_t M, size_t C, float *U)
+{
+    for (size_t m = 0; m < M; m++)
+        for (size_t c = 0; c < C; c++) {
+            const float *g = W + (m * C + c) * 9;
+            float t[4][3], u[4][4];
+            for (int b = 0; b < 3; b++) {
+                t[0][b] = g[b];
+                t[1][b] = 0.5f * (g[b] + g[3 + b] + g[6 + b]);
+                t[2][b] = 0.5f * (g[b] - g[3 + b] + g[6 + b]);
+                t[3][b] = g[6 + b];
+            }
+            for (int i = 0; i < 4; i++) {
+                u[i][0] = t[i][0];
+                u[i][1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+                u[i][2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+                u[i][3] = t[i][2];
+            }
+            size_t m0 = m / WG_MR * WG_MR;
+            for (int xi = 0; xi < WG_XI; xi++)
+                U[((size_t)xi * M + m0) * C + c * WG_MR + (m - m0)] = u[xi / 4][xi % 4];
+        }
+}
+
+/* u = B^T applied down the four rows d0..d3 (n floats each) */
+static void cols4(const float *restrict d0, const float *restrict d1, const float *restrict d2,
+                  const float *restrict d3, float *restrict u0, float *restrict u1, float *restrict u2,
+                  float *restrict u3, size_t n)
+{
+    for (size_t j = 0; j < n; j++) {
+        u0[j] = d0[j] - d2[j];
+        u1[j] = d1[j] + d2[j];
+        u2[j] = d2[j] - d1[j];
+        u3[j] = d1[j] - d3[j];
+    }
+}
+
+/* B applied along the row q at the TW tile columns (the tile at j covers q[2j .. 2j+3]) */
+static void rows4(const float *restrict q, float *restrict v0, float *restrict v1, float *restrict v2,
+                  float *restrict v3, size_t TW)
+{
+    for (size_t j = 0; j < TW; j++) {
+        v0[j] = q[2 * j] - q[2 * j + 2];
+        v1[j] = q[2 * j + 1] + q[2 * j + 2];
+        v2[j] = q[2 * j + 2] - q[2 * j + 1];
+        v3[j] = q[2 * j + 1] - q[2 * j + 3];
+    }
+}
+
+/* V[xi][c][t0 + t] = (B^T d_t B)_xi for the tiles t of x (C x h x w, zero padding 1),
+ * t = ti*TW + tj, V's rows Tp long. pad: the padded plane, (2*TH + 2) x (2*TW + 2) floats, whose
+ * border stays zero across calls; u: 4 x (2*TW + 2) floats. */
+static void input_transform(const float *x, size_t C, size_t h, size_t w, size_t Tp, size_t t0, float *V,
+                            float *pad, float *u)
+{
+    size_t TH = (h + 1) / 2, TW = (w + 1) / 2, PW = 2 * TW + 2;
+    float *u0 = u, *u1 = u + PW, *u2 = u1 + PW, *u3 = u2 + PW;
+    for (size_t c = 0; c < C; c++) {
+        const float *xc = x + c * h * w;
+        for (size_t i = 0; i < h; i++)
+            memcpy(pad + (i + 1) * PW + 1, xc + i * w, w * sizeof(float));
+        for (size_t ti = 0; ti < TH; ti++) {
+            const float *d0 = pad + 2 * ti * PW;
+            cols4(d0, d0 + PW, d0 + 2 * PW, d0 + 3 * PW, u0, u1, u2, u3, PW);
+            const float *ui[4] = {u0, u1, u2, u3};
+            for (int i = 0; i < 4; i++) {
+                float *v = V + ((size_t)(i * 4) * C + c) * Tp + t0 + ti * TW;
+                size_t step = C * Tp; /* xi -> xi + 1 */
+                rows4(ui[i], v, v + step, v + 2 * step, v + 3 * step, TW);
+            }
+        }
+    }
+}
+
+/* Zeroes V's columns [T, Tp) (the register tile's over-run). */
+static void zero_tail(float *V, size_t C, size_t T, size_t Tp)
+{
+    for (size_t r = 0; r < WG_XI * C; r++)
+        for (size_t t = T; t < Tp; t++)
+            V[r * Tp + t] = 0.0f;
+}
+
+static int32_t *tap_offsets(float *at, size_t C, size_t Tp)
+{
+    int32_t *off = (int32_t *)(void *)at;
+    for (size_t c = 0; c < C; c++)
+        off[c] = (int32_t)(c * Tp);
+    return off;
+}
+
+void nn_wino_conv(const float *U, size_t M, const float *x, size_t G, size_t C, size_t h, size_t w, float *y,
+                  const float *bias, int accum, float *scratch)
+{
+    size_t TH = (h + 1) / 2, TW = (w + 1) / 2, T1 = TH * TW, Tp = tiles_pad(G * T1), hw = h * w;
+    float *V = scratch;
+    int32_t *off = tap_offsets(V + WG_XI * C * Tp, C, Tp);
+    float *prod = V + WG_XI * C * Tp + C, *stage = prod + WG_XI * Tp * WG_MR, *pad = stage + hw * WG_MR;
+    float *u = pad + (2 * TH + 2) * (2 * TW + 2);
+    memset(pad, 0, (2 * TH + 2) * (2 * TW + 2) * sizeof(float));
+    for (size_t g = 0; g < G; g++)
+        input_transform(x + g * C * hw, C, h, w, Tp, g * T1, V, pad, u);
+    zero_tail(V, C, G * T1, Tp);
+    for (size_t m0 = 0; m0 < M; m0 += WG_MR) {
+        for (int xi = 0; xi < WG_XI; xi++)
+            nn_direct_tiles(V + (size_t)xi * C * Tp, off, C, U + ((size_t)xi * M + m0) * C, Tp,
+                            prod + (size_t)xi * Tp * WG_MR);
+        /* output transform A^T m A of every tile, 16 channels at a time, into position-major rows */
+        for (size_t g = 0; g < G; g++) {
+            for (size_t ti = 0; ti < TH; ti++)
+                for (size_t tj = 0; tj < TW; tj++) {
+                    const float *mt = prod + (g * T1 + ti * TW + tj) * WG_MR;
+                    float s0[4][WG_MR], s1[4][WG_MR];
+                    for (int k = 0; k < 4; k++) {
+                        const float *a = mt + (size_t)(0 * 4 + k) * Tp * WG_MR;
+                        const float *b = mt + (size_t)(1 * 4 + k) * Tp * WG_MR;
+                        const float *c2 = mt + (size_t)(2 * 4 + k) * Tp * WG_MR;
+                        const float *d = mt + (size_t)(3 * 4 + k) * Tp * WG_MR;
+                        for (int o = 0; o < WG_MR; o++) {
+                            s0[k][o] = a[o] + b[o] + c2[o];
+                            s1[k][o] = b[o] - c2[o] - d[o];
+                        }
+                    }
+                    size_t i0 = 2 * ti, j0 = 2 * tj;
+                    float *p00 = stage + (i0 * w + j0) * WG_MR;
+                    int right = j0 + 1 < w, down = i0 + 1 < h;
+                    for (int o = 0; o < WG_MR; o++)
+                        p00[o] = s0[0][o] + s0[1][o] + s0[2][o];
+                    if (right)
+                        for (int o = 0; o < WG_MR; o++)
+                            p00[WG_MR + o] = s0[1][o] - s0[2][o] - s0[3][o];
+                    if (down) {
+                        float *p10 = p00 + w * WG_MR;
+                        for (int o = 0; o < WG_MR; o++)
+                            p10[o] = s1[0][o] + s1[1][o] + s1[2][o];
+                        if (right)
+                            for (int o = 0; o < WG_MR; o++)
+                                p10[WG_MR + o] = s1[1][o] - s1[2][o] - s1[3][o];
+                    }
+                }
+            nn_direct_store(stage, h, w, w, y + (g * M + m0) * hw, bias ? bias + m0 : NULL, accum);
+        }
+    }
+}
+
+/* dU[xi][m][c] += sum over the G samples' tiles t of (A dy_t A^T)_xi V[xi][c][t]. */
+void nn_wino_dw(const float *dy, size_t M, const float *x, size_t G, size_t C, size_t h, size_t w, float *dU,
+                float *scratch)
+{
+    size_t TH = (h + 1) / 2, TW = (w + 1) / 2, T1 = TH * TW, Tp = tiles_pad(G * T1), hw = h * w;
+    float *V = scratch;
+    int32_t *off = tap_offsets(V + WG_XI * C * Tp, C, Tp);
+    float *yh = V + WG_XI * C * Tp + C, *pad = yh + WG_XI * Tp * WG_MR + hw * WG_MR;
+    float *u = pad + (2 * TH + 2) * (2 * TW + 2);
+    memset(pad, 0, (2 * TH + 2) * (2 * TW + 2) * sizeof(float));
+    for (size_t g = 0; g < G; g++)
+        input_transform(x + g * C * hw, C, h, w, Tp, g * T1, V, pad, u);
+    for (size_t m0 = 0; m0 < M; m0 += WG_MR) {
+        /* yh[xi][t][o] = (A dy_t A^T)_xi, A = [1 0; 1 1; 1 -1; 0 -1], dy_t zero outside the map */
+        for (size_t g = 0; g < G; g++)
+            for (size_t ti = 0; ti < TH; ti++)
+                for (size_t tj = 0; tj < TW; tj++) {
+                    size_t i0 = 2 * ti, j0 = 2 * tj, t = g * T1 + ti * TW + tj;
+                    int right = j0 + 1 < w, down = i0 + 1 < h;
+                    float d00[WG_MR], d01[WG_MR], d10[WG_MR], d11[WG_MR];
+                    const float *p = dy + (g * M + m0) * hw + i0 * w + j0;
+                    if (right && down)
+                        for (int o = 0; o < WG_MR; o++) {
+                            d00[o] = p[(size_t)o * hw];
+                            d01[o] = p[(size_t)o * hw + 1];
+                            d10[o] = p[(size_t)o * hw + w];
+                            d11[o] = p[(size_t)o * hw + w + 1];
+                        }
+                    else
+                        for (int o = 0; o < WG_MR; o++) {
+                            d00[o] = p[(size_t)o * hw];
+                            d01[o] = right ? p[(size_t)o * hw + 1] : 0.0f;
+                            d10[o] = down ? p[(size_t)o * hw + w] : 0.0f;
+                            d11[o] = 0.0f;
+                        }
+                    float r[4][2][WG_MR];
+                    for (int o = 0; o < WG_MR; o++) {
+                        r[0][0][o] = d00[o], r[0][1][o] = d01[o];
+                        r[1][0][o] = d00[o] + d10[o], r[1][1][o] = d01[o] + d11[o];
+                        r[2][0][o] = d00[o] - d10[o], r[2][1][o] = d01[o] - d11[o];
+                        r[3][0][o] = -d10[o], r[3][1][o] = -d11[o];
+                    }
+                    for (int i = 0; i < 4; i++) {
+                        float *q0 = yh + ((size_t)(i * 4 + 0) * Tp + t) * WG_MR;
+                        float *q1 = yh + ((size_t)(i * 4 + 1) * Tp + t) * WG_MR;
+                        float *q2 = yh + ((size_t)(i * 4 + 2) * Tp + t) * WG_MR;
+                        float *q3 = yh + ((size_t)(i * 4 + 3) * Tp + t) * WG_MR;
+                        for (int o = 0; o < WG_MR; o++) {
+                            q0[o] = r[i][0][o];
+                            q1[o] = r[i][0][o] + r[i][1][o];
+                            q2[o] = r[i][0][o] - r[i][1][o];
+                            q3[o] = -r[i][1][o];
+                        }
+                    }
+                }
+        for (int xi = 0; xi < WG_XI; xi++)
+            nn_direct_dw6(yh + (size_t)xi * Tp * WG_MR, G * T1, V + (size_t)xi * C * Tp, off, C,
+                          dU + ((size_t)xi * M + m0) * C, C);
+    }
+}
+
+/* dW[m][c] (3 x 3) += G^T dU[.][m][c] G */
+void nn_wino_dw_finish(const float *dU, size_t M, size_t C, float *dW)
+{
+    size_t MC = M * C;
+    for (size_t mc = 0; mc < MC; mc++) {
+        float u[4][4], t[3][4];
+        for (int xi = 0; xi < WG_XI; xi++)
+            u[xi / 4][xi % 4] = dU[(size_t)xi * MC + mc];
+        /* G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1] */
+        for (int k = 0; k < 4; k++) {
+            t[0][k] = u[0][k] + 0.5f * (u[1][k] + u[2][k]);
+            t[1][k] = 0.5f * (u[1][k] - u[2][k]);
+            t[2][k] = 0.5f * (u[1][k] + u[2][k]) + u[3][k];
+        }
+        float *g = dW + mc * 9;
+        for (int a = 0; a < 3; a++) {
+            g[a * 3 + 0] += t[a][0] + 0.5f * (t[a][1] + t[a][2]);
+            g[a * 3 + 1] += 0.5f * (t[a][1] - t[a][2]);
+            g[a * 3 + 2] += 0.5f * (t[a][1] + t[a][2]) + t[a][3];
+        }
+    }
+}
