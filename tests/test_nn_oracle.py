@@ -444,14 +444,15 @@ def main():
     spec = "conv:16:3:1:1:b,bn,relu,conv:16:3:1:1:b,relu,maxpool:2:2"
     run_case("layer_direct32", "seq", "sgd", 10, Seq(spec, (3, 32, 32), 4), (x32, y32),
              ["in=3,32,32", "classes=4", "seed=40", f"spec={spec}"], 0.05, {"momentum": 0.9, "wd": 1e-3})
-    # odd map sizes (7x9, then 3x4 after pooling): Winograd tiles that overhang the map, 9 samples
-    # in groups of 6 and 3 (20 tiles each), bias, input gradient and weight gradient
+    # odd map sizes (7x19, then 3x9 after pooling): Winograd tiles that overhang the map, a row of
+    # 10 tiles (a vector block of 8 and 2 more), 9 samples in groups of 3 (40 tiles each), bias,
+    # input gradient and weight gradient
     rngo = np.random.default_rng(79)
-    xo = rngo.standard_normal((9, 3, 7, 9)).astype(np.float32)
+    xo = rngo.standard_normal((9, 3, 7, 19)).astype(np.float32)
     yo = rngo.integers(0, 4, 9).astype(np.int32)
     spec = "conv:16:3:1:1:b,bn,relu,conv:16:3:1:1:b,relu,conv:32:3:1:1,bn,relu,maxpool:2:2,conv:16:3:1:1:b,relu"
-    run_case("layer_wino_odd", "seq", "sgd", 10, Seq(spec, (3, 7, 9), 4), (xo, yo),
-             ["in=3,7,9", "classes=4", "seed=41", f"spec={spec}"], 0.05, {"momentum": 0.9, "wd": 1e-3})
+    run_case("layer_wino_odd", "seq", "sgd", 10, Seq(spec, (3, 7, 19), 4), (xo, yo),
+             ["in=3,7,19", "classes=4", "seed=41", f"spec={spec}"], 0.05, {"momentum": 0.9, "wd": 1e-3})
     # mlp: default sizes (784-256-128-10) and a small custom one
     x = rng.standard_normal((16, 1, 28, 28)).astype(np.float32)
     y = rng.integers(0, 10, 16).astype(np.int32)

@@ -14,6 +14,11 @@
 
 #include "nn/nn_internal.h"
 
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define WG_AVX2 1
+#endif
+
 enum { WG_NR = 6, WG_MR = 16, WG_XI = 16 };
 
 static size_t tiles_pad(size_t T)
@@ -30,6 +35,20 @@ size_t nn_wino_group(size_t h, size_t w, size_t rows, int threads)
     if (G > share)
         G = share;
     return G ? G : 1;
+}
+
+static int wino_avx2(void)
+{
+#ifdef WG_AVX2
+    static int on = -1;
+    if (on < 0) {
+        __builtin_cpu_init();
+        on = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    return on;
+#else
+    return 0;
+#endif
 }
 
 int nn_conv_wino(size_t rows, size_t c, int k, int stride, int pad)
@@ -107,6 +126,40 @@ static void rows4(const float *restrict q, float *restrict v0, float *restrict v
     }
 }
 
+#ifdef WG_AVX2
+/* even and odd elements of q[0..15], in order */
+__attribute__((target("avx2,fma"))) static inline void deint(const float *q, __m256 *e, __m256 *o)
+{
+    __m256 lo = _mm256_loadu_ps(q), hi = _mm256_loadu_ps(q + 8);
+    __m256i perm = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
+    *e = _mm256_castsi256_ps(_mm256_permutevar8x32_epi32(_mm256_castps_si256(_mm256_shuffle_ps(lo, hi, 0x88)), perm));
+    *o = _mm256_castsi256_ps(_mm256_permutevar8x32_epi32(_mm256_castps_si256(_mm256_shuffle_ps(lo, hi, 0xDD)), perm));
+}
+
+/* B^T d B for 8 consecutive tiles of one tile row: d0 is the first of its 4 padded rows (stride
+ * PW), starting at the first tile's column; the 16 results go to v[xi * step], 8 floats each. */
+__attribute__((target("avx2,fma"))) static void tiles8(const float *d0, size_t PW, float *v, size_t step)
+{
+    __m256 hk[4][4]; /* [row a][k] */
+    for (int a = 0; a < 4; a++) {
+        const float *q = d0 + (size_t)a * PW;
+        __m256 e, o, e1, o1;
+        deint(q, &e, &o);
+        deint(q + 2, &e1, &o1);
+        hk[a][0] = _mm256_sub_ps(e, e1);
+        hk[a][1] = _mm256_add_ps(o, e1);
+        hk[a][2] = _mm256_sub_ps(e1, o);
+        hk[a][3] = _mm256_sub_ps(o, o1);
+    }
+    for (int k = 0; k < 4; k++) {
+        _mm256_storeu_ps(v + (size_t)(0 * 4 + k) * step, _mm256_sub_ps(hk[0][k], hk[2][k]));
+        _mm256_storeu_ps(v + (size_t)(1 * 4 + k) * step, _mm256_add_ps(hk[1][k], hk[2][k]));
+        _mm256_storeu_ps(v + (size_t)(2 * 4 + k) * step, _mm256_sub_ps(hk[2][k], hk[1][k]));
+        _mm256_storeu_ps(v + (size_t)(3 * 4 + k) * step, _mm256_sub_ps(hk[1][k], hk[3][k]));
+    }
+}
+#endif
+
 /* V[xi][c][t0 + t] = (B^T d_t B)_xi for the tiles t of x (C x h x w, zero padding 1),
  * t = ti*TW + tj, V's rows Tp long. pad: the padded plane, (2*TH + 2) x (2*TW + 2) floats, whose
  * border stays zero across calls; u: 4 x (2*TW + 2) floats. */
@@ -119,7 +172,18 @@ static void input_transform(const float *x, size_t C, size_t h, size_t w, size_t
         const float *xc = x + c * h * w;
         for (size_t i = 0; i < h; i++)
             memcpy(pad + (i + 1) * PW + 1, xc + i * w, w * sizeof(float));
-        for (size_t ti = 0; ti < TH; ti++) {
+        size_t j8 = 0;
+#ifdef WG_AVX2
+        if (TW >= 8 && wino_avx2()) {
+            j8 = TW / 8 * 8;
+            for (size_t ti = 0; ti < TH; ti++)
+                for (size_t j = 0; j < j8; j += 8)
+                    tiles8(pad + 2 * ti * PW + 2 * j, PW, V + (size_t)c * Tp + t0 + ti * TW + j, C * Tp);
+            if (j8 == TW)
+                continue;
+        }
+#endif
+        for (size_t ti = 0; ti < TH && j8 == 0; ti++) {
             const float *d0 = pad + 2 * ti * PW;
             cols4(d0, d0 + PW, d0 + 2 * PW, d0 + 3 * PW, u0, u1, u2, u3, PW);
             const float *ui[4] = {u0, u1, u2, u3};
@@ -129,6 +193,17 @@ static void input_transform(const float *x, size_t C, size_t h, size_t w, size_t
                 rows4(ui[i], v, v + step, v + 2 * step, v + 3 * step, TW);
             }
         }
+        for (size_t ti = 0; ti < TH && j8 > 0; ti++) /* tiles past the last block of 8 */
+            for (size_t j = j8; j < TW; j++) {
+                const float *d0 = pad + 2 * ti * PW + 2 * j;
+                float u4[4][4];
+                cols4(d0, d0 + PW, d0 + 2 * PW, d0 + 3 * PW, u4[0], u4[1], u4[2], u4[3], 4);
+                for (int i = 0; i < 4; i++) {
+                    float *v = V + ((size_t)(i * 4) * C + c) * Tp + t0 + ti * TW + j;
+                    size_t step = C * Tp;
+                    rows4(u4[i], v, v + step, v + 2 * step, v + 3 * step, 1);
+                }
+            }
     }
 }
 
@@ -202,6 +277,48 @@ void nn_wino_conv(const float *U, size_t M, const float *x, size_t G, size_t C, 
     }
 }
 
+#ifdef WG_AVX2
+/* 8 positions x 8 planes (plane stride ld) to 8 rows of 8 (row stride 16), in registers */
+__attribute__((target("avx2,fma"))) static void transpose8(const float *src, size_t ld, float *dst)
+{
+    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + ld), r2 = _mm256_loadu_ps(src + 2 * ld),
+           r3 = _mm256_loadu_ps(src + 3 * ld), r4 = _mm256_loadu_ps(src + 4 * ld), r5 = _mm256_loadu_ps(src + 5 * ld),
+           r6 = _mm256_loadu_ps(src + 6 * ld), r7 = _mm256_loadu_ps(src + 7 * ld);
+    __m256 u0 = _mm256_unpacklo_ps(r0, r1), u1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 u2 = _mm256_unpacklo_ps(r2, r3), u3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 u4 = _mm256_unpacklo_ps(r4, r5), u5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 u6 = _mm256_unpacklo_ps(r6, r7), u7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 v0 = _mm256_shuffle_ps(u0, u2, 0x44), v1 = _mm256_shuffle_ps(u0, u2, 0xEE);
+    __m256 v2 = _mm256_shuffle_ps(u1, u3, 0x44), v3 = _mm256_shuffle_ps(u1, u3, 0xEE);
+    __m256 v4 = _mm256_shuffle_ps(u4, u6, 0x44), v5 = _mm256_shuffle_ps(u4, u6, 0xEE);
+    __m256 v6 = _mm256_shuffle_ps(u5, u7, 0x44), v7 = _mm256_shuffle_ps(u5, u7, 0xEE);
+    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(v0, v4, 0x20));
+    _mm256_storeu_ps(dst + 16, _mm256_permute2f128_ps(v1, v5, 0x20));
+    _mm256_storeu_ps(dst + 32, _mm256_permute2f128_ps(v2, v6, 0x20));
+    _mm256_storeu_ps(dst + 48, _mm256_permute2f128_ps(v3, v7, 0x20));
+    _mm256_storeu_ps(dst + 64, _mm256_permute2f128_ps(v0, v4, 0x31));
+    _mm256_storeu_ps(dst + 80, _mm256_permute2f128_ps(v1, v5, 0x31));
+    _mm256_storeu_ps(dst + 96, _mm256_permute2f128_ps(v2, v6, 0x31));
+    _mm256_storeu_ps(dst + 112, _mm256_permute2f128_ps(v3, v7, 0x31));
+}
+#endif
+
+/* dyT[p][o] = src[o * hw + p] for 16 planes of hw positions */
+static void planes_to_rows16(const float *src, size_t hw, float *dyT)
+{
+    size_t p0 = 0;
+#ifdef WG_AVX2
+    if (wino_avx2())
+        for (; p0 + 8 <= hw; p0 += 8) {
+            transpose8(src + p0, hw, dyT + p0 * WG_MR);
+            transpose8(src + 8 * hw + p0, hw, dyT + p0 * WG_MR + 8);
+        }
+#endif
+    for (size_t p = p0; p < hw; p++)
+        for (size_t o = 0; o < WG_MR; o++)
+            dyT[p * WG_MR + o] = src[o * hw + p];
+}
+
 /* dU[xi][m][c] += sum over the G samples' tiles t of (A dy_t A^T)_xi V[xi][c][t]. */
 void nn_wino_dw(const float *dy, size_t M, const float *x, size_t G, size_t C, size_t h, size_t w, float *dU,
                 float *scratch)
@@ -209,34 +326,24 @@ void nn_wino_dw(const float *dy, size_t M, const float *x, size_t G, size_t C, s
     size_t TH = (h + 1) / 2, TW = (w + 1) / 2, T1 = TH * TW, Tp = tiles_pad(G * T1), hw = h * w;
     float *V = scratch;
     int32_t *off = tap_offsets(V + WG_XI * C * Tp, C, Tp);
-    float *yh = V + WG_XI * C * Tp + C, *pad = yh + WG_XI * Tp * WG_MR + hw * WG_MR;
+    float *yh = V + WG_XI * C * Tp + C, *dyT = yh + WG_XI * Tp * WG_MR, *pad = dyT + hw * WG_MR;
+    static const float zero[WG_MR];
     float *u = pad + (2 * TH + 2) * (2 * TW + 2);
     memset(pad, 0, (2 * TH + 2) * (2 * TW + 2) * sizeof(float));
     for (size_t g = 0; g < G; g++)
         input_transform(x + g * C * hw, C, h, w, Tp, g * T1, V, pad, u);
     for (size_t m0 = 0; m0 < M; m0 += WG_MR) {
-        /* yh[xi][t][o] = (A dy_t A^T)_xi, A = [1 0; 1 1; 1 -1; 0 -1], dy_t zero outside the map */
-        for (size_t g = 0; g < G; g++)
+        /* yh[xi][t][o] = (A dy_t A^T)_xi, A = [1 0; 1 1; 1 -1; 0 -1], dy_t zero outside the map:
+         * the block's 16 planes first go position-major (dyT[p][o]), then every tile is vector work */
+        for (size_t g = 0; g < G; g++) {
+            planes_to_rows16(dy + (g * M + m0) * hw, hw, dyT);
             for (size_t ti = 0; ti < TH; ti++)
                 for (size_t tj = 0; tj < TW; tj++) {
                     size_t i0 = 2 * ti, j0 = 2 * tj, t = g * T1 + ti * TW + tj;
                     int right = j0 + 1 < w, down = i0 + 1 < h;
-                    float d00[WG_MR], d01[WG_MR], d10[WG_MR], d11[WG_MR];
-                    const float *p = dy + (g * M + m0) * hw + i0 * w + j0;
-                    if (right && down)
-                        for (int o = 0; o < WG_MR; o++) {
-                            d00[o] = p[(size_t)o * hw];
-                            d01[o] = p[(size_t)o * hw + 1];
-                            d10[o] = p[(size_t)o * hw + w];
-                            d11[o] = p[(size_t)o * hw + w + 1];
-                        }
-                    else
-                        for (int o = 0; o < WG_MR; o++) {
-                            d00[o] = p[(size_t)o * hw];
-                            d01[o] = right ? p[(size_t)o * hw + 1] : 0.0f;
-                            d10[o] = down ? p[(size_t)o * hw + w] : 0.0f;
-                            d11[o] = 0.0f;
-                        }
+                    const float *p = dyT + (i0 * w + j0) * WG_MR;
+                    const float *d00 = p, *d01 = right ? p + WG_MR : zero, *d10 = down ? p + w * WG_MR : zero,
+                                *d11 = right && down ? p + (w + 1) * WG_MR : zero;
                     float r[4][2][WG_MR];
                     for (int o = 0; o < WG_MR; o++) {
                         r[0][0][o] = d00[o], r[0][1][o] = d01[o];
@@ -257,6 +364,7 @@ void nn_wino_dw(const float *dy, size_t M, const float *x, size_t G, size_t C, s
                         }
                     }
                 }
+        }
         for (int xi = 0; xi < WG_XI; xi++)
             nn_direct_dw6(yh + (size_t)xi * Tp * WG_MR, G * T1, V + (size_t)xi * C * Tp, off, C,
                           dU + ((size_t)xi * M + m0) * C, C);
