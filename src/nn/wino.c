@@ -223,58 +223,83 @@ static int32_t *tap_offsets(float *at, size_t C, size_t Tp)
     return off;
 }
 
-void nn_wino_conv(const float *U, size_t M, const float *x, size_t G, size_t C, size_t h, size_t w, float *y,
-                  const float *bias, int accum, float *scratch)
+/* The 2x2 output tile (16 channels a position) of the products m[xi] (16 rows of 16, stride
+ * ld): A^T m A with A^T = [1 1 1 0; 0 1 -1 -1]. */
+#ifdef WG_AVX2
+__attribute__((target("avx2,fma")))
+#endif
+static void out_tile(const float *m, size_t ld, float *p00, float *p01, float *p10, float *p11)
 {
-    size_t TH = (h + 1) / 2, TW = (w + 1) / 2, T1 = TH * TW, Tp = tiles_pad(G * T1), hw = h * w;
-    float *V = scratch;
-    int32_t *off = tap_offsets(V + WG_XI * C * Tp, C, Tp);
-    float *prod = V + WG_XI * C * Tp + C, *stage = prod + WG_XI * Tp * WG_MR, *pad = stage + hw * WG_MR;
-    float *u = pad + (2 * TH + 2) * (2 * TW + 2);
-    memset(pad, 0, (2 * TH + 2) * (2 * TW + 2) * sizeof(float));
-    for (size_t g = 0; g < G; g++)
-        input_transform(x + g * C * hw, C, h, w, Tp, g * T1, V, pad, u);
-    zero_tail(V, C, G * T1, Tp);
-    for (size_t m0 = 0; m0 < M; m0 += WG_MR) {
-        for (int xi = 0; xi < WG_XI; xi++)
-            nn_direct_tiles(V + (size_t)xi * C * Tp, off, C, U + ((size_t)xi * M + m0) * C, Tp,
-                            prod + (size_t)xi * Tp * WG_MR);
-        /* output transform A^T m A of every tile, 16 channels at a time, into position-major rows */
-        for (size_t g = 0; g < G; g++) {
-            for (size_t ti = 0; ti < TH; ti++)
-                for (size_t tj = 0; tj < TW; tj++) {
-                    const float *mt = prod + (g * T1 + ti * TW + tj) * WG_MR;
-                    float s0[4][WG_MR], s1[4][WG_MR];
-                    for (int k = 0; k < 4; k++) {
-                        const float *a = mt + (size_t)(0 * 4 + k) * Tp * WG_MR;
-                        const float *b = mt + (size_t)(1 * 4 + k) * Tp * WG_MR;
-                        const float *c2 = mt + (size_t)(2 * 4 + k) * Tp * WG_MR;
-                        const float *d = mt + (size_t)(3 * 4 + k) * Tp * WG_MR;
-                        for (int o = 0; o < WG_MR; o++) {
-                            s0[k][o] = a[o] + b[o] + c2[o];
-                            s1[k][o] = b[o] - c2[o] - d[o];
-                        }
-                    }
-                    size_t i0 = 2 * ti, j0 = 2 * tj;
-                    float *p00 = stage + (i0 * w + j0) * WG_MR;
-                    int right = j0 + 1 < w, down = i0 + 1 < h;
-                    for (int o = 0; o < WG_MR; o++)
-                        p00[o] = s0[0][o] + s0[1][o] + s0[2][o];
-                    if (right)
-                        for (int o = 0; o < WG_MR; o++)
-                            p00[WG_MR + o] = s0[1][o] - s0[2][o] - s0[3][o];
-                    if (down) {
-                        float *p10 = p00 + w * WG_MR;
-                        for (int o = 0; o < WG_MR; o++)
-                            p10[o] = s1[0][o] + s1[1][o] + s1[2][o];
-                        if (right)
-                            for (int o = 0; o < WG_MR; o++)
-                                p10[WG_MR + o] = s1[1][o] - s1[2][o] - s1[3][o];
-                    }
-                }
-            nn_direct_store(stage, h, w, w, y + (g * M + m0) * hw, bias ? bias + m0 : NULL, accum);
+#ifdef WG_AVX2
+    for (int h = 0; h < WG_MR; h += 8) {
+        __m256 s0[4], s1[4];
+        for (int k = 0; k < 4; k++) {
+            __m256 a = _mm256_loadu_ps(m + (size_t)(0 * 4 + k) * ld + h),
+                   b = _mm256_loadu_ps(m + (size_t)(1 * 4 + k) * ld + h),
+                   c = _mm256_loadu_ps(m + (size_t)(2 * 4 + k) * ld + h),
+                   d = _mm256_loadu_ps(m + (size_t)(3 * 4 + k) * ld + h);
+            s0[k] = _mm256_add_ps(_mm256_add_ps(a, b), c);
+            s1[k] = _mm256_sub_ps(_mm256_sub_ps(b, c), d);
+        }
+        _mm256_storeu_ps(p00 + h, _mm256_add_ps(_mm256_add_ps(s0[0], s0[1]), s0[2]));
+        _mm256_storeu_ps(p01 + h, _mm256_sub_ps(_mm256_sub_ps(s0[1], s0[2]), s0[3]));
+        _mm256_storeu_ps(p10 + h, _mm256_add_ps(_mm256_add_ps(s1[0], s1[1]), s1[2]));
+        _mm256_storeu_ps(p11 + h, _mm256_sub_ps(_mm256_sub_ps(s1[1], s1[2]), s1[3]));
+    }
+#else
+    for (int o = 0; o < WG_MR; o++) {
+        float s0[4], s1[4];
+        for (int k = 0; k < 4; k++) {
+            float a = m[(size_t)(0 * 4 + k) * ld + o], b = m[(size_t)(1 * 4 + k) * ld + o];
+            float c = m[(size_t)(2 * 4 + k) * ld + o], d = m[(size_t)(3 * 4 + k) * ld + o];
+            s0[k] = a + b + c;
+            s1[k] = b - c - d;
+        }
+        p00[o] = s0[0] + s0[1] + s0[2];
+        p01[o] = s0[1] - s0[2] - s0[3];
+        p10[o] = s1[0] + s1[1] + s1[2];
+        p11[o] = s1[1] - s1[2] - s1[3];
+    }
+#endif
+}
+
+/* A dy A^T of one 2x2 output-gradient tile (16 channels a position) into q[xi * ld], 16 floats
+ * each, A = [1 0; 1 1; 1 -1; 0 -1]. */
+#ifdef WG_AVX2
+__attribute__((target("avx2,fma")))
+#endif
+static void grad_tile(const float *d00, const float *d01, const float *d10, const float *d11, float *q, size_t ld)
+{
+#ifdef WG_AVX2
+    __m256 z = _mm256_setzero_ps();
+    for (int h = 0; h < WG_MR; h += 8) {
+        __m256 a = _mm256_loadu_ps(d00 + h), b = _mm256_loadu_ps(d01 + h), c = _mm256_loadu_ps(d10 + h),
+               d = _mm256_loadu_ps(d11 + h);
+        __m256 r[4][2] = {{a, b},
+                          {_mm256_add_ps(a, c), _mm256_add_ps(b, d)},
+                          {_mm256_sub_ps(a, c), _mm256_sub_ps(b, d)},
+                          {_mm256_sub_ps(z, c), _mm256_sub_ps(z, d)}};
+        for (int i = 0; i < 4; i++) {
+            _mm256_storeu_ps(q + (size_t)(i * 4 + 0) * ld + h, r[i][0]);
+            _mm256_storeu_ps(q + (size_t)(i * 4 + 1) * ld + h, _mm256_add_ps(r[i][0], r[i][1]));
+            _mm256_storeu_ps(q + (size_t)(i * 4 + 2) * ld + h, _mm256_sub_ps(r[i][0], r[i][1]));
+            _mm256_storeu_ps(q + (size_t)(i * 4 + 3) * ld + h, _mm256_sub_ps(z, r[i][1]));
         }
     }
+#else
+    for (int o = 0; o < WG_MR; o++) {
+        float r[4][2] = {{d00[o], d01[o]},
+                         {d00[o] + d10[o], d01[o] + d11[o]},
+                         {d00[o] - d10[o], d01[o] - d11[o]},
+                         {-d10[o], -d11[o]}};
+        for (int i = 0; i < 4; i++) {
+            q[(size_t)(i * 4 + 0) * ld + o] = r[i][0];
+            q[(size_t)(i * 4 + 1) * ld + o] = r[i][0] + r[i][1];
+            q[(size_t)(i * 4 + 2) * ld + o] = r[i][0] - r[i][1];
+            q[(size_t)(i * 4 + 3) * ld + o] = -r[i][1];
+        }
+    }
+#endif
 }
 
 #ifdef WG_AVX2
@@ -319,6 +344,39 @@ static void planes_to_rows16(const float *src, size_t hw, float *dyT)
             dyT[p * WG_MR + o] = src[o * hw + p];
 }
 
+void nn_wino_conv(const float *U, size_t M, const float *x, size_t G, size_t C, size_t h, size_t w, float *y,
+                  const float *bias, int accum, float *scratch)
+{
+    size_t TH = (h + 1) / 2, TW = (w + 1) / 2, T1 = TH * TW, Tp = tiles_pad(G * T1), hw = h * w;
+    float *V = scratch;
+    int32_t *off = tap_offsets(V + WG_XI * C * Tp, C, Tp);
+    float *prod = V + WG_XI * C * Tp + C, *stage = prod + WG_XI * Tp * WG_MR, *pad = stage + hw * WG_MR;
+    float spill[WG_MR]; /* outputs of tiles that overhang the map */
+    float *u = pad + (2 * TH + 2) * (2 * TW + 2);
+    memset(pad, 0, (2 * TH + 2) * (2 * TW + 2) * sizeof(float));
+    for (size_t g = 0; g < G; g++)
+        input_transform(x + g * C * hw, C, h, w, Tp, g * T1, V, pad, u);
+    zero_tail(V, C, G * T1, Tp);
+    for (size_t m0 = 0; m0 < M; m0 += WG_MR) {
+        for (int xi = 0; xi < WG_XI; xi++)
+            nn_direct_tiles(V + (size_t)xi * C * Tp, off, C, U + ((size_t)xi * M + m0) * C, Tp,
+                            prod + (size_t)xi * Tp * WG_MR);
+        /* output transform A^T m A of every tile, 16 channels at a time, into position-major rows */
+        for (size_t g = 0; g < G; g++) {
+            for (size_t ti = 0; ti < TH; ti++)
+                for (size_t tj = 0; tj < TW; tj++) {
+                    size_t i0 = 2 * ti, j0 = 2 * tj;
+                    float *p00 = stage + (i0 * w + j0) * WG_MR;
+                    int right = j0 + 1 < w, down = i0 + 1 < h;
+                    float *p01 = right ? p00 + WG_MR : spill, *p10 = down ? p00 + w * WG_MR : spill;
+                    float *p11 = right && down ? p00 + (w + 1) * WG_MR : spill;
+                    out_tile(prod + (g * T1 + ti * TW + tj) * WG_MR, Tp * WG_MR, p00, p01, p10, p11);
+                }
+            nn_direct_store(stage, h, w, w, y + (g * M + m0) * hw, bias ? bias + m0 : NULL, accum);
+        }
+    }
+}
+
 /* dU[xi][m][c] += sum over the G samples' tiles t of (A dy_t A^T)_xi V[xi][c][t]. */
 void nn_wino_dw(const float *dy, size_t M, const float *x, size_t G, size_t C, size_t h, size_t w, float *dU,
                 float *scratch)
@@ -344,25 +402,7 @@ void nn_wino_dw(const float *dy, size_t M, const float *x, size_t G, size_t C, s
                     const float *p = dyT + (i0 * w + j0) * WG_MR;
                     const float *d00 = p, *d01 = right ? p + WG_MR : zero, *d10 = down ? p + w * WG_MR : zero,
                                 *d11 = right && down ? p + (w + 1) * WG_MR : zero;
-                    float r[4][2][WG_MR];
-                    for (int o = 0; o < WG_MR; o++) {
-                        r[0][0][o] = d00[o], r[0][1][o] = d01[o];
-                        r[1][0][o] = d00[o] + d10[o], r[1][1][o] = d01[o] + d11[o];
-                        r[2][0][o] = d00[o] - d10[o], r[2][1][o] = d01[o] - d11[o];
-                        r[3][0][o] = -d10[o], r[3][1][o] = -d11[o];
-                    }
-                    for (int i = 0; i < 4; i++) {
-                        float *q0 = yh + ((size_t)(i * 4 + 0) * Tp + t) * WG_MR;
-                        float *q1 = yh + ((size_t)(i * 4 + 1) * Tp + t) * WG_MR;
-                        float *q2 = yh + ((size_t)(i * 4 + 2) * Tp + t) * WG_MR;
-                        float *q3 = yh + ((size_t)(i * 4 + 3) * Tp + t) * WG_MR;
-                        for (int o = 0; o < WG_MR; o++) {
-                            q0[o] = r[i][0][o];
-                            q1[o] = r[i][0][o] + r[i][1][o];
-                            q2[o] = r[i][0][o] - r[i][1][o];
-                            q3[o] = -r[i][1][o];
-                        }
-                    }
+                    grad_tile(d00, d01, d10, d11, yh + t * WG_MR, Tp * WG_MR);
                 }
         }
         for (int xi = 0; xi < WG_XI; xi++)
