@@ -927,11 +927,6 @@ static cgalr_status_t loss_and_grad(cgalr_model_t *m, const int32_t *labels, int
     return CGALR_OK;
 }
 
-static void zero_range(void *ctx, size_t lo, size_t hi)
-{
-    memset((float *)ctx + lo, 0, (hi - lo) * sizeof(float));
-}
-
 static cgalr_status_t train_common(cgalr_model_t *m, const int32_t *labels, cgalr_step_result_t *res)
 {
     cgalr_step_result_t tmp;
@@ -940,14 +935,17 @@ static cgalr_status_t train_common(cgalr_model_t *m, const int32_t *labels, cgal
     cgalr_status_t st = run_forward(m, m->n_nodes - 1);
     if (st)
         return st;
+    /* no zeroing pass: each gradient buffer is stored by its first writer (or zeroed just before
+     * an accumulating one), see nn_backward_node */
     for (int i = 1; i < m->n_nodes; i++) {
         nn_node_t *n = &m->nodes[i];
-        if (n->dy && n->op != OP_FLATTEN && !n->inplace)
-            nn_par_for(m, n->rows * rowsize(n), 1, zero_range, n->dy);
+        n->dy_fresh = n->dy && n->op != OP_FLATTEN && !n->inplace;
     }
     st = loss_and_grad(m, labels, 1, res);
     if (st)
         return st;
+    if (labels) /* the loss wrote every row of the last node's gradient */
+        nn_dy_owner(m, &m->nodes[m->n_nodes - 1])->dy_fresh = 0;
     memset(m->grads, 0, m->n_params * sizeof(float));
     for (int i = m->n_nodes - 1; i >= 1; i--)
         if (m->nodes[i].needs_grad)

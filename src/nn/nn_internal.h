@@ -50,6 +50,8 @@ typedef struct nn_node {
     int needs_grad;      /* its output depends on parameters: backward must reach it */
     int inplace;         /* ReLU sharing its input's y and dy (the input has no other reader) */
     int fuse_relu;       /* BN, ADD: index of the in-place ReLU it feeds (0: none); see bn_fused in ops.c */
+    int dy_fresh;        /* this step's gradient not yet written: the first writer stores instead of adding
+                          * (or zeroes it first); kept on the node that owns the buffer, see nn_dy_owner */
     /* per batch */
     size_t rows;
     float *y, *dy;
@@ -91,6 +93,7 @@ struct cgalr_model {
     size_t gscratch_cap, gscratch_stride;
     nn_pool_t *pool;     /* NULL with one thread */
     int training;
+    int ow0, ow1;        /* backward op being run: it stores (1) rather than adds into in0's / in1's dy */
     int fwd_upto;        /* last node of the forward pass being run */
     const cgalr_graph_batch_t *gb;
     int logits_valid;
@@ -102,6 +105,8 @@ struct cgalr_model {
  * its inputs' dy (when they need it) and into the gradient block. */
 cgalr_status_t nn_forward_node(struct cgalr_model *m, nn_node_t *n);
 void nn_backward_node(struct cgalr_model *m, nn_node_t *n);
+/* The node whose buffer holds n's gradient (aliases and in-place ReLUs share their input's). */
+nn_node_t *nn_dy_owner(struct cgalr_model *m, nn_node_t *n);
 size_t nn_conv_out(size_t in, int k, int stride, int pad);
 /* Sets OpenBLAS's (process-wide) thread count, skipping the call when unchanged. */
 void nn_blas_threads(int t);

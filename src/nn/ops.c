@@ -723,12 +723,12 @@ static void conv_backward_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, 
             db[o] += (float)sum8(dyc + o * ld, ld);
 input_grad:
     if (in->needs_grad && nn_conv_wino(ic, oc, n->k, n->stride, n->pad)) {
-        nn_wino_conv(m->apack, ic, n->dy + s0 * oc * ohw, cs, oc, oh, ow, in->dy + s0 * isz, NULL, 1, dws);
+        nn_wino_conv(m->apack, ic, n->dy + s0 * oc * ohw, cs, oc, oh, ow, in->dy + s0 * isz, NULL, !m->ow0, dws);
     } else if (in->needs_grad && nn_conv_direct(ic, n->k, n->stride, n->pad)) {
         /* dx += conv(dy, flipped W^T), directly */
         for (size_t j = 0; j < cs; j++)
             conv_direct(m->apack, ic, n->dy + (s0 + j) * oc * ohw, oc, oh, ow, n->k, n->k - 1 - n->pad,
-                        in->dy + (s0 + j) * isz, NULL, 1, dws);
+                        in->dy + (s0 + j) * isz, NULL, !m->ow0, dws);
     } else if (in->needs_grad && nn_conv_tconv(n->k, n->stride, n->pad)) {
         /* dx = conv(dy, flipped W^T): tcol (oc*k*k x ld) gathers dy's patches (same padding), and
          * (ic x ld) = wt (ic x oc*k*k) * tcol; one sample's NCHW gradient has the chunk layout */
@@ -737,7 +737,7 @@ input_grad:
         for (size_t j = 0; j < cs; j++)
             im2col(n->dy + (s0 + j) * oc * ohw, oc, oh, ow, n->k, 1, n->k - 1 - n->pad, ih, iw, tcol + j * ohw, ld);
         float *out = cs == 1 ? in->dy + s0 * isz : dxc;
-        float beta = cs == 1 ? 1.0f : 0.0f;
+        float beta = cs == 1 && !m->ow0 ? 1.0f : 0.0f;
         if (threaded)
             gemm1(CblasNoTrans, CblasNoTrans, ic, ld, tk, m->wt, tk, tcol, ld, beta, out, ld);
         else
@@ -747,8 +747,11 @@ input_grad:
                 for (size_t c = 0; c < ic; c++) {
                     float *restrict dx = in->dy + (s0 + j) * isz + c * ohw;
                     const float *restrict src = dxc + c * ld + j * ohw;
-                    for (size_t q = 0; q < ohw; q++)
-                        dx[q] += src[q];
+                    if (m->ow0)
+                        memcpy(dx, src, ohw * sizeof(float));
+                    else
+                        for (size_t q = 0; q < ohw; q++)
+                            dx[q] += src[q];
                 }
     } else if (in->needs_grad) {
         /* dcol (kk x ld) = W^T dyc */
@@ -901,7 +904,7 @@ static void linear_backward(struct cgalr_model *m, nn_node_t *n)
                 db[j] += n->dy[i * o + j];
     }
     if (in->needs_grad)
-        gemm(m, CblasNoTrans, CblasNoTrans, r, k, o, n->dy, o, W, k, 1.0f, in->dy, k);
+        gemm(m, CblasNoTrans, CblasNoTrans, r, k, o, n->dy, o, W, k, m->ow0 ? 0.0f : 1.0f, in->dy, k);
 }
 
 /* A BatchNorm2d that feeds an in-place ReLU applies the ReLU in its own output pass, and its
@@ -944,6 +947,7 @@ void nn_par_for(struct cgalr_model *m, size_t n, size_t grain, nn_range_fn fn, v
 typedef struct ew_ctx {
     const float *a, *b, *y;
     float *out, *out2;
+    int store, store2; /* ADD backward: store into out / out2 instead of adding */
 } ew_ctx_t;
 
 static void relu_range(void *ctx, size_t lo, size_t hi)
@@ -990,12 +994,13 @@ static void add_back_range(void *ctx, size_t lo, size_t hi)
     ew_ctx_t *c = ctx;
     const float *dy = c->a, *y = c->y;
     float *da = c->out, *db = c->out2; /* may be one buffer (an ADD of a node to itself) */
+    int sa = c->store, sb = c->store2;
     for (size_t q = lo; q < hi; q++) {
         float g = y ? (y[q] > 0.0f ? dy[q] : 0.0f) : dy[q];
         if (da)
-            da[q] += g;
+            da[q] = sa ? g : da[q] + g;
         if (db)
-            db[q] += g;
+            db[q] = sb ? g : db[q] + g;
     }
 }
 
@@ -1170,10 +1175,16 @@ static void bn_backward_range(struct cgalr_model *m, nn_node_t *n, size_t c0, si
             const float *restrict x = in->y + (i * C + c) * hw;
             const float *restrict dy = n->dy + (i * C + c) * hw;
             float *restrict dx = in->dy + (i * C + c) * hw;
-            for (size_t j = 0; j < hw; j++) {
-                float xh = (x[j] - mean) * invstd;
-                dx[j] += k * (dy[j] - mdy - xh * mdyx);
-            }
+            if (m->ow0)
+                for (size_t j = 0; j < hw; j++) {
+                    float xh = (x[j] - mean) * invstd;
+                    dx[j] = k * (dy[j] - mdy - xh * mdyx);
+                }
+            else
+                for (size_t j = 0; j < hw; j++) {
+                    float xh = (x[j] - mean) * invstd;
+                    dx[j] += k * (dy[j] - mdy - xh * mdyx);
+                }
         }
     }
 }
@@ -1434,7 +1445,7 @@ cgalr_status_t nn_forward_node(struct cgalr_model *m, nn_node_t *n)
     case OP_RELU: {
         if (n->inplace && bn_fused(m, in))
             break; /* applied by the BN */
-        ew_ctx_t c = {in->y, NULL, NULL, n->y, NULL};
+        ew_ctx_t c = {in->y, NULL, NULL, n->y, NULL, 0, 0};
         nn_par_for(m, total, 1, relu_range, &c);
         break;
     }
@@ -1476,7 +1487,7 @@ cgalr_status_t nn_forward_node(struct cgalr_model *m, nn_node_t *n)
         break;
     case OP_ADD: {
         /* with a fused ReLU, y (the ADD's and the ReLU's buffer) gets relu(a + b) */
-        ew_ctx_t c = {in->y, m->nodes[n->in1].y, bn_fused(m, n) ? n->y : NULL, n->y, NULL};
+        ew_ctx_t c = {in->y, m->nodes[n->in1].y, bn_fused(m, n) ? n->y : NULL, n->y, NULL, 0, 0};
         nn_par_for(m, total, 1, add_range, &c);
         break;
     }
@@ -1511,10 +1522,67 @@ cgalr_status_t nn_forward_node(struct cgalr_model *m, nn_node_t *n)
     return CGALR_OK;
 }
 
+nn_node_t *nn_dy_owner(struct cgalr_model *m, nn_node_t *n)
+{
+    while (n->op == OP_FLATTEN || n->inplace)
+        n = &m->nodes[n->in0];
+    return n;
+}
+
+static void zero_range(void *ctx, size_t lo, size_t hi)
+{
+    memset((float *)ctx + lo, 0, (hi - lo) * sizeof(float));
+}
+
+/* Readies the gradient buffer of x for a writer: returns 1 when the writer may store (the buffer
+ * holds nothing of this step yet and the writer can store), else zeroes a fresh buffer and
+ * returns 0 (add into it). */
+static int dy_take(struct cgalr_model *m, nn_node_t *x, int can_store)
+{
+    nn_node_t *o = nn_dy_owner(m, x);
+    if (!o->dy_fresh)
+        return 0;
+    o->dy_fresh = 0;
+    if (can_store)
+        return 1;
+    nn_par_for(m, o->rows * rowsize(o), 1, zero_range, o->dy);
+    return 0;
+}
+
+/* Ops whose backward can store into the gradient of input 0 (1) and input 1 (2): the whole
+ * buffer, every element written once. */
+static int stores_dx(struct cgalr_model *m, const nn_node_t *n)
+{
+    const nn_node_t *in = &m->nodes[n->in0];
+    switch (n->op) {
+    case OP_LINEAR:
+        return 1;
+    case OP_CONV:
+        /* Winograd or direct input gradient (whole planes), or the transposed convolution
+         * through im2col; not the col2im scatter */
+        return nn_conv_wino(in->c, n->c, n->k, n->stride, n->pad) || nn_conv_direct(in->c, n->k, n->stride, n->pad) ||
+               nn_conv_tconv(n->k, n->stride, n->pad);
+    case OP_BN:
+        return n->h * n->w > 1; /* BatchNorm2d */
+    case OP_ADD:
+        return 3;
+    default:
+        return 0;
+    }
+}
+
 void nn_backward_node(struct cgalr_model *m, nn_node_t *n)
 {
     nn_node_t *in = n->in0 >= 0 ? &m->nodes[n->in0] : NULL;
     size_t total = n->rows * rowsize(n);
+    nn_node_t *own = nn_dy_owner(m, n);
+    if (own->dy_fresh) { /* no consumer wrote this node's gradient: it is zero */
+        own->dy_fresh = 0;
+        nn_par_for(m, own->rows * rowsize(own), 1, zero_range, own->dy);
+    }
+    int st = stores_dx(m, n);
+    m->ow0 = in && in->needs_grad && in->dy ? dy_take(m, in, st & 1) : 0;
+    m->ow1 = n->in1 >= 0 && m->nodes[n->in1].needs_grad && m->nodes[n->in1].dy ? dy_take(m, &m->nodes[n->in1], (st & 2) != 0) : 0;
     switch (n->op) {
     case OP_INPUT:
     case OP_FLATTEN: /* aliases its input's buffers */
@@ -1532,7 +1600,7 @@ void nn_backward_node(struct cgalr_model *m, nn_node_t *n)
         if (n->inplace && bn_fused(m, in))
             break; /* masked by the BN's (or ADD's) backward */
         if (in->needs_grad) {
-            ew_ctx_t c = {n->dy, NULL, n->y, in->dy, NULL};
+            ew_ctx_t c = {n->dy, NULL, n->y, in->dy, NULL, 0, 0};
             nn_par_for(m, total, 1, relu_back_range, &c);
         }
         break;
@@ -1575,7 +1643,7 @@ void nn_backward_node(struct cgalr_model *m, nn_node_t *n)
     case OP_ADD: {
         nn_node_t *b = &m->nodes[n->in1];
         ew_ctx_t c = {n->dy, NULL, bn_fused(m, n) ? n->y : NULL, in->needs_grad ? in->dy : NULL,
-                      b->needs_grad ? b->dy : NULL};
+                      b->needs_grad ? b->dy : NULL, m->ow0, m->ow1};
         if (c.out || c.out2)
             nn_par_for(m, total, 1, add_back_range, &c);
         break;
