@@ -453,6 +453,11 @@ def main():
     spec = "conv:16:3:1:1:b,bn,relu,conv:16:3:1:1:b,relu,conv:32:3:1:1,bn,relu,maxpool:2:2,conv:16:3:1:1:b,relu"
     run_case("layer_wino_odd", "seq", "sgd", 10, Seq(spec, (3, 7, 19), 4), (xo, yo),
              ["in=3,7,19", "classes=4", "seed=41", f"spec={spec}"], 0.05, {"momentum": 0.9, "wd": 1e-3})
+    # strided convolutions inside the network (their input gradients), on odd maps: 3x3 stride 2
+    # over 7x19 (the general column scatter) and 1x1 stride 2 over 4x10
+    spec = "conv:8:3:1:1,relu,conv:8:3:2:1:b,relu,conv:6:1:2:0,relu"
+    run_case("layer_stride_odd", "seq", "sgd", 10, Seq(spec, (3, 7, 19), 4), (xo, yo),
+             ["in=3,7,19", "classes=4", "seed=42", f"spec={spec}"], 0.05, {"momentum": 0.9, "wd": 1e-3})
     # mlp: default sizes (784-256-128-10) and a small custom one
     x = rng.standard_normal((16, 1, 28, 28)).astype(np.float32)
     y = rng.integers(0, 10, 16).astype(np.int32)

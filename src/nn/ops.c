@@ -133,12 +133,52 @@ static void im2col(const float *x, size_t c, size_t h, size_t w, int k, int s, i
                         for (long j = (j1 > j0 ? j1 : j0); j < (long)ow; j++)
                             dst[j] = 0.0f;
                     } else {
-                        for (size_t j = 0; j < ow; j++) {
-                            long iw = (long)j * s - p + kj;
-                            dst[j] = (iw >= 0 && iw < (long)w) ? src[iw] : 0.0f;
-                        }
+                        /* valid columns j: 0 <= j*s - p + kj < w, one range [j0, j1) */
+                        long j0 = p - kj > 0 ? (p - kj + s - 1) / s : 0;
+                        long j1 = (long)w - 1 + p - kj >= 0 ? ((long)w - 1 + p - kj) / s + 1 : 0;
+                        if (j1 > (long)ow)
+                            j1 = (long)ow;
+                        if (j0 > j1)
+                            j0 = j1;
+                        for (long j = 0; j < j0; j++)
+                            dst[j] = 0.0f;
+                        const float *sp = src - p + kj;
+                        if (s == 2)
+                            for (long j = j0; j < j1; j++)
+                                dst[j] = sp[2 * j];
+                        else
+                            for (long j = j0; j < j1; j++)
+                                dst[j] = sp[j * s];
+                        for (long j = j1; j < (long)ow; j++)
+                            dst[j] = 0.0f;
                     }
                 }
+            }
+        }
+    }
+}
+
+/* The 3x3 stride-2 pad-1 case over an even width (w = 2*ow), the three taps of a kernel row at
+ * once: column 2j gets the centre tap of output j, column 2j+1 the right tap of j and the left
+ * tap of j+1, so each input row is one interleaved pass instead of three strided ones. */
+static void col2im_s2k3(const float *col, size_t c, size_t h, size_t w, size_t oh, size_t ow, float *dx, size_t ld)
+{
+    for (size_t ch = 0; ch < c; ch++) {
+        float *xc = dx + ch * h * w;
+        for (size_t ki = 0; ki < 3; ki++) {
+            const float *r0 = col + (ch * 3 + ki) * 3 * ld, *r1 = r0 + ld, *r2 = r1 + ld;
+            for (size_t i = 0; i < oh; i++) {
+                long ih = 2 * (long)i - 1 + (long)ki;
+                if (ih < 0 || ih >= (long)h)
+                    continue;
+                float *restrict d = xc + (size_t)ih * w;
+                const float *restrict a = r0 + i * ow, *restrict b = r1 + i * ow, *restrict e = r2 + i * ow;
+                for (size_t j = 0; j + 1 < ow; j++) {
+                    d[2 * j] += b[j];
+                    d[2 * j + 1] += e[j] + a[j + 1];
+                }
+                d[2 * ow - 2] += b[ow - 1];
+                d[2 * ow - 1] += e[ow - 1];
             }
         }
     }
@@ -147,6 +187,10 @@ static void im2col(const float *x, size_t c, size_t h, size_t w, int k, int s, i
 static void col2im_add(const float *col, size_t c, size_t h, size_t w, int k, int s, int p, size_t oh, size_t ow,
                        float *dx, size_t ld)
 {
+    if (k == 3 && s == 2 && p == 1 && w == 2 * ow && ow > 0) {
+        col2im_s2k3(col, c, h, w, oh, ow, dx, ld);
+        return;
+    }
     for (size_t ch = 0; ch < c; ch++) {
         float *xc = dx + ch * h * w;
         for (int ki = 0; ki < k; ki++) {
