@@ -8,6 +8,10 @@
 
 #include "nn/nn_internal.h"
 
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 /* OpenBLAS's thread count is process-wide; remember what was set to skip redundant calls. */
 static int blas_threads_now = -1;
 
@@ -271,6 +275,57 @@ static double dotdev8(const float *restrict dy, const float *restrict x, size_t 
     for (int k = 0; k < 8; k++)
         s += acc[k];
     return s;
+}
+
+/* BatchNorm2d's affine map x * a + b; the backward recomputes the fused ReLU's mask with it, so
+ * both passes must round alike (one function; no contraction under -std=c11). */
+static inline float bn_pre(float x, float a, float b)
+{
+    return x * a + b;
+}
+
+/* With d = dy where x * a + b > 0 (else 0): sum d and sum d * (x - mu), with the partial sums of
+ * sum8 and dotdev8 (the same bits as masking dy first and calling them). */
+#if defined(__GNUC__) && defined(__x86_64__)
+__attribute__((target("avx2,fma")))
+#endif
+static void masked_sums8(const float *restrict dy, const float *restrict x, size_t n, float a, float b, float mu,
+                         double *sdy, double *sdyx)
+{
+    float a1[8] = {0}, a2[8] = {0};
+    size_t i = 0;
+#if defined(__GNUC__) && defined(__x86_64__)
+    /* the 8 lanes are the 8 partial sums below; mul then add (no fused multiply-add), as there */
+    __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b), vm = _mm256_set1_ps(mu), z = _mm256_setzero_ps();
+    __m256 s1v = z, s2v = z;
+    for (; i + 8 <= n; i += 8) {
+        __m256 xv = _mm256_loadu_ps(x + i);
+        __m256 v = _mm256_add_ps(_mm256_mul_ps(xv, va), vb);
+        __m256 d = _mm256_and_ps(_mm256_cmp_ps(v, z, _CMP_GT_OQ), _mm256_loadu_ps(dy + i));
+        s1v = _mm256_add_ps(s1v, d);
+        s2v = _mm256_add_ps(s2v, _mm256_mul_ps(d, _mm256_sub_ps(xv, vm)));
+    }
+    _mm256_storeu_ps(a1, s1v);
+    _mm256_storeu_ps(a2, s2v);
+#endif
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) {
+            float d = bn_pre(x[i + k], a, b) > 0.0f ? dy[i + k] : 0.0f;
+            a1[k] += d;
+            a2[k] += d * (x[i + k] - mu);
+        }
+    double s1 = 0.0, s2 = 0.0;
+    for (; i < n; i++) {
+        float d = bn_pre(x[i], a, b) > 0.0f ? dy[i] : 0.0f;
+        s1 += d;
+        s2 += (double)d * (x[i] - mu);
+    }
+    for (int k = 0; k < 8; k++) {
+        s1 += a1[k];
+        s2 += a2[k];
+    }
+    *sdy = s1;
+    *sdyx = s2;
 }
 
 /* Convolution works on chunks of S samples at once: col (kk x S*ohw) holds the chunk's patches,
@@ -1176,12 +1231,12 @@ static void bn_forward_range(struct cgalr_model *m, nn_node_t *n, size_t c0, siz
             float *restrict y = n->y + (i * C + c) * hw;
             if (relu)
                 for (size_t j = 0; j < hw; j++) {
-                    float v = x[j] * a + bb;
+                    float v = bn_pre(x[j], a, bb);
                     y[j] = (v > 0.0f || v != v) ? v : 0.0f; /* NaN passes like torch.relu */
                 }
             else
                 for (size_t j = 0; j < hw; j++)
-                    y[j] = x[j] * a + bb;
+                    y[j] = bn_pre(x[j], a, bb);
         }
     }
 }
@@ -1192,21 +1247,26 @@ static void bn_backward_range(struct cgalr_model *m, nn_node_t *n, size_t c0, si
     size_t C = n->c, hw = n->h * n->w, r = n->rows, M = r * hw;
     const float *g = m->params + n->w_off;
     float *dg = m->grads + n->w_off, *db = m->grads + n->b_off;
+    const float *bias = m->params + n->b_off;
     int relu = bn_fused(m, n);
     for (size_t c = c0; c < c1; c++) {
         float mean = n->aux[c], invstd = n->aux[C + c];
+        /* the fused ReLU's backward masks dy where the output was clipped; the mask is recomputed
+         * from the input with the forward's arithmetic (bn_pre), so the output is not read and the
+         * masked gradient is never stored */
+        float a = g[c] * invstd, bb = bias[c] - mean * a;
         double sdy = 0.0, sdyx = 0.0;
         for (size_t i = 0; i < r; i++) {
+            const float *dy = n->dy + (i * C + c) * hw, *x = in->y + (i * C + c) * hw;
             if (relu) {
-                /* the fused ReLU's backward: dy (shared with the ReLU) masked by the output, while
-                 * this plane is in cache */
-                float *restrict dy = n->dy + (i * C + c) * hw;
-                const float *restrict y = n->y + (i * C + c) * hw;
-                for (size_t j = 0; j < hw; j++)
-                    dy[j] = y[j] > 0.0f ? dy[j] : 0.0f;
+                double s1, s2;
+                masked_sums8(dy, x, hw, a, bb, mean, &s1, &s2);
+                sdy += s1;
+                sdyx += s2;
+            } else {
+                sdy += sum8(dy, hw);
+                sdyx += dotdev8(dy, x, hw, mean);
             }
-            sdy += sum8(n->dy + (i * C + c) * hw, hw);
-            sdyx += dotdev8(n->dy + (i * C + c) * hw, in->y + (i * C + c) * hw, hw, mean);
         }
         sdyx *= invstd;
         dg[c] += (float)sdyx;
@@ -1219,7 +1279,17 @@ static void bn_backward_range(struct cgalr_model *m, nn_node_t *n, size_t c0, si
             const float *restrict x = in->y + (i * C + c) * hw;
             const float *restrict dy = n->dy + (i * C + c) * hw;
             float *restrict dx = in->dy + (i * C + c) * hw;
-            if (m->ow0)
+            if (relu && m->ow0)
+                for (size_t j = 0; j < hw; j++) {
+                    float xh = (x[j] - mean) * invstd, d = bn_pre(x[j], a, bb) > 0.0f ? dy[j] : 0.0f;
+                    dx[j] = k * (d - mdy - xh * mdyx);
+                }
+            else if (relu)
+                for (size_t j = 0; j < hw; j++) {
+                    float xh = (x[j] - mean) * invstd, d = bn_pre(x[j], a, bb) > 0.0f ? dy[j] : 0.0f;
+                    dx[j] += k * (d - mdy - xh * mdyx);
+                }
+            else if (m->ow0)
                 for (size_t j = 0; j < hw; j++) {
                     float xh = (x[j] - mean) * invstd;
                     dx[j] = k * (dy[j] - mdy - xh * mdyx);
