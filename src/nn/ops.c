@@ -513,10 +513,53 @@ static int32_t *direct_pad(const float *x, size_t c, size_t h, size_t w, int k, 
  * where x_q[P] = xpad[off[q] + P] (tap q of padded-width position P) and dyT is dy transposed to
  * position-major 16-channel rows with zeros at the dropped columns. Register tile: 6 taps x 16
  * channels, the same shape as the forward tile, accumulated over all positions. */
+/* The last 1-4 taps of the weight gradient: a 4 x 16 tile (the 6-wide one would compute up to 5
+ * duplicates of the last tap). */
+__attribute__((target("avx2,fma"))) static void direct_dw4(const float *dyT, size_t np, const float *xpad,
+                                                            const int32_t *off, size_t q, size_t K, float *dW,
+                                                            size_t ldw)
+{
+    const float *x0 = xpad + off[q], *x1 = xpad + off[q + 1 < K ? q + 1 : K - 1];
+    const float *x2 = xpad + off[q + 2 < K ? q + 2 : K - 1], *x3 = xpad + off[q + 3 < K ? q + 3 : K - 1];
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    const float *dp = dyT;
+    for (size_t P = 0; P < np; P++, dp += 16) {
+        __m256 w0 = _mm256_loadu_ps(dp), w1 = _mm256_loadu_ps(dp + 8), b;
+        b = _mm256_broadcast_ss(x0 + P);
+        c00 = _mm256_fmadd_ps(b, w0, c00);
+        c01 = _mm256_fmadd_ps(b, w1, c01);
+        b = _mm256_broadcast_ss(x1 + P);
+        c10 = _mm256_fmadd_ps(b, w0, c10);
+        c11 = _mm256_fmadd_ps(b, w1, c11);
+        b = _mm256_broadcast_ss(x2 + P);
+        c20 = _mm256_fmadd_ps(b, w0, c20);
+        c21 = _mm256_fmadd_ps(b, w1, c21);
+        b = _mm256_broadcast_ss(x3 + P);
+        c30 = _mm256_fmadd_ps(b, w0, c30);
+        c31 = _mm256_fmadd_ps(b, w1, c31);
+    }
+    float t[4][16];
+    _mm256_storeu_ps(t[0], c00);
+    _mm256_storeu_ps(t[0] + 8, c01);
+    _mm256_storeu_ps(t[1], c10);
+    _mm256_storeu_ps(t[1] + 8, c11);
+    _mm256_storeu_ps(t[2], c20);
+    _mm256_storeu_ps(t[2] + 8, c21);
+    _mm256_storeu_ps(t[3], c30);
+    _mm256_storeu_ps(t[3] + 8, c31);
+    for (size_t r = 0; r < 4 && q + r < K; r++)
+        for (size_t o = 0; o < 16; o++)
+            dW[o * ldw + q + r] += t[r][o];
+}
+
 __attribute__((target("avx2,fma"))) void nn_direct_dw6(const float *dyT, size_t np, const float *xpad,
                                                             const int32_t *off, size_t K, float *dW, size_t ldw)
 {
     for (size_t q = 0; q < K; q += 6) {
+        if (K - q <= 4) {
+            direct_dw4(dyT, np, xpad, off, q, K, dW, ldw);
+            break;
+        }
         const float *x[6];
         for (int r = 0; r < 6; r++)
             x[r] = xpad + off[q + (size_t)r < K ? q + (size_t)r : K - 1];
