@@ -721,6 +721,10 @@ static cgalr_status_t prepare(cgalr_model_t *m, size_t rows_sample, size_t rows_
                     size_t d = nn_direct_work(a->c, a->h, a->w, n->k, n->pad);
                     dwork = d > dwork ? d : dwork;
                 }
+                if (nn_conv_s2(n->c, n->k, n->stride, n->pad, a->h, a->w)) {
+                    size_t d = nn_s2_work(a->c, n->h, n->w);
+                    dwork = d > dwork ? d : dwork;
+                }
                 if (training && a->needs_grad && nn_conv_direct(a->c, n->k, n->stride, n->pad)) {
                     size_t d = nn_direct_work(n->c, n->h, n->w, n->k, n->k - 1 - n->pad);
                     dwork = d > dwork ? d : dwork;

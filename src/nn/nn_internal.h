@@ -121,6 +121,11 @@ int nn_conv_tconv(int k, int stride, int pad);
  * (see ops.c), and the floats of scratch one needs over c planes of h x w. */
 int nn_conv_direct(size_t rows, int k, int stride, int pad);
 size_t nn_direct_work(size_t c, size_t h, size_t w, int k, int p);
+/* Whether a convolution producing `rows` channels from ih x iw maps is a 3x3 stride-2 pad-1 one run
+ * directly over the input's phase planes (see ops.c), and the floats of scratch it needs over c
+ * planes with an oh x ow output. */
+int nn_conv_s2(size_t rows, int k, int stride, int pad, size_t ih, size_t iw);
+size_t nn_s2_work(size_t c, size_t oh, size_t ow);
 /* The direct convolution's AVX2 kernels (ops.c), shared with the Winograd products (wino.c):
  * tile (npr x 16) = sum_q x[off[q] + P] * wb[q][16] over K taps for positions P < npr, a multiple of
  * 6; dW[o][q] += sum_P dyT[P][o] * x[off[q] + P] for P < np; and the position-major tile's store

@@ -758,6 +758,92 @@ static void conv_direct(const float *ap, size_t M, const float *x, size_t c, siz
 #endif
 }
 
+/* ---- 3x3 stride-2 pad-1 convolutions on even maps, directly ---------------------------------- *
+ * The input splits into its four phase planes x_pq[c][u][v] = x[c][2u+p][2v+q] (oh x ow each),
+ * stored with one zero row above and one zero column to the left (width pw = ow + 1). Tap (a, b)
+ * of output (i, j) reads x[2i+a-1][2j+b-1]: phase p = (a != 1), padded row i + (a != 0), and the
+ * same for columns, so with output positions P = i*pw + j every tap is one offset into the phase
+ * planes and the direct convolution's register tiles apply unchanged (forward and weight
+ * gradient). */
+int nn_conv_s2(size_t rows, int k, int stride, int pad, size_t ih, size_t iw)
+{
+    return k == 3 && stride == 2 && pad == 1 && ih % 2 == 0 && iw % 2 == 0 && ih > 0 && iw > 0 && rows % DR_MR == 0 &&
+           direct_enabled();
+}
+
+static size_t s2_xsz(size_t c, size_t oh, size_t ow)
+{
+    return 4 * c * (oh + 1) * (ow + 1) + 80;
+}
+
+/* padded phase planes | tap offsets | (forward) packed-block gap and output tile, or (weight
+ * gradient) the position-major output gradient */
+size_t nn_s2_work(size_t c, size_t oh, size_t ow)
+{
+    size_t pw = ow + 1, np = oh * pw, npr = (np + DR_NR - 1) / DR_NR * DR_NR, K = 9 * c;
+    return s2_xsz(c, oh, ow) + K + K * DR_MR + npr * DR_MR + 64;
+}
+
+static int32_t *s2_pad(const float *x, size_t c, size_t h, size_t w, float *xp)
+{
+    size_t oh = h / 2, ow = w / 2, pw = ow + 1, plane = (oh + 1) * pw, xsz = s2_xsz(c, oh, ow);
+    memset(xp, 0, xsz * sizeof(float));
+    for (size_t ch = 0; ch < c; ch++)
+        for (size_t p = 0; p < 2; p++)
+            for (size_t q = 0; q < 2; q++) {
+                float *dst = xp + ((ch * 2 + p) * 2 + q) * plane;
+                for (size_t u = 0; u < oh; u++) {
+                    const float *src = x + (ch * h + 2 * u + p) * w + q;
+                    float *d = dst + (u + 1) * pw + 1;
+                    for (size_t v = 0; v < ow; v++)
+                        d[v] = src[2 * v];
+                }
+            }
+    int32_t *off = (int32_t *)(void *)(xp + xsz);
+    for (size_t ch = 0; ch < c; ch++)
+        for (size_t a = 0; a < 3; a++)
+            for (size_t b = 0; b < 3; b++) {
+                size_t p = a != 1, q = b != 1;
+                off[(ch * 3 + a) * 3 + b] =
+                    (int32_t)(((ch * 2 + p) * 2 + q) * plane + (size_t)(a != 0) * pw + (size_t)(b != 0));
+            }
+    return off;
+}
+
+/* y (M x oh x ow) = W (packed in ap, M x 9c) * x (c x h x w), stride 2 [+ bias] */
+static void conv_s2(const float *ap, size_t M, const float *x, size_t c, size_t h, size_t w, float *y,
+                    const float *bias, float *scratch)
+{
+    size_t oh = h / 2, ow = w / 2, pw = ow + 1, np = oh * pw, ohw = oh * ow, K = 9 * c;
+    size_t npr = (np + DR_NR - 1) / DR_NR * DR_NR;
+    int32_t *off = s2_pad(x, c, h, w, scratch);
+    float *tile = (float *)(void *)(off + K) + K * DR_MR;
+    for (size_t m0 = 0; m0 < M; m0 += DR_MR) {
+        nn_direct_tiles(scratch, off, K, ap + m0 * K, npr, tile);
+        nn_direct_store(tile, oh, ow, pw, y + m0 * ohw, bias ? bias + m0 : NULL, 0);
+    }
+}
+
+/* dW (M x 9c) += dy (M x oh x ow) correlated with the phase planes of x */
+static void conv_s2_dw(const float *dy, size_t M, const float *x, size_t c, size_t h, size_t w, float *dW,
+                       float *scratch)
+{
+    size_t oh = h / 2, ow = w / 2, pw = ow + 1, np = oh * pw, ohw = oh * ow, K = 9 * c;
+    int32_t *off = s2_pad(x, c, h, w, scratch);
+    float *dyT = (float *)(void *)(off + K);
+    for (size_t m0 = 0; m0 < M; m0 += DR_MR) {
+        for (size_t i = 0; i < oh; i++) {
+            for (size_t j = 0; j < ow; j++) {
+                float *d = dyT + (i * pw + j) * DR_MR;
+                for (size_t o = 0; o < DR_MR; o++)
+                    d[o] = dy[(m0 + o) * ohw + i * ow + j];
+            }
+            memset(dyT + (i * pw + ow) * DR_MR, 0, DR_MR * sizeof(float));
+        }
+        nn_direct_dw6(dyT, np, scratch, off, K, dW + m0 * K, K);
+    }
+}
+
 /* Raw GEMM for pool threads: the thread count was set to 1 before the parallel region. */
 static void gemm1(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
                   const float *B, size_t ldb, float beta, float *C, size_t ldc)
@@ -782,6 +868,12 @@ static void conv_forward_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, s
     if (nn_conv_wino(oc, ic, n->k, n->stride, n->pad)) {
         const float *b = n->b_off != NN_NONE ? m->params + n->b_off : NULL;
         nn_wino_conv(m->apack, oc, in->y + s0 * isz, cs, ic, ih, iw, n->y + s0 * oc * ohw, b, 0, dws);
+        return;
+    }
+    if (nn_conv_s2(oc, n->k, n->stride, n->pad, ih, iw)) {
+        const float *b = n->b_off != NN_NONE ? m->params + n->b_off : NULL;
+        for (size_t j = 0; j < cs; j++)
+            conv_s2(m->apack, oc, in->y + (s0 + j) * isz, ic, ih, iw, n->y + (s0 + j) * oc * ohw, b, dws);
         return;
     }
     if (nn_conv_direct(oc, n->k, n->stride, n->pad)) {
@@ -845,6 +937,22 @@ static void conv_backward_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, 
             for (size_t o = 0; db && o < oc; o++)
                 db[o] += (float)sum8(dy + o * ohw, ohw);
         }
+        goto input_grad;
+    }
+    if (nn_conv_s2(oc, n->k, n->stride, n->pad, ih, iw)) {
+        for (size_t j = 0; j < cs; j++) {
+            const float *dy = n->dy + (s0 + j) * oc * ohw;
+            conv_s2_dw(dy, oc, in->y + (s0 + j) * isz, ic, ih, iw, dW, dws);
+            for (size_t o = 0; db && o < oc; o++)
+                db[o] += (float)sum8(dy + o * ohw, ohw);
+        }
+        /* the input gradient below (column scatter) takes the output gradient in chunk layout */
+        if (cs == 1)
+            dyc = n->dy + s0 * oc * ohw;
+        else
+            for (size_t j = 0; j < cs; j++)
+                for (size_t o = 0; o < oc; o++)
+                    memcpy(dyc + o * ld + j * ohw, n->dy + ((s0 + j) * oc + o) * ohw, ohw * sizeof(float));
         goto input_grad;
     }
     if (cs == 1)
@@ -949,7 +1057,7 @@ static void conv_forward(struct cgalr_model *m, nn_node_t *n)
     (void)kk, (void)ohw;
     if (nn_conv_wino(n->c, in->c, n->k, n->stride, n->pad))
         nn_wino_pack(m->params + n->w_off, n->c, in->c, m->apack);
-    else if (nn_conv_direct(n->c, n->k, n->stride, n->pad))
+    else if (nn_conv_direct(n->c, n->k, n->stride, n->pad) || nn_conv_s2(n->c, n->k, n->stride, n->pad, in->h, in->w))
         pack_rows16(m->params + n->w_off, n->c, kk, m->apack);
     if (T > 1 && nchunks > 1) {
         conv_job_t j = {m, n, S, nchunks, T};
