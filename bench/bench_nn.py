@@ -5,11 +5,15 @@ of epoch times (engine / PyTorch, < 1 = engine faster) and of peak memory.
   mlp: Fashion-MNIST train (60,000, batch 128); cnn, resnet20: 5,000 random CIFAR-10-shaped images
   (batch 128; random pixels: timing only); gin: PROTEINS (1,113 graphs, batch 32).
 usage: /usr/bin/python3 bench/bench_nn.py [--build build] [--models mlp,cnn,resnet20,gin]
-       [--threads 1,2] [--epochs 2]   (the time of the last epoch is reported; the first warms up)"""
+       [--threads 1,2] [--epochs 2] [--repeat 1]
+  (the time of the last epoch is reported, the first warms up; with --repeat R the engine and PyTorch
+  runs alternate R times and the median ratio follows the R rows: on a shared machine one pair can be
+  off by 10-20%)"""
 import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -127,6 +131,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--shared", default=os.environ.get("CGALR_SHARED", "/work/shared"))
     ap.add_argument("--limit", type=int, default=0, help="samples per epoch (0 = all)")
+    ap.add_argument("--repeat", type=int, default=1, help="engine/PyTorch pairs per model and thread count")
     ap.add_argument("--torch-side", nargs=3, metavar=("MODEL", "THREADS", "BATCH"))
     a = ap.parse_args()
     if a.torch_side:
@@ -144,14 +149,20 @@ def main():
             # Debian's torch runs its BLAS (OpenBLAS) in OpenBLAS's own threads, which
             # torch.set_num_threads does not limit: pin every pool to the same count on both sides
             env = dict(env, OMP_NUM_THREADS=str(t), OPENBLAS_NUM_THREADS=str(t), MKL_NUM_THREADS=str(t))
-            e = run([engine, model, str(t), "--batch", str(batch), "--epochs", str(a.epochs), "--shared", a.shared,
-                     "--limit", str(a.limit)], env)
-            p = run([sys.executable, os.path.abspath(__file__), "--torch-side", model, str(t), str(batch),
-                     "--epochs", str(a.epochs), "--shared", a.shared, "--limit", str(a.limit)], env)
-            print(f"{model:9} {t:>3} {e['epoch_s']:9.3f} {p['epoch_s']:9.3f} {e['epoch_s'] / p['epoch_s']:10.3f} "
-                  f"{e['cpu_s']:8.3f} {p['cpu_s']:8.3f} {e['cpu_s'] / p['cpu_s']:9.3f} "
-                  f"{e['maxrss_kb'] / 1024:9.1f} {p['maxrss_kb'] / 1024:9.1f} {e['maxrss_kb'] / p['maxrss_kb']:9.3f}",
-                  flush=True)
+            ratios = []
+            for _ in range(max(1, a.repeat)):
+                e = run([engine, model, str(t), "--batch", str(batch), "--epochs", str(a.epochs), "--shared",
+                         a.shared, "--limit", str(a.limit)], env)
+                p = run([sys.executable, os.path.abspath(__file__), "--torch-side", model, str(t), str(batch),
+                         "--epochs", str(a.epochs), "--shared", a.shared, "--limit", str(a.limit)], env)
+                ratios.append((e["epoch_s"] / p["epoch_s"], e["cpu_s"] / p["cpu_s"], e["maxrss_kb"] / p["maxrss_kb"]))
+                print(f"{model:9} {t:>3} {e['epoch_s']:9.3f} {p['epoch_s']:9.3f} {ratios[-1][0]:10.3f} "
+                      f"{e['cpu_s']:8.3f} {p['cpu_s']:8.3f} {ratios[-1][1]:9.3f} "
+                      f"{e['maxrss_kb'] / 1024:9.1f} {p['maxrss_kb'] / 1024:9.1f} {ratios[-1][2]:9.3f}", flush=True)
+            if len(ratios) > 1:
+                med = [statistics.median(r[k] for r in ratios) for k in range(3)]
+                print(f"{model:9} {t:>3} {'median of ' + str(len(ratios)):>19} {med[0]:10.3f} {'':17} {med[1]:9.3f} "
+                      f"{'':19} {med[2]:9.3f}", flush=True)
 
 
 if __name__ == "__main__":
