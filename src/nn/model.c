@@ -651,15 +651,94 @@ cgalr_status_t cgalr_model_set_threads(cgalr_model_t *m, int threads)
 
 /* ---- arena --------------------------------------------------------------------------------- */
 
+static cgalr_status_t carve(cgalr_model_t *m, size_t rows_sample, size_t rows_node, int training, int upto,
+                            size_t *gsize, size_t *goff, int *glast, int *gorder);
+
+static cgalr_status_t prepare(cgalr_model_t *m, size_t rows_sample, size_t rows_node, int training, int upto)
+{
+    size_t *gs = calloc((size_t)m->n_nodes * 2, sizeof(size_t));
+    int *gl = calloc((size_t)m->n_nodes * 2, sizeof(int));
+    cgalr_status_t st = gs && gl ? carve(m, rows_sample, rows_node, training, upto, gs, gs + m->n_nodes, gl,
+                                         gl + m->n_nodes)
+                                 : cgalr_fail(CGALR_ENOMEM, "model %s: out of memory", kind_names[m->cfg.kind]);
+    free(gs);
+    free(gl);
+    return st;
+}
+
 static size_t align64(size_t x)
 {
     return (x + 63) & ~(size_t)63;
 }
 
-/* Carves y, dy and scratch buffers of every node for this batch; `upto` is the last node run. */
-static cgalr_status_t prepare(cgalr_model_t *m, size_t rows_sample, size_t rows_node, int training, int upto)
+/* Gradient buffers share memory where their lifetimes do not meet. Backward runs the nodes from
+ * the last down; a node's gradient is first written when its last consumer (or, for the last node,
+ * the loss) runs and last read by its own backward, so it lives over the node indices
+ * [owner, last consumer]. Buffers are placed largest first at the lowest offset clear of every
+ * placed buffer whose lifetime meets theirs. (Nothing reads a gradient before its first writer
+ * stores it or zeroes it: see dy_fresh.) Fills off[i] for owners with size[i] > 0; returns the
+ * region's size. */
+static size_t plan_grads(const cgalr_model_t *m, int upto, const size_t *size, size_t *off, int *last, int *order)
 {
-    size_t work = 0, gwork = 0, wt = 0, dwork = 0, apack = 0;
+    int nn_ = upto + 1, np = 0;
+    for (int i = 0; i < nn_; i++)
+        last[i] = i;
+    for (int j = 1; j < nn_; j++) {
+        const nn_node_t *n = &m->nodes[j];
+        int ins[2] = {n->in0, n->in1};
+        for (int k = 0; k < 2; k++) {
+            int o = ins[k];
+            while (o > 0 && (m->nodes[o].op == OP_FLATTEN || m->nodes[o].inplace))
+                o = m->nodes[o].in0;
+            if (o >= 0 && last[o] < j)
+                last[o] = j;
+        }
+    }
+    if (upto == m->n_nodes - 1) {
+        int o = upto;
+        while (o > 0 && (m->nodes[o].op == OP_FLATTEN || m->nodes[o].inplace))
+            o = m->nodes[o].in0;
+        last[o] = nn_; /* written by the loss, before any backward */
+    }
+    for (int i = 0; i < nn_; i++)
+        if (size[i])
+            order[np++] = i;
+    for (int a = 1; a < np; a++) /* largest first; ties by index: the plan depends on sizes only */
+        for (int b = a; b > 0 && (size[order[b]] > size[order[b - 1]] ||
+                                  (size[order[b]] == size[order[b - 1]] && order[b] < order[b - 1]));
+             b--) {
+            int t = order[b];
+            order[b] = order[b - 1];
+            order[b - 1] = t;
+        }
+    size_t total = 0;
+    for (int a = 0; a < np; a++) {
+        int i = order[a];
+        size_t at = 0;
+        for (int moved = 1; moved;) { /* lowest offset clear of every live placed buffer */
+            moved = 0;
+            for (int b = 0; b < a; b++) {
+                int j = order[b];
+                int meet = i <= last[j] && j <= last[i];
+                if (meet && at < off[j] + size[j] && off[j] < at + size[i]) {
+                    at = off[j] + size[j];
+                    moved = 1;
+                }
+            }
+        }
+        off[i] = at;
+        if (at + size[i] > total)
+            total = at + size[i];
+    }
+    return total;
+}
+
+/* Carves y, dy and scratch buffers of every node for this batch; `upto` is the last node run.
+ * gsize, goff (size_t) and glast, gorder (int): n_nodes each, gsize zeroed. */
+static cgalr_status_t carve(cgalr_model_t *m, size_t rows_sample, size_t rows_node, int training, int upto,
+                            size_t *gsize, size_t *goff, int *glast, int *gorder)
+{
+    size_t work = 0, gwork = 0, wt = 0, dwork = 0, apack = 0, gbase = 0;
     int T = nn_pool_threads(m->pool);
     for (int pass = 0; pass < 2; pass++) {
         size_t off = 0;
@@ -684,8 +763,9 @@ static cgalr_status_t prepare(cgalr_model_t *m, size_t rows_sample, size_t rows_
             off += align64(sz);
             if (training && n->needs_grad) {
                 if (pass)
-                    n->dy = (float *)(base + off);
-                off += align64(sz);
+                    n->dy = (float *)(base + gbase + goff[i]);
+                else
+                    gsize[i] = align64(sz); /* placed by plan_grads after the pass */
             } else if (pass) {
                 n->dy = NULL;
             }
@@ -750,6 +830,8 @@ static cgalr_status_t prepare(cgalr_model_t *m, size_t rows_sample, size_t rows_
             }
         }
         if (pass == 0) {
+            gbase = off;
+            off += plan_grads(m, upto, gsize, goff, glast, gorder);
             if (off > m->arena_cap) {
                 free(m->arena);
                 m->arena = malloc(off);
