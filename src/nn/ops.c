@@ -8,9 +8,7 @@
 
 #include "nn/nn_internal.h"
 
-#if defined(__GNUC__) && defined(__x86_64__)
-#include <immintrin.h>
-#endif
+#include "nn/nn_simd.h"
 
 /* OpenBLAS's thread count is process-wide; remember what was set to skip redundant calls. */
 static int blas_threads_now = -1;
@@ -652,26 +650,10 @@ __attribute__((target("avx2,fma"))) static void direct_store8(const float *tile,
             const float *t = tile + (i * pw + j) * DR_MR;
             for (size_t half = 0; half < 2; half++) {
                 const float *tb = t + half * 8;
-                __m256 r0 = _mm256_loadu_ps(tb), r1 = _mm256_loadu_ps(tb + 16), r2 = _mm256_loadu_ps(tb + 32),
-                       r3 = _mm256_loadu_ps(tb + 48), r4 = _mm256_loadu_ps(tb + 64), r5 = _mm256_loadu_ps(tb + 80),
-                       r6 = _mm256_loadu_ps(tb + 96), r7 = _mm256_loadu_ps(tb + 112);
-                __m256 u0 = _mm256_unpacklo_ps(r0, r1), u1 = _mm256_unpackhi_ps(r0, r1);
-                __m256 u2 = _mm256_unpacklo_ps(r2, r3), u3 = _mm256_unpackhi_ps(r2, r3);
-                __m256 u4 = _mm256_unpacklo_ps(r4, r5), u5 = _mm256_unpackhi_ps(r4, r5);
-                __m256 u6 = _mm256_unpacklo_ps(r6, r7), u7 = _mm256_unpackhi_ps(r6, r7);
-                __m256 v0 = _mm256_shuffle_ps(u0, u2, 0x44), v1 = _mm256_shuffle_ps(u0, u2, 0xEE);
-                __m256 v2 = _mm256_shuffle_ps(u1, u3, 0x44), v3 = _mm256_shuffle_ps(u1, u3, 0xEE);
-                __m256 v4 = _mm256_shuffle_ps(u4, u6, 0x44), v5 = _mm256_shuffle_ps(u4, u6, 0xEE);
-                __m256 v6 = _mm256_shuffle_ps(u5, u7, 0x44), v7 = _mm256_shuffle_ps(u5, u7, 0xEE);
                 __m256 o[8];
-                o[0] = _mm256_permute2f128_ps(v0, v4, 0x20);
-                o[1] = _mm256_permute2f128_ps(v1, v5, 0x20);
-                o[2] = _mm256_permute2f128_ps(v2, v6, 0x20);
-                o[3] = _mm256_permute2f128_ps(v3, v7, 0x20);
-                o[4] = _mm256_permute2f128_ps(v0, v4, 0x31);
-                o[5] = _mm256_permute2f128_ps(v1, v5, 0x31);
-                o[6] = _mm256_permute2f128_ps(v2, v6, 0x31);
-                o[7] = _mm256_permute2f128_ps(v3, v7, 0x31);
+                for (int r = 0; r < 8; r++)
+                    o[r] = _mm256_loadu_ps(tb + 16 * r);
+                nn_transpose8(o);
                 for (size_t c = 0; c < 8; c++) {
                     float *dst = y + (half * 8 + c) * hw + i * w + j;
                     if (accum)

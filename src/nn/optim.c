@@ -104,19 +104,21 @@ static void sgd_step(cgalr_optim_t *o, float lr)
             p[i] -= lr * (g[i] + wd * p[i]);
         return;
     }
-    /* torch: the first step initialises the buffer with the gradient itself */
-    if (o->steps == 0)
-        for (size_t i = 0; i < n; i++)
-            buf[i] = g[i] + wd * p[i];
-    else
-        for (size_t i = 0; i < n; i++)
-            buf[i] = mu * buf[i] + (g[i] + wd * p[i]);
+    /* torch: the first step initialises the buffer with the gradient itself; one pass updates the
+     * buffer and the parameter */
+    int first = o->steps == 0;
     if (c->nesterov)
-        for (size_t i = 0; i < n; i++)
-            p[i] -= lr * ((g[i] + wd * p[i]) + mu * buf[i]);
+        for (size_t i = 0; i < n; i++) {
+            float d = g[i] + wd * p[i], b = first ? d : mu * buf[i] + d;
+            buf[i] = b;
+            p[i] -= lr * (d + mu * b);
+        }
     else
-        for (size_t i = 0; i < n; i++)
-            p[i] -= lr * buf[i];
+        for (size_t i = 0; i < n; i++) {
+            float d = g[i] + wd * p[i], b = first ? d : mu * buf[i] + d;
+            buf[i] = b;
+            p[i] -= lr * b;
+        }
 }
 
 static void adam_step(cgalr_optim_t *o, float lr)

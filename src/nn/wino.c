@@ -14,8 +14,8 @@
 
 #include "nn/nn_internal.h"
 
+#include "nn/nn_simd.h"
 #if defined(__GNUC__) && defined(__x86_64__)
-#include <immintrin.h>
 #define WG_AVX2 1
 #endif
 
@@ -306,25 +306,12 @@ static void grad_tile(const float *d00, const float *d01, const float *d10, cons
 /* 8 positions x 8 planes (plane stride ld) to 8 rows of 8 (row stride 16), in registers */
 __attribute__((target("avx2,fma"))) static void transpose8(const float *src, size_t ld, float *dst)
 {
-    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + ld), r2 = _mm256_loadu_ps(src + 2 * ld),
-           r3 = _mm256_loadu_ps(src + 3 * ld), r4 = _mm256_loadu_ps(src + 4 * ld), r5 = _mm256_loadu_ps(src + 5 * ld),
-           r6 = _mm256_loadu_ps(src + 6 * ld), r7 = _mm256_loadu_ps(src + 7 * ld);
-    __m256 u0 = _mm256_unpacklo_ps(r0, r1), u1 = _mm256_unpackhi_ps(r0, r1);
-    __m256 u2 = _mm256_unpacklo_ps(r2, r3), u3 = _mm256_unpackhi_ps(r2, r3);
-    __m256 u4 = _mm256_unpacklo_ps(r4, r5), u5 = _mm256_unpackhi_ps(r4, r5);
-    __m256 u6 = _mm256_unpacklo_ps(r6, r7), u7 = _mm256_unpackhi_ps(r6, r7);
-    __m256 v0 = _mm256_shuffle_ps(u0, u2, 0x44), v1 = _mm256_shuffle_ps(u0, u2, 0xEE);
-    __m256 v2 = _mm256_shuffle_ps(u1, u3, 0x44), v3 = _mm256_shuffle_ps(u1, u3, 0xEE);
-    __m256 v4 = _mm256_shuffle_ps(u4, u6, 0x44), v5 = _mm256_shuffle_ps(u4, u6, 0xEE);
-    __m256 v6 = _mm256_shuffle_ps(u5, u7, 0x44), v7 = _mm256_shuffle_ps(u5, u7, 0xEE);
-    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(v0, v4, 0x20));
-    _mm256_storeu_ps(dst + 16, _mm256_permute2f128_ps(v1, v5, 0x20));
-    _mm256_storeu_ps(dst + 32, _mm256_permute2f128_ps(v2, v6, 0x20));
-    _mm256_storeu_ps(dst + 48, _mm256_permute2f128_ps(v3, v7, 0x20));
-    _mm256_storeu_ps(dst + 64, _mm256_permute2f128_ps(v0, v4, 0x31));
-    _mm256_storeu_ps(dst + 80, _mm256_permute2f128_ps(v1, v5, 0x31));
-    _mm256_storeu_ps(dst + 96, _mm256_permute2f128_ps(v2, v6, 0x31));
-    _mm256_storeu_ps(dst + 112, _mm256_permute2f128_ps(v3, v7, 0x31));
+    __m256 r[8];
+    for (int i = 0; i < 8; i++)
+        r[i] = _mm256_loadu_ps(src + (size_t)i * ld);
+    nn_transpose8(r);
+    for (int i = 0; i < 8; i++)
+        _mm256_storeu_ps(dst + 16 * i, r[i]);
 }
 #endif
 
