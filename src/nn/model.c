@@ -671,6 +671,18 @@ static size_t align64(size_t x)
     return (x + 63) & ~(size_t)63;
 }
 
+/* Makes *buf hold at least n floats (contents not kept). */
+static cgalr_status_t grow_floats(const cgalr_model_t *m, float **buf, size_t *cap, size_t n, const char *what)
+{
+    if (n <= *cap)
+        return CGALR_OK;
+    free(*buf);
+    *buf = malloc(n * sizeof(float));
+    *cap = *buf ? n : 0;
+    return *buf ? CGALR_OK
+                : cgalr_fail(CGALR_ENOMEM, "model %s: out of memory for %s", kind_names[m->cfg.kind], what);
+}
+
 /* Gradient buffers share memory where their lifetimes do not meet. Backward runs the nodes from
  * the last down; a node's gradient is first written when its last consumer (or, for the last node,
  * the loss) runs and last read by its own backward, so it lives over the node indices
@@ -687,19 +699,15 @@ static size_t plan_grads(const cgalr_model_t *m, int upto, const size_t *size, s
         const nn_node_t *n = &m->nodes[j];
         int ins[2] = {n->in0, n->in1};
         for (int k = 0; k < 2; k++) {
-            int o = ins[k];
-            while (o > 0 && (m->nodes[o].op == OP_FLATTEN || m->nodes[o].inplace))
-                o = m->nodes[o].in0;
-            if (o >= 0 && last[o] < j)
+            if (ins[k] < 0)
+                continue;
+            int o = (int)(nn_dy_owner(m, &m->nodes[ins[k]]) - m->nodes);
+            if (last[o] < j)
                 last[o] = j;
         }
     }
-    if (upto == m->n_nodes - 1) {
-        int o = upto;
-        while (o > 0 && (m->nodes[o].op == OP_FLATTEN || m->nodes[o].inplace))
-            o = m->nodes[o].in0;
-        last[o] = nn_; /* written by the loss, before any backward */
-    }
+    if (upto == m->n_nodes - 1) /* written by the loss, before any backward */
+        last[nn_dy_owner(m, &m->nodes[upto]) - m->nodes] = nn_;
     for (int i = 0; i < nn_; i++)
         if (size[i])
             order[np++] = i;
@@ -809,7 +817,7 @@ static cgalr_status_t carve(cgalr_model_t *m, size_t rows_sample, size_t rows_no
                     size_t d = nn_direct_work(n->c, n->h, n->w, n->k, n->k - 1 - n->pad);
                     dwork = d > dwork ? d : dwork;
                 }
-                if (nn_conv_wino(n->c, a->c, n->k, n->stride, n->pad)) {
+                if (wf) {
                     /* transformed kernel; scratch of the forward pass and weight gradient; one
                      * transformed weight-gradient accumulator per thread, even with one */
                     size_t u = nn_wino_ksize(n->c, a->c), d = nn_wino_work(a->c, a->h, a->w, S);
@@ -845,48 +853,19 @@ static cgalr_status_t carve(cgalr_model_t *m, size_t rows_sample, size_t rows_no
             gwork = align64(gwork * sizeof(float)) / sizeof(float);
             m->work_stride = work;
             m->gscratch_stride = gwork;
-            if (work * (size_t)T > m->work_cap) {
-                free(m->work);
-                m->work = malloc(work * (size_t)T * sizeof(float));
-                m->work_cap = m->work ? work * (size_t)T : 0;
-                if (!m->work)
-                    return cgalr_fail(CGALR_ENOMEM, "model %s: out of memory for convolution scratch",
-                                      kind_names[m->cfg.kind]);
-            }
             dwork = align64(dwork * sizeof(float)) / sizeof(float);
             m->dwork_stride = dwork;
-            if (dwork * (size_t)T > m->dwork_cap) {
-                free(m->dwork);
-                m->dwork = malloc(dwork * (size_t)T * sizeof(float));
-                m->dwork_cap = m->dwork ? dwork * (size_t)T : 0;
-                if (!m->dwork)
-                    return cgalr_fail(CGALR_ENOMEM, "model %s: out of memory for convolution scratch",
-                                      kind_names[m->cfg.kind]);
-            }
-            if (apack > m->apack_cap) {
-                free(m->apack);
-                m->apack = malloc(apack * sizeof(float));
-                m->apack_cap = m->apack ? apack : 0;
-                if (!m->apack)
-                    return cgalr_fail(CGALR_ENOMEM, "model %s: out of memory for convolution scratch",
-                                      kind_names[m->cfg.kind]);
-            }
-            if (wt > m->wt_cap) {
-                free(m->wt);
-                m->wt = malloc(wt * sizeof(float));
-                m->wt_cap = m->wt ? wt : 0;
-                if (!m->wt)
-                    return cgalr_fail(CGALR_ENOMEM, "model %s: out of memory for convolution scratch",
-                                      kind_names[m->cfg.kind]);
-            }
-            if (gwork * (size_t)T > m->gscratch_cap) {
-                free(m->gscratch);
-                m->gscratch = malloc(gwork * (size_t)T * sizeof(float));
-                m->gscratch_cap = m->gscratch ? gwork * (size_t)T : 0;
-                if (!m->gscratch)
-                    return cgalr_fail(CGALR_ENOMEM, "model %s: out of memory for per-thread gradients",
-                                      kind_names[m->cfg.kind]);
-            }
+            cgalr_status_t st = grow_floats(m, &m->work, &m->work_cap, work * (size_t)T, "convolution scratch");
+            if (!st)
+                st = grow_floats(m, &m->dwork, &m->dwork_cap, dwork * (size_t)T, "convolution scratch");
+            if (!st)
+                st = grow_floats(m, &m->apack, &m->apack_cap, apack, "convolution scratch");
+            if (!st)
+                st = grow_floats(m, &m->wt, &m->wt_cap, wt, "convolution scratch");
+            if (!st)
+                st = grow_floats(m, &m->gscratch, &m->gscratch_cap, gwork * (size_t)T, "per-thread gradients");
+            if (st)
+                return st;
         }
     }
     return CGALR_OK;

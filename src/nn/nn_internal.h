@@ -106,7 +106,7 @@ struct cgalr_model {
 cgalr_status_t nn_forward_node(struct cgalr_model *m, nn_node_t *n);
 void nn_backward_node(struct cgalr_model *m, nn_node_t *n);
 /* The node whose buffer holds n's gradient (aliases and in-place ReLUs share their input's). */
-nn_node_t *nn_dy_owner(struct cgalr_model *m, nn_node_t *n);
+nn_node_t *nn_dy_owner(const struct cgalr_model *m, const nn_node_t *n);
 size_t nn_conv_out(size_t in, int k, int stride, int pad);
 /* Sets OpenBLAS's (process-wide) thread count, skipping the call when unchanged. */
 void nn_blas_threads(int t);

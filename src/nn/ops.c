@@ -891,6 +891,19 @@ static void conv_forward_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, s
         }
 }
 
+/* The output gradient of samples s0 .. s0+cs-1 in chunk layout (oc x cs*ohw): one sample's NCHW
+ * block already is (returned in place); several are gathered into buf. */
+static float *chunk_dy(const nn_node_t *n, size_t s0, size_t cs, float *buf)
+{
+    size_t oc = n->c, ohw = n->h * n->w, ld = cs * ohw;
+    if (cs == 1)
+        return n->dy + s0 * oc * ohw;
+    for (size_t j = 0; j < cs; j++)
+        for (size_t o = 0; o < oc; o++)
+            memcpy(buf + o * ld + j * ohw, n->dy + ((s0 + j) * oc + o) * ohw, ohw * sizeof(float));
+    return buf;
+}
+
 /* Accumulates the chunk's weight (and bias) gradient into dW (db) and its input gradient into
  * the input's dy (samples are disjoint between chunks). */
 static void conv_backward_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, size_t cs, float *work, float *dws,
@@ -929,22 +942,12 @@ static void conv_backward_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, 
                 db[o] += (float)sum8(dy + o * ohw, ohw);
         }
         /* the input gradient below (column scatter) takes the output gradient in chunk layout */
-        if (cs == 1)
-            dyc = n->dy + s0 * oc * ohw;
-        else
-            for (size_t j = 0; j < cs; j++)
-                for (size_t o = 0; o < oc; o++)
-                    memcpy(dyc + o * ld + j * ohw, n->dy + ((s0 + j) * oc + o) * ohw, ohw * sizeof(float));
+        dyc = chunk_dy(n, s0, cs, dyc);
         goto input_grad;
     }
-    if (cs == 1)
-        dyc = n->dy + s0 * oc * ohw; /* already in chunk layout: no gather */
-    for (size_t j = 0; j < cs; j++) {
+    dyc = chunk_dy(n, s0, cs, dyc);
+    for (size_t j = 0; j < cs; j++)
         im2col(in->y + (s0 + j) * isz, ic, ih, iw, n->k, n->stride, n->pad, oh, ow, col + j * ohw, ld);
-        if (cs > 1)
-            for (size_t o = 0; o < oc; o++)
-                memcpy(dyc + o * ld + j * ohw, n->dy + ((s0 + j) * oc + o) * ohw, ohw * sizeof(float));
-    }
     /* dW (oc x kk) += dyc (oc x ld) * col^T */
     if (threaded)
         gemm1(CblasNoTrans, CblasTrans, oc, kk, ld, dyc, ld, col, ld, 1.0f, dW, kk);
@@ -1769,11 +1772,12 @@ cgalr_status_t nn_forward_node(struct cgalr_model *m, nn_node_t *n)
     return CGALR_OK;
 }
 
-nn_node_t *nn_dy_owner(struct cgalr_model *m, nn_node_t *n)
+nn_node_t *nn_dy_owner(const struct cgalr_model *m, const nn_node_t *n)
 {
-    while (n->op == OP_FLATTEN || n->inplace)
-        n = &m->nodes[n->in0];
-    return n;
+    int i = (int)(n - m->nodes);
+    while (m->nodes[i].op == OP_FLATTEN || m->nodes[i].inplace)
+        i = m->nodes[i].in0;
+    return &m->nodes[i];
 }
 
 static void zero_range(void *ctx, size_t lo, size_t hi)

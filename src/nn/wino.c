@@ -207,6 +207,16 @@ static void input_transform(const float *x, size_t C, size_t h, size_t w, size_t
     }
 }
 
+/* input_transform of G samples (C x h x w each) into consecutive tile columns of V; pad: the padded
+ * plane and column-transform scratch of nn_wino_work's layout. */
+static void transform_group(const float *x, size_t G, size_t C, size_t h, size_t w, size_t Tp, float *V, float *pad)
+{
+    size_t TH = (h + 1) / 2, TW = (w + 1) / 2, plane = (2 * TH + 2) * (2 * TW + 2);
+    memset(pad, 0, plane * sizeof(float));
+    for (size_t g = 0; g < G; g++)
+        input_transform(x + g * C * h * w, C, h, w, Tp, g * TH * TW, V, pad, pad + plane);
+}
+
 /* Zeroes V's columns [T, Tp) (the register tile's over-run). */
 static void zero_tail(float *V, size_t C, size_t T, size_t Tp)
 {
@@ -339,10 +349,7 @@ void nn_wino_conv(const float *U, size_t M, const float *x, size_t G, size_t C, 
     int32_t *off = tap_offsets(V + WG_XI * C * Tp, C, Tp);
     float *prod = V + WG_XI * C * Tp + C, *stage = prod + WG_XI * Tp * WG_MR, *pad = stage + hw * WG_MR;
     float spill[WG_MR]; /* outputs of tiles that overhang the map */
-    float *u = pad + (2 * TH + 2) * (2 * TW + 2);
-    memset(pad, 0, (2 * TH + 2) * (2 * TW + 2) * sizeof(float));
-    for (size_t g = 0; g < G; g++)
-        input_transform(x + g * C * hw, C, h, w, Tp, g * T1, V, pad, u);
+    transform_group(x, G, C, h, w, Tp, V, pad);
     zero_tail(V, C, G * T1, Tp);
     for (size_t m0 = 0; m0 < M; m0 += WG_MR) {
         for (int xi = 0; xi < WG_XI; xi++)
@@ -373,10 +380,7 @@ void nn_wino_dw(const float *dy, size_t M, const float *x, size_t G, size_t C, s
     int32_t *off = tap_offsets(V + WG_XI * C * Tp, C, Tp);
     float *yh = V + WG_XI * C * Tp + C, *dyT = yh + WG_XI * Tp * WG_MR, *pad = dyT + hw * WG_MR;
     static const float zero[WG_MR];
-    float *u = pad + (2 * TH + 2) * (2 * TW + 2);
-    memset(pad, 0, (2 * TH + 2) * (2 * TW + 2) * sizeof(float));
-    for (size_t g = 0; g < G; g++)
-        input_transform(x + g * C * hw, C, h, w, Tp, g * T1, V, pad, u);
+    transform_group(x, G, C, h, w, Tp, V, pad);
     for (size_t m0 = 0; m0 < M; m0 += WG_MR) {
         /* yh[xi][t][o] = (A dy_t A^T)_xi, A = [1 0; 1 1; 1 -1; 0 -1], dy_t zero outside the map:
          * the block's 16 planes first go position-major (dyT[p][o]), then every tile is vector work */
