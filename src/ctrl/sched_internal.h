@@ -1,5 +1,5 @@
 /* The scheduler's private state, shared by the files of src/ctrl (rates, controller, DoG,
- * topology glue, save/restore). Not installed. */
+ * topology glue, save/restore, the methods that own the update). Not installed. */
 #ifndef CGALR_CTRL_SCHED_INTERNAL_H
 #define CGALR_CTRL_SCHED_INTERNAL_H
 
@@ -37,7 +37,31 @@ struct cgalr_sched {
     double dog_r, dog_G, dog_eta;
     long dog_steps;
     long dog_avg_t; /* t of the averager's next update (starts at 1) */
+
+    /* methods that own the update (prodigy, dadapt-*, sf-*): scalars and arrays of ad_n values */
+    cgalr_adapt_state_t ad;
+    size_t ad_n;     /* 0 before the first update */
+    float *ad_arr;   /* cgalr_adapt_arrays(method) * ad_n floats */
+    long ad_warmup;  /* Schedule-Free warm-up in iterations (resolved from sf_warmup) */
 };
+
+void ctrl_trace_reset(cgalr_sched_trace_t *r);
+/* schedules.c: the chainable rate of epoch e (cached) */
+double ctrl_epoch_rate(struct cgalr_sched *s, long e);
+/* update.c: resolve the adaptive methods at create; their current rate */
+cgalr_status_t ctrl_adapt_create(struct cgalr_sched *s);
+double ctrl_adapt_lr(const struct cgalr_sched *s);
+/* the per-family steps behind cgalr_adapt_step (inputs checked there) */
+void ctrl_prodigy_step(const cgalr_sched_config_t *c, cgalr_adapt_state_t *st, float *x, const float *g,
+                       float *arr, size_t n, double lr);
+void ctrl_dadapt_sgd_step(const cgalr_sched_config_t *c, cgalr_adapt_state_t *st, float *x, const float *g,
+                          float *arr, size_t n, double lr);
+void ctrl_dadapt_adam_step(const cgalr_sched_config_t *c, cgalr_adapt_state_t *st, float *x, const float *g,
+                           float *arr, size_t n, double lr);
+void ctrl_sf_sgd_step(const cgalr_sched_config_t *c, cgalr_adapt_state_t *st, float *y, const float *g, float *arr,
+                      size_t n, double lr, long warmup);
+void ctrl_sf_adamw_step(const cgalr_sched_config_t *c, cgalr_adapt_state_t *st, float *y, const float *g,
+                        float *arr, size_t n, double lr, long warmup);
 
 /* Topology glue (topo_glue.c): the previous summary's lifetime and serialisation. */
 void ctrl_prev_clear(struct cgalr_sched *s);
