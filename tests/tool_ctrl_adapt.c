@@ -1,4 +1,4 @@
-/* Helper for tests/test_ctrl_adapt.py: runs a method that owns the update (prodigy, dadapt-sgd,
+/* Helper for tests/test_ctrl_adapt_oracle.py: runs a method that owns the update (prodigy, dadapt-sgd,
  * dadapt-adam, sf-sgd, sf-adamw) through the scheduler for STEPS steps, so NumPy transcriptions
  * of the published algorithms can compare.
  *   tool_ctrl_adapt quad METHOD OPTS N STEPS IN OUT    IN: float32 x0[N], a[N], b[N]; the gradient
