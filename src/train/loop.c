@@ -699,19 +699,12 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
                 break;
             }
             double lr;
-            if (c->dog) {
-                st = tsched_dog_step(c->sched, cgalr_model_params(c->model), cgalr_model_grads(c->model), nparams,
-                                     &lr);
-                if (st == CGALR_ENONFINITE) {
-                    nonfinite = 1;
-                    snprintf(why, sizeof why, "non-finite gradient at epoch %ld batch %zu", epoch + 1, b);
-                    break;
-                }
-                if (st != CGALR_OK)
-                    return st;
-            } else if (c->adapt) {
-                /* the method takes the step itself; lr is the effective rate it used */
-                st = tsched_update(c->sched, cgalr_model_params(c->model), cgalr_model_grads(c->model), nparams, &lr);
+            if (c->dog || c->adapt) {
+                /* DoG computes its rate from this gradient; the adaptive methods take the step
+                 * themselves, and lr is the effective rate they used */
+                float *p = cgalr_model_params(c->model);
+                const float *g = cgalr_model_grads(c->model);
+                st = c->dog ? tsched_dog_step(c->sched, p, g, nparams, &lr) : tsched_update(c->sched, p, g, nparams, &lr);
                 if (st == CGALR_ENONFINITE) {
                     nonfinite = 1;
                     snprintf(why, sizeof why, "non-finite gradient at epoch %ld batch %zu", epoch + 1, b);
