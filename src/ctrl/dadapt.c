@@ -41,15 +41,16 @@ void ctrl_dadapt_sgd_step(const cgalr_sched_config_t *c, cgalr_adapt_state_t *st
         return;
     }
     const double lam = lr * st->d / st->g0_norm;
+    /* the reductions in loops of their own, so that the element updates (double arithmetic,
+     * float storage) vectorise */
     double num = 0, s2 = 0;
+    CTRL_SUM(num, n, ((double)g[i] + wd * (double)x[i]) * (double)s[i]);
     for (size_t i = 0; i < n; i++) {
-        double xi = x[i], gi = (double)g[i] + wd * xi;
-        num += gi * (double)s[i];
-        s[i] = (float)((double)s[i] + lam * gi);
-        double si = s[i];
-        s2 += si * si;
-        x[i] = (float)(beta * xi + (1 - beta) * ((double)x0[i] - si));
+        double xi = x[i];
+        s[i] = (float)((double)s[i] + lam * ((double)g[i] + wd * xi));
+        x[i] = (float)(beta * xi + (1 - beta) * ((double)x0[i] - (double)s[i]));
     }
+    CTRL_SUM(s2, n, (double)s[i] * (double)s[i]);
     st->r += lam * num;
     if (s2 > 0)
         raise_d(c, st, 2 * st->r / sqrt(s2));
@@ -63,18 +64,20 @@ void ctrl_dadapt_adam_step(const cgalr_sched_config_t *c, cgalr_adapt_state_t *s
     if (st->k == 0)
         for (size_t i = 0; i < n; i++)
             s[i] = m[i] = v[i] = 0;
-    const double b1 = c->beta1, b2 = c->beta2, sb2 = sqrt(c->beta2), eps = c->adam_eps;
-    const double dl = lr * st->d, shrink = 1 - dl * c->weight_decay;
+    const double sb2 = sqrt(c->beta2), dl = lr * st->d;
+    const double b1 = c->beta1, b2 = c->beta2, eps = c->adam_eps, dwd = dl * c->weight_decay;
+    /* the reductions (the numerator at the old v, ||s||_1 at the new s) in loops of their own, so
+     * that the element updates (double arithmetic, float storage) vectorise */
     double num = 0, s_l1 = 0;
+    CTRL_SUM(num, n, (double)g[i] * (double)s[i] / (sqrt((double)v[i]) + eps));
     for (size_t i = 0; i < n; i++) {
-        double gi = g[i];
-        num += gi * (double)s[i] / (sqrt((double)v[i]) + eps);
+        double gi = g[i], xi = x[i];
         m[i] = (float)(b1 * m[i] + (1 - b1) * dl * gi);
         v[i] = (float)(b2 * v[i] + (1 - b2) * gi * gi);
         s[i] = (float)(sb2 * s[i] + (1 - sb2) * dl * gi);
-        s_l1 += fabs((double)s[i]);
-        x[i] = (float)((double)x[i] * shrink - (double)m[i] / (sqrt((double)v[i]) + eps));
+        x[i] = (float)(xi - dwd * xi - (double)m[i] / (sqrt((double)v[i]) + eps));
     }
+    CTRL_SUM(s_l1, n, fabs((double)s[i]));
     st->r = sb2 * st->r + (1 - sb2) * dl * num;
     if (s_l1 > 0)
         raise_d(c, st, st->r / ((1 - sb2) * s_l1));

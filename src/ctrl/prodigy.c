@@ -16,21 +16,22 @@ void ctrl_prodigy_step(const cgalr_sched_config_t *c, cgalr_adapt_state_t *st, f
             x0[i] = x[i];
             s[i] = m[i] = v[i] = 0;
         }
-    const double d = st->d, b1 = c->beta1, b2 = c->beta2, b3 = c->beta3 > 0 ? c->beta3 : sqrt(c->beta2);
-    const double dl = lr * d, sw = (1 - b3) * lr * d * d, deps = d * c->adam_eps, shrink = 1 - dl * c->weight_decay;
+    const double d = st->d, b3 = c->beta3 > 0 ? c->beta3 : sqrt(c->beta2);
+    const double dl = lr * d, sw = (1 - b3) * lr * d * d;
+    /* the reductions over the old iterate and the new s in loops of their own, so that the
+     * element updates (double arithmetic, float storage) vectorise */
     double dot = 0, s_l1 = 0;
+    CTRL_SUM(dot, n, (double)g[i] * ((double)x0[i] - (double)x[i]));
+    const double b1 = c->beta1, b2 = c->beta2, deps = d * c->adam_eps, dwd = dl * c->weight_decay;
     for (size_t i = 0; i < n; i++) {
         double gi = g[i], xi = x[i];
-        dot += gi * ((double)x0[i] - xi);
-        double si = b3 * s[i] + sw * gi;
-        double mi = b1 * m[i] + (1 - b1) * d * gi;
-        double vi = b2 * v[i] + (1 - b2) * d * d * gi * gi;
-        s[i] = (float)si;
+        double mi = b1 * m[i] + (1 - b1) * d * gi, vi = b2 * v[i] + (1 - b2) * d * d * gi * gi;
+        s[i] = (float)(b3 * s[i] + sw * gi);
         m[i] = (float)mi;
         v[i] = (float)vi;
-        s_l1 += fabs((double)s[i]);
-        x[i] = (float)(xi * shrink - dl * (double)m[i] / (sqrt((double)v[i]) + deps));
+        x[i] = (float)(xi - dwd * xi - dl * (double)m[i] / (sqrt((double)v[i]) + deps));
     }
+    CTRL_SUM(s_l1, n, fabs((double)s[i]));
     st->r = b3 * st->r + sw * dot;
     if (s_l1 > 0) {
         double dhat = c->d_coef * st->r / s_l1;

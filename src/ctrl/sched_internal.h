@@ -45,6 +45,23 @@ struct cgalr_sched {
     long ad_warmup;  /* Schedule-Free warm-up in iterations (resolved from sf_warmup) */
 };
 
+/* out = the sum over i in [0, n) of EXPR (an expression in i) in double, with four interleaved
+ * partial sums: one sum's additions wait for each other, four run side by side (and vectorise).
+ * The order is fixed, so results are deterministic. */
+#define CTRL_SUM(out, n, EXPR)                                                                          \
+    do {                                                                                                \
+        double acc_[4] = {0, 0, 0, 0};                                                                  \
+        size_t n_ = (n), b_ = 0;                                                                        \
+        for (; b_ + 4 <= n_; b_ += 4)                                                                   \
+            for (size_t j_ = 0; j_ < 4; j_++) {                                                         \
+                size_t i = b_ + j_;                                                                     \
+                acc_[j_] += (EXPR);                                                                     \
+            }                                                                                           \
+        for (size_t i = b_; i < n_; i++)                                                                \
+            acc_[0] += (EXPR);                                                                          \
+        (out) = (acc_[0] + acc_[1]) + (acc_[2] + acc_[3]);                                              \
+    } while (0)
+
 void ctrl_trace_reset(cgalr_sched_trace_t *r);
 /* schedules.c: the chainable rate of epoch e (cached) */
 double ctrl_epoch_rate(struct cgalr_sched *s, long e);

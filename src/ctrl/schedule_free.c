@@ -33,7 +33,8 @@ void ctrl_sf_sgd_step(const cgalr_sched_config_t *c, cgalr_adapt_state_t *st, fl
     if (st->k == 0)
         for (size_t i = 0; i < n; i++)
             z[i] = x[i] = y[i];
-    const double lk = lr * warm(st, warmup), ck = sf_weight(c, st, lk), beta = c->momentum, wd = c->weight_decay;
+    const double lk = lr * warm(st, warmup), ck = sf_weight(c, st, lk);
+    const double beta = c->momentum, wd = c->weight_decay;
     for (size_t i = 0; i < n; i++) {
         double yi = y[i];
         z[i] = (float)((double)z[i] - lk * ((double)g[i] + wd * yi));
@@ -51,8 +52,9 @@ void ctrl_sf_adamw_step(const cgalr_sched_config_t *c, cgalr_adapt_state_t *st, 
             z[i] = x[i] = y[i];
             v[i] = 0;
         }
-    const double b1 = c->beta1, b2 = c->beta2, eps = c->adam_eps, wd = c->weight_decay;
+    const double b2 = c->beta2;
     const double lk = lr * warm(st, warmup) * sqrt(1 - pow(b2, (double)(st->k + 1))), ck = sf_weight(c, st, lk);
+    const double b1 = c->beta1, eps = c->adam_eps, wd = c->weight_decay;
     for (size_t i = 0; i < n; i++) {
         double yi = y[i], gi = g[i];
         v[i] = (float)(b2 * (double)v[i] + (1 - b2) * gi * gi);
