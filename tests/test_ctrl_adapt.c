@@ -1,5 +1,6 @@
 /* The methods that own the update (prodigy, dadapt-sgd, dadapt-adam, sf-sgd, sf-adamw): the method
- * list's facts, save/restore mid-run continuing bit-identically, the guard's contract (a
+ * list's facts, save/restore mid-run continuing bit-identically (Schedule-Free's y rebuilt from
+ * its state), the guard's contract (a
  * non-finite input changes nothing), and bad option values rejected with a message naming them.
  * Agreement with the published algorithms is tests/test_ctrl_adapt_oracle.py. */
 #include <setjmp.h>
@@ -115,6 +116,11 @@ static void save_restore_continues(void **state)
             assert_int_equal(na, NP);
             assert_memory_equal(ea, eb, NP * sizeof *ea);
             assert_memory_not_equal(ea, xa, NP * sizeof *ea); /* x is not y */
+            /* y rebuilt from the state (what a checkpoint holding x needs) is the step's y */
+            float y[NP];
+            assert_int_equal(cgalr_sched_train_params(b, y, NP), CGALR_OK);
+            assert_memory_equal(y, xb, sizeof y);
+            assert_int_equal(cgalr_sched_train_params(b, y, NP - 1), CGALR_EINVAL);
         } else {
             assert_null(ea);
         }

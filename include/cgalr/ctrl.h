@@ -307,6 +307,11 @@ cgalr_status_t cgalr_sched_update(cgalr_sched_t *s, float *params, const float *
 /* The point to evaluate at (Schedule-Free's x; n floats owned by the scheduler) or NULL when the
  * training iterate itself is evaluated (every other method, and before the first update). */
 const float *cgalr_sched_eval_params(const cgalr_sched_t *s, size_t *n);
+/* Schedule-Free keeps x, the point it evaluates, in checkpoints: the caller saves x in place of
+ * the parameters and, after loading, rebuilds the training iterate y = beta x + (1 - beta) z
+ * (bit for bit the y of the last step) with this call: params[0..n) <- y. A no-op returning
+ * CGALR_OK for every other method and before the first update. */
+cgalr_status_t cgalr_sched_train_params(const cgalr_sched_t *s, float *params, size_t n);
 /* The d estimate of prodigy / D-Adaptation (NAN for other methods). */
 double cgalr_sched_d(const cgalr_sched_t *s);
 

@@ -77,6 +77,8 @@ void ctrl_dadapt_adam_step(const cgalr_sched_config_t *c, cgalr_adapt_state_t *s
                            float *arr, size_t n, double lr);
 void ctrl_sf_sgd_step(const cgalr_sched_config_t *c, cgalr_adapt_state_t *st, float *y, const float *g, float *arr,
                       size_t n, double lr, long warmup);
+/* Schedule-Free: y from the arrays (z, x) */
+void ctrl_sf_y(const cgalr_sched_config_t *c, const float *arr, size_t n, float *y);
 void ctrl_sf_adamw_step(const cgalr_sched_config_t *c, cgalr_adapt_state_t *st, float *y, const float *g,
                         float *arr, size_t n, double lr, long warmup);
 

@@ -21,6 +21,26 @@ static double sf_weight(const cgalr_sched_config_t *c, cgalr_adapt_state_t *st, 
     return st->weight_sum > 0 ? w / st->weight_sum : 0;
 }
 
+/* y = beta x + (1 - beta) z from the stored floats: the step and ctrl_sf_y share it, so a y rebuilt
+ * from a checkpoint's x and z is the y the step wrote, bit for bit. */
+static inline float sf_y(double beta, float x, float z)
+{
+    return (float)(beta * (double)x + (1 - beta) * (double)z);
+}
+
+static double sf_beta(const cgalr_sched_config_t *c)
+{
+    return c->method == CGALR_METHOD_SF_SGD ? c->momentum : c->beta1;
+}
+
+void ctrl_sf_y(const cgalr_sched_config_t *c, const float *arr, size_t n, float *y)
+{
+    const float *z = arr, *x = arr + n;
+    const double beta = sf_beta(c);
+    for (size_t i = 0; i < n; i++)
+        y[i] = sf_y(beta, x[i], z[i]);
+}
+
 static double warm(const cgalr_adapt_state_t *st, long warmup)
 {
     return warmup > 0 && st->k < warmup ? (double)(st->k + 1) / (double)warmup : 1.0;
@@ -34,12 +54,12 @@ void ctrl_sf_sgd_step(const cgalr_sched_config_t *c, cgalr_adapt_state_t *st, fl
         for (size_t i = 0; i < n; i++)
             z[i] = x[i] = y[i];
     const double lk = lr * warm(st, warmup), ck = sf_weight(c, st, lk);
-    const double beta = c->momentum, wd = c->weight_decay;
+    const double beta = sf_beta(c), wd = c->weight_decay;
     for (size_t i = 0; i < n; i++) {
         double yi = y[i];
         z[i] = (float)((double)z[i] - lk * ((double)g[i] + wd * yi));
         x[i] = (float)((1 - ck) * (double)x[i] + ck * (double)z[i]);
-        y[i] = (float)(beta * (double)x[i] + (1 - beta) * (double)z[i]);
+        y[i] = sf_y(beta, x[i], z[i]);
     }
 }
 
@@ -54,12 +74,12 @@ void ctrl_sf_adamw_step(const cgalr_sched_config_t *c, cgalr_adapt_state_t *st, 
         }
     const double b2 = c->beta2;
     const double lk = lr * warm(st, warmup) * sqrt(1 - pow(b2, (double)(st->k + 1))), ck = sf_weight(c, st, lk);
-    const double b1 = c->beta1, eps = c->adam_eps, wd = c->weight_decay;
+    const double b1 = sf_beta(c), eps = c->adam_eps, wd = c->weight_decay;
     for (size_t i = 0; i < n; i++) {
         double yi = y[i], gi = g[i];
         v[i] = (float)(b2 * (double)v[i] + (1 - b2) * gi * gi);
         z[i] = (float)((double)z[i] - lk * wd * yi - lk * gi / (sqrt((double)v[i]) + eps));
         x[i] = (float)((1 - ck) * (double)x[i] + ck * (double)z[i]);
-        y[i] = (float)(b1 * (double)x[i] + (1 - b1) * (double)z[i]);
+        y[i] = sf_y(b1, x[i], z[i]);
     }
 }

@@ -144,6 +144,18 @@ const float *cgalr_sched_eval_params(const cgalr_sched_t *s, size_t *n)
     return p;
 }
 
+cgalr_status_t cgalr_sched_train_params(const cgalr_sched_t *s, float *params, size_t n)
+{
+    if (!s || !params)
+        return cgalr_fail(CGALR_EINVAL, "scheduler train_params: NULL scheduler or parameters");
+    if (!s->ad_n || !(cgalr_method_facts(s->cfg.method) & CGALR_MF_EVAL_X))
+        return CGALR_OK;
+    if (n != s->ad_n)
+        return cgalr_fail(CGALR_EINVAL, "scheduler train_params: n = %zu parameters, the run has %zu", n, s->ad_n);
+    ctrl_sf_y(&s->cfg, s->ad_arr, n, params);
+    return CGALR_OK;
+}
+
 double cgalr_sched_d(const cgalr_sched_t *s)
 {
     return s && (cgalr_method_facts(s->cfg.method) & CGALR_MF_D) ? s->ad.d : NAN;

@@ -426,7 +426,22 @@ static cgalr_status_t save_checkpoint(ctx *c, const loop_state_t *ls_in)
     memcpy(blob, &ls, sizeof ls);
     memcpy(blob + sizeof ls, sb, ss);
     free(sb);
+    /* Schedule-Free: the checkpoint's model is x, the point evaluated and kept; y comes back
+     * from the scheduler state on load (tsched_train_params) */
+    size_t np = cgalr_model_num_params(c->model), nx = 0;
+    const float *x = tsched_eval_params(c->sched, &nx);
+    float *p = cgalr_model_params(c->model);
+    if (x && nx == np) {
+        if (!c->swap && !(c->swap = malloc(np * sizeof *c->swap))) {
+            free(blob);
+            return cgalr_fail(CGALR_ENOMEM, "checkpoint: out of memory");
+        }
+        memcpy(c->swap, p, np * sizeof *p);
+        memcpy(p, x, np * sizeof *p);
+    }
     st = cgalr_nn_save(c->path_ckpt, c->model, c->opt, blob, sizeof ls + ss);
+    if (x && nx == np)
+        memcpy(p, c->swap, np * sizeof *p);
     free(blob);
     return st;
 }
@@ -450,6 +465,8 @@ static cgalr_status_t load_checkpoint(ctx *c, loop_state_t *ls)
     }
     st = tsched_load(c->sched, (unsigned char *)extra + sizeof *ls, size - sizeof *ls);
     free(extra);
+    if (st == CGALR_OK) /* Schedule-Free saved x as the model: train on from y */
+        st = tsched_train_params(c->sched, cgalr_model_params(c->model), cgalr_model_num_params(c->model));
     return st;
 }
 

@@ -108,6 +108,10 @@ cgalr_status_t tsched_update(tsched_t *s, float *params, const float *grads, siz
 }
 
 const float *tsched_eval_params(const tsched_t *s, size_t *n) { return cgalr_sched_eval_params(s->s, n); }
+cgalr_status_t tsched_train_params(const tsched_t *s, float *params, size_t n)
+{
+    return cgalr_sched_train_params(s->s, params, n);
+}
 double tsched_d(const tsched_t *s) { return cgalr_sched_d(s->s); }
 
 double tsched_lr(tsched_t *s, long iteration, double progress) { return cgalr_sched_lr(s->s, iteration, progress); }

@@ -50,6 +50,8 @@ int tsched_owns_update(const tsched_t *s);
 cgalr_status_t tsched_update(tsched_t *s, float *params, const float *grads, size_t n, double *lr);
 /* Schedule-Free's x (n floats) to evaluate at, or NULL */
 const float *tsched_eval_params(const tsched_t *s, size_t *n);
+/* Schedule-Free: params <- y rebuilt from the state (after a checkpoint that holds x) */
+cgalr_status_t tsched_train_params(const tsched_t *s, float *params, size_t n);
 /* prodigy / D-Adaptation's d, else NAN */
 double tsched_d(const tsched_t *s);
 
