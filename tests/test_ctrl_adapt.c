@@ -252,6 +252,40 @@ static void growth_bounded(void **state)
     }
 }
 
+/* DoG's free functions over caller arrays and the scheduler's DoG are one computation. */
+static void dog_free_functions(void **state)
+{
+    (void)state;
+    cgalr_sched_config_t cfg;
+    cgalr_sched_config_default(&cfg, CGALR_METHOD_DOG);
+    cgalr_sched_t *s = NULL;
+    assert_int_equal(cgalr_sched_create(&cfg, &s), CGALR_OK);
+    cgalr_dog_state_t st;
+    cgalr_dog_init(&st);
+    float xa[NP], xb[NP], g[NP], x0[NP], avg[NP];
+    for (int i = 0; i < NP; i++)
+        xa[i] = xb[i] = (float)sin(i);
+    assert_int_equal(cgalr_dog_average(&cfg, &st, xb, avg, NP), CGALR_ESTATE); /* x_0 not known yet */
+    for (long k = 0; k < 30; k++) {
+        double ea = 0, eb = 0;
+        grad_at(xa, k, g);
+        assert_int_equal(cgalr_sched_dog_step(s, xa, g, NP, &ea), CGALR_OK);
+        assert_int_equal(cgalr_dog_step(&cfg, &st, xb, g, x0, avg, NP, &eb), CGALR_OK);
+        assert_memory_equal(&ea, &eb, sizeof ea);
+        for (int i = 0; i < NP; i++) {
+            xa[i] -= (float)ea * g[i];
+            xb[i] -= (float)eb * g[i];
+        }
+        assert_int_equal(cgalr_sched_dog_average(s, xa, NP), CGALR_OK);
+        assert_int_equal(cgalr_dog_average(&cfg, &st, xb, avg, NP), CGALR_OK);
+    }
+    size_t n = 0;
+    assert_memory_equal(cgalr_sched_dog_averaged(s, &n), avg, sizeof avg);
+    assert_int_equal(n, NP);
+    assert_int_equal(cgalr_dog_step(&cfg, &st, xb, NULL, x0, avg, NP, NULL), CGALR_EINVAL);
+    cgalr_sched_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +294,7 @@ int main(void)
         cmocka_unit_test(nonfinite_changes_nothing),
         cmocka_unit_test(bad_options),
         cmocka_unit_test(growth_bounded),
+        cmocka_unit_test(dog_free_functions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -264,6 +264,19 @@ cgalr_status_t cgalr_sched_on_nonfinite(cgalr_sched_t *s, double progress, cgalr
  * state unchanged. */
 cgalr_status_t cgalr_sched_dog_step(cgalr_sched_t *s, const float *params, const float *grads, size_t n,
                                     double *eta);
+/* The same as free functions over flat arrays (for engines that keep their own state): the
+ * scalars, and x0 / avg arrays of n floats that the first step (st->steps == 0) fills with x. */
+typedef struct cgalr_dog_state {
+    double r, G, eta; /* r_t, G_t (with dog_eps), eta_t = r_t / sqrt(G_t) */
+    long steps;       /* dog steps taken */
+    long avg_t;       /* t of the averager's next update (starts at 1) */
+} cgalr_dog_state_t;
+void cgalr_dog_init(cgalr_dog_state_t *st);
+cgalr_status_t cgalr_dog_step(const cgalr_sched_config_t *cfg, cgalr_dog_state_t *st, const float *x, const float *g,
+                              float *x0, float *avg, size_t n, double *eta);
+cgalr_status_t cgalr_dog_average(const cgalr_sched_config_t *cfg, cgalr_dog_state_t *st, const float *x, float *avg,
+                                 size_t n);
+
 /* Polynomial-decay iterate averaging (Shamir and Zhang 2013, as DoG's authors use it): call
  * after each optimiser step with the new parameters; avg <- (1 - w) avg + w x with
  * w = (gamma + 1) / (gamma + t), t = 1, 2, ... and avg starting at x_0. */

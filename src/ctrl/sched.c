@@ -58,7 +58,7 @@ cgalr_status_t cgalr_sched_create(const cgalr_sched_config_t *cfg, cgalr_sched_t
     s->plat_lr = c->eta0;
     s->plat_best = INFINITY;
     s->last_epoch = -1;
-    s->dog_avg_t = 1;
+    s->dog.avg_t = 1;
     if ((st = ctrl_adapt_create(s)) != CGALR_OK) {
         cgalr_sched_free(s);
         return st;
@@ -107,7 +107,7 @@ double cgalr_sched_lr(cgalr_sched_t *s, long iteration, double progress)
         lr = s->plat_lr;
         break;
     case CGALR_METHOD_DOG:
-        return s->dog_eta; /* no warm-up: DoG's first steps are tiny by construction */
+        return s->dog.eta; /* no warm-up: DoG's first steps are tiny by construction */
     case CGALR_METHOD_PRODIGY:
     case CGALR_METHOD_DADAPT_SGD:
     case CGALR_METHOD_DADAPT_ADAM:

@@ -34,9 +34,7 @@ struct cgalr_sched {
     size_t dog_n;   /* 0 before the first dog_step */
     float *dog_x0;
     float *dog_avg;
-    double dog_r, dog_G, dog_eta;
-    long dog_steps;
-    long dog_avg_t; /* t of the averager's next update (starts at 1) */
+    cgalr_dog_state_t dog;
 
     /* methods that own the update (prodigy, dadapt-*, sf-*): scalars and arrays of ad_n values */
     cgalr_adapt_state_t ad;

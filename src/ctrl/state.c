@@ -112,11 +112,11 @@ static cgalr_status_t write_state(const cgalr_sched_t *s, wr_t *w)
     put_i64(w, s->last_epoch);
     /* dog */
     put_u64(w, s->dog_n);
-    put_f64(w, s->dog_r);
-    put_f64(w, s->dog_G);
-    put_f64(w, s->dog_eta);
-    put_i64(w, s->dog_steps);
-    put_i64(w, s->dog_avg_t);
+    put_f64(w, s->dog.r);
+    put_f64(w, s->dog.G);
+    put_f64(w, s->dog.eta);
+    put_i64(w, s->dog.steps);
+    put_i64(w, s->dog.avg_t);
     if (s->dog_n) {
         put(w, s->dog_x0, s->dog_n * sizeof(float));
         put(w, s->dog_avg, s->dog_n * sizeof(float));
@@ -273,7 +273,8 @@ cgalr_status_t cgalr_sched_load(cgalr_sched_t *s, const void *buf, size_t size)
         LOAD_FAIL(CGALR_EFORMAT, "scheduler state: DoG buffers of %llu parameters for method %s",
                   (unsigned long long)dog_n, cgalr_method_name(c->method));
     if (!isfinite(dog_r) || dog_r < 0 || !isfinite(dog_G) || dog_G < 0 || !isfinite(dog_eta) || dog_eta < 0 ||
-        dog_steps < 0 || dog_steps > MAX_COUNT || dog_avg_t < 1 || dog_avg_t > MAX_COUNT || (dog_n && !(dog_G > 0)))
+        dog_steps < 0 || dog_steps > MAX_COUNT || dog_avg_t < 1 || dog_avg_t > MAX_COUNT || (dog_n && !(dog_G > 0)) ||
+        !dog_n != !dog_steps)
         LOAD_FAIL(CGALR_EFORMAT, "scheduler state: DoG fields out of range (r=%g, G=%g, eta=%g, steps=%lld, t=%lld)",
                   dog_r, dog_G, dog_eta, (long long)dog_steps, (long long)dog_avg_t);
     if (dog_n) {
@@ -376,11 +377,11 @@ cgalr_status_t cgalr_sched_load(cgalr_sched_t *s, const void *buf, size_t size)
     s->dog_x0 = x0;
     s->dog_avg = avg;
     s->dog_n = (size_t)dog_n;
-    s->dog_r = dog_r;
-    s->dog_G = dog_G;
-    s->dog_eta = dog_eta;
-    s->dog_steps = (long)dog_steps;
-    s->dog_avg_t = (long)dog_avg_t;
+    s->dog.r = dog_r;
+    s->dog.G = dog_G;
+    s->dog.eta = dog_eta;
+    s->dog.steps = (long)dog_steps;
+    s->dog.avg_t = (long)dog_avg_t;
     s->ad = ad;
     free(s->ad_arr);
     s->ad_arr = ad_arr;

@@ -730,7 +730,7 @@ static void write_definitions(sbuf *md)
               "loss) counts as +inf.\n"
               "- Best grid value of a method: the learning rate with the smallest mean final validation loss "
               "over seeds (ties: the smallest learning rate); worst: the largest mean (ties: the largest "
-              "learning rate). Methods without a learning rate (dog) have one value, shown as `-`.\n"
+              "learning rate). The parameter-free methods (dog, prodigy, dadapt-*) have one value, shown as `-`.\n"
               "- Final test accuracy: `test_acc` of the last epoch line (for a diverged run, its last "
               "completed epoch). Best validation accuracy: the largest `val_acc` over epochs.\n"
               "- Spread: mean ± sample standard deviation (n - 1 in the denominator; 0 for one seed) "
