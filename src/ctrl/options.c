@@ -139,7 +139,7 @@ static const opt_t options[] = {
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
-static char help_text[8192];
+static char help_text[16384]; /* about 7.6 KB with the options of today */
 
 static void build_help(void)
 {
