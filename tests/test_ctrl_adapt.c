@@ -212,6 +212,14 @@ static void bad_options(void **state)
     assert_int_equal(cgalr_sched_create(&cfg, &s), CGALR_EINVAL);
     assert_null(s);
     assert_non_null(strstr(cgalr_last_error(), "momentum"));
+    /* the generic rate warm-up does not apply to the methods that take their own steps */
+    cgalr_sched_config_default(&cfg, CGALR_METHOD_SF_ADAMW);
+    assert_int_equal(cgalr_sched_config_set(&cfg, "warmup=10"), CGALR_OK);
+    assert_int_equal(cgalr_sched_config_validate(&cfg), CGALR_EINVAL);
+    assert_non_null(strstr(cgalr_last_error(), "sf_warmup"));
+    cgalr_sched_config_default(&cfg, CGALR_METHOD_DOG);
+    assert_int_equal(cgalr_sched_config_set(&cfg, "warmup=10"), CGALR_OK);
+    assert_int_equal(cgalr_sched_config_validate(&cfg), CGALR_EINVAL);
     /* the free function checks its own arguments */
     cgalr_adapt_state_t st;
     cgalr_sched_config_default(&cfg, CGALR_METHOD_PRODIGY);

@@ -112,7 +112,7 @@ static const opt_t options[] = {
     {"p_ph", T_SIZE, TOFF(p_ph), 2, 1e6, 0, 0, "[2, 1e6]", "128", "cgalr-wd/swk: signals in the persistence subset"},
     {"topo_seed", T_U64, TOFF(seed), 0, 1.8e19, 0, 0, "[0, 2^64)", "0", "cgalr-wd/swk: seed of the subset"},
     {"sw_directions", T_INT, TOFF(sw_directions), 1, 100000, 0, 0, "[1, 100000]", "50", "cgalr-swk: slicing directions"},
-    {"warmup", T_LONG, OFF(warmup_iters), 0, 1e12, 0, 0, "[0, 1e12]", "0", "linear warm-up of the rate over k iterations (not dog)"},
+    {"warmup", T_LONG, OFF(warmup_iters), 0, 1e12, 0, 0, "[0, 1e12]", "0", "linear warm-up of the rate over k iterations (not dog, prodigy, dadapt-*, sf-*: see sf_warmup)"},
     {"eta_min", T_DOUBLE, OFF(eta_min), 0, 1e6, 0, 0, "[0, lr]", "0", "cosine: floor rate"},
     {"t_max", T_LONG, OFF(t_max), 0, 1e9, 0, 0, "[0, 1e9]", "0 (auto: T)", "cosine: half period in epochs"},
     {"step_size", T_LONG, OFF(step_size), 0, 1e9, 0, 0, "[0, 1e9]", "0 (auto: max(1, T/3))", "step: epochs between cuts"},
@@ -365,6 +365,10 @@ cgalr_status_t cgalr_sched_config_validate(const cgalr_sched_config_t *cfg)
     if (!(cfg->tau_exit < cfg->tau_enter))
         return cgalr_fail(CGALR_EINVAL, "scheduler option tau_exit=%g: valid range [0, tau_enter) with tau_enter=%g",
                           cfg->tau_exit, cfg->tau_enter);
+    if (cfg->warmup_iters > 0 && (cgalr_method_facts(cfg->method) & CGALR_MF_OWNS_UPDATE))
+        return cgalr_fail(CGALR_EINVAL, "scheduler option warmup=%ld: %s takes its own steps and has no rate warm-up "
+                          "of this kind%s", cfg->warmup_iters, cgalr_method_name(cfg->method),
+                          (cgalr_method_facts(cfg->method) & CGALR_MF_EVAL_X) ? " (use sf_warmup)" : "");
     if (cfg->growth_rate != 0 && cfg->growth_rate < 1)
         return cgalr_fail(CGALR_EINVAL, "scheduler option growth_rate=%g: valid range 0 (unbounded) or [1, 1e300]",
                           cfg->growth_rate);
