@@ -20,12 +20,6 @@ static double wall(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 enum { PEER_SGDM = 0, PEER_ADAM, FIRST_SCHED };
 static const char *const sched_names[] = {"dog", "prodigy", "dadapt-sgd", "dadapt-adam", "sf-sgd", "sf-adamw"};
 #define N_SCHED (sizeof sched_names / sizeof sched_names[0])
@@ -140,13 +134,11 @@ int main(int argc, char **argv)
             for (int row = 0; row < (int)N_ROWS; row++)
                 t[row * reps + r] = time_row(row, m, x0, steps);
         printf("\n%s (%zu parameters)\n", models[mi], n);
-        qsort(t, (size_t)reps, sizeof *t, cmp_d);
-        double peer = t[reps / 2];
+        double peer = cgalr_median(t, (size_t)reps);
         for (int row = 0; row < (int)N_ROWS; row++) {
-            double *v = t + row * reps;
-            qsort(v, (size_t)reps, sizeof *v, cmp_d);
+            double med = cgalr_median(t + row * reps, (size_t)reps);
             const char *name = row == PEER_SGDM ? "sgd-momentum" : row == PEER_ADAM ? "adam" : sched_names[row - FIRST_SCHED];
-            printf("  %-14s %9.3f ms  %5.2fx\n", name, 1e3 * v[reps / 2], v[reps / 2] / peer);
+            printf("  %-14s %9.3f ms  %5.2fx\n", name, 1e3 * med, med / peer);
         }
         free(x0);
         free(t);
