@@ -2,11 +2,11 @@
 # Every benchmark of bench/, each printing ratios against its peer run in the same script
 # (these machines are shared and noisy: compare ratios, not absolute times). Not a test.
 # Usage: scripts/bench.sh [BUILD_DIR] [SECTION ...]
-#   sections: topo rips diagram ctrl nn data share (default: all; nn and share take minutes)
+#   sections: topo rips diagram ctrl update nn data share (default: all; nn and share take minutes)
 set -eu
 BUILD="${1:-build}"
 [ $# -gt 0 ] && shift
-SECTIONS="${*:-topo rips diagram ctrl data nn share}"
+SECTIONS="${*:-topo rips diagram ctrl update data nn share}"
 PY=/usr/bin/python3
 if [ ! -x "$BUILD/cgalr" ]; then
     echo "bench: $BUILD/cgalr not found; run 'make build' first" >&2
@@ -25,6 +25,8 @@ for s in $SECTIONS; do
           $PY bench/bench_diagram.py "$BUILD" ;;
     ctrl) head "controller step vs a NumPy/SciPy/GUDHI peer"
           $PY bench/bench_ctrl_peer.py "$BUILD/bench/bench_ctrl" --steps 5 ;;
+    update) head "parameter step of the methods that own it (and Adam) vs SGD-momentum, same block"
+          "$BUILD/bench/bench_update" --reps 7 --steps 20 ;;
     data) head "data loading + augmentation (images/s, graphs/s) vs PyTorch tensor ops"
           "$BUILD/bench/bench_data"
           $PY bench/bench_data_torch.py ;;
@@ -32,7 +34,7 @@ for s in $SECTIONS; do
           $PY bench/bench_nn.py --build "$BUILD" --models mlp,gin,cnn,resnet20 --threads 1,2 --epochs 1 ;;
     share) head "controller share of the run time (cgalr-top vs constant)"
           sh bench/train_ctrl_share.sh "$BUILD" ;;
-    *) echo "bench: unknown section '$s' (valid: topo rips diagram ctrl data nn share)" >&2
+    *) echo "bench: unknown section '$s' (valid: topo rips diagram ctrl update data nn share)" >&2
        exit 2 ;;
     esac
 done

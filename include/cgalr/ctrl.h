@@ -28,14 +28,32 @@ typedef enum cgalr_method {
     CGALR_METHOD_CGALR_SWK,
     CGALR_METHOD_ADAM_COSINE,
     CGALR_METHOD_ADAMW_COSINE,
+    CGALR_METHOD_PRODIGY,     /* Mishchenko and Defazio 2024, Adam form */
+    CGALR_METHOD_DADAPT_SGD,  /* Defazio and Mishchenko 2023, SGD with momentum */
+    CGALR_METHOD_DADAPT_ADAM, /* Defazio and Mishchenko 2023, Adam form */
+    CGALR_METHOD_SF_SGD,      /* Defazio et al. 2024, Schedule-Free SGD */
+    CGALR_METHOD_SF_ADAMW,    /* Defazio et al. 2024, Schedule-Free AdamW */
     CGALR_METHOD_COUNT
 } cgalr_method_t;
 
-/* "constant", "cosine", ..., "adamw-cosine" (DESIGN.md names); -1 if unknown. */
+/* "constant", "cosine", ..., "sf-adamw" (the names of the command line); -1 if unknown. */
 int cgalr_method_parse(const char *name);
 const char *cgalr_method_name(cgalr_method_t m);
+/* The facts every layer asks about a method (the one list of methods lives in src/ctrl). */
+enum {
+    CGALR_MF_HAS_LR = 1u << 0,      /* takes a learning rate (the grid runs it at every grid value) */
+    CGALR_MF_PARAM_FREE = 1u << 1,  /* parameter-free: run once per seed (lr fixed by the method) */
+    CGALR_MF_CGALR = 1u << 2,       /* the CG-ALR controller (cgalr-top / -wd / -swk) */
+    CGALR_MF_OWNS_UPDATE = 1u << 3, /* takes the parameter step itself (cgalr_sched_update; DoG: dog_step) */
+    CGALR_MF_ADAM = 1u << 4,        /* keeps Adam moments */
+    CGALR_MF_EVAL_X = 1u << 5,      /* evaluate at another sequence than the training iterate (Schedule-Free x) */
+    CGALR_MF_D = 1u << 6            /* keeps a distance estimate d (cgalr_sched_d) */
+};
+unsigned cgalr_method_facts(cgalr_method_t m); /* 0 for an unknown method */
 /* 1 for cgalr-top / cgalr-wd / cgalr-swk. */
 int cgalr_method_is_cgalr(cgalr_method_t m);
+/* "constant, cosine, ..." (static string, for --help and messages). */
+const char *cgalr_method_list(void);
 
 typedef enum cgalr_sched_optim {
     CGALR_SCHED_OPTIM_SGD_MOMENTUM = 0, /* SGD, momentum = cfg->momentum (0.9): every SGD schedule, CG-ALR */
@@ -101,7 +119,21 @@ typedef struct cgalr_sched_config {
     double dog_reps_rel;     /* [dog_reps_rel] > 0. Default 1e-6 (use 1e-4 for models with batch norm) */
     double dog_eps;          /* [dog_eps] added once to G. Default 1e-8 */
     double dog_avg_gamma;    /* [dog_avg_gamma] polynomial-decay averaging gamma (>= 0). Default 8 */
-    double weight_decay;     /* [weight_decay] dog: wd * x is added to the gradient. Default 0 */
+    double weight_decay;     /* [weight_decay] dog, D-Adaptation SGD, Schedule-Free SGD: added to the
+                              * gradient; prodigy, dadapt-adam, sf-adamw: decoupled. Default 0 */
+    /* prodigy, dadapt-sgd, dadapt-adam, sf-sgd, sf-adamw (published defaults) */
+    double beta1;            /* [beta1] Adam first moment; sf-adamw: the interpolation. Default 0.9
+                              * (dadapt-sgd and sf-sgd take [momentum], 0.9) */
+    double beta2;            /* [beta2] Adam second moment. Default 0.999 */
+    double beta3;            /* [beta3] prodigy: EMA of r and s; 0 = auto: sqrt(beta2) */
+    double adam_eps;         /* [eps] Adam denominator epsilon. Default 1e-8 */
+    double d0;               /* [d0] prodigy / D-Adaptation: initial d. Default 1e-6 */
+    double d_coef;           /* [d_coef] prodigy: factor on the d estimate. Default 1 */
+    double growth_rate;      /* [growth_rate] prodigy / D-Adaptation: d_{k+1} <= growth d_k; 0 = unbounded
+                              * (the default) */
+    double sf_warmup;        /* [sf_warmup] Schedule-Free: linear warm-up as a fraction of the run's
+                              * iterations (epochs x iters_per_epoch). Default 0.05 */
+    double sf_weight_power;  /* [sf_weight_power] Schedule-Free: the average weights lr_max^p. Default 2 */
 } cgalr_sched_config_t;
 
 /* Fills every default for `method` (topo kind from the method; TOP for non-CG-ALR methods). */
@@ -232,6 +264,19 @@ cgalr_status_t cgalr_sched_on_nonfinite(cgalr_sched_t *s, double progress, cgalr
  * state unchanged. */
 cgalr_status_t cgalr_sched_dog_step(cgalr_sched_t *s, const float *params, const float *grads, size_t n,
                                     double *eta);
+/* The same as free functions over flat arrays (for engines that keep their own state): the
+ * scalars, and x0 / avg arrays of n floats that the first step (st->steps == 0) fills with x. */
+typedef struct cgalr_dog_state {
+    double r, G, eta; /* r_t, G_t (with dog_eps), eta_t = r_t / sqrt(G_t) */
+    long steps;       /* dog steps taken */
+    long avg_t;       /* t of the averager's next update (starts at 1) */
+} cgalr_dog_state_t;
+void cgalr_dog_init(cgalr_dog_state_t *st);
+cgalr_status_t cgalr_dog_step(const cgalr_sched_config_t *cfg, cgalr_dog_state_t *st, const float *x, const float *g,
+                              float *x0, float *avg, size_t n, double *eta);
+cgalr_status_t cgalr_dog_average(const cgalr_sched_config_t *cfg, cgalr_dog_state_t *st, const float *x, float *avg,
+                                 size_t n);
+
 /* Polynomial-decay iterate averaging (Shamir and Zhang 2013, as DoG's authors use it): call
  * after each optimiser step with the new parameters; avg <- (1 - w) avg + w x with
  * w = (gamma + 1) / (gamma + t), t = 1, 2, ... and avg starting at x_0. */
@@ -239,6 +284,49 @@ cgalr_status_t cgalr_sched_dog_average(cgalr_sched_t *s, const float *params, si
 /* The averaged iterate (n floats, owned by the scheduler; NULL before the first dog_step), to
  * evaluate alongside the last iterate. */
 const float *cgalr_sched_dog_averaged(const cgalr_sched_t *s, size_t *n);
+
+/* ---- Methods that own the update: Prodigy, D-Adaptation, Schedule-Free ----------------------- */
+
+/* Free functions over flat arrays, so any engine (this one, PyTorch through the binding, a
+ * data-parallel driver that all-reduces the gradient first) can call them. The scalars of a run: */
+typedef struct cgalr_adapt_state {
+    long k;            /* steps taken */
+    double d;          /* prodigy / D-Adaptation: the distance estimate d_k (d0 before the first step) */
+    double r;          /* prodigy / D-Adaptation: the numerator of d-hat */
+    double g0_norm;    /* dadapt-sgd: ||g_0|| */
+    double lr_max;     /* Schedule-Free: the largest rate so far (-1 before the first step) */
+    double weight_sum; /* Schedule-Free: sum of the average's weights */
+    double last_lr;    /* the effective rate of the last step (d lr, or the warmed-up Schedule-Free rate) */
+} cgalr_adapt_state_t;
+
+/* Number of float arrays of n values each method keeps (prodigy 4: x0, s, m, v; dadapt-sgd 2: x0, s;
+ * dadapt-adam 3: s, m, v; sf-sgd 2: z, x; sf-adamw 3: z, x, v); 0 for other methods. */
+size_t cgalr_adapt_arrays(cgalr_method_t m);
+/* Resets st for method m and cfg (d = d0, k = 0); the arrays are initialised by the first step. */
+void cgalr_adapt_init(const cgalr_sched_config_t *cfg, cgalr_adapt_state_t *st);
+/* One step of cfg->method on the parameters x[0..n) (the iterate the gradient g was taken at: y for
+ * Schedule-Free) with base rate lr (1 for the parameter-free methods) and `warmup` iterations of
+ * Schedule-Free's linear warm-up (0 = none; other methods ignore it). arr holds cgalr_adapt_arrays(m) * n
+ * floats, array j at arr + j n. Accumulations in double. Non-finite input: CGALR_ENONFINITE with
+ * the index, nothing changed. */
+cgalr_status_t cgalr_adapt_step(const cgalr_sched_config_t *cfg, cgalr_adapt_state_t *st, float *x, const float *g,
+                                float *arr, size_t n, double lr, long warmup);
+/* Schedule-Free: the x sequence (the point to evaluate and to keep), array 1 of arr. NULL for others. */
+const float *cgalr_adapt_eval_point(cgalr_method_t m, const float *arr, size_t n);
+
+/* Through the scheduler (which owns the arrays and saves them with its state): after the backward
+ * pass, instead of an optimiser step. *lr_used (may be NULL) gets the effective rate. */
+cgalr_status_t cgalr_sched_update(cgalr_sched_t *s, float *params, const float *grads, size_t n, double *lr_used);
+/* The point to evaluate at (Schedule-Free's x; n floats owned by the scheduler) or NULL when the
+ * training iterate itself is evaluated (every other method, and before the first update). */
+const float *cgalr_sched_eval_params(const cgalr_sched_t *s, size_t *n);
+/* Schedule-Free keeps x, the point it evaluates, in checkpoints: the caller saves x in place of
+ * the parameters and, after loading, rebuilds the training iterate y = beta x + (1 - beta) z
+ * (bit for bit the y of the last step) with this call: params[0..n) <- y. A no-op returning
+ * CGALR_OK for every other method and before the first update. */
+cgalr_status_t cgalr_sched_train_params(const cgalr_sched_t *s, float *params, size_t n);
+/* The d estimate of prodigy / D-Adaptation (NAN for other methods). */
+double cgalr_sched_d(const cgalr_sched_t *s);
 
 /* ---- Save / restore ---------------------------------------------------------------------- */
 

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgalr/ctrl.h"
 #include "cgalr/train.h"
 #include "cli/cli.h"
 
@@ -32,8 +33,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: cgalr grid --data D --model M --methods LIST --lrs LIST --seeds LIST --epochs E --out DIR\n"
             "                  [--jobs J] [--force] [-- more cgalr train options]\n\n"
-            "Runs `cgalr train` once per (method, lr, seed) into DIR/<method>_lr<lr>_s<seed> (DoG, which has no\n"
-            "learning rate, once per seed: DIR/dog_s<seed>). Rerunning the same command skips finished runs and\n"
+            "Runs `cgalr train` once per (method, lr, seed) into DIR/<method>_lr<lr>_s<seed> (the parameter-free\n"
+            "methods, which have no learning rate, once per seed: DIR/<method>_s<seed>). Rerunning the same command skips finished runs and\n"
             "resumes interrupted ones; a DIR made by a different command is refused unless --force.\n"
             "Each run's output goes to its train.log. Then `cgalr report DIR` makes the tables and figures.\n\n"
             "  --methods LIST   comma-separated: %s\n"
@@ -295,7 +296,8 @@ int cgalr_cmd_grid(int argc, char **argv)
                 fprintf(stderr, "cgalr grid: method '%s' listed twice\n", methods[a]);
                 rc = CGALR_EXIT_USAGE;
             }
-        int has_lr = strcmp(methods[a], "dog") != 0;
+        int mk = cgalr_method_parse(methods[a]); /* unknown names are refused by cgalr train itself */
+        int has_lr = mk < 0 || (cgalr_method_facts((cgalr_method_t)mk) & CGALR_MF_HAS_LR);
         for (int b = 0; b < (has_lr ? nl : 1) && rc == CGALR_EXIT_OK; b++) {
             double lr = 0.01;
             if (has_lr) {

@@ -10,51 +10,6 @@
 
 #include "cgalr/ctrl.h"
 
-static const char *const method_names[CGALR_METHOD_COUNT] = {
-    "constant", "cosine", "step", "exp", "plateau", "dog",
-    "cgalr-top", "cgalr-wd", "cgalr-swk", "adam-cosine", "adamw-cosine"};
-
-int cgalr_method_parse(const char *name)
-{
-    if (!name)
-        return -1;
-    for (int i = 0; i < CGALR_METHOD_COUNT; i++)
-        if (strcmp(name, method_names[i]) == 0)
-            return i;
-    return -1;
-}
-
-const char *cgalr_method_name(cgalr_method_t m)
-{
-    return (m >= 0 && m < CGALR_METHOD_COUNT) ? method_names[m] : "unknown";
-}
-
-int cgalr_method_is_cgalr(cgalr_method_t m)
-{
-    return m == CGALR_METHOD_CGALR_TOP || m == CGALR_METHOD_CGALR_WD || m == CGALR_METHOD_CGALR_SWK;
-}
-
-cgalr_sched_optim_t cgalr_method_optimizer(cgalr_method_t m)
-{
-    switch (m) {
-    case CGALR_METHOD_DOG: return CGALR_SCHED_OPTIM_SGD;
-    case CGALR_METHOD_ADAM_COSINE: return CGALR_SCHED_OPTIM_ADAM;
-    case CGALR_METHOD_ADAMW_COSINE: return CGALR_SCHED_OPTIM_ADAMW;
-    default: return CGALR_SCHED_OPTIM_SGD_MOMENTUM;
-    }
-}
-
-const char *cgalr_sched_optim_name(cgalr_sched_optim_t k)
-{
-    switch (k) {
-    case CGALR_SCHED_OPTIM_SGD_MOMENTUM: return "sgd-momentum";
-    case CGALR_SCHED_OPTIM_SGD: return "sgd";
-    case CGALR_SCHED_OPTIM_ADAM: return "adam";
-    case CGALR_SCHED_OPTIM_ADAMW: return "adamw";
-    }
-    return "unknown";
-}
-
 static cgalr_distance_kind_t method_distance(cgalr_method_t m)
 {
     if (m == CGALR_METHOD_CGALR_WD)
@@ -102,6 +57,18 @@ void cgalr_sched_config_default(cgalr_sched_config_t *cfg, cgalr_method_t method
     cfg->dog_eps = 1e-8;
     cfg->dog_avg_gamma = 8;
     cfg->weight_decay = 0;
+    cfg->beta1 = 0.9;
+    cfg->beta2 = 0.999;
+    cfg->beta3 = 0;
+    cfg->adam_eps = 1e-8;
+    cfg->d0 = 1e-6;
+    cfg->d_coef = 1;
+    cfg->growth_rate = 0;
+    cfg->sf_warmup = 0.05;
+    cfg->sf_weight_power = 2;
+    /* the parameter-free methods' rate multiplier is 1 as published */
+    if (cgalr_method_facts(method) & CGALR_MF_PARAM_FREE)
+        cfg->eta0 = 1;
 }
 
 /* ---- option table ------------------------------------------------------------------------ */
@@ -124,12 +91,12 @@ typedef struct opt {
 #define TOFF(f) (offsetof(cgalr_sched_config_t, topo) + offsetof(cgalr_topo_config_t, f))
 
 static const opt_t options[] = {
-    {"method", T_METHOD, OFF(method), 0, 0, 0, 0, "constant|cosine|step|exp|plateau|dog|cgalr-top|cgalr-wd|cgalr-swk|adam-cosine|adamw-cosine", "-", "schedule / controller"},
+    {"method", T_METHOD, OFF(method), 0, 0, 0, 0, "constant|cosine|step|exp|plateau|dog|cgalr-top|cgalr-wd|cgalr-swk|adam-cosine|adamw-cosine|prodigy|dadapt-sgd|dadapt-adam|sf-sgd|sf-adamw", "-", "schedule / controller"},
     {"distance", T_DISTANCE, TOFF(kind), 0, 0, 0, 0, "top|wd|swk", "from the method", "CG-ALR: the distance (switches cgalr-top/wd/swk)"},
     {"lr", T_DOUBLE, OFF(eta0), 0, 1e6, 1, 0, "(0, 1e6]", "0.1", "initial rate eta_0 (ignored by dog)"},
     {"epochs", T_LONG, OFF(epochs), 0, 1e9, 0, 0, "[0, 1e9]", "0", "run length T in epochs (0 = unknown)"},
     {"iters_per_epoch", T_LONG, OFF(iters_per_epoch), 0, 1e12, 0, 0, "[0, 1e12]", "0", "iterations per epoch (0 = unknown)"},
-    {"momentum", T_DOUBLE, OFF(momentum), 0, 1, 0, 1, "[0, 1)", "0.9", "SGD momentum of the SGD-momentum methods"},
+    {"momentum", T_DOUBLE, OFF(momentum), 0, 1, 0, 1, "[0, 1)", "0.9", "SGD momentum of the SGD-momentum methods, dadapt-sgd, sf-sgd (interpolation)"},
     {"K", T_INT, OFF(window), 3, 4096, 0, 0, "[3, 4096]", "8", "CG-ALR history window"},
     {"score", T_SCORE, OFF(score), 0, 0, 0, 0, "plain|log", "plain", "CG-ALR: score distances or their logs"},
     {"tau_enter", T_DOUBLE, OFF(tau_enter), 0, 1e6, 1, 0, "(0, 1e6]", "1.0", "CG-ALR: |z| to enter DECEL/ACCEL"},
@@ -145,7 +112,7 @@ static const opt_t options[] = {
     {"p_ph", T_SIZE, TOFF(p_ph), 2, 1e6, 0, 0, "[2, 1e6]", "128", "cgalr-wd/swk: signals in the persistence subset"},
     {"topo_seed", T_U64, TOFF(seed), 0, 1.8e19, 0, 0, "[0, 2^64)", "0", "cgalr-wd/swk: seed of the subset"},
     {"sw_directions", T_INT, TOFF(sw_directions), 1, 100000, 0, 0, "[1, 100000]", "50", "cgalr-swk: slicing directions"},
-    {"warmup", T_LONG, OFF(warmup_iters), 0, 1e12, 0, 0, "[0, 1e12]", "0", "linear warm-up of the rate over k iterations (not dog)"},
+    {"warmup", T_LONG, OFF(warmup_iters), 0, 1e12, 0, 0, "[0, 1e12]", "0", "linear warm-up of the rate over k iterations (not dog, prodigy, dadapt-*, sf-*: see sf_warmup)"},
     {"eta_min", T_DOUBLE, OFF(eta_min), 0, 1e6, 0, 0, "[0, lr]", "0", "cosine: floor rate"},
     {"t_max", T_LONG, OFF(t_max), 0, 1e9, 0, 0, "[0, 1e9]", "0 (auto: T)", "cosine: half period in epochs"},
     {"step_size", T_LONG, OFF(step_size), 0, 1e9, 0, 0, "[0, 1e9]", "0 (auto: max(1, T/3))", "step: epochs between cuts"},
@@ -159,11 +126,20 @@ static const opt_t options[] = {
     {"dog_reps_rel", T_DOUBLE, OFF(dog_reps_rel), 0, 1, 1, 0, "(0, 1]", "1e-6", "dog: r_eps relative to 1 + ||x_0|| (1e-4 with batch norm)"},
     {"dog_eps", T_DOUBLE, OFF(dog_eps), 0, 1, 1, 0, "(0, 1]", "1e-8", "dog: added once to the gradient sum"},
     {"dog_avg_gamma", T_DOUBLE, OFF(dog_avg_gamma), 0, 1e6, 0, 0, "[0, 1e6]", "8", "dog: polynomial-decay averaging gamma"},
-    {"weight_decay", T_DOUBLE, OFF(weight_decay), 0, 1, 0, 0, "[0, 1]", "0", "dog: weight decay added to the gradient"},
+    {"weight_decay", T_DOUBLE, OFF(weight_decay), 0, 1, 0, 0, "[0, 1]", "0", "dog, dadapt-sgd, sf-sgd: added to the gradient; prodigy, dadapt-adam, sf-adamw: decoupled"},
+    {"beta1", T_DOUBLE, OFF(beta1), 0, 1, 0, 1, "[0, 1)", "0.9", "prodigy, dadapt-adam, sf-adamw: first moment (sf-adamw: interpolation)"},
+    {"beta2", T_DOUBLE, OFF(beta2), 0, 1, 0, 1, "[0, 1)", "0.999", "prodigy, dadapt-adam, sf-adamw: second moment"},
+    {"beta3", T_DOUBLE, OFF(beta3), 0, 1, 0, 1, "[0, 1) (0 = auto)", "0 (auto: sqrt(beta2))", "prodigy: EMA of the d-hat numerator and s"},
+    {"eps", T_DOUBLE, OFF(adam_eps), 0, 1, 1, 0, "(0, 1]", "1e-8", "prodigy, dadapt-adam, sf-adamw: denominator epsilon"},
+    {"d0", T_DOUBLE, OFF(d0), 0, 1e6, 1, 0, "(0, 1e6]", "1e-6", "prodigy, dadapt-*: initial d"},
+    {"d_coef", T_DOUBLE, OFF(d_coef), 0, 1e6, 1, 0, "(0, 1e6]", "1", "prodigy: factor on the d estimate"},
+    {"growth_rate", T_DOUBLE, OFF(growth_rate), 0, 1e300, 0, 0, "0 or [1, 1e300]", "0 (unbounded)", "prodigy, dadapt-*: d may grow at most this factor per step"},
+    {"sf_warmup", T_DOUBLE, OFF(sf_warmup), 0, 1, 0, 0, "[0, 1]", "0.05", "sf-*: linear warm-up, fraction of the run's iterations"},
+    {"sf_weight_power", T_DOUBLE, OFF(sf_weight_power), 0, 100, 0, 0, "[0, 100]", "2", "sf-*: average weights lr_max^p"},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
-static char help_text[8192];
+static char help_text[16384]; /* about 7.6 KB with the options of today */
 
 static void build_help(void)
 {
@@ -389,6 +365,16 @@ cgalr_status_t cgalr_sched_config_validate(const cgalr_sched_config_t *cfg)
     if (!(cfg->tau_exit < cfg->tau_enter))
         return cgalr_fail(CGALR_EINVAL, "scheduler option tau_exit=%g: valid range [0, tau_enter) with tau_enter=%g",
                           cfg->tau_exit, cfg->tau_enter);
+    if (cfg->warmup_iters > 0 && (cgalr_method_facts(cfg->method) & CGALR_MF_OWNS_UPDATE))
+        return cgalr_fail(CGALR_EINVAL, "scheduler option warmup=%ld: %s takes its own steps and has no rate warm-up "
+                          "of this kind%s", cfg->warmup_iters, cgalr_method_name(cfg->method),
+                          (cgalr_method_facts(cfg->method) & CGALR_MF_EVAL_X) ? " (use sf_warmup)" : "");
+    if (cfg->growth_rate != 0 && cfg->growth_rate < 1)
+        return cgalr_fail(CGALR_EINVAL, "scheduler option growth_rate=%g: valid range 0 (unbounded) or [1, 1e300]",
+                          cfg->growth_rate);
+    if (cfg->method == CGALR_METHOD_SF_SGD && !(cfg->momentum > 0))
+        return cgalr_fail(CGALR_EINVAL, "scheduler option momentum=%g: sf-sgd needs its momentum in (0, 1)",
+                          cfg->momentum);
     if (cfg->eta_min > cfg->eta0)
         return cgalr_fail(CGALR_EINVAL, "scheduler option eta_min=%g: valid range [0, lr] with lr=%g", cfg->eta_min,
                           cfg->eta0);

@@ -1,5 +1,5 @@
 /* The scheduler's private state, shared by the files of src/ctrl (rates, controller, DoG,
- * topology glue, save/restore). Not installed. */
+ * topology glue, save/restore, the methods that own the update). Not installed. */
 #ifndef CGALR_CTRL_SCHED_INTERNAL_H
 #define CGALR_CTRL_SCHED_INTERNAL_H
 
@@ -34,10 +34,51 @@ struct cgalr_sched {
     size_t dog_n;   /* 0 before the first dog_step */
     float *dog_x0;
     float *dog_avg;
-    double dog_r, dog_G, dog_eta;
-    long dog_steps;
-    long dog_avg_t; /* t of the averager's next update (starts at 1) */
+    cgalr_dog_state_t dog;
+
+    /* methods that own the update (prodigy, dadapt-*, sf-*): scalars and arrays of ad_n values */
+    cgalr_adapt_state_t ad;
+    size_t ad_n;     /* 0 before the first update */
+    float *ad_arr;   /* cgalr_adapt_arrays(method) * ad_n floats */
+    long ad_warmup;  /* Schedule-Free warm-up in iterations (resolved from sf_warmup) */
 };
+
+/* out = the sum over i in [0, n) of EXPR (an expression in i) in double, with four interleaved
+ * partial sums: one sum's additions wait for each other, four run side by side (and vectorise).
+ * The order is fixed, so results are deterministic. */
+#define CTRL_SUM(out, n, EXPR)                                                                          \
+    do {                                                                                                \
+        double acc_[4] = {0, 0, 0, 0};                                                                  \
+        size_t n_ = (n), b_ = 0;                                                                        \
+        for (; b_ + 4 <= n_; b_ += 4)                                                                   \
+            for (size_t j_ = 0; j_ < 4; j_++) {                                                         \
+                size_t i = b_ + j_;                                                                     \
+                acc_[j_] += (EXPR);                                                                     \
+            }                                                                                           \
+        for (size_t i = b_; i < n_; i++)                                                                \
+            acc_[0] += (EXPR);                                                                          \
+        (out) = (acc_[0] + acc_[1]) + (acc_[2] + acc_[3]);                                              \
+    } while (0)
+
+void ctrl_trace_reset(cgalr_sched_trace_t *r);
+/* schedules.c: the chainable rate of epoch e (cached) */
+double ctrl_epoch_rate(struct cgalr_sched *s, long e);
+/* update.c: resolve the adaptive methods at create; their current rate */
+cgalr_status_t ctrl_adapt_create(struct cgalr_sched *s);
+double ctrl_adapt_lr(const struct cgalr_sched *s);
+/* the per-family steps behind cgalr_adapt_step (inputs checked there) */
+void ctrl_prodigy_step(const cgalr_sched_config_t *c, cgalr_adapt_state_t *st, float *x, const float *g,
+                       float *arr, size_t n, double lr);
+void ctrl_dadapt_sgd_step(const cgalr_sched_config_t *c, cgalr_adapt_state_t *st, float *x, const float *g,
+                          float *arr, size_t n, double lr);
+void ctrl_dadapt_adam_step(const cgalr_sched_config_t *c, cgalr_adapt_state_t *st, float *x, const float *g,
+                           float *arr, size_t n, double lr);
+void ctrl_sf_sgd_step(const cgalr_sched_config_t *c, cgalr_adapt_state_t *st, float *y, const float *g, float *arr,
+                      size_t n, double lr, long warmup);
+/* Schedule-Free: y from the arrays (z, x) */
+void ctrl_sf_y(const cgalr_sched_config_t *c, const float *arr, size_t n, float *y);
+void ctrl_sf_adamw_step(const cgalr_sched_config_t *c, cgalr_adapt_state_t *st, float *y, const float *g,
+                        float *arr, size_t n, double lr, long warmup);
 
 /* Topology glue (topo_glue.c): the previous summary's lifetime and serialisation. */
 void ctrl_prev_clear(struct cgalr_sched *s);

@@ -9,7 +9,7 @@
 #include "ctrl/sched_internal.h"
 
 #define STATE_MAGIC 0x43475343u /* "CSGC" read little-endian; a byte-swapped read fails */
-#define STATE_VERSION 1u
+#define STATE_VERSION 2u /* 2: the adaptive methods' scalars and arrays */
 /* Counters far beyond any run, so a corrupt state can never make an increment overflow. */
 #define MAX_COUNT ((int64_t)1 << 50)
 
@@ -112,15 +112,26 @@ static cgalr_status_t write_state(const cgalr_sched_t *s, wr_t *w)
     put_i64(w, s->last_epoch);
     /* dog */
     put_u64(w, s->dog_n);
-    put_f64(w, s->dog_r);
-    put_f64(w, s->dog_G);
-    put_f64(w, s->dog_eta);
-    put_i64(w, s->dog_steps);
-    put_i64(w, s->dog_avg_t);
+    put_f64(w, s->dog.r);
+    put_f64(w, s->dog.G);
+    put_f64(w, s->dog.eta);
+    put_i64(w, s->dog.steps);
+    put_i64(w, s->dog.avg_t);
     if (s->dog_n) {
         put(w, s->dog_x0, s->dog_n * sizeof(float));
         put(w, s->dog_avg, s->dog_n * sizeof(float));
     }
+    /* methods that own the update */
+    put_i64(w, s->ad.k);
+    put_f64(w, s->ad.d);
+    put_f64(w, s->ad.r);
+    put_f64(w, s->ad.g0_norm);
+    put_f64(w, s->ad.lr_max);
+    put_f64(w, s->ad.weight_sum);
+    put_f64(w, s->ad.last_lr);
+    put_u64(w, s->ad_n);
+    if (s->ad_n)
+        put(w, s->ad_arr, cgalr_adapt_arrays(s->cfg.method) * s->ad_n * sizeof(float));
     /* previous topology summary */
     put_u32(w, (uint32_t)s->have_prev);
     put_u64(w, s->prev_p);
@@ -186,7 +197,7 @@ cgalr_status_t cgalr_sched_load(cgalr_sched_t *s, const void *buf, size_t size)
 
     const cgalr_sched_config_t *c = &s->cfg;
     cgalr_status_t st = CGALR_OK;
-    float *x0 = NULL, *avg = NULL;
+    float *x0 = NULL, *avg = NULL, *ad_arr = NULL;
     double *hist = NULL;
     cgalr_topo_summary_t prev;
     memset(&prev, 0, sizeof prev);
@@ -262,7 +273,8 @@ cgalr_status_t cgalr_sched_load(cgalr_sched_t *s, const void *buf, size_t size)
         LOAD_FAIL(CGALR_EFORMAT, "scheduler state: DoG buffers of %llu parameters for method %s",
                   (unsigned long long)dog_n, cgalr_method_name(c->method));
     if (!isfinite(dog_r) || dog_r < 0 || !isfinite(dog_G) || dog_G < 0 || !isfinite(dog_eta) || dog_eta < 0 ||
-        dog_steps < 0 || dog_steps > MAX_COUNT || dog_avg_t < 1 || dog_avg_t > MAX_COUNT || (dog_n && !(dog_G > 0)))
+        dog_steps < 0 || dog_steps > MAX_COUNT || dog_avg_t < 1 || dog_avg_t > MAX_COUNT || (dog_n && !(dog_G > 0)) ||
+        !dog_n != !dog_steps)
         LOAD_FAIL(CGALR_EFORMAT, "scheduler state: DoG fields out of range (r=%g, G=%g, eta=%g, steps=%lld, t=%lld)",
                   dog_r, dog_G, dog_eta, (long long)dog_steps, (long long)dog_avg_t);
     if (dog_n) {
@@ -279,6 +291,41 @@ cgalr_status_t cgalr_sched_load(cgalr_sched_t *s, const void *buf, size_t size)
         for (uint64_t i = 0; i < dog_n; i++)
             if (!isfinite(x0[i]) || !isfinite(avg[i]))
                 LOAD_FAIL(CGALR_EFORMAT, "scheduler state: DoG parameter %llu not finite", (unsigned long long)i);
+    }
+
+    cgalr_adapt_state_t ad;
+    memset(&ad, 0, sizeof ad);
+    ad.k = (long)get_i64(&r);
+    ad.d = get_f64(&r);
+    ad.r = get_f64(&r);
+    ad.g0_norm = get_f64(&r);
+    ad.lr_max = get_f64(&r);
+    ad.weight_sum = get_f64(&r);
+    ad.last_lr = get_f64(&r);
+    uint64_t ad_n = get_u64(&r);
+    size_t ad_k = cgalr_adapt_arrays(c->method);
+    if (r.bad)
+        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: truncated in the adaptive method's scalars");
+    if (ad.k < 0 || ad.k > MAX_COUNT || !isfinite(ad.d) || !(ad.d > 0) || !isfinite(ad.r) || !isfinite(ad.g0_norm) ||
+        ad.g0_norm < 0 || !isfinite(ad.lr_max) || ad.lr_max < -1 || !isfinite(ad.weight_sum) || ad.weight_sum < 0 ||
+        !isfinite(ad.last_lr) || ad.last_lr < 0 || (ad_n && !ad_k) || (ad.k > 0 && ad_k && !ad_n))
+        LOAD_FAIL(CGALR_EFORMAT,
+                  "scheduler state: %s fields out of range (k=%ld, d=%g, r=%g, |g0|=%g, lr_max=%g, weights=%g, "
+                  "lr=%g, n=%llu)",
+                  cgalr_method_name(c->method), ad.k, ad.d, ad.r, ad.g0_norm, ad.lr_max, ad.weight_sum, ad.last_lr,
+                  (unsigned long long)ad_n);
+    if (ad_n) {
+        if (ad_n > (r.size - r.pos) / (ad_k * sizeof(float)))
+            LOAD_FAIL(CGALR_EFORMAT, "scheduler state: %s claims %llu parameters, only %zu bytes left",
+                      cgalr_method_name(c->method), (unsigned long long)ad_n, r.size - r.pos);
+        ad_arr = malloc(ad_k * (size_t)ad_n * sizeof *ad_arr);
+        if (!ad_arr)
+            LOAD_FAIL(CGALR_ENOMEM, "scheduler load: out of memory for %llu parameters", (unsigned long long)ad_n);
+        get(&r, ad_arr, ad_k * (size_t)ad_n * sizeof *ad_arr);
+        for (size_t i = 0; i < ad_k * (size_t)ad_n; i++)
+            if (!isfinite(ad_arr[i]))
+                LOAD_FAIL(CGALR_EFORMAT, "scheduler state: %s state value %zu not finite", cgalr_method_name(c->method),
+                          i);
     }
 
     uint32_t have_prev = get_u32(&r);
@@ -330,14 +377,19 @@ cgalr_status_t cgalr_sched_load(cgalr_sched_t *s, const void *buf, size_t size)
     s->dog_x0 = x0;
     s->dog_avg = avg;
     s->dog_n = (size_t)dog_n;
-    s->dog_r = dog_r;
-    s->dog_G = dog_G;
-    s->dog_eta = dog_eta;
-    s->dog_steps = (long)dog_steps;
-    s->dog_avg_t = (long)dog_avg_t;
+    s->dog.r = dog_r;
+    s->dog.G = dog_G;
+    s->dog.eta = dog_eta;
+    s->dog.steps = (long)dog_steps;
+    s->dog.avg_t = (long)dog_avg_t;
+    s->ad = ad;
+    free(s->ad_arr);
+    s->ad_arr = ad_arr;
+    s->ad_n = (size_t)ad_n;
     return CGALR_OK;
 
 fail:
+    free(ad_arr);
     free(hist);
     free(x0);
     free(avg);

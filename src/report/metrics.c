@@ -46,6 +46,8 @@ cgalr_status_t cgalr_metrics_format(const cgalr_epoch_record_t *r, char **line)
         if (ok && !isnan(r->ctrl_seconds))
             ok = add_num(o, "ctrl_seconds", r->ctrl_seconds);
     }
+    if (ok && !r->has_ctrl && !isnan(r->d)) /* prodigy / D-Adaptation: their distance estimate */
+        ok = add_num(o, "d", r->d);
     if (ok && r->guard_retries > 0)
         ok = cJSON_AddNumberToObject(o, "guard_retries", r->guard_retries) != NULL;
     if (ok && !isnan(r->avg_val_acc))
@@ -131,6 +133,8 @@ static cgalr_status_t parse_epoch_line(const cJSON *o, const char *path, size_t 
             if (!get_num(o, ckeys[i], 1, cdst[i]))
                 return cgalr_fail(CGALR_EFORMAT, "%s line %zu: controller field \"%s\" must be a number or null",
                                   path, lineno, ckeys[i]);
+    } else if (!get_num(o, "d", 0, &r->d)) {
+        return cgalr_fail(CGALR_EFORMAT, "%s line %zu: \"d\" must be a number or null", path, lineno);
     }
     if (!get_num(o, "ctrl_seconds", 0, &r->ctrl_seconds))
         return cgalr_fail(CGALR_EFORMAT, "%s line %zu: \"ctrl_seconds\" must be a number or null", path, lineno);

@@ -3,6 +3,8 @@
  * renders figures with gnuplot. Every number comes from config.json and metrics.jsonl alone. */
 #include "cgalr/report.h"
 
+#include "cgalr/ctrl.h"
+
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
@@ -183,7 +185,14 @@ static char *read_text(const char *path)
     return s;
 }
 
-static int method_has_lr(const char *method) { return strcmp(method, "dog") != 0; }
+/* What the report needs to know of a method comes from the control layer's one list. */
+static unsigned method_facts(const char *method)
+{
+    int m = cgalr_method_parse(method);
+    return m < 0 ? CGALR_MF_HAS_LR : cgalr_method_facts((cgalr_method_t)m);
+}
+static int method_has_lr(const char *method) { return (method_facts(method) & CGALR_MF_HAS_LR) != 0; }
+static int method_is_cgalr(const char *method) { return (method_facts(method) & CGALR_MF_CGALR) != 0; }
 
 static void run_free(run *r)
 {
@@ -257,15 +266,14 @@ static int load_run(const char *dir, run *r, char *why, size_t whylen)
     return 1;
 }
 
-/* Methods in the order of DESIGN.md, unknown names after them alphabetically. */
+/* Methods in the control layer's order with the CG-ALR variants last, unknown names after them
+ * alphabetically. */
 static int method_rank(const char *m)
 {
-    static const char *const order[] = {"constant", "cosine", "step", "exp", "plateau", "dog",
-                                        "adam-cosine", "adamw-cosine", "cgalr-top", "cgalr-wd", "cgalr-swk"};
-    for (int i = 0; i < (int)(sizeof order / sizeof order[0]); i++)
-        if (!strcmp(m, order[i]))
-            return i;
-    return 100;
+    int k = cgalr_method_parse(m);
+    if (k < 0)
+        return 1000;
+    return method_is_cgalr(m) ? CGALR_METHOD_COUNT + k : k;
 }
 
 static int cmp_run(const void *pa, const void *pb)
@@ -722,7 +730,7 @@ static void write_definitions(sbuf *md)
               "loss) counts as +inf.\n"
               "- Best grid value of a method: the learning rate with the smallest mean final validation loss "
               "over seeds (ties: the smallest learning rate); worst: the largest mean (ties: the largest "
-              "learning rate). Methods without a learning rate (dog) have one value, shown as `-`.\n"
+              "learning rate). The parameter-free methods (dog, prodigy, dadapt-*) have one value, shown as `-`.\n"
               "- Final test accuracy: `test_acc` of the last epoch line (for a diverged run, its last "
               "completed epoch). Best validation accuracy: the largest `val_acc` over epochs.\n"
               "- Spread: mean ± sample standard deviation (n - 1 in the denominator; 0 for one seed) "
@@ -963,11 +971,11 @@ cgalr_status_t cgalr_report_write(const char *dir, const cgalr_report_config_t *
         int any_red = 0;
         for (size_t a = 0; a < D->n_methods; a++) {
             const mgroup *ma = &mg[D->first_method + a];
-            if (strncmp(ma->method, "cgalr", 5) != 0)
+            if (!method_is_cgalr(ma->method))
                 continue;
             for (size_t b = 0; b < D->n_methods; b++) {
                 const mgroup *mb = &mg[D->first_method + b];
-                if (!strncmp(mb->method, "cgalr", 5))
+                if (method_is_cgalr(mb->method))
                     continue;
                 if (!any_red)
                     sb_printf(&md, "| CG-ALR | baseline | lr (CG-ALR) | lr (baseline) | paired seeds | "

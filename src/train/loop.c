@@ -39,7 +39,7 @@ const char *cgalr_train_models(void) { return "mlp, cnn, resnet20, resnet18, gin
 static tsched_params_t sched_params(const cgalr_train_config_t *c, long iters_per_epoch)
 {
     tsched_params_t p = {c->sched, c->lr, c->epochs, iters_per_epoch, c->ctrl_every, c->weight_decay, c->seed,
-                         c->sched_opts};
+                         c->sched_opts, 0};
     return p;
 }
 
@@ -185,11 +185,13 @@ typedef struct ctx {
     size_t nb;           /* training batches per epoch */
     int cgalr;           /* controller in use */
     int dog;
+    int adapt;           /* prodigy, dadapt-*, sf-*: the scheduler takes the step */
     size_t probe_n, probe_p;
     size_t *probe_idx;
     float *act;
     double *conn;
     float *swap;         /* DoG: the last iterate while the averaged one is evaluated */
+    cgalr_nn_snapshot_t *at_y; /* Schedule-Free: the training state while x is evaluated */
     double ctrl_seconds;
     cgalr_nn_snapshot_t *good;
     void *good_sched;
@@ -216,6 +218,7 @@ static void ctx_free(ctx *c)
     cgalr_model_free(c->model);
     cgalr_dataset_free(c->ds);
     cgalr_nn_snapshot_free(c->good);
+    cgalr_nn_snapshot_free(c->at_y);
     free(c->good_sched);
     free(c->probe_idx);
     free(c->act);
@@ -276,6 +279,44 @@ static cgalr_status_t evaluate_dog_average(ctx *c, eval_out *val, eval_out *test
         st = evaluate(c, c->ld_test, test);
     memcpy(p, c->swap, np * sizeof *p);
     return st;
+}
+
+/* Training batches run at x to recompute the batch-norm running statistics there (the
+ * Schedule-Free authors' prescription; with momentum 0.1, 16 batches weigh the old statistics
+ * by 0.9^16 = 0.19). */
+#define SF_BN_BATCHES 16
+
+/* Schedule-Free evaluates (and keeps) the x sequence, not the y it trains at: x goes into the
+ * model for the evaluation, with batch-norm statistics recomputed at x over a few training
+ * batches, and the training state (y, its statistics, the dropout stream) comes back after. */
+static cgalr_status_t evaluate_at_x(ctx *c, long epoch, eval_out *val, eval_out *test)
+{
+    size_t n = 0, np = cgalr_model_num_params(c->model);
+    const float *x = tsched_eval_params(c->sched, &n);
+    if (!x || n != np) {
+        cgalr_status_t st = evaluate(c, c->ld_val, val);
+        return st == CGALR_OK ? evaluate(c, c->ld_test, test) : st;
+    }
+    cgalr_status_t st = c->at_y ? cgalr_nn_snapshot_update(c->at_y, c->model, NULL)
+                                : cgalr_nn_snapshot_take(c->model, NULL, &c->at_y);
+    if (st != CGALR_OK)
+        return st;
+    memcpy(cgalr_model_params(c->model), x, np * sizeof *x);
+    for (size_t b = 0; cgalr_model_num_buffers(c->model) > 0 && b < c->nb && b < SF_BN_BATCHES && st == CGALR_OK;
+         b++) {
+        cgalr_batch_t batch;
+        cgalr_step_result_t r;
+        st = cgalr_loader_batch(c->ld_train, (uint64_t)epoch, b, &batch);
+        if (st == CGALR_OK)
+            st = c->graphs ? cgalr_model_train_graphs(c->model, &batch.graph, &r)
+                           : cgalr_model_train_images(c->model, &batch.image, &r);
+    }
+    if (st == CGALR_OK)
+        st = evaluate(c, c->ld_val, val);
+    if (st == CGALR_OK)
+        st = evaluate(c, c->ld_test, test);
+    cgalr_status_t rs = cgalr_nn_snapshot_restore(c->at_y, c->model, NULL);
+    return st != CGALR_OK ? st : rs;
 }
 
 /* Probe forward, connectome and controller step; timed as the controller's share. */
@@ -385,7 +426,22 @@ static cgalr_status_t save_checkpoint(ctx *c, const loop_state_t *ls_in)
     memcpy(blob, &ls, sizeof ls);
     memcpy(blob + sizeof ls, sb, ss);
     free(sb);
+    /* Schedule-Free: the checkpoint's model is x, the point evaluated and kept; y comes back
+     * from the scheduler state on load (tsched_train_params) */
+    size_t np = cgalr_model_num_params(c->model), nx = 0;
+    const float *x = tsched_eval_params(c->sched, &nx);
+    float *p = cgalr_model_params(c->model);
+    if (x && nx == np) {
+        if (!c->swap && !(c->swap = malloc(np * sizeof *c->swap))) {
+            free(blob);
+            return cgalr_fail(CGALR_ENOMEM, "checkpoint: out of memory");
+        }
+        memcpy(c->swap, p, np * sizeof *p);
+        memcpy(p, x, np * sizeof *p);
+    }
     st = cgalr_nn_save(c->path_ckpt, c->model, c->opt, blob, sizeof ls + ss);
+    if (x && nx == np)
+        memcpy(p, c->swap, np * sizeof *p);
     free(blob);
     return st;
 }
@@ -409,6 +465,8 @@ static cgalr_status_t load_checkpoint(ctx *c, loop_state_t *ls)
     }
     st = tsched_load(c->sched, (unsigned char *)extra + sizeof *ls, size - sizeof *ls);
     free(extra);
+    if (st == CGALR_OK) /* Schedule-Free saved x as the model: train on from y */
+        st = tsched_train_params(c->sched, cgalr_model_params(c->model), cgalr_model_num_params(c->model));
     return st;
 }
 
@@ -510,18 +568,12 @@ static cgalr_status_t setup(ctx *c)
     }
 
     tsched_params_t sp = sched_params(cfg, (long)c->nb);
-    /* METHOD.md 5: DoG's r_0 uses reps_rel = 1e-4 for models with batch norm (1e-6 otherwise);
-     * put first so an explicit --sched-opt dog_reps_rel=... still wins */
-    char opts[1024];
-    if (!strcmp(cfg->sched, "dog") && cgalr_model_num_buffers(c->model) > 0) {
-        snprintf(opts, sizeof opts, "dog_reps_rel=1e-4%s%s", cfg->sched_opts && *cfg->sched_opts ? "," : "",
-                 cfg->sched_opts ? cfg->sched_opts : "");
-        sp.opts = opts;
-    }
+    sp.batch_norm = cgalr_model_num_buffers(c->model) > 0;
     if ((st = tsched_create(&sp, &c->sched)) != CGALR_OK)
         return st;
     c->cgalr = tsched_cgalr(c->sched);
     c->dog = tsched_is_dog(c->sched);
+    c->adapt = tsched_owns_update(c->sched);
 
     cgalr_optim_config_t oc;
     switch (tsched_optimizer(c->sched)) {
@@ -664,9 +716,12 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
                 break;
             }
             double lr;
-            if (c->dog) {
-                st = tsched_dog_step(c->sched, cgalr_model_params(c->model), cgalr_model_grads(c->model), nparams,
-                                     &lr);
+            if (c->dog || c->adapt) {
+                /* DoG computes its rate from this gradient; the adaptive methods take the step
+                 * themselves, and lr is the effective rate they used */
+                float *p = cgalr_model_params(c->model);
+                const float *g = cgalr_model_grads(c->model);
+                st = c->dog ? tsched_dog_step(c->sched, p, g, nparams, &lr) : tsched_update(c->sched, p, g, nparams, &lr);
                 if (st == CGALR_ENONFINITE) {
                     nonfinite = 1;
                     snprintf(why, sizeof why, "non-finite gradient at epoch %ld batch %zu", epoch + 1, b);
@@ -679,7 +734,7 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
             }
             if (!isfinite(lr) || lr < 0)
                 return cgalr_fail(CGALR_EINTERNAL, "scheduler gave rate %g at iteration %lld", lr, (long long)iter);
-            if ((st = cgalr_optim_step(c->opt, lr)) != CGALR_OK)
+            if (!c->adapt && (st = cgalr_optim_step(c->opt, lr)) != CGALR_OK)
                 return st;
             if (c->dog && (st = tsched_dog_average(c->sched, cgalr_model_params(c->model), nparams)) != CGALR_OK &&
                 st != CGALR_ENONFINITE)
@@ -720,7 +775,7 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
             snprintf(why, sizeof why, "non-finite parameter after epoch %ld", epoch + 1);
         }
         if (!nonfinite) {
-            if ((st = evaluate(c, c->ld_val, &ev)) != CGALR_OK || (st = evaluate(c, c->ld_test, &et)) != CGALR_OK)
+            if ((st = evaluate_at_x(c, epoch, &ev, &et)) != CGALR_OK)
                 return st;
             if (c->dog && (st = evaluate_dog_average(c, &rec_avg_val, &rec_avg_test)) != CGALR_OK)
                 return st;
@@ -795,6 +850,7 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
             rec.avg_val_acc = rec_avg_val.acc;
             rec.avg_test_acc = rec_avg_test.acc;
         }
+        rec.d = tsched_d(c->sched); /* prodigy / D-Adaptation (NAN otherwise; CG-ALR's d below) */
         if (c->cgalr) {
             tsched_current(c->sched, &tr);
             rec.has_ctrl = 1;

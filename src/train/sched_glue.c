@@ -14,27 +14,7 @@ struct tsched {
 
 int tsched_method_known(const char *name) { return name ? cgalr_method_parse(name) : -1; }
 
-const char *tsched_method_list(void)
-{
-    static char list[512];
-    if (!list[0]) {
-        size_t k = 0;
-        for (int m = 0; m < CGALR_METHOD_COUNT; m++) {
-            const char *n = cgalr_method_name((cgalr_method_t)m);
-            size_t l = strlen(n);
-            if (k + l + 3 >= sizeof list)
-                break;
-            if (k) {
-                memcpy(list + k, ", ", 2);
-                k += 2;
-            }
-            memcpy(list + k, n, l);
-            k += l;
-        }
-        list[k] = '\0';
-    }
-    return list;
-}
+const char *tsched_method_list(void) { return cgalr_method_list(); }
 
 int tsched_is_cgalr(const char *method)
 {
@@ -44,7 +24,8 @@ int tsched_is_cgalr(const char *method)
 
 int tsched_has_lr(const char *method)
 {
-    return tsched_method_known(method) != CGALR_METHOD_DOG;
+    int m = tsched_method_known(method);
+    return m >= 0 && (cgalr_method_facts((cgalr_method_t)m) & CGALR_MF_HAS_LR);
 }
 
 static cgalr_status_t build(const tsched_params_t *p, cgalr_sched_config_t *cfg)
@@ -54,8 +35,12 @@ static cgalr_status_t build(const tsched_params_t *p, cgalr_sched_config_t *cfg)
         return cgalr_fail(CGALR_EINVAL, "unknown method '%s'; valid methods: %s", p->method ? p->method : "(none)",
                           tsched_method_list());
     cgalr_sched_config_default(cfg, (cgalr_method_t)m);
-    if (m != CGALR_METHOD_DOG)
+    if (cgalr_method_facts((cgalr_method_t)m) & CGALR_MF_HAS_LR)
         cfg->eta0 = p->lr;
+    /* METHOD.md 5: DoG's r_0 uses reps_rel = 1e-4 for models with batch norm (1e-6 otherwise);
+     * set before the options so an explicit dog_reps_rel=... still wins */
+    if (m == CGALR_METHOD_DOG && p->batch_norm)
+        cfg->dog_reps_rel = 1e-4;
     cfg->epochs = p->epochs;
     cfg->iters_per_epoch = p->iters_per_epoch;
     cfg->ctrl_every = p->ctrl_every;
@@ -115,6 +100,19 @@ int tsched_optimizer(const tsched_t *s)
 double tsched_momentum(const tsched_t *s) { return cgalr_sched_config(s->s)->momentum; }
 int tsched_is_dog(const tsched_t *s) { return s->method == CGALR_METHOD_DOG; }
 int tsched_cgalr(const tsched_t *s) { return cgalr_method_is_cgalr(s->method); }
+int tsched_owns_update(const tsched_t *s) { return cgalr_adapt_arrays(s->method) > 0; }
+
+cgalr_status_t tsched_update(tsched_t *s, float *params, const float *grads, size_t n, double *lr)
+{
+    return cgalr_sched_update(s->s, params, grads, n, lr);
+}
+
+const float *tsched_eval_params(const tsched_t *s, size_t *n) { return cgalr_sched_eval_params(s->s, n); }
+cgalr_status_t tsched_train_params(const tsched_t *s, float *params, size_t n)
+{
+    return cgalr_sched_train_params(s->s, params, n);
+}
+double tsched_d(const tsched_t *s) { return cgalr_sched_d(s->s); }
 
 double tsched_lr(tsched_t *s, long iteration, double progress) { return cgalr_sched_lr(s->s, iteration, progress); }
 

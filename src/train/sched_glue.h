@@ -28,6 +28,7 @@ typedef struct tsched_params {
     double weight_decay;
     uint64_t seed;
     const char *opts;
+    int batch_norm; /* the model has batch norm (DoG's r_eps, METHOD.md 5) */
 } tsched_params_t;
 
 /* -1 if unknown. */
@@ -44,6 +45,15 @@ int tsched_optimizer(const tsched_t *s);
 double tsched_momentum(const tsched_t *s);
 int tsched_is_dog(const tsched_t *s);
 int tsched_cgalr(const tsched_t *s);
+/* prodigy, dadapt-*, sf-*: the scheduler takes the parameter step (tsched_update) */
+int tsched_owns_update(const tsched_t *s);
+cgalr_status_t tsched_update(tsched_t *s, float *params, const float *grads, size_t n, double *lr);
+/* Schedule-Free's x (n floats) to evaluate at, or NULL */
+const float *tsched_eval_params(const tsched_t *s, size_t *n);
+/* Schedule-Free: params <- y rebuilt from the state (after a checkpoint that holds x) */
+cgalr_status_t tsched_train_params(const tsched_t *s, float *params, size_t n);
+/* prodigy / D-Adaptation's d, else NAN */
+double tsched_d(const tsched_t *s);
 
 double tsched_lr(tsched_t *s, long iteration, double progress);
 cgalr_status_t tsched_epoch_end(tsched_t *s, long epoch, double train_loss, double val_loss);
