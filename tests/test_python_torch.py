@@ -90,6 +90,25 @@ check(b.shape == (8,) and d.shape == (28,) and np.allclose(b, ob, atol=1e-15) an
       "barcode vs Kruskal maximum spanning tree")
 M2 = cgalr.connectome(rng.normal(size=(40, 9)))
 check(abs(cgalr.top_distance(M, M2) - np_top(M, M2)) < 1e-12, "top_distance vs NumPy TOP")
+def np_sw(a, b, m):
+    """Carriere, Cuturi, Oudot 2017, Algorithm 1: diagonal projections added crosswise, M directions."""
+    pa = np.repeat(a.mean(axis=1, keepdims=True), 2, axis=1)
+    pb = np.repeat(b.mean(axis=1, keepdims=True), 2, axis=1)
+    u, v = np.vstack([a, pb]), np.vstack([b, pa])
+    th = -np.pi / 2 + np.arange(m) * np.pi / m
+    e = np.stack([np.cos(th), np.sin(th)])
+    return float(np.abs(np.sort(u @ e, axis=0) - np.sort(v @ e, axis=0)).sum(axis=0).mean())
+
+
+# diagrams: W1 against GUDHI, sliced Wasserstein against the published algorithm, on H1 of D = sqrt(1 - M)
+from gudhi.wasserstein import wasserstein_distance as gudhi_w1  # noqa: E402
+g1 = cgalr.rips_diagram(np.sqrt(1 - cgalr.connectome(rng.normal(size=(30, 14)))), dim=1)
+g2 = cgalr.rips_diagram(np.sqrt(1 - cgalr.connectome(rng.normal(size=(30, 14)))), dim=1)
+check(g1.ndim == 2 and g1.shape[1] == 2 and len(g1) > 0 and len(g2) > 0, "rips_diagram: H1 diagrams %r %r" % (g1, g2))
+check(abs(cgalr.wasserstein(g1, g2) - gudhi_w1(g1, g2, order=1, internal_p=2)) < 1e-9, "wasserstein vs GUDHI")
+check(abs(cgalr.wasserstein(g1, np.empty((0, 2))) - gudhi_w1(g1, np.empty((0, 2)), order=1, internal_p=2)) < 1e-9,
+      "wasserstein to the empty diagram vs GUDHI")
+check(abs(cgalr.sliced_wasserstein(g1, g2, 50) - np_sw(g1, g2, 50)) < 1e-9, "sliced_wasserstein vs NumPy")
 for bad, what in ((lambda: cgalr.connectome(np.ones((1, 4))), "one sample"),
                   (lambda: cgalr.connectome(np.array([[1.0, np.nan], [2.0, 3.0]])), "NaN"),
                   (lambda: cgalr.top_distance(M, M2[:5, :5]), "different p"),
