@@ -133,11 +133,12 @@ if tiny["plain"] and tiny["augment"]:
               f"validation/test changed with --augment (they must never be augmented): {a} {b}")
     check(tiny["plain"][0]["train_loss"] != tiny["augment"][0]["train_loss"], "tiny lr: training was not augmented")
 
-# resume refuses a different augmentation
-p = run("train", *FB, "--out", os.path.join(TMP, "fm-augment"), "--resume")
-check(p.returncode == 2 and "augment_crop" in p.stderr, f"resume without --augment: {p.returncode} {p.stderr}")
-p = run("train", *FB, "--crop", "--out", os.path.join(TMP, "fm-augment"), "--resume")
-check(p.returncode == 2 and "augment_flip" in p.stderr, f"resume with --crop only: {p.returncode} {p.stderr}")
+# resume takes the run's options (augmentation included) from its config.json; an option given
+# that contradicts them is refused, naming it
+p = run("train", "--out", os.path.join(TMP, "fm-augment"), "--resume")
+check(p.returncode == 0 and "already finished" in p.stdout, f"resume with the options of config.json: {p.returncode} {p.stdout} {p.stderr}")
+p = run("train", *[a if a != "0.05" else "0.07" for a in FB], "--out", os.path.join(TMP, "fm-augment"), "--resume")
+check(p.returncode == 2 and "lr" in p.stderr and "0.05" in p.stderr, f"resume with another --lr: {p.returncode} {p.stderr}")
 
 # SIGKILL in the middle of a run with augmentation, then --resume: the uninterrupted run's metrics
 KE = 3

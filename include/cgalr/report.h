@@ -63,6 +63,33 @@ typedef struct cgalr_metrics {
 cgalr_status_t cgalr_metrics_read(const char *path, int allow_partial_tail, cgalr_metrics_t *out);
 void cgalr_metrics_free(cgalr_metrics_t *m);
 
+/* ---- A run directory's state ------------------------------------------------------------ */
+
+/* The one definition of a run's state, used by `cgalr grid`, `cgalr train --resume` and
+ * `cgalr report` alike (src/report/runs.c). */
+typedef enum cgalr_run_state {
+    CGALR_RUN_EMPTY,      /* no config.json and nothing else of a run */
+    CGALR_RUN_UNFINISHED, /* fewer epochs logged than configured (resumable) */
+    CGALR_RUN_FINISHED,   /* every epoch logged (or the diverged marker), all lines valid */
+    CGALR_RUN_DAMAGED,    /* a malformed line, more epochs than configured, files that disagree */
+    CGALR_RUN_BUSY        /* a live process holds the run's lock (DIR/.lock) */
+} cgalr_run_state_t;
+
+typedef struct cgalr_run_status {
+    cgalr_run_state_t state;
+    long epochs;        /* configured (-1 when config.json is unreadable) */
+    long epochs_logged; /* valid epoch lines in metrics.jsonl */
+    int diverged;
+    int has_summary;
+    long holder;        /* BUSY: the writer's pid (-1 unknown) */
+    char why[512];      /* the reason, in words, e.g. "metrics.jsonl line 3: not a JSON object" */
+} cgalr_run_status_t;
+
+/* Reads dir's files (never writes) and classifies the run. CGALR_OK with s filled for every
+ * state; an error only for NULL arguments. */
+cgalr_status_t cgalr_run_status(const char *dir, cgalr_run_status_t *s);
+const char *cgalr_run_state_name(cgalr_run_state_t state);
+
 /* ---- The report ------------------------------------------------------------------------- */
 
 typedef struct cgalr_report_config {

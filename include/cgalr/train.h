@@ -28,6 +28,9 @@ typedef struct cgalr_train_config {
     int threads;             /* >= 1. Default 1 */
     const char *out;         /* run directory (created); required */
     int resume;              /* 1: continue the run in `out` from its last checkpoint */
+    int restart;             /* with resume: discard the logged epochs and train again from epoch 1
+                                (the only way on when the checkpoint is missing or the run is
+                                damaged; the configuration must still match) */
     size_t probe_n;          /* probe samples N; 0 = min(1024, training size) */
     const char *probe_layer; /* probe spec (comma-separated layer names); NULL = default */
     long ctrl_every;         /* controller step every K iterations; 0 = after every epoch */
@@ -70,6 +73,18 @@ cgalr_status_t cgalr_train_config_validate(const cgalr_train_config_t *cfg);
 /* The comma-separated lists of valid names (for --help and error messages). */
 const char *cgalr_train_methods(void);
 const char *cgalr_train_models(void);
+
+/* Every check cgalr_train_run makes before training, with nothing written: the configuration,
+ * the run directory's state (a run there without resume, a different configuration, a damaged
+ * run, a missing checkpoint with logged epochs, a live writer), the dataset (opened and split),
+ * the model against the dataset, the probe layer. CGALR_OK when the run would start (or would
+ * find the run finished). */
+cgalr_status_t cgalr_train_check(const cgalr_train_config_t *cfg);
+
+/* CGALR_OK when dir/config.json holds the run cfg describes (every setting that changes a result
+ * compared: cache_dir and the rendered command aside); CGALR_ESTATE naming the first key that
+ * differs; CGALR_EIO / CGALR_EFORMAT when it cannot be read. */
+cgalr_status_t cgalr_train_config_compare(const cgalr_train_config_t *cfg, const char *dir);
 
 typedef struct cgalr_train_progress {
     long epoch, epochs;       /* epoch is 0-based */

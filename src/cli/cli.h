@@ -10,8 +10,26 @@ int cgalr_cmd_data(int argc, char **argv);
 int cgalr_cmd_topo(int argc, char **argv);
 int cgalr_cmd_bench(int argc, char **argv);
 
+#include <getopt.h>
+
+#include "cgalr/status.h"
+#include "cgalr/train.h"
+
 #define CGALR_EXIT_OK 0
 #define CGALR_EXIT_FAIL 1
 #define CGALR_EXIT_USAGE 2
+
+/* The exit code of a library status (cli_util.c): 2 for what the user can fix (bad options or
+ * input, a run directory in the wrong state), 1 for runtime failures. */
+int cli_exit_code(cgalr_status_t st);
+/* A whole small text file (malloc'd, NUL-terminated); NULL when unreadable or over 16 MB. */
+char *cli_read_text(const char *path);
+/* The long options of `cgalr train` (terminated by a zero entry), so `cgalr grid` can accept
+ * them directly. */
+const struct option *cli_train_options(void);
+/* Parses `train`-style argv (argv[0] is skipped) onto a default configuration, as `cgalr train`
+ * does; 0, or the exit code of a bad option with its message printed. cfg's strings point into
+ * argv. */
+int cli_train_parse(int argc, char **argv, cgalr_train_config_t *cfg);
 
 #endif

@@ -1,25 +1,32 @@
 /* `cgalr grid`: every (method, learning rate, seed) of an evaluation grid as its own `cgalr train`
  * process and run directory. A manifest (DIR/grid.json) records the command, so rerunning it skips
- * finished runs and resumes interrupted ones, and a different command is refused unless --force. */
+ * finished runs and resumes interrupted ones, and a different command is refused unless --force.
+ *
+ * One writer at a time: the grid holds DIR/.grid.lock for its life and every run holds its own
+ * DIR/<run>/.lock (cgalr train takes it), both released by the kernel when the holder dies. The
+ * children die with the grid (PR_SET_PDEATHSIG), so a rerun never meets a live orphan. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cgalr/ctrl.h"
+#include "cgalr/lock.h"
+#include "cgalr/report.h"
 #include "cgalr/train.h"
 #include "cli/cli.h"
 
 #define MAX_ITEMS 64
-#define MAX_PASS 64
+#define MAX_PASS 128
 
 static volatile sig_atomic_t grid_stop = 0;
 static void on_signal(int sig)
@@ -31,20 +38,24 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: cgalr grid --data D --model M --methods LIST --lrs LIST --seeds LIST --epochs E --out DIR\n"
-            "                  [--jobs J] [--force] [-- more cgalr train options]\n\n"
+            "usage: cgalr grid --data D --model M --methods LIST --out DIR [--lrs LIST] [--seeds LIST]\n"
+            "                  [--epochs E] [--jobs J] [--force] [--dry-run] [cgalr train options]\n\n"
             "Runs `cgalr train` once per (method, lr, seed) into DIR/<method>_lr<lr>_s<seed> (the parameter-free\n"
-            "methods, which have no learning rate, once per seed: DIR/<method>_s<seed>). Rerunning the same command skips finished runs and\n"
-            "resumes interrupted ones; a DIR made by a different command is refused unless --force.\n"
-            "Each run's output goes to its train.log. Then `cgalr report DIR` makes the tables and figures.\n\n"
+            "methods, which have no learning rate, once per seed: DIR/<method>_s<seed>). Rerunning the same\n"
+            "command skips finished runs, resumes interrupted ones and reruns damaged ones (a malformed or\n"
+            "incomplete metrics.jsonl); a DIR made by a different command is refused unless --force, which\n"
+            "also reruns every run whose config.json differs from the new command. One grid per DIR at a\n"
+            "time (DIR/.grid.lock); the runs stop when the grid is killed. Each run's output goes to its\n"
+            "train.log. Then `cgalr report DIR` makes the tables and figures.\n\n"
             "  --methods LIST   comma-separated: %s\n"
             "  --lrs LIST       comma-separated learning rates (default 0.1,0.01,0.001)\n"
             "  --seeds LIST     comma-separated seeds (default 0,1,2)\n"
             "  --epochs E       epochs per run (default 10)\n"
             "  --jobs J         runs at once, as separate processes (default 1)\n"
-            "  --force          accept a DIR made by a different grid command\n"
+            "  --force          accept a DIR made by a different grid command; rerun its runs that differ\n"
             "  --dry-run        list the runs and what would happen to each, run nothing\n"
-            "  after --: options given to every cgalr train (e.g. -- --batch 64 --limit 2000 --threads 1)\n",
+            "  every other cgalr train option (cgalr train --help) is given to each run, e.g.\n"
+            "  --batch 64 --limit 2000 --threads 1 --data-dir DIR; they may also follow a lone --\n",
             cgalr_train_methods());
 }
 
@@ -63,6 +74,7 @@ static int split_list(char *s, char **items, int max)
     return n;
 }
 
+enum { J_TODO, J_RUNNING, J_DONE, J_SKIP, J_FAILED };
 typedef struct {
     char method[64];
     double lr;
@@ -71,34 +83,28 @@ typedef struct {
     char seed[32];
     char dir[4096];
     pid_t pid;
-    int state; /* 0 todo, 1 running, 2 done, 3 skipped (already finished), 4 failed, 5 not started */
+    int state;
     int rc;
     int resumed;
+    int clear;         /* damaged or (under --force) a different run: cleared before it starts */
+    char why[600];     /* what was found in the directory, for the plan and the messages */
+    double t_start;
 } job;
 
-static int file_exists(const char *dir, const char *name)
-{
-    char p[4200];
-    struct stat st;
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    return stat(p, &st) == 0;
-}
+typedef struct {
+    const char *data, *model, *out;
+    char methods_s[1024], lrs_s[1024], seeds_s[1024], epochs_s[32];
+    long jobs;
+    int force, dry;
+    char *pass[MAX_PASS]; /* the train options every run gets */
+    int npass;
+} grid_args;
 
-static int run_finished(const char *dir)
+static double now_s(void)
 {
-    char p[4200];
-    snprintf(p, sizeof p, "%s/summary.json", dir);
-    FILE *f = fopen(p, "rb");
-    if (!f)
-        return 0;
-    char buf[8192];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    cJSON *o = cJSON_Parse(buf);
-    int fin = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "finished"));
-    cJSON_Delete(o);
-    return fin;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static int mkdir_p(const char *path)
@@ -116,32 +122,435 @@ static int mkdir_p(const char *path)
     return mkdir(tmp, 0777) == 0 || errno == EEXIST;
 }
 
-static pid_t launch(const char *self, job *j, char **base, int nbase)
+static int is_dir(const char *p)
 {
-    char *args[MAX_PASS + 40];
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* ---- options ------------------------------------------------------------------------------ */
+
+enum { G_DATA = 1000, G_MODEL, G_METHODS, G_LRS, G_SEEDS, G_EPOCHS, G_OUT, G_JOBS, G_FORCE, G_DRY, G_HELP, G_TRAIN };
+
+/* Train options the grid sets per run itself, with the grid option that does it. */
+static const char *owned_by_grid(const char *name)
+{
+    static const char *const own[][2] = {{"sched", "--methods"}, {"method", "--methods"}, {"lr", "--lrs"},
+                                         {"seed", "--seeds"},    {"out", "--out"},         {"resume", NULL},
+                                         {"restart", NULL},      {"check", "--dry-run"},   {"quiet", NULL}};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        if (!strcmp(name, own[i][0]))
+            return own[i][1] ? own[i][1] : "";
+    return NULL;
+}
+
+static int add_pass(grid_args *g, char *s)
+{
+    if (g->npass >= MAX_PASS - 2) {
+        fprintf(stderr, "cgalr grid: too many train options\n");
+        return 0;
+    }
+    g->pass[g->npass++] = s;
+    return 1;
+}
+
+/* The grid's own options and every train option (passed on to each run). Returns -1 to go on,
+ * else the exit code. */
+static int parse_args(int argc, char **argv, grid_args *g)
+{
+    static struct option opts[96];
+    static const struct option own[] = {{"data", required_argument, 0, G_DATA},
+                                        {"model", required_argument, 0, G_MODEL},
+                                        {"methods", required_argument, 0, G_METHODS},
+                                        {"lrs", required_argument, 0, G_LRS},
+                                        {"seeds", required_argument, 0, G_SEEDS},
+                                        {"epochs", required_argument, 0, G_EPOCHS},
+                                        {"out", required_argument, 0, G_OUT},
+                                        {"jobs", required_argument, 0, G_JOBS},
+                                        {"force", no_argument, 0, G_FORCE},
+                                        {"dry-run", no_argument, 0, G_DRY},
+                                        {"help", no_argument, 0, G_HELP}};
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        opts[n++] = own[i];
+    const struct option *t = cli_train_options();
+    for (int i = 0; t[i].name && n + 1 < sizeof opts / sizeof opts[0]; i++) {
+        int dup = 0;
+        for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
+            dup |= !strcmp(own[k].name, t[i].name);
+        if (!dup) {
+            opts[n] = t[i];
+            opts[n].flag = NULL;
+            opts[n].val = G_TRAIN + i;
+            n++;
+        }
+    }
+    memset(&opts[n], 0, sizeof opts[n]);
+
+    memset(g, 0, sizeof *g);
+    snprintf(g->lrs_s, sizeof g->lrs_s, "0.1,0.01,0.001");
+    snprintf(g->seeds_s, sizeof g->seeds_s, "0,1,2");
+    snprintf(g->epochs_s, sizeof g->epochs_s, "10");
+    g->jobs = 1;
+    int c;
+    optind = 0;
+    opterr = 1;
+    /* "+": stop at the first non-option (a lone -- ends the grid's options as before) */
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (c) {
+        case G_DATA: g->data = optarg; break;
+        case G_MODEL: g->model = optarg; break;
+        case G_METHODS: snprintf(g->methods_s, sizeof g->methods_s, "%s", optarg); break;
+        case G_LRS: snprintf(g->lrs_s, sizeof g->lrs_s, "%s", optarg); break;
+        case G_SEEDS: snprintf(g->seeds_s, sizeof g->seeds_s, "%s", optarg); break;
+        case G_EPOCHS: snprintf(g->epochs_s, sizeof g->epochs_s, "%s", optarg); break;
+        case G_OUT: g->out = optarg; break;
+        case G_JOBS: {
+            char *end;
+            g->jobs = strtol(optarg, &end, 10);
+            if (*end || end == optarg || g->jobs < 1 || g->jobs > 64) {
+                fprintf(stderr, "cgalr grid: --jobs '%s': expected 1 .. 64\n", optarg);
+                return CGALR_EXIT_USAGE;
+            }
+            break;
+        }
+        case G_FORCE: g->force = 1; break;
+        case G_DRY: g->dry = 1; break;
+        case G_HELP:
+        case 'h': usage(stdout); return CGALR_EXIT_OK;
+        default: {
+            if (c < G_TRAIN) {
+                fprintf(stderr, "(cgalr grid --help lists the options; cgalr train --help the run options)\n");
+                return CGALR_EXIT_USAGE;
+            }
+            const struct option *o = &t[c - G_TRAIN];
+            const char *instead = owned_by_grid(o->name);
+            if (instead) {
+                fprintf(stderr, "cgalr grid: --%s is set by the grid for each run%s%s\n", o->name,
+                        *instead ? "; use " : "", instead);
+                return CGALR_EXIT_USAGE;
+            }
+            char *flag = malloc(strlen(o->name) + 3);
+            if (!flag)
+                return CGALR_EXIT_FAIL;
+            sprintf(flag, "--%s", o->name); /* freed at exit: the grid is one short-lived process */
+            if (!add_pass(g, flag) || (o->has_arg == required_argument && !add_pass(g, optarg)))
+                return CGALR_EXIT_USAGE;
+        }
+        }
+    }
+    for (int i = optind; i < argc; i++) {
+        if (i == optind && !strcmp(argv[i], "--"))
+            continue;
+        const char *a = argv[i];
+        if (a[0] == '-' && a[1] == '-') {
+            char name[64];
+            snprintf(name, sizeof name, "%s", a + 2);
+            char *eq = strchr(name, '=');
+            if (eq)
+                *eq = '\0';
+            int mine = owned_by_grid(name) != NULL;
+            for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
+                mine |= !strcmp(own[k].name, name);
+            if (mine) {
+                fprintf(stderr, "cgalr grid: %s after -- is set by the grid itself; use the grid's own option\n", a);
+                return CGALR_EXIT_USAGE;
+            }
+        }
+        if (!add_pass(g, argv[i]))
+            return CGALR_EXIT_USAGE;
+    }
+    if (!g->data || !g->model || !g->out || !g->methods_s[0]) {
+        fprintf(stderr, "cgalr grid: --data, --model, --methods and --out are required\n");
+        usage(stderr);
+        return CGALR_EXIT_USAGE;
+    }
+    return -1;
+}
+
+/* ---- the plan ------------------------------------------------------------------------------ */
+
+/* argv of `cgalr train` for job j (argv[0] = "train"); returns the count. */
+static int train_argv(const grid_args *g, const job *j, char **args)
+{
     int k = 0;
-    args[k++] = (char *)self;
     args[k++] = "train";
-    for (int i = 0; i < nbase; i++)
-        args[k++] = base[i];
+    args[k++] = "--data";
+    args[k++] = (char *)g->data;
+    args[k++] = "--model";
+    args[k++] = (char *)g->model;
+    args[k++] = "--epochs";
+    args[k++] = (char *)g->epochs_s;
+    for (int i = 0; i < g->npass; i++)
+        args[k++] = g->pass[i];
     args[k++] = "--sched";
-    args[k++] = j->method;
+    args[k++] = (char *)j->method;
     if (j->has_lr) {
         args[k++] = "--lr";
-        args[k++] = j->lr_text;
+        args[k++] = (char *)j->lr_text;
     }
     args[k++] = "--seed";
-    args[k++] = j->seed;
+    args[k++] = (char *)j->seed;
     args[k++] = "--out";
-    args[k++] = j->dir;
+    args[k++] = (char *)j->dir;
     args[k++] = "--resume";
     args[k] = NULL;
+    return k;
+}
+
+/* The configuration job j's run will have, parsed exactly as cgalr train parses it. */
+static int job_config(const grid_args *g, const job *j, char **argv_store, cgalr_train_config_t *cfg)
+{
+    int n = train_argv(g, j, argv_store);
+    return cli_train_parse(n, argv_store, cfg);
+}
+
+/* Every (method, lr, seed) as a job. Returns the count, or -1 with the message printed. */
+static long plan_jobs(const grid_args *g, job **out_jobs)
+{
+    char *methods[MAX_ITEMS], *lrs[MAX_ITEMS], *seeds[MAX_ITEMS];
+    static char mbuf[1024], lbuf[1024], sbuf[1024];
+    snprintf(mbuf, sizeof mbuf, "%s", g->methods_s);
+    snprintf(lbuf, sizeof lbuf, "%s", g->lrs_s);
+    snprintf(sbuf, sizeof sbuf, "%s", g->seeds_s);
+    int nm = split_list(mbuf, methods, MAX_ITEMS), nl = split_list(lbuf, lrs, MAX_ITEMS),
+        ns = split_list(sbuf, seeds, MAX_ITEMS);
+    if (nm <= 0 || nl <= 0 || ns <= 0) {
+        fprintf(stderr, "cgalr grid: --methods, --lrs and --seeds need 1 .. %d comma-separated values\n", MAX_ITEMS);
+        return -1;
+    }
+    char *endp;
+    long epochs = strtol(g->epochs_s, &endp, 10);
+    if (*endp || endp == g->epochs_s || epochs < 1 || epochs > 100000) {
+        fprintf(stderr, "cgalr grid: --epochs '%s': expected 1 .. 100000\n", g->epochs_s);
+        return -1;
+    }
+    job *J = calloc((size_t)nm * (size_t)nl * (size_t)ns, sizeof *J);
+    if (!J) {
+        fprintf(stderr, "cgalr grid: out of memory\n");
+        return -1;
+    }
+    long nj = 0;
+    for (int a = 0; a < nm; a++) {
+        for (int k = 0; k < a; k++)
+            if (!strcmp(methods[k], methods[a])) {
+                fprintf(stderr, "cgalr grid: method '%s' listed twice\n", methods[a]);
+                goto bad;
+            }
+        int mk = cgalr_method_parse(methods[a]);
+        if (mk < 0) {
+            fprintf(stderr, "cgalr grid: unknown method '%s'; valid methods: %s\n", methods[a], cgalr_train_methods());
+            goto bad;
+        }
+        int has_lr = (cgalr_method_facts((cgalr_method_t)mk) & CGALR_MF_HAS_LR) != 0;
+        for (int b = 0; b < (has_lr ? nl : 1); b++) {
+            double lr = 0.01;
+            if (has_lr) {
+                lr = strtod(lrs[b], &endp);
+                if (*endp || endp == lrs[b] || !isfinite(lr)) {
+                    fprintf(stderr, "cgalr grid: --lrs value '%s' is not a number\n", lrs[b]);
+                    goto bad;
+                }
+                for (int k = 0; k < b; k++)
+                    if (strtod(lrs[k], NULL) == lr) {
+                        fprintf(stderr, "cgalr grid: learning rate %s listed twice\n", lrs[b]);
+                        goto bad;
+                    }
+            }
+            for (int s = 0; s < ns; s++) {
+                unsigned long long sv = strtoull(seeds[s], &endp, 10);
+                if (*endp || endp == seeds[s] || seeds[s][0] == '-') {
+                    fprintf(stderr, "cgalr grid: --seeds value '%s' is not a non-negative integer\n", seeds[s]);
+                    goto bad;
+                }
+                for (int k = 0; k < s; k++)
+                    if (strtoull(seeds[k], NULL, 10) == sv) {
+                        fprintf(stderr, "cgalr grid: seed %s listed twice\n", seeds[s]);
+                        goto bad;
+                    }
+                job *j = &J[nj++];
+                snprintf(j->method, sizeof j->method, "%s", methods[a]);
+                j->has_lr = has_lr;
+                j->lr = lr;
+                snprintf(j->lr_text, sizeof j->lr_text, "%s", has_lr ? lrs[b] : "");
+                snprintf(j->seed, sizeof j->seed, "%llu", sv);
+                if (has_lr)
+                    snprintf(j->dir, sizeof j->dir, "%s/%s_lr%g_s%llu", g->out, j->method, lr, sv);
+                else
+                    snprintf(j->dir, sizeof j->dir, "%s/%s_s%llu", g->out, j->method, sv);
+            }
+        }
+    }
+    *out_jobs = J;
+    return nj;
+bad:
+    free(J);
+    return -1;
+}
+
+/* Every run's configuration is parsed and validated, and each method's first run goes through
+ * every check training makes (dataset, model, probe layer: cgalr_train_check) against a
+ * directory that does not exist, before anything is written. Returns 0 when all pass. */
+static int check_jobs(const grid_args *g, const job *J, long nj)
+{
+    char *args[MAX_PASS + 32];
+    char probe_dir[4200];
+    snprintf(probe_dir, sizeof probe_dir, "%s/.grid-check-%ld", g->out, (long)getpid());
+    for (long i = 0; i < nj; i++) {
+        cgalr_train_config_t cfg;
+        if (job_config(g, &J[i], args, &cfg) != 0) {
+            fprintf(stderr, "cgalr grid: the train options were refused (above)\n");
+            return 1;
+        }
+        if (cgalr_train_config_validate(&cfg) != CGALR_OK) {
+            fprintf(stderr, "cgalr grid: %s: %s\n", J[i].dir, cgalr_last_error());
+            return 1;
+        }
+        int first_of_method = 1;
+        for (long k = 0; k < i; k++)
+            first_of_method &= strcmp(J[k].method, J[i].method) != 0;
+        if (!first_of_method)
+            continue;
+        cfg.out = probe_dir;
+        cfg.resume = 0;
+        if (cgalr_train_check(&cfg) != CGALR_OK) {
+            fprintf(stderr, "cgalr grid: %s (%s): %s\n", J[i].method, J[i].dir, cgalr_last_error());
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* What each run directory holds decides what happens to it (the one definition of a run's
+ * state: cgalr_run_status). Returns 0, or 1 with the message printed when the grid must stop. */
+static int classify_jobs(const grid_args *g, job *J, long nj)
+{
+    char *args[MAX_PASS + 32];
+    for (long i = 0; i < nj; i++) {
+        job *j = &J[i];
+        cgalr_run_status_t rs;
+        cgalr_run_status(j->dir, &rs);
+        snprintf(j->why, sizeof j->why, "%s", rs.why);
+        switch (rs.state) {
+        case CGALR_RUN_EMPTY: j->state = J_TODO; break;
+        case CGALR_RUN_BUSY:
+            fprintf(stderr, "cgalr grid: %s is %s; stop it first (one writer per run)\n", j->dir, rs.why);
+            return 1;
+        case CGALR_RUN_DAMAGED:
+            j->state = J_TODO;
+            j->clear = 1;
+            break;
+        default: {
+            cgalr_train_config_t cfg;
+            job_config(g, j, args, &cfg); /* parsed successfully by check_jobs */
+            if (cgalr_train_config_compare(&cfg, j->dir) != CGALR_OK) {
+                if (!g->force) {
+                    fprintf(stderr, "cgalr grid: %s was made with other options: %s\n(rerun it with --force to "
+                                    "train it again with this command)\n",
+                            j->dir, cgalr_last_error());
+                    return 1;
+                }
+                snprintf(j->why, sizeof j->why, "made with other options; --force: trained again");
+                j->state = J_TODO;
+                j->clear = 1;
+            } else if (rs.state == CGALR_RUN_FINISHED && rs.has_summary) {
+                j->state = J_SKIP;
+            } else {
+                j->state = J_TODO; /* unfinished, or finished without its summary (train writes it) */
+                j->resumed = 1;
+            }
+        }
+        }
+    }
+    return 0;
+}
+
+/* A damaged run, or one of another command under --force, starts again from nothing. The
+ * old metrics stay beside it as metrics.jsonl.old for inspection. */
+static int clear_run(const job *j)
+{
+    static const char *const files[] = {"summary.json", "checkpoint.bin", "config.json"};
+    char p[4200], q[4300];
+    snprintf(p, sizeof p, "%s/metrics.jsonl", j->dir);
+    snprintf(q, sizeof q, "%s/metrics.jsonl.old", j->dir);
+    if (rename(p, q) != 0 && errno != ENOENT)
+        return 0;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", j->dir, files[i]);
+        if (remove(p) != 0 && errno != ENOENT)
+            return 0;
+    }
+    return 1;
+}
+
+/* ---- the manifest -------------------------------------------------------------------------- */
+
+static cJSON *manifest(const grid_args *g)
+{
+    cJSON *man = cJSON_CreateObject();
+    cJSON_AddStringToObject(man, "data", g->data);
+    cJSON_AddStringToObject(man, "model", g->model);
+    cJSON_AddStringToObject(man, "methods", g->methods_s);
+    cJSON_AddStringToObject(man, "lrs", g->lrs_s);
+    cJSON_AddStringToObject(man, "seeds", g->seeds_s);
+    cJSON_AddNumberToObject(man, "epochs", strtod(g->epochs_s, NULL));
+    cJSON *pa = cJSON_AddArrayToObject(man, "train_options");
+    for (int i = 0; i < g->npass; i++)
+        cJSON_AddItemToArray(pa, cJSON_CreateString(g->pass[i]));
+    return man;
+}
+
+/* 0 when DIR/grid.json is absent or holds this command; 1 when it holds another. */
+static int manifest_differs(const grid_args *g, const cJSON *man)
+{
+    char manp[4200];
+    snprintf(manp, sizeof manp, "%s/grid.json", g->out);
+    char *text = cli_read_text(manp);
+    if (!text)
+        return 0;
+    cJSON *old = cJSON_Parse(text);
+    free(text);
+    int same = old && cJSON_Compare(old, man, 1);
+    cJSON_Delete(old);
+    return !same;
+}
+
+static int write_manifest(const grid_args *g, const cJSON *man)
+{
+    char manp[4200], tmpp[4300];
+    snprintf(manp, sizeof manp, "%s/grid.json", g->out);
+    snprintf(tmpp, sizeof tmpp, "%s.tmp", manp);
+    char *txt = cJSON_Print(man);
+    FILE *w = txt ? fopen(tmpp, "wb") : NULL;
+    int ok = w && fputs(txt, w) >= 0 && fputc('\n', w) != EOF;
+    ok = (w && fclose(w) == 0) && ok;
+    free(txt);
+    if (!ok || rename(tmpp, manp) != 0) {
+        fprintf(stderr, "cgalr grid: cannot write %s: %s\n", manp, strerror(errno));
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- running ------------------------------------------------------------------------------- */
+
+static pid_t launch(const char *self, const grid_args *g, job *j)
+{
+    char *args[MAX_PASS + 33];
+    args[0] = "cgalr";
+    train_argv(g, j, args + 1);
     char logp[4200];
     snprintf(logp, sizeof logp, "%s/train.log", j->dir);
     fflush(NULL);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid != 0)
         return pid;
+    /* the run dies with the grid (kill -9 included): no orphan keeps writing after it; it
+     * resumes from its last checkpoint when the grid is rerun */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) /* the grid died before prctl took effect */
+        _exit(CGALR_EXIT_FAIL);
     int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
         dup2(fd, 1);
@@ -157,333 +566,91 @@ static pid_t launch(const char *self, job *j, char **base, int nbase)
     _exit(127);
 }
 
-/* The options after -- belong to cgalr train: it validates them (--check reads and writes
- * nothing), so a bad one stops the grid before any run directory exists. Returns train's exit
- * status; its message goes to our stderr. */
-static int train_accepts(const job *j, char **base, int nbase)
+static void fmt_time(char *buf, size_t n, double s)
 {
-    char *args[MAX_PASS + 40];
-    int k = 0;
-    args[k++] = "cgalr";
-    args[k++] = "train";
-    for (int i = 0; i < nbase; i++)
-        args[k++] = base[i];
-    args[k++] = "--sched";
-    args[k++] = (char *)j->method;
-    if (j->has_lr) {
-        args[k++] = "--lr";
-        args[k++] = (char *)j->lr_text;
-    }
-    args[k++] = "--seed";
-    args[k++] = (char *)j->seed;
-    args[k++] = "--out";
-    args[k++] = (char *)j->dir;
-    args[k++] = "--check";
-    args[k] = NULL;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0)
-        return CGALR_EXIT_FAIL;
-    if (pid == 0) {
-        execv("/proc/self/exe", args);
-        _exit(127);
-    }
-    int ws;
-    while (waitpid(pid, &ws, 0) < 0)
-        if (errno != EINTR)
-            return CGALR_EXIT_FAIL;
-    return WIFEXITED(ws) ? WEXITSTATUS(ws) : CGALR_EXIT_FAIL;
+    if (!isfinite(s) || s < 0)
+        snprintf(buf, n, "?");
+    else if (s < 60)
+        snprintf(buf, n, "%.0fs", s);
+    else if (s < 3600)
+        snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    else
+        snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
 }
 
-int cgalr_cmd_grid(int argc, char **argv)
+/* The finished run's final test accuracy from its summary.json ("?" when absent). */
+static void final_acc(const char *dir, char *buf, size_t n)
 {
-    enum { O_DATA = 256, O_MODEL, O_METHODS, O_LRS, O_SEEDS, O_EPOCHS, O_OUT, O_JOBS, O_FORCE, O_DRY, O_HELP };
-    static const struct option opts[] = {{"data", required_argument, 0, O_DATA},
-                                         {"model", required_argument, 0, O_MODEL},
-                                         {"methods", required_argument, 0, O_METHODS},
-                                         {"lrs", required_argument, 0, O_LRS},
-                                         {"seeds", required_argument, 0, O_SEEDS},
-                                         {"epochs", required_argument, 0, O_EPOCHS},
-                                         {"out", required_argument, 0, O_OUT},
-                                         {"jobs", required_argument, 0, O_JOBS},
-                                         {"force", no_argument, 0, O_FORCE},
-                                         {"dry-run", no_argument, 0, O_DRY},
-                                         {"help", no_argument, 0, O_HELP},
-                                         {0, 0, 0, 0}};
-    const char *data = NULL, *model = NULL, *out = NULL;
-    char methods_s[1024] = "", lrs_s[1024] = "0.1,0.01,0.001", seeds_s[1024] = "0,1,2", epochs_s[32] = "10";
-    long jobs = 1;
-    int force = 0, dry = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case O_DATA: data = optarg; break;
-        case O_MODEL: model = optarg; break;
-        case O_METHODS: snprintf(methods_s, sizeof methods_s, "%s", optarg); break;
-        case O_LRS: snprintf(lrs_s, sizeof lrs_s, "%s", optarg); break;
-        case O_SEEDS: snprintf(seeds_s, sizeof seeds_s, "%s", optarg); break;
-        case O_EPOCHS: snprintf(epochs_s, sizeof epochs_s, "%s", optarg); break;
-        case O_OUT: out = optarg; break;
-        case O_JOBS: {
-            char *end;
-            jobs = strtol(optarg, &end, 10);
-            if (*end || end == optarg || jobs < 1 || jobs > 64) {
-                fprintf(stderr, "cgalr grid: --jobs '%s': expected 1 .. 64\n", optarg);
-                return CGALR_EXIT_USAGE;
-            }
-            break;
-        }
-        case O_FORCE: force = 1; break;
-        case O_DRY: dry = 1; break;
-        case O_HELP:
-        case 'h': usage(stdout); return CGALR_EXIT_OK;
-        default: fprintf(stderr, "(cgalr grid --help lists the options)\n"); return CGALR_EXIT_USAGE;
-        }
-    }
-    char **pass = argv + optind;
-    int npass = argc - optind;
-    if (npass > MAX_PASS) {
-        fprintf(stderr, "cgalr grid: too many options after --\n");
-        return CGALR_EXIT_USAGE;
-    }
-    for (int i = 0; i < npass; i++) {
-        static const char *const owned[] = {"--sched", "--method", "--lr", "--seed", "--out", "--resume",
-                                            "--data", "--model", "--epochs", "--check"};
-        for (size_t k = 0; k < sizeof owned / sizeof owned[0]; k++)
-            if (!strncmp(pass[i], owned[k], strlen(owned[k])) &&
-                (pass[i][strlen(owned[k])] == '\0' || pass[i][strlen(owned[k])] == '=')) {
-                fprintf(stderr, "cgalr grid: %s after -- is set by the grid itself; use the grid's own option\n",
-                        pass[i]);
-                return CGALR_EXIT_USAGE;
-            }
-    }
-    if (!data || !model || !out || !methods_s[0]) {
-        fprintf(stderr, "cgalr grid: --data, --model, --methods and --out are required\n");
-        usage(stderr);
-        return CGALR_EXIT_USAGE;
-    }
+    char p[4200];
+    snprintf(p, sizeof p, "%s/summary.json", dir);
+    char *text = cli_read_text(p);
+    cJSON *o = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "final_test_acc");
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "diverged");
+    if (cJSON_IsTrue(d))
+        snprintf(buf, n, "diverged");
+    else if (cJSON_IsNumber(a))
+        snprintf(buf, n, "test acc %.4f", a->valuedouble);
+    else
+        snprintf(buf, n, "test acc ?");
+    cJSON_Delete(o);
+}
 
-    char *methods[MAX_ITEMS], *lrs[MAX_ITEMS], *seeds[MAX_ITEMS];
-    char mbuf[1024], lbuf[1024], sbuf[1024];
-    snprintf(mbuf, sizeof mbuf, "%s", methods_s);
-    snprintf(lbuf, sizeof lbuf, "%s", lrs_s);
-    snprintf(sbuf, sizeof sbuf, "%s", seeds_s);
-    int nm = split_list(mbuf, methods, MAX_ITEMS), nl = split_list(lbuf, lrs, MAX_ITEMS),
-        ns = split_list(sbuf, seeds, MAX_ITEMS);
-    if (nm <= 0 || nl <= 0 || ns <= 0) {
-        fprintf(stderr, "cgalr grid: --methods, --lrs and --seeds need 1 .. %d comma-separated values\n", MAX_ITEMS);
-        return CGALR_EXIT_USAGE;
-    }
+typedef struct {
+    size_t total, todo, finished_now, failed;
+    double t0, run_seconds; /* sum of the wall time of the runs finished in this session */
+    long jobs;
+} progress;
 
-    /* every run's configuration is checked before anything starts */
-    char *endp;
-    long epochs = strtol(epochs_s, &endp, 10);
-    if (*endp || endp == epochs_s || epochs < 1 || epochs > 100000) {
-        fprintf(stderr, "cgalr grid: --epochs '%s': expected 1 .. 100000\n", epochs_s);
-        return CGALR_EXIT_USAGE;
-    }
-    size_t cap = (size_t)nm * (size_t)nl * (size_t)ns;
-    job *J = calloc(cap, sizeof *J);
-    if (!J) {
-        fprintf(stderr, "cgalr grid: out of memory\n");
-        return CGALR_EXIT_FAIL;
-    }
-    size_t nj = 0;
-    int rc = CGALR_EXIT_OK;
-    for (int a = 0; a < nm && rc == CGALR_EXIT_OK; a++) {
-        for (int k = 0; k < a; k++)
-            if (!strcmp(methods[k], methods[a])) {
-                fprintf(stderr, "cgalr grid: method '%s' listed twice\n", methods[a]);
-                rc = CGALR_EXIT_USAGE;
-            }
-        int mk = cgalr_method_parse(methods[a]); /* unknown names are refused by cgalr train itself */
-        int has_lr = mk < 0 || (cgalr_method_facts((cgalr_method_t)mk) & CGALR_MF_HAS_LR);
-        for (int b = 0; b < (has_lr ? nl : 1) && rc == CGALR_EXIT_OK; b++) {
-            double lr = 0.01;
-            if (has_lr) {
-                lr = strtod(lrs[b], &endp);
-                if (*endp || endp == lrs[b] || !isfinite(lr)) {
-                    fprintf(stderr, "cgalr grid: --lrs value '%s' is not a number\n", lrs[b]);
-                    rc = CGALR_EXIT_USAGE;
-                    break;
-                }
-                for (int k = 0; k < b; k++)
-                    if (strtod(lrs[k], NULL) == lr) {
-                        fprintf(stderr, "cgalr grid: learning rate %s listed twice\n", lrs[b]);
-                        rc = CGALR_EXIT_USAGE;
-                    }
-            }
-            for (int s = 0; s < ns && rc == CGALR_EXIT_OK; s++) {
-                unsigned long long sv = strtoull(seeds[s], &endp, 10);
-                if (*endp || endp == seeds[s] || seeds[s][0] == '-') {
-                    fprintf(stderr, "cgalr grid: --seeds value '%s' is not a non-negative integer\n", seeds[s]);
-                    rc = CGALR_EXIT_USAGE;
-                    break;
-                }
-                for (int k = 0; k < s; k++)
-                    if (strtoull(seeds[k], NULL, 10) == sv) {
-                        fprintf(stderr, "cgalr grid: seed %s listed twice\n", seeds[s]);
-                        rc = CGALR_EXIT_USAGE;
-                    }
-                job *j = &J[nj++];
-                snprintf(j->method, sizeof j->method, "%s", methods[a]);
-                j->has_lr = has_lr;
-                j->lr = lr;
-                snprintf(j->lr_text, sizeof j->lr_text, "%s", has_lr ? lrs[b] : "");
-                snprintf(j->seed, sizeof j->seed, "%llu", sv);
-                if (has_lr)
-                    snprintf(j->dir, sizeof j->dir, "%s/%s_lr%g_s%llu", out, j->method, lr, sv);
-                else
-                    snprintf(j->dir, sizeof j->dir, "%s/%s_s%llu", out, j->method, sv);
-                cgalr_train_config_t tc;
-                cgalr_train_config_default(&tc);
-                tc.data = data;
-                tc.model = model;
-                tc.sched = j->method;
-                tc.lr = lr;
-                tc.epochs = epochs;
-                tc.out = j->dir;
-                if (cgalr_train_config_validate(&tc) != CGALR_OK) {
-                    fprintf(stderr, "cgalr grid: %s\n", cgalr_last_error());
-                    rc = CGALR_EXIT_USAGE;
-                }
-            }
-        }
-    }
-    /* The train arguments every run shares (then each run's own method, lr, seed, out). Not
-     * --quiet: train.log keeps the per-epoch lines and the summary (no progress line: not a tty). */
-    char *base[MAX_PASS + 8];
-    int nbase = 0;
-    base[nbase++] = "--data";
-    base[nbase++] = (char *)data;
-    base[nbase++] = "--model";
-    base[nbase++] = (char *)model;
-    base[nbase++] = "--epochs";
-    base[nbase++] = epochs_s;
-    for (int i = 0; i < npass; i++)
-        base[nbase++] = pass[i];
-    if (rc == CGALR_EXIT_OK && nj > 0) {
-        if (train_accepts(&J[0], base, nbase) != CGALR_EXIT_OK) {
-            fprintf(stderr, "cgalr grid: the options after -- were refused by cgalr train (above)\n");
-            rc = CGALR_EXIT_USAGE;
-        }
-    }
-    if (rc != CGALR_EXIT_OK) {
-        free(J);
-        return rc;
-    }
+static void report_done(progress *pr, const job *j, double t)
+{
+    char acc[64], eta[32], took[32];
+    final_acc(j->dir, acc, sizeof acc);
+    fmt_time(took, sizeof took, t - j->t_start);
+    pr->finished_now++;
+    pr->run_seconds += t - j->t_start;
+    size_t left = pr->todo - pr->finished_now - pr->failed;
+    double per = pr->run_seconds / (double)pr->finished_now;
+    double par = (double)(pr->jobs < (long)left ? pr->jobs : (long)(left ? left : 1));
+    fmt_time(eta, sizeof eta, left ? per * (double)left / par : 0);
+    size_t k = pr->total - pr->todo + pr->finished_now + pr->failed;
+    printf("[%zu/%zu] done   %s: %s (%s) | ETA %s\n", k, pr->total, j->dir, acc, took, eta);
+}
 
-    /* the manifest: the canonical command */
-    cJSON *man = cJSON_CreateObject();
-    cJSON_AddStringToObject(man, "data", data);
-    cJSON_AddStringToObject(man, "model", model);
-    cJSON_AddStringToObject(man, "methods", methods_s);
-    cJSON_AddStringToObject(man, "lrs", lrs_s);
-    cJSON_AddStringToObject(man, "seeds", seeds_s);
-    cJSON_AddNumberToObject(man, "epochs", (double)epochs);
-    cJSON *pa = cJSON_AddArrayToObject(man, "train_options");
-    for (int i = 0; i < npass; i++)
-        cJSON_AddItemToArray(pa, cJSON_CreateString(pass[i]));
-    char *man_text = cJSON_Print(man);
-    char manp[4200];
-    snprintf(manp, sizeof manp, "%s/grid.json", out);
-    FILE *mf = fopen(manp, "rb");
-    if (mf) {
-        char buf[16384];
-        size_t n = fread(buf, 1, sizeof buf - 1, mf);
-        fclose(mf);
-        buf[n] = '\0';
-        cJSON *old = cJSON_Parse(buf);
-        int same = old && cJSON_Compare(old, man, 1);
-        cJSON_Delete(old);
-        if (!same && !force) {
-            fprintf(stderr, "cgalr grid: %s was made by a different grid command (see %s); rerun that command, "
-                            "choose another --out, or pass --force\n",
-                    out, manp);
-            cJSON_Delete(man);
-            free(man_text);
-            free(J);
-            return CGALR_EXIT_USAGE;
-        }
-    }
-    cJSON_Delete(man);
-    if (!dry) {
-        if (!mkdir_p(out)) {
-            fprintf(stderr, "cgalr grid: --out %s: cannot create: %s\n", out, strerror(errno));
-            free(man_text);
-            free(J);
-            return CGALR_EXIT_FAIL;
-        }
-        char tmpp[4300];
-        snprintf(tmpp, sizeof tmpp, "%s.tmp", manp);
-        FILE *w = fopen(tmpp, "wb");
-        int ok = w && fputs(man_text, w) >= 0 && fputc('\n', w) != EOF;
-        ok = (w && fclose(w) == 0) && ok;
-        if (!ok || rename(tmpp, manp) != 0) {
-            fprintf(stderr, "cgalr grid: cannot write %s: %s\n", manp, strerror(errno));
-            free(man_text);
-            free(J);
-            return CGALR_EXIT_FAIL;
-        }
-    }
-    free(man_text);
-
-    char self[4096];
-    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (sl <= 0) {
-        fprintf(stderr, "cgalr grid: cannot find my own executable: %s\n", strerror(errno));
-        free(J);
-        return CGALR_EXIT_FAIL;
-    }
-    self[sl] = '\0';
-
-    size_t todo = 0;
-    for (size_t i = 0; i < nj; i++) {
-        if (run_finished(J[i].dir)) {
-            J[i].state = 3;
-        } else {
-            J[i].resumed = file_exists(J[i].dir, "config.json");
-            todo++;
-        }
-        if (dry)
-            printf("%-40s %s\n", J[i].dir, J[i].state == 3 ? "finished: skip" : J[i].resumed ? "resume" : "start");
-    }
-    if (dry) {
-        free(J);
-        return CGALR_EXIT_OK;
-    }
-    printf("grid %s: %zu runs, %zu finished already, %zu to run with %ld job%s\n", out, nj, nj - todo, todo, jobs,
-           jobs == 1 ? "" : "s");
-    fflush(stdout);
-
+static int run_all(const char *self, const grid_args *g, job *J, long nj, progress *pr)
+{
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    size_t next = 0, running = 0, done = 0, failed = 0;
+    long next = 0;
+    size_t running = 0;
     for (;;) {
-        while (!grid_stop && (long)running < jobs && next < nj) {
+        while (!grid_stop && (long)running < g->jobs && next < nj) {
             job *j = &J[next++];
-            if (j->state == 3)
+            if (j->state != J_TODO)
                 continue;
-            if (!mkdir_p(j->dir)) {
-                fprintf(stderr, "cgalr grid: %s: cannot create: %s\n", j->dir, strerror(errno));
-                j->state = 4;
-                failed++;
+            if (!mkdir_p(j->dir) || (j->clear && !clear_run(j))) {
+                fprintf(stderr, "cgalr grid: %s: cannot prepare: %s\n", j->dir, strerror(errno));
+                j->state = J_FAILED;
+                pr->failed++;
                 continue;
             }
-            j->pid = launch(self, j, base, nbase);
+            j->pid = launch(self, g, j);
             if (j->pid < 0) {
                 fprintf(stderr, "cgalr grid: cannot start a process: %s\n", strerror(errno));
-                j->state = 4;
-                failed++;
+                j->state = J_FAILED;
+                pr->failed++;
                 continue;
             }
-            j->state = 1;
+            j->state = J_RUNNING;
+            j->t_start = now_s();
             running++;
-            printf("start  %s%s\n", j->dir, j->resumed ? " (resume)" : "");
+            printf("start  %s%s%s%s\n", j->dir, j->resumed ? " (resume: " : j->clear ? " (" : "",
+                   j->resumed || j->clear ? j->why : "", j->resumed || j->clear ? ")" : "");
             fflush(stdout);
         }
         if (running == 0)
@@ -491,8 +658,8 @@ int cgalr_cmd_grid(int argc, char **argv)
         if (grid_stop == 1) {
             /* pass the stop on (the runs may not share our terminal): each stops after a
              * consistent checkpoint, and rerunning the grid resumes them */
-            for (size_t i = 0; i < nj; i++)
-                if (J[i].state == 1)
+            for (long i = 0; i < nj; i++)
+                if (J[i].state == J_RUNNING)
                     kill(J[i].pid, SIGINT);
             grid_stop = 2;
         }
@@ -503,35 +670,115 @@ int cgalr_cmd_grid(int argc, char **argv)
                 continue;
             break;
         }
-        for (size_t i = 0; i < nj; i++) {
-            if (J[i].state != 1 || J[i].pid != p)
+        for (long i = 0; i < nj; i++) {
+            job *j = &J[i];
+            if (j->state != J_RUNNING || j->pid != p)
                 continue;
             running--;
-            J[i].rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-            if (J[i].rc == 0 && run_finished(J[i].dir)) {
-                J[i].state = 2;
-                done++;
-                printf("done   %s\n", J[i].dir);
-            } else if (grid_stop && J[i].rc == CGALR_EXIT_FAIL) {
-                J[i].state = 0; /* stopped at a checkpoint: left for the next run of the grid */
-                printf("stopped %s (resumes when the grid is rerun)\n", J[i].dir);
+            j->rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            cgalr_run_status_t rs;
+            cgalr_run_status(j->dir, &rs);
+            if (j->rc == 0 && rs.state == CGALR_RUN_FINISHED) {
+                j->state = J_DONE;
+                report_done(pr, j, now_s());
+            } else if (grid_stop && j->rc == CGALR_EXIT_FAIL) {
+                j->state = J_TODO; /* stopped at a checkpoint: left for the next run of the grid */
+                printf("stopped %s (resumes when the grid is rerun)\n", j->dir);
             } else {
-                J[i].state = 4;
-                failed++;
-                printf("FAILED %s (exit %d; see %s/train.log)\n", J[i].dir, J[i].rc, J[i].dir);
+                j->state = J_FAILED;
+                pr->failed++;
+                printf("FAILED %s (exit %d, %s; see %s/train.log)\n", j->dir, j->rc, rs.why, j->dir);
             }
             fflush(stdout);
         }
     }
-    size_t skipped = 0, left = 0;
-    for (size_t i = 0; i < nj; i++) {
-        skipped += J[i].state == 3;
-        left += J[i].state == 0;
+    return 0;
+}
+
+int cgalr_cmd_grid(int argc, char **argv)
+{
+    grid_args g;
+    int rc = parse_args(argc, argv, &g);
+    if (rc >= 0)
+        return rc;
+    job *J = NULL;
+    long nj = plan_jobs(&g, &J);
+    if (nj < 0)
+        return CGALR_EXIT_USAGE;
+    int lock_fd = -1;
+    cJSON *man = NULL;
+    rc = CGALR_EXIT_USAGE;
+    /* one grid per directory: taken before anything is looked at, so what we see stays true */
+    if (is_dir(g.out) && !g.dry && cgalr_lock_take(g.out, CGALR_GRID_LOCK, &lock_fd) != CGALR_OK) {
+        fprintf(stderr, "cgalr grid: %s\n", cgalr_last_error());
+        rc = CGALR_EXIT_FAIL;
+        goto out;
     }
-    printf("grid %s: %zu done, %zu skipped (finished before), %zu failed, %zu not finished%s\n", out, done, skipped,
-           failed, left, grid_stop ? " (interrupted: rerun the same command to continue)" : "");
-    if (!failed && !left)
-        printf("next: cgalr report %s\n", out);
+    if (check_jobs(&g, J, nj) != 0)
+        goto out;
+    man = manifest(&g);
+    if (manifest_differs(&g, man) && !g.force) {
+        fprintf(stderr, "cgalr grid: %s was made by a different grid command (see %s/grid.json); rerun that "
+                        "command, choose another --out, or pass --force (which trains again every run whose "
+                        "options differ)\n",
+                g.out, g.out);
+        goto out;
+    }
+    if (classify_jobs(&g, J, nj) != 0)
+        goto out;
+    size_t todo = 0;
+    for (long i = 0; i < nj; i++) {
+        todo += J[i].state == J_TODO;
+        if (g.dry)
+            printf("%-40s %s\n", J[i].dir,
+                   J[i].state == J_SKIP ? "finished: skip"
+                   : J[i].clear         ? (J[i].why[0] ? J[i].why : "start again")
+                   : J[i].resumed       ? "resume"
+                                        : "start");
+    }
+    if (g.dry) {
+        rc = CGALR_EXIT_OK;
+        goto out;
+    }
+    rc = CGALR_EXIT_FAIL;
+    if (!mkdir_p(g.out)) {
+        fprintf(stderr, "cgalr grid: --out %s: cannot create: %s\n", g.out, strerror(errno));
+        goto out;
+    }
+    if (lock_fd < 0 && cgalr_lock_take(g.out, CGALR_GRID_LOCK, &lock_fd) != CGALR_OK) {
+        fprintf(stderr, "cgalr grid: %s\n", cgalr_last_error());
+        goto out;
+    }
+    if (!write_manifest(&g, man))
+        goto out;
+    char self[4096];
+    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (sl <= 0) {
+        fprintf(stderr, "cgalr grid: cannot find my own executable: %s\n", strerror(errno));
+        goto out;
+    }
+    self[sl] = '\0';
+    printf("grid %s: %ld runs, %zu finished already, %zu to run with %ld job%s\n", g.out, nj, (size_t)nj - todo,
+           todo, g.jobs, g.jobs == 1 ? "" : "s");
+    fflush(stdout);
+    progress pr = {(size_t)nj, todo, 0, 0, now_s(), 0, g.jobs};
+    run_all(self, &g, J, nj, &pr);
+    size_t skipped = 0, left = 0;
+    for (long i = 0; i < nj; i++) {
+        skipped += J[i].state == J_SKIP;
+        left += J[i].state == J_TODO;
+    }
+    char took[32];
+    fmt_time(took, sizeof took, now_s() - pr.t0);
+    printf("grid %s: %zu done, %zu skipped (finished before), %zu failed, %zu not finished, %s%s\n", g.out,
+           pr.finished_now, skipped, pr.failed, left, took,
+           grid_stop ? " (interrupted: rerun the same command to continue)" : "");
+    if (!pr.failed && !left)
+        printf("next: cgalr report %s\n", g.out);
+    rc = (pr.failed || left || grid_stop) ? CGALR_EXIT_FAIL : CGALR_EXIT_OK;
+out:
+    cJSON_Delete(man);
+    cgalr_lock_release(lock_fd);
     free(J);
-    return (failed || left || grid_stop) ? CGALR_EXIT_FAIL : CGALR_EXIT_OK;
+    return rc;
 }

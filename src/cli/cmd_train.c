@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "cgalr/ctrl.h"
 #include "cgalr/train.h"
 #include "cli/cli.h"
@@ -36,7 +38,10 @@ static void usage(FILE *f)
             "  --epochs E           (default 10)      --batch B   (default 32)\n"
             "  --seed S             (default 0)       --threads T (default 1)\n"
             "  --out DIR            run directory (created)\n"
-            "  --resume             continue the run in DIR from its last checkpoint (bit-identical)\n"
+            "  --resume             continue the run in DIR from its last checkpoint (bit-identical); the\n"
+            "                       run's options are read from DIR/config.json (options given must agree)\n"
+            "  --restart            with a run in DIR whose checkpoint is missing or that is damaged: discard\n"
+            "                       its logged epochs and train again from epoch 1 (same options)\n"
             "  --probe N            probe samples of the connectome (default min(1024, training size))\n"
             "  --probe-layer NAMES  probe layer(s), comma-separated (default: the penultimate layer)\n"
             "  --ctrl-every K       controller step every K iterations (default 0: after every epoch)\n"
@@ -60,7 +65,8 @@ static void usage(FILE *f)
             "  --cache-dir DIR      images: where decoded JPEG/PNG images are cached (\"\" disables; default\n"
             "                       beside the images, else DATA/cache, else ~/.cache/cgalr)\n"
             "  --quiet              no progress or per-epoch lines\n"
-            "  --check              validate the options and exit (0 valid, 2 not); reads and writes nothing\n\n"
+            "  --check              run every check the training would (options, run directory, dataset,\n"
+            "                       model, probe layer) and exit (0 valid, 2 not); writes nothing\n\n"
             "Exit status: 0 finished (also when the run diverged: see the summary), 1 runtime failure or\n"
             "interrupted (resume with --resume), 2 bad usage or input.\n",
             cgalr_train_models(), cgalr_train_methods());
@@ -146,39 +152,40 @@ static void on_epoch(void *user, const cgalr_epoch_record_t *r)
     fprintf(stderr, "\n");
 }
 
-int cgalr_cmd_train(int argc, char **argv)
+enum { O_DATA = 256, O_DATADIR, O_MODEL, O_SCHED, O_LR, O_EPOCHS, O_BATCH, O_SEED, O_THREADS, O_OUT, O_RESUME,
+       O_PROBE, O_PROBELAYER, O_CTRLEVERY, O_SCHEDOPT, O_WD, O_VALFRAC, O_SPLITSEED, O_LIMIT, O_NODEATTR,
+       O_FOLDS, O_FOLD, O_DEGREE, O_AUGMENT, O_CROP, O_FLIP, O_NONORM, O_COARSE, O_RESIZE, O_CACHEDIR,
+       O_CHECK, O_QUIET, O_RESTART, O_HELP };
+static const struct option opts[] = {
+    {"data", required_argument, 0, O_DATA},         {"data-dir", required_argument, 0, O_DATADIR},
+    {"model", required_argument, 0, O_MODEL},       {"sched", required_argument, 0, O_SCHED},
+    {"method", required_argument, 0, O_SCHED},      {"lr", required_argument, 0, O_LR},
+    {"epochs", required_argument, 0, O_EPOCHS},     {"batch", required_argument, 0, O_BATCH},
+    {"seed", required_argument, 0, O_SEED},         {"threads", required_argument, 0, O_THREADS},
+    {"out", required_argument, 0, O_OUT},           {"resume", no_argument, 0, O_RESUME},
+    {"probe", required_argument, 0, O_PROBE},       {"probe-layer", required_argument, 0, O_PROBELAYER},
+    {"ctrl-every", required_argument, 0, O_CTRLEVERY}, {"sched-opt", required_argument, 0, O_SCHEDOPT},
+    {"wd", required_argument, 0, O_WD},             {"val-fraction", required_argument, 0, O_VALFRAC},
+    {"split-seed", required_argument, 0, O_SPLITSEED}, {"limit", required_argument, 0, O_LIMIT},
+    {"node-attr", no_argument, 0, O_NODEATTR},      {"folds", required_argument, 0, O_FOLDS},
+    {"fold", required_argument, 0, O_FOLD},         {"degree-features", no_argument, 0, O_DEGREE},
+    {"augment", no_argument, 0, O_AUGMENT},         {"crop", no_argument, 0, O_CROP},
+    {"flip", no_argument, 0, O_FLIP},               {"no-normalize", no_argument, 0, O_NONORM},
+    {"coarse", no_argument, 0, O_COARSE},           {"resize", required_argument, 0, O_RESIZE},
+    {"cache-dir", required_argument, 0, O_CACHEDIR}, {"check", no_argument, 0, O_CHECK},
+    {"quiet", no_argument, 0, O_QUIET},           {"restart", no_argument, 0, O_RESTART},
+    {"help", no_argument, 0, O_HELP},               {0, 0, 0, 0}};
+
+const struct option *cli_train_options(void) { return opts; }
+
+/* Parses train options from argv[optind..] onto cfg (which holds defaults, or a resumed run's
+ * options). Returns 0 when parsed, -1 after --help, else the exit code of a bad option (its
+ * message printed). Stops at the first non-option argument. */
+static int parse_options(int argc, char **argv, cgalr_train_config_t *cfg, ui *u, int *check_only)
 {
-    enum { O_DATA = 256, O_DATADIR, O_MODEL, O_SCHED, O_LR, O_EPOCHS, O_BATCH, O_SEED, O_THREADS, O_OUT, O_RESUME,
-           O_PROBE, O_PROBELAYER, O_CTRLEVERY, O_SCHEDOPT, O_WD, O_VALFRAC, O_SPLITSEED, O_LIMIT, O_NODEATTR,
-           O_FOLDS, O_FOLD, O_DEGREE, O_AUGMENT, O_CROP, O_FLIP, O_NONORM, O_COARSE, O_RESIZE, O_CACHEDIR,
-           O_CHECK, O_QUIET, O_HELP };
-    static const struct option opts[] = {
-        {"data", required_argument, 0, O_DATA},         {"data-dir", required_argument, 0, O_DATADIR},
-        {"model", required_argument, 0, O_MODEL},       {"sched", required_argument, 0, O_SCHED},
-        {"method", required_argument, 0, O_SCHED},      {"lr", required_argument, 0, O_LR},
-        {"epochs", required_argument, 0, O_EPOCHS},     {"batch", required_argument, 0, O_BATCH},
-        {"seed", required_argument, 0, O_SEED},         {"threads", required_argument, 0, O_THREADS},
-        {"out", required_argument, 0, O_OUT},           {"resume", no_argument, 0, O_RESUME},
-        {"probe", required_argument, 0, O_PROBE},       {"probe-layer", required_argument, 0, O_PROBELAYER},
-        {"ctrl-every", required_argument, 0, O_CTRLEVERY}, {"sched-opt", required_argument, 0, O_SCHEDOPT},
-        {"wd", required_argument, 0, O_WD},             {"val-fraction", required_argument, 0, O_VALFRAC},
-        {"split-seed", required_argument, 0, O_SPLITSEED}, {"limit", required_argument, 0, O_LIMIT},
-        {"node-attr", no_argument, 0, O_NODEATTR},      {"folds", required_argument, 0, O_FOLDS},
-        {"fold", required_argument, 0, O_FOLD},         {"degree-features", no_argument, 0, O_DEGREE},
-        {"augment", no_argument, 0, O_AUGMENT},         {"crop", no_argument, 0, O_CROP},
-        {"flip", no_argument, 0, O_FLIP},               {"no-normalize", no_argument, 0, O_NONORM},
-        {"coarse", no_argument, 0, O_COARSE},           {"resize", required_argument, 0, O_RESIZE},
-        {"cache-dir", required_argument, 0, O_CACHEDIR}, {"check", no_argument, 0, O_CHECK},
-        {"quiet", no_argument, 0, O_QUIET},
-        {"help", no_argument, 0, O_HELP},               {0, 0, 0, 0}};
-    cgalr_train_config_t cfg;
-    cgalr_train_config_default(&cfg);
-    ui u = {isatty(2), 0, 0};
-    int check_only = 0;
     unsigned long long v;
     int c;
-    optind = 1;
-    opterr = 1;
+    optind = 0; /* 0, not 1: glibc starts a fresh scan (parsing runs twice on --resume) */
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         const char *name = c >= 256 && c <= O_HELP ? opts[0].name : "";
         for (const struct option *o = opts; o->name; o++)
@@ -189,106 +196,225 @@ int cgalr_cmd_train(int argc, char **argv)
         char optname[64];
         snprintf(optname, sizeof optname, "--%s", name);
         switch (c) {
-        case O_DATA: cfg.data = optarg; break;
-        case O_DATADIR: cfg.data_dir = optarg; break;
-        case O_MODEL: cfg.model = optarg; break;
-        case O_SCHED: cfg.sched = optarg; break;
+        case O_DATA: cfg->data = optarg; break;
+        case O_DATADIR: cfg->data_dir = optarg; break;
+        case O_MODEL: cfg->model = optarg; break;
+        case O_SCHED: cfg->sched = optarg; break;
         case O_LR:
-            if (!parse_double(optname, optarg, &cfg.lr))
+            if (!parse_double(optname, optarg, &cfg->lr))
                 return CGALR_EXIT_USAGE;
             break;
         case O_EPOCHS:
             if (!parse_u64(optname, optarg, 100000, &v))
                 return CGALR_EXIT_USAGE;
-            cfg.epochs = (long)v;
+            cfg->epochs = (long)v;
             break;
         case O_BATCH:
             if (!parse_u64(optname, optarg, 65536, &v))
                 return CGALR_EXIT_USAGE;
-            cfg.batch = (size_t)v;
+            cfg->batch = (size_t)v;
             break;
         case O_SEED:
             if (!parse_u64(optname, optarg, ~0ULL, &v))
                 return CGALR_EXIT_USAGE;
-            cfg.seed = v;
+            cfg->seed = v;
             break;
         case O_THREADS:
             if (!parse_u64(optname, optarg, 256, &v))
                 return CGALR_EXIT_USAGE;
-            cfg.threads = (int)v;
+            cfg->threads = (int)v;
             break;
-        case O_OUT: cfg.out = optarg; break;
-        case O_RESUME: cfg.resume = 1; break;
+        case O_OUT: cfg->out = optarg; break;
+        case O_RESUME: cfg->resume = 1; break;
         case O_PROBE:
             if (!parse_u64(optname, optarg, 100000, &v))
                 return CGALR_EXIT_USAGE;
-            cfg.probe_n = (size_t)v;
+            cfg->probe_n = (size_t)v;
             break;
-        case O_PROBELAYER: cfg.probe_layer = optarg; break;
+        case O_PROBELAYER: cfg->probe_layer = optarg; break;
         case O_CTRLEVERY:
             if (!parse_u64(optname, optarg, 100000000, &v))
                 return CGALR_EXIT_USAGE;
-            cfg.ctrl_every = (long)v;
+            cfg->ctrl_every = (long)v;
             break;
-        case O_SCHEDOPT: cfg.sched_opts = optarg; break;
+        case O_SCHEDOPT: cfg->sched_opts = optarg; break;
         case O_WD:
-            if (!parse_double(optname, optarg, &cfg.weight_decay))
+            if (!parse_double(optname, optarg, &cfg->weight_decay))
                 return CGALR_EXIT_USAGE;
             break;
         case O_VALFRAC:
-            if (!parse_double(optname, optarg, &cfg.val_fraction))
+            if (!parse_double(optname, optarg, &cfg->val_fraction))
                 return CGALR_EXIT_USAGE;
             break;
         case O_SPLITSEED:
             if (!parse_u64(optname, optarg, ~0ULL, &v))
                 return CGALR_EXIT_USAGE;
-            cfg.split_seed = v;
+            cfg->split_seed = v;
             break;
         case O_LIMIT:
             if (!parse_u64(optname, optarg, 1ULL << 40, &v))
                 return CGALR_EXIT_USAGE;
-            cfg.limit = (size_t)v;
+            cfg->limit = (size_t)v;
             break;
-        case O_NODEATTR: cfg.node_attr = 1; break;
+        case O_NODEATTR: cfg->node_attr = 1; break;
         case O_FOLDS:
             if (!parse_u64(optname, optarg, 100, &v))
                 return CGALR_EXIT_USAGE;
-            cfg.folds = (int)v;
+            cfg->folds = (int)v;
             break;
         case O_FOLD:
             if (!parse_u64(optname, optarg, 99, &v))
                 return CGALR_EXIT_USAGE;
-            cfg.fold = (int)v;
+            cfg->fold = (int)v;
             break;
-        case O_DEGREE: cfg.degree_features = 1; break;
-        case O_AUGMENT: cfg.augment_crop = cfg.augment_flip = 1; break;
-        case O_CROP: cfg.augment_crop = 1; break;
-        case O_FLIP: cfg.augment_flip = 1; break;
-        case O_NONORM: cfg.normalize = 0; break;
-        case O_COARSE: cfg.cifar100_coarse = 1; break;
+        case O_DEGREE: cfg->degree_features = 1; break;
+        case O_AUGMENT: cfg->augment_crop = cfg->augment_flip = 1; break;
+        case O_CROP: cfg->augment_crop = 1; break;
+        case O_FLIP: cfg->augment_flip = 1; break;
+        case O_NONORM: cfg->normalize = 0; break;
+        case O_COARSE: cfg->cifar100_coarse = 1; break;
         case O_RESIZE:
             if (!parse_u64(optname, optarg, 4096, &v))
                 return CGALR_EXIT_USAGE;
-            cfg.resize = (int)v;
+            cfg->resize = (int)v;
             break;
-        case O_CACHEDIR: cfg.cache_dir = optarg; break;
-        case O_CHECK: check_only = 1; break;
-        case O_QUIET: u.quiet = 1; break;
+        case O_CACHEDIR: cfg->cache_dir = optarg; break;
+        case O_CHECK: *check_only = 1; break;
+        case O_QUIET: u->quiet = 1; break;
+        case O_RESTART: cfg->restart = cfg->resume = 1; break;
         case O_HELP:
-        case 'h': usage(stdout); return CGALR_EXIT_OK;
+        case 'h': usage(stdout); return -1;
         default: fprintf(stderr, "(cgalr train --help lists the options)\n"); return CGALR_EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
+int cli_train_parse(int argc, char **argv, cgalr_train_config_t *cfg)
+{
+    ui u = {0, 1, 0};
+    int chk = 0;
+    cgalr_train_config_default(cfg);
+    opterr = 1;
+    int r = parse_options(argc, argv, cfg, &u, &chk);
+    if (r == 0 && optind < argc) {
+        fprintf(stderr, "cgalr train: unexpected argument '%s'\n", argv[optind]);
+        r = CGALR_EXIT_USAGE;
+    }
+    return r < 0 ? CGALR_EXIT_USAGE : r;
+}
+
+/* The command that made the run in out/config.json, split into words as a shell would (the
+ * writer quotes with '...'): the options a resume does not need to be given again. NULL when
+ * there is none; *buf owns the words. */
+static char **saved_command(const char *out, int *argc_out, char **buf)
+{
+    char p[4200];
+    *buf = NULL;
+    if ((size_t)snprintf(p, sizeof p, "%s/config.json", out) >= sizeof p)
+        return NULL;
+    char *text = cli_read_text(p);
+    cJSON *o = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(o, "command");
+    char **words = NULL;
+    if (cJSON_IsString(cmd) && !strncmp(cmd->valuestring, "cgalr train ", 12)) {
+        size_t n = strlen(cmd->valuestring);
+        *buf = malloc(n + 1);
+        words = calloc(n / 2 + 4, sizeof *words);
+        if (*buf && words) {
+            int k = 0;
+            char *w = *buf;
+            const char *q = cmd->valuestring + 6; /* "train ..." : argv[0] */
+            while (*q) {
+                while (*q == ' ')
+                    q++;
+                if (!*q)
+                    break;
+                words[k++] = w;
+                while (*q && *q != ' ') {
+                    if (*q == '\'' ) {
+                        for (q++; *q && *q != '\''; q++)
+                            *w++ = *q;
+                        if (*q)
+                            q++;
+                    } else if (*q == '\\' && q[1]) {
+                        *w++ = q[1];
+                        q += 2;
+                    } else {
+                        *w++ = *q++;
+                    }
+                }
+                *w++ = '\0';
+            }
+            words[k] = NULL;
+            *argc_out = k;
+        } else {
+            free(words);
+            words = NULL;
+        }
+    }
+    cJSON_Delete(o);
+    if (!words) {
+        free(*buf);
+        *buf = NULL;
+    }
+    return words;
+}
+
+int cgalr_cmd_train(int argc, char **argv)
+{
+    cgalr_train_config_t cfg;
+    cgalr_train_config_default(&cfg);
+    ui u = {isatty(2), 0, 0};
+    int check_only = 0;
+    opterr = 1;
+    int r = parse_options(argc, argv, &cfg, &u, &check_only);
+    if (r)
+        return r < 0 ? CGALR_EXIT_OK : r;
+    /* --resume --out DIR: the run's own options first, then what was given here on top (what
+     * differs from the run is refused by the library, naming the option) */
+    char **saved = NULL, *saved_buf = NULL;
+    int nsaved = 0;
+    if (cfg.resume && cfg.out && (saved = saved_command(cfg.out, &nsaved, &saved_buf))) {
+        cgalr_train_config_t from;
+        cgalr_train_config_default(&from);
+        int chk = 0;
+        ui dummy = {0, 0, 0};
+        opterr = 0;
+        int ok = parse_options(nsaved, saved, &from, &dummy, &chk) == 0 && optind == nsaved;
+        opterr = 1;
+        if (ok) {
+            r = parse_options(argc, argv, &from, &u, &check_only);
+            if (r) {
+                free(saved);
+                free(saved_buf);
+                return r < 0 ? CGALR_EXIT_OK : r;
+            }
+            cfg = from;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "cgalr train: unexpected argument '%s'\n", argv[optind]);
+        free(saved);
+        free(saved_buf);
         return CGALR_EXIT_USAGE;
     }
     if (cgalr_train_config_validate(&cfg) != CGALR_OK) {
         fprintf(stderr, "cgalr train: %s\n", cgalr_last_error());
+        free(saved);
+        free(saved_buf);
         return CGALR_EXIT_USAGE;
     }
-    if (check_only)
-        return CGALR_EXIT_OK;
+    if (check_only) {
+        /* everything the run would check before training, with nothing written */
+        cgalr_status_t cst = cgalr_train_check(&cfg);
+        if (cst != CGALR_OK)
+            fprintf(stderr, "cgalr train: %s\n", cgalr_last_error());
+        free(saved);
+        free(saved_buf);
+        return cst == CGALR_OK ? CGALR_EXIT_OK : cli_exit_code(cst);
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -299,16 +425,20 @@ int cgalr_cmd_train(int argc, char **argv)
     cgalr_train_hooks_t hooks = {on_progress, on_epoch, &stop_flag, &u};
     cgalr_train_summary_t s;
     cgalr_status_t st = cgalr_train_run(&cfg, &hooks, &s);
+    free(saved); /* cfg's strings may point into saved_buf until here */
+    saved = NULL;
     if (u.line_open)
         fprintf(stderr, "\n");
     if (st != CGALR_OK) {
         fprintf(stderr, "cgalr train: %s\n", cgalr_last_error());
-        return (st == CGALR_EINVAL || st == CGALR_EFORMAT || st == CGALR_ESTATE) ? CGALR_EXIT_USAGE : CGALR_EXIT_FAIL;
+        free(saved_buf);
+        return cli_exit_code(st);
     }
     if (s.interrupted) {
         fprintf(stderr, "cgalr train: interrupted after %ld complete epochs; continue with the same command and "
                         "--resume\n",
                 s.epochs_done);
+        free(saved_buf);
         return CGALR_EXIT_FAIL;
     }
     if (s.already_finished && !u.quiet)
@@ -321,5 +451,6 @@ int cgalr_cmd_train(int argc, char **argv)
                cfg.out, s.best_val_acc, s.final_test_acc, s.epochs_done, s.seconds,
                isfinite(s.epoch_seconds) ? s.epoch_seconds : 0.0, s.ctrl_seconds, 100.0 * s.ctrl_share);
     }
+    free(saved_buf);
     return CGALR_EXIT_OK;
 }

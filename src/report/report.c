@@ -207,6 +207,13 @@ static void run_free(run *r)
 static int load_run(const char *dir, run *r, char *why, size_t whylen)
 {
     memset(r, 0, sizeof *r);
+    /* finished means what the grid and train mean by it: one definition (runs.c) */
+    cgalr_run_status_t rs;
+    cgalr_run_status(dir, &rs);
+    if (rs.state != CGALR_RUN_FINISHED) {
+        snprintf(why, whylen, "%s: %s", cgalr_run_state_name(rs.state), rs.why);
+        return 0;
+    }
     char p[4096];
     snprintf(p, sizeof p, "%s/config.json", dir);
     char *text = read_text(p);
@@ -246,13 +253,8 @@ static int load_run(const char *dir, run *r, char *why, size_t whylen)
         return -1;
     }
     snprintf(p, sizeof p, "%s/metrics.jsonl", dir);
-    if (cgalr_metrics_read(p, 1, &r->m) != CGALR_OK) {
+    if (cgalr_metrics_read(p, 0, &r->m) != CGALR_OK) { /* changed since cgalr_run_status read it */
         snprintf(why, whylen, "%s", cgalr_last_error());
-        run_free(r);
-        return 0;
-    }
-    if (!r->m.diverged && (int)r->m.n != r->epochs) {
-        snprintf(why, whylen, "unfinished: %zu of %d epochs", r->m.n, r->epochs);
         run_free(r);
         return 0;
     }

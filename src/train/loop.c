@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cgalr/data.h"
+#include "cgalr/lock.h"
 #include "cgalr/nn.h"
 #include "cgalr/rng.h"
 #include "cgalr/topo.h"
@@ -131,6 +132,15 @@ cgalr_status_t cgalr_train_config_validate(const cgalr_train_config_t *c)
         return cgalr_fail(CGALR_EINVAL, "--wd %g: expected weight decay in [0, 1)", c->weight_decay);
     if (!(c->val_fraction >= 0 && c->val_fraction <= 0.9))
         return cgalr_fail(CGALR_EINVAL, "--val-fraction %g: expected 0 .. 0.9", c->val_fraction);
+    if (c->restart && !c->resume)
+        return cgalr_fail(CGALR_EINVAL, "--restart applies with --resume (it restarts the run in --out)");
+    if (data_is_graph(c->data) && c->folds == 0 && c->val_fraction != 0.1)
+        return cgalr_fail(CGALR_EINVAL, "--val-fraction %g: a graph dataset without --folds is split stratified "
+                                        "80/10/10 (validation fixed); with --folds K it is the fraction of the training "
+                                        "folds carved for validation", c->val_fraction);
+    if (c->val_fraction == 0 && !strcmp(c->sched, "plateau"))
+        return cgalr_fail(CGALR_EINVAL, "--sched plateau watches the validation loss: --val-fraction 0 leaves no "
+                                        "validation set (use a fraction > 0)");
     cgalr_status_t dst = validate_data_options(c);
     if (dst != CGALR_OK)
         return dst;
@@ -197,6 +207,7 @@ typedef struct ctx {
     void *good_sched;
     size_t good_sched_size;
     int metrics_fd;
+    int lock_fd;         /* DIR/.lock, held from before the first write to the end */
     char path_metrics[4096], path_ckpt[4096], path_config[4096], path_summary[4096];
 } ctx;
 
@@ -226,6 +237,7 @@ static void ctx_free(ctx *c)
     free(c->swap);
     if (c->metrics_fd >= 0)
         close(c->metrics_fd);
+    cgalr_lock_release(c->lock_fd);
 }
 
 /* ---- evaluation and the controller -------------------------------------------------------- */
@@ -649,7 +661,7 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
     ls.version = LOOP_VERSION;
     ls.best_val_acc = ls.final_test_acc = ls.final_val_loss = NAN;
 
-    int have_ckpt = cfg->resume && exists(c->path_ckpt);
+    int have_ckpt = cfg->resume && !cfg->restart && exists(c->path_ckpt);
     if (have_ckpt) {
         if ((st = load_checkpoint(c, &ls)) != CGALR_OK)
             return st;
@@ -676,6 +688,10 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
         if ((st = controller_step(c, 0.0, &tr)) != CGALR_OK)
             return st;
     }
+    /* a checkpoint from the start, so that "logged epochs but no checkpoint" is never the
+     * trace of a kill and can be refused (cgalr_train_run) instead of silently restarted */
+    if (!have_ckpt && (st = save_checkpoint(c, &ls)) != CGALR_OK)
+        return st;
     if ((st = cgalr_nn_snapshot_take(c->model, c->opt, &c->good)) != CGALR_OK)
         return st;
     if ((st = tsched_save(c->sched, &c->good_sched, &c->good_sched_size)) != CGALR_OK)
@@ -899,61 +915,136 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
     return train_write_summary(c->path_summary, sum);
 }
 
+/* What the run directory allows before anything is written: refused (an error status), nothing
+ * to do (*done = 1, summary filled), or go on. The one definition of a run's state is
+ * cgalr_run_status; under our own lock the directory cannot change behind us. */
+static cgalr_status_t dir_allows(ctx *c, const char *json, cgalr_train_summary_t *summary, int *done)
+{
+    const cgalr_train_config_t *cfg = c->cfg;
+    *done = 0;
+    cgalr_run_status_t rs;
+    cgalr_run_status(cfg->out, &rs);
+    if (rs.state == CGALR_RUN_BUSY && rs.holder != (long)getpid())
+        return cgalr_fail(CGALR_ESTATE, "%s is %s: one writer per run directory", cfg->out, rs.why);
+    if (!exists(c->path_config)) {
+        if (exists(c->path_metrics) || exists(c->path_ckpt))
+            return cgalr_fail(CGALR_ESTATE, "%s holds metrics or a checkpoint but no config.json: not a run this tool "
+                                            "can continue; choose another --out",
+                              cfg->out);
+        return CGALR_OK;
+    }
+    if (!cfg->resume)
+        return cgalr_fail(CGALR_ESTATE, "%s already holds a run: pass --resume to continue it, or choose another --out",
+                          cfg->out);
+    cgalr_status_t st = train_config_matches(c->path_config, json);
+    if (st != CGALR_OK)
+        return st;
+    if (cfg->restart)
+        return CGALR_OK;
+    if (rs.state == CGALR_RUN_DAMAGED)
+        return cgalr_fail(CGALR_ESTATE, "%s is damaged (%s): pass --restart to discard its epochs and train again "
+                                        "from epoch 1, or remove it",
+                          cfg->out, rs.why);
+    if (rs.state == CGALR_RUN_FINISHED && train_summary_finished(c->path_summary, summary)) {
+        summary->already_finished = 1;
+        *done = 1;
+        return CGALR_OK;
+    }
+    if (!exists(c->path_ckpt) && rs.epochs_logged > 0)
+        return cgalr_fail(CGALR_ESTATE, "%s: checkpoint.bin is missing but metrics.jsonl holds %ld logged epoch%s: "
+                                        "resuming would replace them; pass --restart to discard them and train again "
+                                        "from epoch 1",
+                          cfg->out, rs.epochs_logged, rs.epochs_logged == 1 ? "" : "s");
+    return CGALR_OK;
+}
+
+/* Validation, the directory's state, and setup (data, model, probe) with nothing written:
+ * what cgalr_train_check stops after and cgalr_train_run starts from. */
+static cgalr_status_t prepare(ctx *c, const cgalr_train_config_t *cfg, char **json, cgalr_train_summary_t *summary,
+                              int *done)
+{
+    memset(c, 0, sizeof *c);
+    c->cfg = cfg;
+    c->metrics_fd = -1;
+    c->lock_fd = -1;
+    *json = NULL;
+    *done = 0;
+    cgalr_status_t st = cgalr_train_config_validate(cfg);
+    if (st != CGALR_OK)
+        return st;
+    if ((size_t)snprintf(c->path_metrics, sizeof c->path_metrics, "%s/metrics.jsonl", cfg->out) >= sizeof c->path_metrics)
+        return cgalr_fail(CGALR_EINVAL, "--out: path too long");
+    snprintf(c->path_ckpt, sizeof c->path_ckpt, "%s/checkpoint.bin", cfg->out);
+    snprintf(c->path_config, sizeof c->path_config, "%s/config.json", cfg->out);
+    snprintf(c->path_summary, sizeof c->path_summary, "%s/summary.json", cfg->out);
+    if (!(*json = train_config_json(cfg, tsched_has_lr(cfg->sched))))
+        return cgalr_fail(CGALR_ENOMEM, "config: out of memory");
+    /* the run directory's state decides what may happen before any data is read */
+    if ((st = dir_allows(c, *json, summary, done)) != CGALR_OK || *done)
+        return st;
+    return setup(c);
+}
+
+static void summary_init(cgalr_train_summary_t *summary)
+{
+    memset(summary, 0, sizeof *summary);
+    summary->best_val_acc = summary->final_test_acc = summary->final_val_loss = NAN;
+}
+
+cgalr_status_t cgalr_train_config_compare(const cgalr_train_config_t *cfg, const char *dir)
+{
+    cgalr_status_t st = cgalr_train_config_validate(cfg);
+    if (st != CGALR_OK)
+        return st;
+    char path[4200];
+    if ((size_t)snprintf(path, sizeof path, "%s/config.json", dir) >= sizeof path)
+        return cgalr_fail(CGALR_EINVAL, "%s: path too long", dir);
+    char *json = train_config_json(cfg, tsched_has_lr(cfg->sched));
+    if (!json)
+        return cgalr_fail(CGALR_ENOMEM, "config: out of memory");
+    st = train_config_matches(path, json);
+    free(json);
+    return st;
+}
+
+cgalr_status_t cgalr_train_check(const cgalr_train_config_t *cfg)
+{
+    cgalr_train_summary_t sum;
+    summary_init(&sum);
+    ctx c;
+    char *json;
+    int done;
+    cgalr_status_t st = prepare(&c, cfg, &json, &sum, &done);
+    free(json);
+    ctx_free(&c);
+    return st;
+}
+
 cgalr_status_t cgalr_train_run(const cgalr_train_config_t *cfg, const cgalr_train_hooks_t *hooks,
                                cgalr_train_summary_t *summary)
 {
     cgalr_train_summary_t local;
     if (!summary)
         summary = &local;
-    memset(summary, 0, sizeof *summary);
-    summary->best_val_acc = summary->final_test_acc = summary->final_val_loss = NAN;
-    cgalr_status_t st = cgalr_train_config_validate(cfg);
-    if (st != CGALR_OK)
-        return st;
+    summary_init(summary);
     ctx c;
-    memset(&c, 0, sizeof c);
-    c.cfg = cfg;
+    char *json;
+    int done;
+    cgalr_status_t st = prepare(&c, cfg, &json, summary, &done);
     c.hooks = hooks;
-    c.metrics_fd = -1;
-    if ((size_t)snprintf(c.path_metrics, sizeof c.path_metrics, "%s/metrics.jsonl", cfg->out) >= sizeof c.path_metrics)
-        return cgalr_fail(CGALR_EINVAL, "--out: path too long");
-    snprintf(c.path_ckpt, sizeof c.path_ckpt, "%s/checkpoint.bin", cfg->out);
-    snprintf(c.path_config, sizeof c.path_config, "%s/config.json", cfg->out);
-    snprintf(c.path_summary, sizeof c.path_summary, "%s/summary.json", cfg->out);
-
-    char *json = train_config_json(cfg, tsched_has_lr(cfg->sched));
-    if (!json)
-        return cgalr_fail(CGALR_ENOMEM, "config: out of memory");
-    /* the run directory's state decides what may happen before any data is read */
-    if (exists(c.path_config)) {
-        if (!cfg->resume) {
-            free(json);
-            return cgalr_fail(CGALR_ESTATE, "%s already holds a run: pass --resume to continue it, or choose another --out",
-                              cfg->out);
-        }
-        if ((st = train_config_matches(c.path_config, json)) != CGALR_OK) {
-            free(json);
-            return st;
-        }
-        if (train_summary_finished(c.path_summary, summary)) {
-            free(json);
-            summary->already_finished = 1;
-            return CGALR_OK;
-        }
-    } else if (exists(c.path_metrics) || exists(c.path_ckpt)) {
-        free(json);
-        return cgalr_fail(CGALR_ESTATE, "%s holds metrics or a checkpoint but no config.json: not a run this tool can "
-                                        "continue; choose another --out",
-                          cfg->out);
-    }
-
-    st = setup(&c);
-    if (st == CGALR_OK)
+    if (st == CGALR_OK && !done)
         st = mkdirs(cfg->out);
-    if (st == CGALR_OK && !exists(c.path_config))
+    if (st == CGALR_OK && !done)
+        st = cgalr_lock_take(cfg->out, CGALR_RUN_LOCK, &c.lock_fd);
+    /* another writer may have come and gone between the first look and the lock */
+    if (st == CGALR_OK && !done)
+        st = dir_allows(&c, json, summary, &done);
+    if (st == CGALR_OK && !done && cfg->restart)
+        remove(c.path_summary); /* the run is unfinished again from here on */
+    if (st == CGALR_OK && !done && !exists(c.path_config))
         st = train_write_file_atomic(c.path_config, json);
     free(json);
-    if (st == CGALR_OK)
+    if (st == CGALR_OK && !done)
         st = run_loop(&c, summary);
     ctx_free(&c);
     return st;

@@ -34,6 +34,19 @@ cgalr_status_t train_write_file_atomic(const char *path, const char *text)
     return CGALR_OK;
 }
 
+/* Appends " flag 'value'" with the value quoted for a POSIX shell (a ' inside becomes '\''),
+ * so the command reruns as written and `cgalr train --resume` can split it back into words. */
+static void append_quoted(char *cmd, size_t cap, int *k, const char *flag, const char *value)
+{
+    if (*k < 0 || (size_t)*k >= cap)
+        return;
+    *k += snprintf(cmd + *k, cap - (size_t)*k, " %s '", flag);
+    for (const char *v = value; *v && *k > 0 && (size_t)*k < cap; v++)
+        *k += *v == '\'' ? snprintf(cmd + *k, cap - (size_t)*k, "'\\''") : snprintf(cmd + *k, cap - (size_t)*k, "%c", *v);
+    if (*k > 0 && (size_t)*k < cap)
+        *k += snprintf(cmd + *k, cap - (size_t)*k, "'");
+}
+
 char *train_config_json(const cgalr_train_config_t *c, int has_lr)
 {
     cJSON *o = cJSON_CreateObject();
@@ -90,20 +103,20 @@ char *train_config_json(const cgalr_train_config_t *c, int has_lr)
                      "--limit %zu",
                      c->data, c->model, c->sched, c->lr, c->epochs, c->batch, seed, c->threads, c->probe_n,
                      c->ctrl_every, c->weight_decay, c->val_fraction, split, c->limit);
-    if (k > 0 && (size_t)k < sizeof cmd && c->data_dir)
-        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --data-dir '%s'", c->data_dir);
+    if (c->data_dir)
+        append_quoted(cmd, sizeof cmd, &k, "--data-dir", c->data_dir);
     if (k > 0 && (size_t)k < sizeof cmd && c->probe_layer && *c->probe_layer)
         k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --probe-layer %s", c->probe_layer);
-    if (k > 0 && (size_t)k < sizeof cmd && c->sched_opts && *c->sched_opts)
-        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --sched-opt '%s'", c->sched_opts);
+    if (c->sched_opts && *c->sched_opts)
+        append_quoted(cmd, sizeof cmd, &k, "--sched-opt", c->sched_opts);
     if (k > 0 && (size_t)k < sizeof cmd && c->node_attr)
         k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --node-attr");
     if (k > 0 && (size_t)k < sizeof cmd && c->augment_crop && c->augment_flip)
         k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --augment");
     else if (k > 0 && (size_t)k < sizeof cmd && (c->augment_crop || c->augment_flip))
         k += snprintf(cmd + k, sizeof cmd - (size_t)k, " %s", c->augment_crop ? "--crop" : "--flip");
-    if (k > 0 && (size_t)k < sizeof cmd && c->cache_dir)
-        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --cache-dir '%s'", c->cache_dir);
+    if (c->cache_dir)
+        append_quoted(cmd, sizeof cmd, &k, "--cache-dir", c->cache_dir);
     if (k > 0 && (size_t)k < sizeof cmd && c->folds >= 2)
         k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --folds %d --fold %d", c->folds, c->fold);
     if (k > 0 && (size_t)k < sizeof cmd && c->degree_features)
