@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "cgalr/ctrl.h"
+#include "cgalr/shellwords.h"
 #include "cgalr/train.h"
 #include "cli/cli.h"
 
@@ -304,13 +305,11 @@ int cli_train_parse(int argc, char **argv, cgalr_train_config_t *cfg)
     return r < 0 ? CGALR_EXIT_USAGE : r;
 }
 
-/* The command that made the run in out/config.json, split into words as a shell would (the
- * writer quotes with '...'): the options a resume does not need to be given again. NULL when
- * there is none; *buf owns the words. */
-static char **saved_command(const char *out, int *argc_out, char **buf)
+/* The command that made the run in out/config.json, split into words: the options a resume
+ * does not need to be given again. NULL when there is none (free the array: it owns the words). */
+static char **saved_command(const char *out, int *argc_out)
 {
     char p[4200];
-    *buf = NULL;
     if ((size_t)snprintf(p, sizeof p, "%s/config.json", out) >= sizeof p)
         return NULL;
     char *text = cli_read_text(p);
@@ -318,47 +317,10 @@ static char **saved_command(const char *out, int *argc_out, char **buf)
     free(text);
     const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(o, "command");
     char **words = NULL;
-    if (cJSON_IsString(cmd) && !strncmp(cmd->valuestring, "cgalr train ", 12)) {
-        size_t n = strlen(cmd->valuestring);
-        *buf = malloc(n + 1);
-        words = calloc(n / 2 + 4, sizeof *words);
-        if (*buf && words) {
-            int k = 0;
-            char *w = *buf;
-            const char *q = cmd->valuestring + 6; /* "train ..." : argv[0] */
-            while (*q) {
-                while (*q == ' ')
-                    q++;
-                if (!*q)
-                    break;
-                words[k++] = w;
-                while (*q && *q != ' ') {
-                    if (*q == '\'' ) {
-                        for (q++; *q && *q != '\''; q++)
-                            *w++ = *q;
-                        if (*q)
-                            q++;
-                    } else if (*q == '\\' && q[1]) {
-                        *w++ = q[1];
-                        q += 2;
-                    } else {
-                        *w++ = *q++;
-                    }
-                }
-                *w++ = '\0';
-            }
-            words[k] = NULL;
-            *argc_out = k;
-        } else {
-            free(words);
-            words = NULL;
-        }
-    }
+    /* from "train": argv[0] of the option parser */
+    if (cJSON_IsString(cmd) && !strncmp(cmd->valuestring, "cgalr train ", 12))
+        words = cgalr_shell_split(cmd->valuestring + 6, argc_out);
     cJSON_Delete(o);
-    if (!words) {
-        free(*buf);
-        *buf = NULL;
-    }
     return words;
 }
 
@@ -374,9 +336,9 @@ int cgalr_cmd_train(int argc, char **argv)
         return r < 0 ? CGALR_EXIT_OK : r;
     /* --resume --out DIR: the run's own options first, then what was given here on top (what
      * differs from the run is refused by the library, naming the option) */
-    char **saved = NULL, *saved_buf = NULL;
+    char **saved = NULL;
     int nsaved = 0;
-    if (cfg.resume && cfg.out && (saved = saved_command(cfg.out, &nsaved, &saved_buf))) {
+    if (cfg.resume && cfg.out && (saved = saved_command(cfg.out, &nsaved))) {
         cgalr_train_config_t from;
         cgalr_train_config_default(&from);
         int chk = 0;
@@ -388,8 +350,7 @@ int cgalr_cmd_train(int argc, char **argv)
             r = parse_options(argc, argv, &from, &u, &check_only);
             if (r) {
                 free(saved);
-                free(saved_buf);
-                return r < 0 ? CGALR_EXIT_OK : r;
+                        return r < 0 ? CGALR_EXIT_OK : r;
             }
             cfg = from;
         }
@@ -397,13 +358,11 @@ int cgalr_cmd_train(int argc, char **argv)
     if (optind < argc) {
         fprintf(stderr, "cgalr train: unexpected argument '%s'\n", argv[optind]);
         free(saved);
-        free(saved_buf);
         return CGALR_EXIT_USAGE;
     }
     if (cgalr_train_config_validate(&cfg) != CGALR_OK) {
         fprintf(stderr, "cgalr train: %s\n", cgalr_last_error());
         free(saved);
-        free(saved_buf);
         return CGALR_EXIT_USAGE;
     }
     if (check_only) {
@@ -412,7 +371,6 @@ int cgalr_cmd_train(int argc, char **argv)
         if (cst != CGALR_OK)
             fprintf(stderr, "cgalr train: %s\n", cgalr_last_error());
         free(saved);
-        free(saved_buf);
         return cst == CGALR_OK ? CGALR_EXIT_OK : cli_exit_code(cst);
     }
     struct sigaction sa;
@@ -425,20 +383,18 @@ int cgalr_cmd_train(int argc, char **argv)
     cgalr_train_hooks_t hooks = {on_progress, on_epoch, &stop_flag, &u};
     cgalr_train_summary_t s;
     cgalr_status_t st = cgalr_train_run(&cfg, &hooks, &s);
-    free(saved); /* cfg's strings may point into saved_buf until here */
+    free(saved); /* cfg's strings may point into the saved words until here */
     saved = NULL;
     if (u.line_open)
         fprintf(stderr, "\n");
     if (st != CGALR_OK) {
         fprintf(stderr, "cgalr train: %s\n", cgalr_last_error());
-        free(saved_buf);
         return cli_exit_code(st);
     }
     if (s.interrupted) {
         fprintf(stderr, "cgalr train: interrupted after %ld complete epochs; continue with the same command and "
                         "--resume\n",
                 s.epochs_done);
-        free(saved_buf);
         return CGALR_EXIT_FAIL;
     }
     if (s.already_finished && !u.quiet)
@@ -451,6 +407,5 @@ int cgalr_cmd_train(int argc, char **argv)
                cfg.out, s.best_val_acc, s.final_test_acc, s.epochs_done, s.seconds,
                isfinite(s.epoch_seconds) ? s.epoch_seconds : 0.0, s.ctrl_seconds, 100.0 * s.ctrl_share);
     }
-    free(saved_buf);
     return CGALR_EXIT_OK;
 }

@@ -4,6 +4,7 @@
 #include "cgalr/report.h"
 
 #include "cgalr/ctrl.h"
+#include "report/provenance.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -68,6 +69,7 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
 typedef struct {
     char *dir;
     char *data, *model, *method;
+    char *command; /* config.json's "command" (NULL when absent) */
     double lr;   /* NaN for methods without a learning rate (dog) */
     long long seed;
     int epochs;
@@ -200,6 +202,7 @@ static void run_free(run *r)
     free(r->data);
     free(r->model);
     free(r->method);
+    free(r->command);
     cgalr_metrics_free(&r->m);
 }
 
@@ -247,6 +250,12 @@ static int load_run(const char *dir, run *r, char *why, size_t whylen)
     r->seed = (long long)seed->valuedouble;
     r->epochs = (int)epochs->valuedouble;
     r->lr = (cJSON_IsNumber(lr) && method_has_lr(sched->valuestring)) ? lr->valuedouble : NAN;
+    const cJSON *command = cJSON_GetObjectItemCaseSensitive(cfg, "command");
+    if (cJSON_IsString(command) && !(r->command = strdup(command->valuestring))) {
+        cJSON_Delete(cfg);
+        run_free(r);
+        return -1;
+    }
     cJSON_Delete(cfg);
     if (!r->dir || !r->data || !r->model || !r->method) {
         run_free(r);
@@ -884,31 +893,19 @@ cgalr_status_t cgalr_report_write(const char *dir, const cgalr_report_config_t *
                    "config.json and metrics.jsonl.\n\n",
               ndg, ndg == 1 ? "" : "s");
     {
-        /* the grid command that made these runs, so the report says how to reproduce it */
-        char gp[4200];
-        snprintf(gp, sizeof gp, "%s/grid.json", dir);
-        char *text = read_text(gp);
-        cJSON *g = text ? cJSON_Parse(text) : NULL;
-        free(text);
-        const char *keys[] = {"data", "model", "methods", "lrs", "seeds"};
-        int ok = cJSON_IsObject(g) && cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(g, "epochs"));
-        for (size_t k = 0; ok && k < 5; k++)
-            ok = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(g, keys[k]));
-        if (ok) {
-            sb_printf(&md, "Reproduce with:\n\n```\ncgalr grid");
-            for (size_t k = 0; k < 5; k++)
-                sb_printf(&md, " --%s %s", keys[k], cJSON_GetObjectItemCaseSensitive(g, keys[k])->valuestring);
-            sb_printf(&md, " --epochs %d --out %s", (int)cJSON_GetObjectItemCaseSensitive(g, "epochs")->valuedouble, dir);
-            const cJSON *opts = cJSON_GetObjectItemCaseSensitive(g, "train_options");
-            if (cJSON_IsArray(opts) && cJSON_GetArraySize(opts) > 0) {
-                sb_printf(&md, " --");
-                for (const cJSON *o = opts->child; o; o = o->next)
-                    if (cJSON_IsString(o))
-                        sb_printf(&md, " %s", o->valuestring);
-            }
-            sb_printf(&md, "\ncgalr report %s\n```\n\n", dir);
+        /* how to remake these runs, told by the runs themselves (provenance.c) */
+        report_run_command_t *rc = calloc(c.n + 1, sizeof *rc);
+        for (size_t i = 0; rc && i < c.n; i++) {
+            rc[i].command = c.runs[i].command;
+            rc[i].has_lr = method_has_lr(c.runs[i].method);
         }
-        cJSON_Delete(g);
+        char *prov = rc ? report_provenance(rc, c.n, dir) : NULL;
+        free(rc);
+        if (!prov)
+            md.oom = 1;
+        else
+            sb_printf(&md, "%s", prov);
+        free(prov);
     }
     write_definitions(&md);
 

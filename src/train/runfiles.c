@@ -47,6 +47,16 @@ static void append_quoted(char *cmd, size_t cap, int *k, const char *flag, const
         *k += snprintf(cmd + *k, cap - (size_t)*k, "'");
 }
 
+/* The shortest decimal that reads back as v exactly. */
+static void shortest(char *out, size_t cap, double v)
+{
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(out, cap, "%.*g", prec, v);
+        if (strtod(out, NULL) == v)
+            return;
+    }
+}
+
 char *train_config_json(const cgalr_train_config_t *c, int has_lr)
 {
     cJSON *o = cJSON_CreateObject();
@@ -96,13 +106,30 @@ char *train_config_json(const cgalr_train_config_t *c, int has_lr)
     cJSON_AddNumberToObject(o, "resize", c->resize);
 
     /* the command line that reruns it */
-    char cmd[4096];
-    int k = snprintf(cmd, sizeof cmd,
-                     "cgalr train --data %s --model %s --sched %s --lr %.17g --epochs %ld --batch %zu --seed %s "
-                     "--threads %d --probe %zu --ctrl-every %ld --wd %.17g --val-fraction %.17g --split-seed %s "
-                     "--limit %zu",
-                     c->data, c->model, c->sched, c->lr, c->epochs, c->batch, seed, c->threads, c->probe_n,
-                     c->ctrl_every, c->weight_decay, c->val_fraction, split, c->limit);
+    char cmd[4096], lr[32], wd[32], vf[32];
+    shortest(lr, sizeof lr, c->lr);
+    shortest(wd, sizeof wd, c->weight_decay);
+    shortest(vf, sizeof vf, c->val_fraction);
+    cgalr_train_config_t d; /* options at their default are left out: the command stays readable */
+    cgalr_train_config_default(&d);
+    int k = snprintf(cmd, sizeof cmd, "cgalr train --data %s --model %s --sched %s --lr %s --epochs %ld --seed %s",
+                     c->data, c->model, c->sched, lr, c->epochs, seed);
+    if (k > 0 && (size_t)k < sizeof cmd && c->batch != d.batch)
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --batch %zu", c->batch);
+    if (k > 0 && (size_t)k < sizeof cmd && c->threads != d.threads)
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --threads %d", c->threads);
+    if (k > 0 && (size_t)k < sizeof cmd && c->probe_n != d.probe_n)
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --probe %zu", c->probe_n);
+    if (k > 0 && (size_t)k < sizeof cmd && c->ctrl_every != d.ctrl_every)
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --ctrl-every %ld", c->ctrl_every);
+    if (k > 0 && (size_t)k < sizeof cmd && c->weight_decay != d.weight_decay)
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --wd %s", wd);
+    if (k > 0 && (size_t)k < sizeof cmd && c->val_fraction != d.val_fraction)
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --val-fraction %s", vf);
+    if (k > 0 && (size_t)k < sizeof cmd && c->split_seed != d.split_seed)
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --split-seed %s", split);
+    if (k > 0 && (size_t)k < sizeof cmd && c->limit != d.limit)
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --limit %zu", c->limit);
     if (c->data_dir)
         append_quoted(cmd, sizeof cmd, &k, "--data-dir", c->data_dir);
     if (k > 0 && (size_t)k < sizeof cmd && c->probe_layer && *c->probe_layer)

@@ -1,0 +1,19 @@
+/* A command line kept as one string (config.json's "command") split back into words the way a
+ * POSIX shell splits what cgalr writes: words separated by spaces, '...' quoted literally,
+ * backslash escaping one character outside quotes. */
+#ifndef CGALR_SHELLWORDS_H
+#define CGALR_SHELLWORDS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Splits cmd into a NULL-terminated malloc'd array of words (*n of them); the words live in one
+ * block owned by the array: free(words) releases everything. NULL when out of memory or on an
+ * unterminated quote. */
+char **cgalr_shell_split(const char *cmd, int *n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
