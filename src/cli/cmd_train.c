@@ -392,9 +392,9 @@ int cgalr_cmd_train(int argc, char **argv)
         return cli_exit_code(st);
     }
     if (s.interrupted) {
-        fprintf(stderr, "cgalr train: interrupted after %ld complete epochs; continue with the same command and "
+        fprintf(stderr, "cgalr train: interrupted after %ld complete epochs; continue with: cgalr train --out %s "
                         "--resume\n",
-                s.epochs_done);
+                s.epochs_done, cfg.out);
         return CGALR_EXIT_FAIL;
     }
     if (s.already_finished && !u.quiet)
