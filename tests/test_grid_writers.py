@@ -219,4 +219,24 @@ p = run("train", "--data", "fashion-mnist", "--model", "mlp", "--sched", "platea
         "--out", os.path.join(TMP, "v3"), "--check")
 check(p.returncode == 2 and "plateau" in p.stderr, f"plateau without validation: {p.returncode} {p.stderr}")
 
+# ---- folds as a grid dimension: one run per fold, the report pairs by (fold, seed) ----
+GF = os.path.join(TMP, "folds")
+p = run("grid", "--data", "mutag", "--model", "gin", "--methods", "constant,cgalr-top", "--lrs", "0.01", "--seeds", "0,1",
+        "--folds", "3", "--epochs", "2", "--jobs", "2", "--out", GF)
+check(p.returncode == 0 and "[12/12]" in p.stdout, f"grid --folds 3: {p.returncode} {p.stdout} {p.stderr}")
+seen = set()
+for d in runs_of(GF):
+    c = json.load(open(os.path.join(d, "config.json")))
+    seen.add((c["sched"], c["seed"], c["folds"], c["fold"]))
+    check(d.endswith(f"_f{c['fold']}"), f"{d}: run directory names its fold")
+check(seen == {(m, s, 3, f) for m in ("constant", "cgalr-top") for s in (0, 1) for f in range(3)}, f"fold runs: {seen}")
+p = run("report", GF, "--no-figures")
+md = open(os.path.join(GF, "report.md")).read()
+row = [l for l in md.splitlines() if l.startswith("| cgalr-top | constant |")]
+check(len(row) == 1 and row[0].split("|")[5].strip() == "6", f"RED pairs over (fold, seed): {row}")
+check("--folds 3" in md and "--fold 0" not in md, "reproduce line names --folds, not one fold")
+p = run("grid", "--data", "mutag", "--model", "gin", "--methods", "constant", "--seeds", "0", "--folds", "1",
+        "--out", os.path.join(TMP, "gf-bad"))
+check(p.returncode == 2 and "--folds" in p.stderr, f"--folds 1: {p.returncode} {p.stderr}")
+
 finish()

@@ -40,7 +40,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: cgalr grid --data D --model M --methods LIST --out DIR [--lrs LIST] [--seeds LIST]\n"
             "                  [--epochs E] [--jobs J] [--force] [--dry-run] [cgalr train options]\n\n"
-            "Runs `cgalr train` once per (method, lr, seed) into DIR/<method>_lr<lr>_s<seed> (the parameter-free\n"
+            "Runs `cgalr train` once per (method, lr, seed[, fold]) into DIR/<method>_lr<lr>_s<seed> (the parameter-free\n"
             "methods, which have no learning rate, once per seed: DIR/<method>_s<seed>). Rerunning the same\n"
             "command skips finished runs, resumes interrupted ones and reruns damaged ones (a malformed or\n"
             "incomplete metrics.jsonl); a DIR made by a different command is refused unless --force, which\n"
@@ -51,6 +51,8 @@ static void usage(FILE *f)
             "  --lrs LIST       comma-separated learning rates (default 0.1,0.01,0.001)\n"
             "  --seeds LIST     comma-separated seeds (default 0,1,2)\n"
             "  --epochs E       epochs per run (default 10)\n"
+            "  --folds K        graph datasets: stratified K-fold, one run per fold as well (DIR/..._f<fold>),\n"
+            "                   each fold the test set of its run; the report pairs runs by (fold, seed)\n"
             "  --jobs J         runs at once, as separate processes (default 1)\n"
             "  --force          accept a DIR made by a different grid command; rerun its runs that differ\n"
             "  --dry-run        list the runs and what would happen to each, run nothing\n"
@@ -81,6 +83,7 @@ typedef struct {
     int has_lr;
     char lr_text[64];
     char seed[32];
+    char fold[24];     /* "" without --folds */
     char dir[4096];
     pid_t pid;
     int state;
@@ -94,6 +97,8 @@ typedef struct {
 typedef struct {
     const char *data, *model, *out;
     char methods_s[1024], lrs_s[1024], seeds_s[1024], epochs_s[32];
+    long folds;           /* 0: one run per (method, lr, seed); K: also one per fold */
+    char folds_s[16];
     long jobs;
     int force, dry;
     char *pass[MAX_PASS]; /* the train options every run gets */
@@ -130,13 +135,14 @@ static int is_dir(const char *p)
 
 /* ---- options ------------------------------------------------------------------------------ */
 
-enum { G_DATA = 1000, G_MODEL, G_METHODS, G_LRS, G_SEEDS, G_EPOCHS, G_OUT, G_JOBS, G_FORCE, G_DRY, G_HELP, G_TRAIN };
+enum { G_DATA = 1000, G_MODEL, G_METHODS, G_LRS, G_SEEDS, G_EPOCHS, G_OUT, G_JOBS, G_FORCE, G_DRY, G_HELP, G_FOLDS,
+       G_TRAIN };
 
 /* Train options the grid sets per run itself, with the grid option that does it. */
 static const char *owned_by_grid(const char *name)
 {
     static const char *const own[][2] = {{"sched", "--methods"}, {"method", "--methods"}, {"lr", "--lrs"},
-                                         {"seed", "--seeds"},    {"out", "--out"},         {"resume", NULL},
+                                         {"seed", "--seeds"},    {"out", "--out"},         {"resume", NULL}, {"fold", "--folds"},
                                          {"restart", NULL},      {"check", "--dry-run"},   {"quiet", NULL}};
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
         if (!strcmp(name, own[i][0]))
@@ -169,6 +175,7 @@ static int parse_args(int argc, char **argv, grid_args *g)
                                         {"jobs", required_argument, 0, G_JOBS},
                                         {"force", no_argument, 0, G_FORCE},
                                         {"dry-run", no_argument, 0, G_DRY},
+                                        {"folds", required_argument, 0, G_FOLDS},
                                         {"help", no_argument, 0, G_HELP}};
     size_t n = 0;
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
@@ -212,6 +219,17 @@ static int parse_args(int argc, char **argv, grid_args *g)
                 fprintf(stderr, "cgalr grid: --jobs '%s': expected 1 .. 64\n", optarg);
                 return CGALR_EXIT_USAGE;
             }
+            break;
+        }
+        case G_FOLDS: {
+            char *end;
+            g->folds = strtol(optarg, &end, 10);
+            if (*end || end == optarg || g->folds < 2 || g->folds > 100) {
+                fprintf(stderr, "cgalr grid: --folds '%s': expected 2 .. 100 (graph datasets: stratified K-fold, "
+                                "every fold the test set of its own run)\n", optarg);
+                return CGALR_EXIT_USAGE;
+            }
+            snprintf(g->folds_s, sizeof g->folds_s, "%ld", g->folds);
             break;
         }
         case G_FORCE: g->force = 1; break;
@@ -291,6 +309,12 @@ static int train_argv(const grid_args *g, const job *j, char **args)
     }
     args[k++] = "--seed";
     args[k++] = (char *)j->seed;
+    if (j->fold[0]) {
+        args[k++] = "--folds";
+        args[k++] = (char *)g->folds_s;
+        args[k++] = "--fold";
+        args[k++] = (char *)j->fold;
+    }
     args[k++] = "--out";
     args[k++] = (char *)j->dir;
     args[k++] = "--resume";
@@ -325,7 +349,8 @@ static long plan_jobs(const grid_args *g, job **out_jobs)
         fprintf(stderr, "cgalr grid: --epochs '%s': expected 1 .. 100000\n", g->epochs_s);
         return -1;
     }
-    job *J = calloc((size_t)nm * (size_t)nl * (size_t)ns, sizeof *J);
+    size_t nf = g->folds ? (size_t)g->folds : 1;
+    job *J = calloc((size_t)nm * (size_t)nl * (size_t)ns * nf, sizeof *J);
     if (!J) {
         fprintf(stderr, "cgalr grid: out of memory\n");
         return -1;
@@ -368,16 +393,23 @@ static long plan_jobs(const grid_args *g, job **out_jobs)
                         fprintf(stderr, "cgalr grid: seed %s listed twice\n", seeds[s]);
                         goto bad;
                     }
-                job *j = &J[nj++];
-                snprintf(j->method, sizeof j->method, "%s", methods[a]);
-                j->has_lr = has_lr;
-                j->lr = lr;
-                snprintf(j->lr_text, sizeof j->lr_text, "%s", has_lr ? lrs[b] : "");
-                snprintf(j->seed, sizeof j->seed, "%llu", sv);
-                if (has_lr)
-                    snprintf(j->dir, sizeof j->dir, "%s/%s_lr%g_s%llu", g->out, j->method, lr, sv);
-                else
-                    snprintf(j->dir, sizeof j->dir, "%s/%s_s%llu", g->out, j->method, sv);
+                for (size_t f = 0; f < nf; f++) {
+                    job *j = &J[nj++];
+                    snprintf(j->method, sizeof j->method, "%s", methods[a]);
+                    j->has_lr = has_lr;
+                    j->lr = lr;
+                    snprintf(j->lr_text, sizeof j->lr_text, "%s", has_lr ? lrs[b] : "");
+                    snprintf(j->seed, sizeof j->seed, "%llu", sv);
+                    char fs[24] = "";
+                    if (g->folds) {
+                        snprintf(j->fold, sizeof j->fold, "%zu", f);
+                        snprintf(fs, sizeof fs, "_f%zu", f);
+                    }
+                    if (has_lr)
+                        snprintf(j->dir, sizeof j->dir, "%s/%s_lr%g_s%llu%s", g->out, j->method, lr, sv, fs);
+                    else
+                        snprintf(j->dir, sizeof j->dir, "%s/%s_s%llu%s", g->out, j->method, sv, fs);
+                }
             }
         }
     }
@@ -494,6 +526,8 @@ static cJSON *manifest(const grid_args *g)
     cJSON_AddStringToObject(man, "lrs", g->lrs_s);
     cJSON_AddStringToObject(man, "seeds", g->seeds_s);
     cJSON_AddNumberToObject(man, "epochs", strtod(g->epochs_s, NULL));
+    if (g->folds)
+        cJSON_AddNumberToObject(man, "folds", (double)g->folds);
     cJSON *pa = cJSON_AddArrayToObject(man, "train_options");
     for (int i = 0; i < g->npass; i++)
         cJSON_AddItemToArray(pa, cJSON_CreateString(g->pass[i]));

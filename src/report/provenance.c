@@ -108,6 +108,8 @@ char *report_provenance(const report_run_command_t *runs, size_t n, const char *
                 if (runs[i].has_lr && m == nl)
                     lrs[nl++] = lr;
                 k++;
+            } else if (has_val && !strcmp(w[k], "--fold")) {
+                k++; /* a grid dimension: --folds K stays with the shared options */
             } else if (has_val && !strcmp(w[k], "--seed")) {
                 unsigned long long s = strtoull(w[k + 1], NULL, 10);
                 size_t m = 0;

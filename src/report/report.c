@@ -72,6 +72,7 @@ typedef struct {
     char *command; /* config.json's "command" (NULL when absent) */
     double lr;   /* NaN for methods without a learning rate (dog) */
     long long seed;
+    int fold;    /* the test fold with --folds K; -1 for a fixed split */
     int epochs;
     cgalr_metrics_t m;
     double final_val_loss; /* +inf when diverged or non-finite */
@@ -248,6 +249,8 @@ static int load_run(const char *dir, run *r, char *why, size_t whylen)
     r->model = strdup(model->valuestring);
     r->method = strdup(sched->valuestring);
     r->seed = (long long)seed->valuedouble;
+    const cJSON *fold = cJSON_GetObjectItemCaseSensitive(cfg, "fold");
+    r->fold = cJSON_IsNumber(fold) ? (int)fold->valuedouble : -1;
     r->epochs = (int)epochs->valuedouble;
     r->lr = (cJSON_IsNumber(lr) && method_has_lr(sched->valuestring)) ? lr->valuedouble : NAN;
     const cJSON *command = cJSON_GetObjectItemCaseSensitive(cfg, "command");
@@ -307,8 +310,13 @@ static int cmp_run(const void *pa, const void *pb)
         return a->lr > b->lr ? -1 : 1;
     if (a->seed != b->seed)
         return a->seed < b->seed ? -1 : 1;
+    if (a->fold != b->fold)
+        return a->fold < b->fold ? -1 : 1;
     return 0;
 }
+
+/* Runs of two methods pair when they saw the same data and initialisation: (fold, seed). */
+static int same_pair(const run *a, const run *b) { return a->seed == b->seed && a->fold == b->fold; }
 
 static int same_lr(double a, double b) { return (isnan(a) && isnan(b)) || a == b; }
 
@@ -740,17 +748,17 @@ static void write_definitions(sbuf *md)
               "- Final validation loss: `val_loss` of the last epoch line; a diverged run (or a non-finite "
               "loss) counts as +inf.\n"
               "- Best grid value of a method: the learning rate with the smallest mean final validation loss "
-              "over seeds (ties: the smallest learning rate); worst: the largest mean (ties: the largest "
+              "over its runs (seeds, and folds with --folds; ties: the smallest learning rate); worst: the largest mean (ties: the largest "
               "learning rate). The parameter-free methods (dog, prodigy, dadapt-*) have one value, shown as `-`.\n"
               "- Final test accuracy: `test_acc` of the last epoch line (for a diverged run, its last "
               "completed epoch). Best validation accuracy: the largest `val_acc` over epochs.\n"
-              "- Spread: mean ± sample standard deviation (n - 1 in the denominator; 0 for one seed) "
-              "[min, max] over seeds.\n"
+              "- Spread: mean ± sample standard deviation (n - 1 in the denominator; 0 for one run) "
+              "[min, max] over the runs (seeds x folds).\n"
               "- RED = (err_cgalr - err_base) / err_base with err = 1 - final test accuracy, each method at "
-              "its best grid value. RED < 0 favours CG-ALR. *Paired RED* is computed per seed present in "
-              "both methods (seeds with err_base = 0 left out) and averaged; its 95%% CI is the Student t "
-              "interval mean ± t(0.975, n-1) · sd / sqrt(n) over those per-seed values (n/a for n < 2). "
-              "*RED of mean errors* uses the mean errors over the same seeds.\n"
+              "its best grid value. RED < 0 favours CG-ALR. *Paired RED* is computed per (fold, seed) pair present in "
+              "both methods (pairs with err_base = 0 left out) and averaged; its 95%% CI is the Student t "
+              "interval mean ± t(0.975, n-1) · sd / sqrt(n) over those per-pair values (n/a for n < 2). "
+              "*RED of mean errors* uses the mean errors over the same pairs.\n"
               "- Time per epoch: `seconds` (training and evaluation of the epoch) averaged over every epoch "
               "line of every run of the method; controller share: the sum of `ctrl_seconds` (probe forward, "
               "connectome, distance, gate) over the sum of `seconds` of the same lines.\n\n");
@@ -812,10 +820,10 @@ cgalr_status_t cgalr_report_write(const char *dir, const cgalr_report_config_t *
     for (size_t i = 1; i < c.n; i++)
         if (cmp_run(&runs[i - 1], &runs[i]) == 0) {
             cgalr_status_t s = cgalr_fail(CGALR_EFORMAT,
-                                          "%s and %s are the same run (data %s, model %s, method %s, lr %g, seed %lld): "
-                                          "move one away",
+                                          "%s and %s are the same run (data %s, model %s, method %s, lr %g, seed %lld, "
+                                          "fold %d): move one away",
                                           runs[i - 1].dir, runs[i].dir, runs[i].data, runs[i].model, runs[i].method,
-                                          runs[i].lr, runs[i].seed);
+                                          runs[i].lr, runs[i].seed, runs[i].fold);
             free_collection(&c);
             return s;
         }
@@ -977,7 +985,7 @@ cgalr_status_t cgalr_report_write(const char *dir, const cgalr_report_config_t *
                 if (method_is_cgalr(mb->method))
                     continue;
                 if (!any_red)
-                    sb_printf(&md, "| CG-ALR | baseline | lr (CG-ALR) | lr (baseline) | paired seeds | "
+                    sb_printf(&md, "| CG-ALR | baseline | lr (CG-ALR) | lr (baseline) | pairs (fold, seed) | "
                                    "RED of mean errors | paired RED | 95%% CI |\n"
                                    "| --- | --- | --- | --- | --- | --- | --- | --- |\n");
                 any_red = 1;
@@ -988,7 +996,7 @@ cgalr_status_t cgalr_report_write(const char *dir, const cgalr_report_config_t *
                     const run *ra = &runs[ca->first + i];
                     for (size_t j = 0; j < cb->count; j++) {
                         const run *rb = &runs[cb->first + j];
-                        if (rb->seed != ra->seed || isnan(ra->final_test_acc) || isnan(rb->final_test_acc))
+                        if (!same_pair(ra, rb) || isnan(ra->final_test_acc) || isnan(rb->final_test_acc))
                             continue;
                         double ea = 1.0 - ra->final_test_acc, eb = 1.0 - rb->final_test_acc;
                         if (eb == 0.0)
