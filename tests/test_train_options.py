@@ -255,9 +255,13 @@ check(p.returncode == 2 and "--augment" in p.stderr and not os.path.exists(gbad)
       f"grid with -- --augment on mutag: {p.returncode} {p.stderr}")
 # the grid passes them on to every run
 p = run("grid", "--data", "mutag", "--model", "gin", "--methods", "constant", "--lrs", "0.01", "--seeds", "0",
-        "--epochs", "1", "--out", os.path.join(TMP, "grid"), "--", "--folds", "10", "--fold", "2", "--batch", "32")
-check(p.returncode == 0, f"grid with --folds: {p.returncode} {p.stdout} {p.stderr}")
+        "--epochs", "1", "--out", os.path.join(TMP, "grid"), "--", "--split-seed", "3", "--batch", "17")
+check(p.returncode == 0, f"grid with -- --batch: {p.returncode} {p.stdout} {p.stderr}")
 gcfg = load(os.path.join(TMP, "grid", "constant_lr0.01_s0"), "config.json")
-check(gcfg.get("folds") == 10 and gcfg.get("fold") == 2, f"grid run config.json: {gcfg}")
+check(gcfg.get("batch") == 17 and gcfg.get("split_seed") == "3", f"grid run config.json: {gcfg}")
+# folds are the grid's own dimension: a single fold after -- points to --folds
+p = run("grid", "--data", "mutag", "--model", "gin", "--methods", "constant", "--lrs", "0.01", "--seeds", "0",
+        "--epochs", "1", "--out", os.path.join(TMP, "grid-f"), "--", "--fold", "2")
+check(p.returncode == 2 and "--fold" in p.stderr, f"grid with -- --fold: {p.returncode} {p.stderr}")
 
 finish()

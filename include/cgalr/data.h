@@ -74,6 +74,9 @@ typedef struct cgalr_data_config {
                                  (all images must then share one size); mini-imagenet default 84 */
     size_t limit;             /* keep at most this many samples per split (a uniform random
                                  subset drawn by split_seed, for quick runs); 0 = all */
+    size_t train_subset;      /* images: keep this many of the training pool, equal numbers per
+                                 class, drawn by split_seed, before validation is carved from it
+                                 (the test split stays whole); 0 = all */
 } cgalr_data_config_t;
 
 /* Fills the defaults listed above (name NULL: the caller sets it). */

@@ -39,6 +39,8 @@ typedef struct cgalr_train_config {
     double val_fraction;     /* validation carved from the training split. Default 0.1 */
     uint64_t split_seed;     /* the split, shared by every seed of a grid. Default 0 */
     size_t limit;            /* at most this many samples per split (quick runs); 0 = all */
+    size_t train_subset;     /* images: a class-balanced training subset of this many samples,
+                                validation carved from it, the test split whole; 0 = all */
     int node_attr;           /* graphs: use node attributes too. Default 0 */
 
     /* Data options passed to the dataset (cgalr/data.h). Options of the other kind of dataset

@@ -51,6 +51,8 @@ static void usage(FILE *f)
             "  --val-fraction F     validation carved from training (default 0.1)\n"
             "  --split-seed S       seed of the splits (default 0, shared by every run seed)\n"
             "  --limit N            at most N samples per split (quick runs)\n"
+            "  --train-subset N     images: a fixed class-balanced training subset of N samples (drawn by\n"
+            "                       --split-seed), validation carved from it, the test split whole\n"
             "  --node-attr          graphs: use node attributes as features too\n"
             "  --folds K --fold I   graphs: stratified K-fold (K = 2 .. 100), fold I (0 .. K-1) is the test\n"
             "                       set, validation carved from the rest (default: stratified 80/10/10)\n"
@@ -156,7 +158,7 @@ static void on_epoch(void *user, const cgalr_epoch_record_t *r)
 enum { O_DATA = 256, O_DATADIR, O_MODEL, O_SCHED, O_LR, O_EPOCHS, O_BATCH, O_SEED, O_THREADS, O_OUT, O_RESUME,
        O_PROBE, O_PROBELAYER, O_CTRLEVERY, O_SCHEDOPT, O_WD, O_VALFRAC, O_SPLITSEED, O_LIMIT, O_NODEATTR,
        O_FOLDS, O_FOLD, O_DEGREE, O_AUGMENT, O_CROP, O_FLIP, O_NONORM, O_COARSE, O_RESIZE, O_CACHEDIR,
-       O_CHECK, O_QUIET, O_RESTART, O_HELP };
+       O_CHECK, O_QUIET, O_RESTART, O_SUBSET, O_HELP };
 static const struct option opts[] = {
     {"data", required_argument, 0, O_DATA},         {"data-dir", required_argument, 0, O_DATADIR},
     {"model", required_argument, 0, O_MODEL},       {"sched", required_argument, 0, O_SCHED},
@@ -175,6 +177,7 @@ static const struct option opts[] = {
     {"coarse", no_argument, 0, O_COARSE},           {"resize", required_argument, 0, O_RESIZE},
     {"cache-dir", required_argument, 0, O_CACHEDIR}, {"check", no_argument, 0, O_CHECK},
     {"quiet", no_argument, 0, O_QUIET},           {"restart", no_argument, 0, O_RESTART},
+    {"train-subset", required_argument, 0, O_SUBSET},
     {"help", no_argument, 0, O_HELP},               {0, 0, 0, 0}};
 
 const struct option *cli_train_options(void) { return opts; }
@@ -256,6 +259,11 @@ static int parse_options(int argc, char **argv, cgalr_train_config_t *cfg, ui *u
             if (!parse_u64(optname, optarg, 1ULL << 40, &v))
                 return CGALR_EXIT_USAGE;
             cfg->limit = (size_t)v;
+            break;
+        case O_SUBSET:
+            if (!parse_u64(optname, optarg, 1ULL << 40, &v))
+                return CGALR_EXIT_USAGE;
+            cfg->train_subset = (size_t)v;
             break;
         case O_NODEATTR: cfg->node_attr = 1; break;
         case O_FOLDS:

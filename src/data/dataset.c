@@ -603,6 +603,45 @@ static cgalr_status_t carve(idlist_t *pool, const int32_t *labels, size_t classe
     return CGALR_OK;
 }
 
+/* Keeps n samples of `pool`, as equal a number per class as the classes allow (the classes with
+ * fewer members give all they have, the rest is shared out), drawn by rng. */
+static cgalr_status_t balanced_subset(idlist_t *pool, const int32_t *labels, size_t classes, size_t n,
+                                      const cgalr_rng_t *rng)
+{
+    size_t *flat = NULL, *start = NULL, *take = calloc(classes + 1, sizeof *take);
+    cgalr_status_t st = take ? by_class(pool, labels, classes, rng, &flat, &start)
+                             : cgalr_fail(CGALR_ENOMEM, "out of memory for splits");
+    if (st) {
+        free(flat);
+        free(start);
+        free(take);
+        return st;
+    }
+    /* one sample at a time to each class that still has members, in class order: equal shares,
+     * the remainder to the first classes */
+    size_t given = 0;
+    while (given < n) {
+        size_t before = given;
+        for (size_t c = 0; c < classes && given < n; c++)
+            if (take[c] < start[c + 1] - start[c]) {
+                take[c]++;
+                given++;
+            }
+        if (given == before)
+            break;
+    }
+    size_t keep = 0;
+    for (size_t c = 0; c < classes; c++)
+        for (size_t k = 0; k < take[c]; k++)
+            pool->id[keep++] = flat[start[c] + k];
+    pool->n = keep;
+    qsort(pool->id, pool->n, sizeof *pool->id, cmp_size);
+    free(flat);
+    free(start);
+    free(take);
+    return CGALR_OK;
+}
+
 /* Stratified k-fold: the j-th shuffled member of class c goes to fold (j + offset_c) mod k,
  * offsets chained across classes so the folds also balance in total size. */
 static cgalr_status_t kfold(idlist_t *pool, const int32_t *labels, size_t classes, int folds, int fold,
@@ -674,7 +713,11 @@ static cgalr_status_t make_splits(cgalr_dataset_t *ds, const cgalr_data_config_t
             sp[1].id = NULL;
             st = carve(&sp[0], ds->labels, ds->info.classes, vf, &r_val, &sp[1]);
         }
-    } else if (sp[1].n == 0 && cfg->val_fraction > 0) {
+    } else if (cfg->train_subset && cfg->train_subset < sp[0].n) {
+        cgalr_rng_t r_sub = cgalr_rng_derive(&base, 3);
+        st = balanced_subset(&sp[0], ds->labels, ds->info.classes, cfg->train_subset, &r_sub);
+    }
+    if (!st && ds->info.kind != CGALR_DATA_GRAPH && sp[1].n == 0 && cfg->val_fraction > 0) {
         free(sp[1].id);
         sp[1].id = NULL;
         st = carve(&sp[0], ds->labels, ds->info.classes, cfg->val_fraction, &r_val, &sp[1]);

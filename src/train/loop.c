@@ -65,6 +65,9 @@ static cgalr_status_t validate_data_options(const cgalr_train_config_t *c)
         return cgalr_fail(CGALR_EINVAL, "--folds %d needs --fold I, the test fold (0 .. %d)", c->folds, c->folds - 1);
     if (c->folds >= 2 && (c->fold < 0 || c->fold >= c->folds))
         return cgalr_fail(CGALR_EINVAL, "--fold %d: expected 0 .. %d with --folds %d", c->fold, c->folds - 1, c->folds);
+    if (c->train_subset == 1 || c->train_subset > ((size_t)1 << 40))
+        return cgalr_fail(CGALR_EINVAL, "--train-subset %zu: expected at least 2 samples (0 = the whole training split)",
+                          c->train_subset);
     if (c->resize < 0 || c->resize > 4096)
         return cgalr_fail(CGALR_EINVAL, "--resize %d: expected 1 .. 4096 (0 = the dataset's default)", c->resize);
     if (graph) {
@@ -79,6 +82,9 @@ static cgalr_status_t validate_data_options(const cgalr_train_config_t *c)
                                             "(graphs)", d);
         if (!c->normalize)
             return cgalr_fail(CGALR_EINVAL, "--no-normalize applies to image datasets only, not '%s' (graphs)", d);
+        if (c->train_subset)
+            return cgalr_fail(CGALR_EINVAL, "--train-subset applies to image datasets only, not '%s' (graphs: use "
+                                            "--folds)", d);
     } else {
         if (c->folds)
             return cgalr_fail(CGALR_EINVAL, "--folds applies to graph datasets only (mutag, enzymes, proteins, tu:NAME), "
@@ -523,6 +529,7 @@ static cgalr_status_t setup(ctx *c)
     dc.val_fraction = cfg->val_fraction;
     dc.split_seed = cfg->split_seed;
     dc.limit = cfg->limit;
+    dc.train_subset = cfg->train_subset;
     dc.node_attr = cfg->node_attr;
     dc.cache_dir = cfg->cache_dir;
     dc.folds = cfg->folds;

@@ -88,6 +88,7 @@ char *train_config_json(const cgalr_train_config_t *c, int has_lr)
     cJSON_AddNumberToObject(o, "val_fraction", c->val_fraction);
     cJSON_AddStringToObject(o, "split_seed", split);
     cJSON_AddNumberToObject(o, "limit", (double)c->limit);
+    cJSON_AddNumberToObject(o, "train_subset", (double)c->train_subset);
     cJSON_AddBoolToObject(o, "node_attr", c->node_attr != 0);
     cJSON_AddBoolToObject(o, "augment_crop", c->augment_crop != 0);
     cJSON_AddBoolToObject(o, "augment_flip", c->augment_flip != 0);
@@ -130,6 +131,8 @@ char *train_config_json(const cgalr_train_config_t *c, int has_lr)
         k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --split-seed %s", split);
     if (k > 0 && (size_t)k < sizeof cmd && c->limit != d.limit)
         k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --limit %zu", c->limit);
+    if (k > 0 && (size_t)k < sizeof cmd && c->train_subset != d.train_subset)
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --train-subset %zu", c->train_subset);
     if (c->data_dir)
         append_quoted(cmd, sizeof cmd, &k, "--data-dir", c->data_dir);
     if (k > 0 && (size_t)k < sizeof cmd && c->probe_layer && *c->probe_layer)
@@ -201,7 +204,8 @@ static int absent_means(const cJSON *want, const char *key)
         const char *key;
         int type; /* 0 false, 1 true, 2 number 0, 3 null */
     } later[] = {{"augment_crop", 0}, {"augment_flip", 0}, {"folds", 2},           {"fold", 3},
-                 {"degree_features", 0}, {"normalize", 1}, {"cifar100_coarse", 0}, {"resize", 2}};
+                 {"degree_features", 0}, {"normalize", 1}, {"cifar100_coarse", 0}, {"resize", 2},
+                 {"train_subset", 2}};
     for (size_t i = 0; i < sizeof later / sizeof later[0]; i++) {
         if (strcmp(key, later[i].key))
             continue;
