@@ -248,10 +248,9 @@ static int parse_args(int argc, char **argv, grid_args *g)
                         *instead ? "; use " : "", instead);
                 return CGALR_EXIT_USAGE;
             }
-            char *flag = malloc(strlen(o->name) + 3);
-            if (!flag)
-                return CGALR_EXIT_FAIL;
-            sprintf(flag, "--%s", o->name); /* freed at exit: the grid is one short-lived process */
+            static char flags[MAX_PASS][64];
+            char *flag = flags[g->npass < MAX_PASS ? g->npass : MAX_PASS - 1];
+            snprintf(flag, sizeof flags[0], "--%s", o->name);
             if (!add_pass(g, flag) || (o->has_arg == required_argument && !add_pass(g, optarg)))
                 return CGALR_EXIT_USAGE;
         }
