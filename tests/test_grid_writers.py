@@ -128,7 +128,7 @@ p = run("train", "--data", "mutag", "--model", "gin", "--sched", "constant", "--
         "--epochs", str(E + 1), "--batch", "8", "--out", os.path.join(G3, "extra"), "--quiet")
 p = run("report", G3, "--no-figures")
 md = open(os.path.join(G3, "report.md")).read()
-check("do not come from one grid command" in md and "--batch 8" in md,
+check("one grid per line" in md and "--seeds 5 --epochs 4 --batch 8" in md and "--seeds 0,1 --epochs 4 --batch 16" in md,
       f"report provenance from the runs: {md[:1500]}")
 os.system(f"rm -rf '{os.path.join(G3, 'extra')}'")
 p = run("report", G3, "--no-figures")

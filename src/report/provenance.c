@@ -1,11 +1,11 @@
 /* Where the runs came from, told by the runs: every run's config.json holds the exact command
- * that made it. Stripped of what a grid varies per run (--sched, --lr, --seed), the commands of
- * one grid are identical; the grid command is then those shared options plus the lists of
- * methods, rates and seeds actually present. A grid.json that says otherwise (a --force that was
- * interrupted, runs copied in by hand) cannot make the report lie. */
+ * that made it. Stripped of what a grid varies per run (--sched, --lr, --seed, --fold), the
+ * commands of one grid are identical. Runs are grouped by those shared options, the directory
+ * holding them, and the rates and seeds their method was run at; each group is one `cgalr grid`
+ * command (a protocol of several sub-grids gives several lines). A grid.json that says otherwise
+ * (a --force that was interrupted, runs copied in by hand) cannot make the report lie. */
 #include "report/provenance.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,152 +52,214 @@ static int put_word(str *b, const char *w)
     return put(b, "'");
 }
 
-typedef struct {
-    char *shared; /* the options besides method, rate and seed */
-    size_t runs;
-} variant;
+/* The shortest decimal that reads back as v. */
+static void shortest(char *out, size_t cap, double v)
+{
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(out, cap, "%.*g", prec, v);
+        if (strtod(out, NULL) == v)
+            return;
+    }
+}
 
-static int cmp_double_desc(const void *a, const void *b)
+/* One run, parsed. */
+typedef struct {
+    char *head;   /* " --data X --model Y" */
+    char *shared; /* the other options besides method, rate, seed and fold */
+    char *parent; /* the directory holding the run directory */
+    char *method;
+    int has_lr;
+    double lr;
+    unsigned long long seed;
+} parsed;
+
+/* Sets of rates and seeds, kept sorted (rates descending, seeds ascending). */
+typedef struct {
+    double lr[64];
+    size_t nl;
+    unsigned long long seed[256];
+    size_t ns;
+} values;
+
+static void add_lr(values *v, double lr)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x < y) - (x > y);
+    size_t i = 0;
+    while (i < v->nl && v->lr[i] > lr)
+        i++;
+    if ((i < v->nl && v->lr[i] == lr) || v->nl == 64)
+        return;
+    memmove(v->lr + i + 1, v->lr + i, (v->nl - i) * sizeof *v->lr);
+    v->lr[i] = lr;
+    v->nl++;
 }
-static int cmp_ull(const void *a, const void *b)
+
+static void add_seed(values *v, unsigned long long s)
 {
-    unsigned long long x = *(const unsigned long long *)a, y = *(const unsigned long long *)b;
-    return (x > y) - (x < y);
+    size_t i = 0;
+    while (i < v->ns && v->seed[i] < s)
+        i++;
+    if ((i < v->ns && v->seed[i] == s) || v->ns == 256)
+        return;
+    memmove(v->seed + i + 1, v->seed + i, (v->ns - i) * sizeof *v->seed);
+    v->seed[i] = s;
+    v->ns++;
 }
+
+static int same_values(const values *a, const values *b)
+{
+    return a->nl == b->nl && a->ns == b->ns && !memcmp(a->lr, b->lr, a->nl * sizeof *a->lr) &&
+           !memcmp(a->seed, b->seed, a->ns * sizeof *a->seed);
+}
+
+/* 0 when the command is not a `cgalr train` line. */
+static int parse_run(const report_run_command_t *r, parsed *p)
+{
+    memset(p, 0, sizeof *p);
+    int nw = 0;
+    char **w = r->command ? cgalr_shell_split(r->command, &nw) : NULL;
+    if (!w || nw < 2 || strcmp(w[0], "cgalr") || strcmp(w[1], "train")) {
+        free(w);
+        return 0;
+    }
+    str head = {0}, sh = {0};
+    int ok = put(&head, "") && put(&sh, "");
+    p->has_lr = r->has_lr;
+    for (int k = 2; ok && k < nw; k++) {
+        const char *val = k + 1 < nw ? w[k + 1] : NULL;
+        if (val && (!strcmp(w[k], "--sched") || !strcmp(w[k], "--method"))) {
+            ok = (p->method = strdup(val)) != NULL;
+            k++;
+        } else if (val && (!strcmp(w[k], "--data") || !strcmp(w[k], "--model"))) {
+            ok = put_word(&head, w[k]) && put_word(&head, val); /* first, where a reader looks */
+            k++;
+        } else if (val && !strcmp(w[k], "--lr")) {
+            p->lr = strtod(val, NULL);
+            k++;
+        } else if (val && !strcmp(w[k], "--seed")) {
+            p->seed = strtoull(val, NULL, 10);
+            k++;
+        } else if (val && !strcmp(w[k], "--fold")) {
+            k++; /* a grid dimension: --folds K stays with the shared options */
+        } else {
+            ok = put_word(&sh, w[k]);
+        }
+    }
+    free(w);
+    const char *slash = strrchr(r->dir, '/');
+    p->parent = slash ? strndup(r->dir, (size_t)(slash - r->dir)) : strdup(".");
+    p->head = head.s;
+    p->shared = sh.s;
+    if (!ok || !p->parent || !p->method) {
+        free(p->head);
+        free(p->shared);
+        free(p->parent);
+        free(p->method);
+        memset(p, 0, sizeof *p);
+        return -1;
+    }
+    return 1;
+}
+
+/* One grid command: runs with the same options and directory whose methods share their rates
+ * and seeds. */
+typedef struct {
+    size_t first; /* a member run (for head, shared, parent) */
+    char *methods[64];
+    size_t nm;
+    values v;
+    size_t runs;
+} group;
 
 char *report_provenance(const report_run_command_t *runs, size_t n, const char *dir)
 {
+    (void)dir;
     str out = {0};
-    variant *v = calloc(n + 1, sizeof *v);
-    char **methods = calloc(n + 1, sizeof *methods);
-    double *lrs = calloc(n + 1, sizeof *lrs);
-    unsigned long long *seeds = calloc(n + 1, sizeof *seeds);
-    size_t nv = 0, nm = 0, nl = 0, ns = 0, without = 0;
-    int ok = v && methods && lrs && seeds && put(&out, "");
+    parsed *p = calloc(n + 1, sizeof *p);
+    values *mv = calloc(n + 1, sizeof *mv); /* per run: the values of its (options, dir, method) */
+    group *g = calloc(n + 1, sizeof *g);
+    size_t ng = 0, without = 0;
+    int ok = p && mv && g && put(&out, "");
     for (size_t i = 0; ok && i < n; i++) {
-        int nw = 0;
-        char **w = runs[i].command ? cgalr_shell_split(runs[i].command, &nw) : NULL;
-        if (!w || nw < 2 || strcmp(w[0], "cgalr") || strcmp(w[1], "train")) {
-            free(w);
-            without++;
+        int r = parse_run(&runs[i], &p[i]);
+        ok = r >= 0;
+        without += r == 0;
+    }
+    /* the rates and seeds each (options, dir, method) was run at */
+    for (size_t i = 0; ok && i < n; i++) {
+        if (!p[i].method)
             continue;
+        for (size_t k = 0; k < n; k++) {
+            if (!p[k].method || strcmp(p[k].method, p[i].method) || strcmp(p[k].shared, p[i].shared) ||
+                strcmp(p[k].head, p[i].head) || strcmp(p[k].parent, p[i].parent))
+                continue;
+            if (p[k].has_lr)
+                add_lr(&mv[i], p[k].lr);
+            add_seed(&mv[i], p[k].seed);
         }
-        str sh = {0}, head = {0};
-        ok = put(&sh, "") && put(&head, "");
-        for (int k = 2; ok && k < nw; k++) {
-            int has_val = k + 1 < nw;
-            if (has_val && (!strcmp(w[k], "--sched") || !strcmp(w[k], "--method"))) {
-                size_t m = 0;
-                while (m < nm && strcmp(methods[m], w[k + 1]))
-                    m++;
-                if (m == nm && !(methods[nm++] = strdup(w[k + 1])))
-                    ok = 0;
-                k++;
-            } else if (has_val && (!strcmp(w[k], "--data") || !strcmp(w[k], "--model"))) {
-                /* first in the grid command, where a reader looks for them */
-                ok = put_word(&head, w[k]) && put_word(&head, w[k + 1]);
-                k++;
-            } else if (has_val && !strcmp(w[k], "--lr")) {
-                double lr = strtod(w[k + 1], NULL);
-                size_t m = 0;
-                while (runs[i].has_lr && m < nl && lrs[m] != lr)
-                    m++;
-                if (runs[i].has_lr && m == nl)
-                    lrs[nl++] = lr;
-                k++;
-            } else if (has_val && !strcmp(w[k], "--fold")) {
-                k++; /* a grid dimension: --folds K stays with the shared options */
-            } else if (has_val && !strcmp(w[k], "--seed")) {
-                unsigned long long s = strtoull(w[k + 1], NULL, 10);
-                size_t m = 0;
-                while (m < ns && seeds[m] != s)
-                    m++;
-                if (m == ns)
-                    seeds[ns++] = s;
-                k++;
-            } else {
-                ok = put_word(&sh, w[k]);
-            }
+    }
+    for (size_t i = 0; ok && i < n; i++) {
+        if (!p[i].method)
+            continue;
+        size_t k = 0;
+        for (; k < ng; k++) {
+            const parsed *q = &p[g[k].first];
+            if (!strcmp(q->shared, p[i].shared) && !strcmp(q->head, p[i].head) && !strcmp(q->parent, p[i].parent) &&
+                same_values(&g[k].v, &mv[i]))
+                break;
         }
-        free(w);
-        if (ok) { /* head then the rest: one string per variant */
-            ok = put(&head, "\t") && put(&head, sh.s);
-            free(sh.s);
-            sh = head;
-        } else {
-            free(head.s);
+        if (k == ng) {
+            g[ng].first = i;
+            g[ng].v = mv[i];
+            ng++;
         }
         size_t m = 0;
-        while (ok && m < nv && strcmp(v[m].shared, sh.s))
+        while (m < g[k].nm && strcmp(g[k].methods[m], p[i].method))
             m++;
-        if (ok && m == nv)
-            v[nv++].shared = sh.s;
-        else
-            free(sh.s);
-        if (ok)
-            v[m].runs++;
+        if (m == g[k].nm && g[k].nm < 64)
+            g[k].methods[g[k].nm++] = p[i].method;
+        g[k].runs++;
     }
-    if (ok && nv == 1 && !without) {
-        qsort(lrs, nl, sizeof *lrs, cmp_double_desc);
-        qsort(seeds, ns, sizeof *seeds, cmp_ull);
-        char num[64];
-        char *tab = strchr(v[0].shared, '\t');
-        *tab = '\0';
-        ok = put(&out, "Reproduce with (derived from the runs' config.json):\n\n```\ncgalr grid") && put(&out, v[0].shared) &&
-             put(&out, " --methods ");
-        *tab = '\t';
-        for (size_t m = 0; ok && m < nm; m++)
-            ok = put(&out, m ? "," : "") && put(&out, methods[m]);
-        if (ok && nl) {
-            ok = put(&out, " --lrs ");
-            for (size_t m = 0; ok && m < nl; m++) {
-                snprintf(num, sizeof num, "%s%.17g", m ? "," : "", lrs[m]);
-                /* the shortest form that reads back the same */
-                for (int prec = 1; prec <= 17; prec++) {
-                    char t[32];
-                    snprintf(t, sizeof t, "%.*g", prec, lrs[m]);
-                    if (strtod(t, NULL) == lrs[m]) {
-                        snprintf(num, sizeof num, "%s%s", m ? "," : "", t);
-                        break;
-                    }
+    if (ok && ng) {
+        ok = put(&out, ng == 1 && !without ? "Reproduce with (derived from the runs' config.json):\n\n```\n"
+                                           : "Reproduce with (derived from the runs' config.json; one grid per "
+                                             "line):\n\n```\n");
+        for (size_t k = 0; ok && k < ng; k++) {
+            const parsed *q = &p[g[k].first];
+            char num[64];
+            ok = put(&out, "cgalr grid") && put(&out, q->head) && put(&out, " --methods ");
+            for (size_t m = 0; ok && m < g[k].nm; m++)
+                ok = put(&out, m ? "," : "") && put(&out, g[k].methods[m]);
+            if (ok && g[k].v.nl) {
+                ok = put(&out, " --lrs ");
+                for (size_t m = 0; ok && m < g[k].v.nl; m++) {
+                    shortest(num, sizeof num, g[k].v.lr[m]);
+                    ok = put(&out, m ? "," : "") && put(&out, num);
                 }
+            }
+            ok = ok && put(&out, " --seeds ");
+            for (size_t m = 0; ok && m < g[k].v.ns; m++) {
+                snprintf(num, sizeof num, "%s%llu", m ? "," : "", g[k].v.seed[m]);
                 ok = put(&out, num);
             }
+            ok = ok && put(&out, q->shared) && put(&out, " --out") && put_word(&out, q->parent) && put(&out, "\n");
         }
-        if (ok) {
-            ok = put(&out, " --seeds ");
-            for (size_t m = 0; ok && m < ns; m++) {
-                snprintf(num, sizeof num, "%s%llu", m ? "," : "", seeds[m]);
-                ok = put(&out, num);
-            }
+        ok = ok && put(&out, "cgalr report") && put_word(&out, dir) && put(&out, "\n```\n\n");
+        if (ok && without) {
+            char line[160];
+            snprintf(line, sizeof line, "(%zu run%s without a recorded command not covered.)\n\n", without,
+                     without == 1 ? "" : "s");
+            ok = put(&out, line);
         }
-        ok = ok && put(&out, tab + 1) && put(&out, " --out") && put_word(&out, dir) && put(&out, "\ncgalr report") && put_word(&out, dir) &&
-             put(&out, "\n```\n\n");
-    } else if (ok && nv >= 1) {
-        char line[128];
-        ok = put(&out, "These runs do not come from one grid command: ");
-        snprintf(line, sizeof line, "%zu different sets of options%s", nv,
-                 without ? " and runs whose config.json has no command" : "");
-        ok = ok && put(&out, line) && put(&out, " (besides method, rate and seed):\n\n```\n");
-        for (size_t m = 0; ok && m < nv; m++) {
-            snprintf(line, sizeof line, "   # %zu run%s\n", v[m].runs, v[m].runs == 1 ? "" : "s");
-            char *tab = strchr(v[m].shared, '\t');
-            *tab = ' ';
-            ok = put(&out, "cgalr train") && put(&out, v[m].shared) && put(&out, line);
-        }
-        ok = ok && put(&out, "```\n\n");
     }
-    for (size_t m = 0; v && m < nv; m++)
-        free(v[m].shared);
-    for (size_t m = 0; methods && m < nm; m++)
-        free(methods[m]);
-    free(v);
-    free(methods);
-    free(lrs);
-    free(seeds);
+    for (size_t i = 0; p && i < n; i++) {
+        free(p[i].head);
+        free(p[i].shared);
+        free(p[i].parent);
+        free(p[i].method);
+    }
+    free(p);
+    free(mv);
+    free(g);
     if (!ok) {
         free(out.s);
         return NULL;

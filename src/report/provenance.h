@@ -6,13 +6,14 @@
 #include <stddef.h>
 
 typedef struct {
+    const char *dir;     /* the run directory, as found under the report's directory */
     const char *command; /* config.json "command" (NULL when absent) */
     int has_lr;          /* the method takes a learning rate */
 } report_run_command_t;
 
-/* Markdown (malloc'd; NULL when out of memory): one `cgalr grid` command that remakes every run
- * when they share all options but method, rate and seed, else each distinct train command with
- * its run count. dir is the grid directory as the user named it. */
+/* Markdown (malloc'd; NULL when out of memory): the `cgalr grid` commands that remake the runs,
+ * one per group of runs sharing their options (all but method, rate, seed, fold), directory and
+ * method grid values; then `cgalr report dir`. Empty when no run recorded its command. */
 char *report_provenance(const report_run_command_t *runs, size_t n, const char *dir);
 
 #endif

@@ -904,6 +904,7 @@ cgalr_status_t cgalr_report_write(const char *dir, const cgalr_report_config_t *
         /* how to remake these runs, told by the runs themselves (provenance.c) */
         report_run_command_t *rc = calloc(c.n + 1, sizeof *rc);
         for (size_t i = 0; rc && i < c.n; i++) {
+            rc[i].dir = c.runs[i].dir;
             rc[i].command = c.runs[i].command;
             rc[i].has_lr = method_has_lr(c.runs[i].method);
         }
