@@ -134,7 +134,16 @@ def final_val_loss(r):
 
 
 def final_test(r):
+    if r["div"]:
+        return 0.0  # METHOD.md section 6: non-finite logits count as wrong
     return nz(r["recs"][-1].get("test_acc")) if r["recs"] else float("nan")
+
+
+def final_val_acc(r):
+    if r["div"] or not r["recs"] or r["recs"][-1]["val_acc"] is None:
+        return 0.0
+    v = nz(r["recs"][-1]["val_acc"])
+    return 0.0 if math.isnan(v) else v
 
 
 def best_val(r):
@@ -188,29 +197,37 @@ for sec in sections:
     G = groups[key]
     best, worst = {}, {}
     # grid values
-    for row in rows_of(sec, "| method | lr | seeds |"):
-        method, lrs, nseed, ndiv, mvl = row
+    for row in rows_of(sec, "| method | lr | runs |"):
+        method, lrs, nseed, ndiv, mva, mvl = row
         lr = None if lrs == "-" else float(lrs)
         rs = G[method][lr]
         check(int(nseed) == len(rs), f"{key} {method} {lr}: seeds {nseed} != {len(rs)}")
         check(int(ndiv) == sum(r["div"] for r in rs), f"{key} {method} {lr}: diverged count")
         exp = float(np.mean([final_val_loss(r) for r in rs]))
         check(close(num(mvl), exp, 1e-5 * abs(exp) + 1e-12), f"{key} {method} {lr}: mean val loss {mvl} vs {exp}")
-        n_checked += 3
+        expa = float(np.mean([final_val_acc(r) for r in rs]))
+        check(abs(float(mva) - expa) <= 6e-5, f"{key} {method} {lr}: mean val acc {mva} vs {expa}")
+        n_checked += 4
+    by_loss = {}
     for method, cells in G.items():
+        # METHOD.md section 6: mean final val accuracy, ties by mean final val loss, then the rate
+        acc = {lr: float(np.mean([final_val_acc(r) for r in rs])) for lr, rs in cells.items()}
         means = {lr: float(np.mean([final_val_loss(r) for r in rs])) for lr, rs in cells.items()}
         asc = sorted(means, key=lambda x: -1 if x is None else x)
+        best[method] = sorted(asc, key=lambda lr: (-acc[lr], means[lr]))[0]
+        worst[method] = sorted(reversed(asc), key=lambda lr: (acc[lr], -means[lr]))[0]
         lo = min(means.values())
         hi = max(means.values())
-        best[method] = [lr for lr in asc if means[lr] == lo][0]
-        worst[method] = [lr for lr in asc if means[lr] == hi][-1]
+        by_loss[method] = ([lr for lr in asc if means[lr] == lo][0], [lr for lr in asc if means[lr] == hi][-1])
     # best and worst
     seen = set()
     for row in rows_of(sec, "| method | which | lr |"):
-        method, which, lrs, nseed, ndiv, mvl, tacc, vacc = row
+        method, which, lrs, nseed, ndiv, mva, mvl, tacc, vacc, lr_loss = row
         lr = None if lrs == "-" else float(lrs)
         want = best[method] if which == "best" else worst[method]
         check(lr == want, f"{key} {method} {which}: lr {lr}, expected {want}")
+        want_l = by_loss[method][0 if which == "best" else 1]
+        check((None if lr_loss == "-" else float(lr_loss)) == want_l, f"{key} {method} {which}: lr by loss {lr_loss}, expected {want_l}")
         seen.add((method, which))
         rs = G[method][want]
         for cell, vals, what in [(tacc, [final_test(r) for r in rs], "test acc"),
@@ -305,7 +322,8 @@ rows = [list(map(float, ln.split())) for ln in dat.splitlines() if ln and not ln
 rs = groups[("mutag", "gin")]["constant"][best_c] if (best_c := None) else None
 cells = groups[("mutag", "gin")]["constant"]
 means = {lr: float(np.mean([final_val_loss(r) for r in v])) for lr, v in cells.items()}
-b = min(sorted(means), key=lambda x: means[x])
+accs = {lr: float(np.mean([final_val_acc(r) for r in v])) for lr, v in cells.items()}
+b = sorted(sorted(means), key=lambda x: (-accs[x], means[x]))[0]
 for row in rows:
     e = int(row[0])
     vals = [r["recs"][e - 1]["lr"] for r in cells[b] if len(r["recs"]) >= e]

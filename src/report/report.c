@@ -76,6 +76,8 @@ typedef struct {
     int epochs;
     cgalr_metrics_t m;
     double final_val_loss; /* +inf when diverged or non-finite */
+    double final_val_acc;  /* 0 when diverged (its non-finite logits count as wrong) or no
+                            * validation set */
     double final_test_acc; /* NaN when not computed */
     double best_val_acc;   /* NaN when no finite value */
 } run;
@@ -272,7 +274,10 @@ static int load_run(const char *dir, run *r, char *why, size_t whylen)
     }
     const cgalr_epoch_record_t *last = r->m.n ? &r->m.rec[r->m.n - 1] : NULL;
     r->final_val_loss = (r->m.diverged || !last || !isfinite(last->val_loss)) ? INFINITY : last->val_loss;
-    r->final_test_acc = last ? last->test_acc : NAN;
+    /* METHOD.md section 6: a diverged run's predictions are non-finite logits, which count as
+     * wrong; its final accuracies are 0, its loss infinite */
+    r->final_test_acc = r->m.diverged ? 0.0 : last ? last->test_acc : NAN;
+    r->final_val_acc = (r->m.diverged || !last || isnan(last->val_acc)) ? 0.0 : last->val_acc;
     r->best_val_acc = NAN;
     for (size_t i = 0; i < r->m.n; i++)
         if (!isnan(r->m.rec[i].val_acc) && (isnan(r->best_val_acc) || r->m.rec[i].val_acc > r->best_val_acc))
@@ -326,13 +331,15 @@ typedef struct {
     size_t first, count;      /* runs[first .. first+count) share (dataset, model, method, lr) */
     double lr;
     double mean_val_loss;     /* +inf if any run diverged */
+    double mean_val_acc;      /* mean final validation accuracy (diverged runs 0) */
     size_t diverged;
 } cell;
 
 typedef struct {
     const char *method;
     size_t first_cell, n_cells;
-    size_t best, worst;       /* cell indices */
+    size_t best, worst;       /* cell indices: by mean final val acc, ties by val loss */
+    size_t best_loss, worst_loss; /* the choice by mean final val loss alone, shown beside */
 } mgroup;
 
 typedef struct {
@@ -747,11 +754,16 @@ static void write_definitions(sbuf *md)
               "diverged marker. Incomplete runs are listed at the end and left out of every number.\n"
               "- Final validation loss: `val_loss` of the last epoch line; a diverged run (or a non-finite "
               "loss) counts as +inf.\n"
-              "- Best grid value of a method: the learning rate with the smallest mean final validation loss "
-              "over its runs (seeds, and folds with --folds; ties: the smallest learning rate); worst: the largest mean (ties: the largest "
-              "learning rate). The parameter-free methods (dog, prodigy, dadapt-*) have one value, shown as `-`.\n"
-              "- Final test accuracy: `test_acc` of the last epoch line (for a diverged run, its last "
-              "completed epoch). Best validation accuracy: the largest `val_acc` over epochs.\n"
+              "- Final validation accuracy: `val_acc` of the last epoch line; 0 for a diverged run (its "
+              "non-finite logits count as wrong, METHOD.md section 6) or without a validation set.\n"
+              "- Best grid value of a method (METHOD.md section 6): the learning rate with the largest mean "
+              "final validation accuracy over its runs (seeds, and folds with --folds); ties: the smaller mean "
+              "final validation loss, then the smallest learning rate. Worst: the smallest mean accuracy "
+              "(ties: the larger loss, then the largest rate). The choice by the mean final validation loss "
+              "alone is shown beside it (`lr by val loss`). The parameter-free methods (dog, prodigy, "
+              "dadapt-*) have one value, shown as `-`.\n"
+              "- Final test accuracy: `test_acc` of the last epoch line; 0 for a diverged run. Best "
+              "validation accuracy: the largest `val_acc` over epochs.\n"
               "- Spread: mean ± sample standard deviation (n - 1 in the denominator; 0 for one run) "
               "[min, max] over the runs (seeds x folds).\n"
               "- RED = (err_cgalr - err_base) / err_base with err = 1 - final test accuracy, each method at "
@@ -847,38 +859,51 @@ cgalr_status_t cgalr_report_write(const char *dir, const cgalr_report_config_t *
         if (new_d)
             dg[ndg++] = (dgroup){r->data, r->model, nmg, 0};
         if (new_m) {
-            mg[nmg++] = (mgroup){r->method, ncell, 0, 0, 0};
+            mg[nmg++] = (mgroup){r->method, ncell, 0, 0, 0, 0, 0};
             dg[ndg - 1].n_methods++;
         }
         if (new_c) {
-            cells[ncell++] = (cell){i, 0, r->lr, 0, 0};
+            cells[ncell++] = (cell){i, 0, r->lr, 0, 0, 0};
             mg[nmg - 1].n_cells++;
         }
         cells[ncell - 1].count++;
     }
     for (size_t k = 0; k < ncell; k++) {
         cell *ce = &cells[k];
-        double sum = 0;
+        double sum = 0, sacc = 0;
         for (size_t i = 0; i < ce->count; i++) {
             const run *r = &runs[ce->first + i];
             ce->diverged += r->m.diverged != 0;
             sum += r->final_val_loss;
+            sacc += r->final_val_acc;
         }
         ce->mean_val_loss = sum / (double)ce->count;
+        ce->mean_val_acc = sacc / (double)ce->count;
     }
     /* cells are stored by descending lr; walk them ascending for the tie rules */
     for (size_t g = 0; g < nmg; g++) {
         mgroup *m = &mg[g];
-        size_t best = m->first_cell + m->n_cells - 1, worst = best;
+        size_t best = m->first_cell + m->n_cells - 1, worst = best, bl = best, wl = best;
         for (size_t j = m->n_cells; j-- > 0;) {
             size_t k = m->first_cell + j;
-            if (cells[k].mean_val_loss < cells[best].mean_val_loss)
+            const cell *c = &cells[k], *b = &cells[best], *w = &cells[worst];
+            /* METHOD.md section 6: mean final validation accuracy, ties by the mean final
+             * validation loss, then the smallest (best) / largest (worst) rate */
+            if (c->mean_val_acc > b->mean_val_acc ||
+                (c->mean_val_acc == b->mean_val_acc && c->mean_val_loss < b->mean_val_loss))
                 best = k;
-            if (cells[k].mean_val_loss >= cells[worst].mean_val_loss)
+            if (c->mean_val_acc < w->mean_val_acc ||
+                (c->mean_val_acc == w->mean_val_acc && c->mean_val_loss >= w->mean_val_loss))
                 worst = k;
+            if (c->mean_val_loss < cells[bl].mean_val_loss)
+                bl = k;
+            if (c->mean_val_loss >= cells[wl].mean_val_loss)
+                wl = k;
         }
         m->best = best;
         m->worst = worst;
+        m->best_loss = bl;
+        m->worst_loss = wl;
     }
 
     char figdir[4096];
@@ -940,22 +965,23 @@ cgalr_status_t cgalr_report_write(const char *dir, const cgalr_report_config_t *
                                "final values compare runs of different lengths.\n\n",
                           lo, hi);
         }
-        sb_printf(&md, "### Grid values\n\n| method | lr | seeds | diverged | mean final val loss |\n"
-                       "| --- | --- | --- | --- | --- |\n");
+        sb_printf(&md, "### Grid values\n\n| method | lr | runs | diverged | mean final val acc | mean final val loss |\n"
+                       "| --- | --- | --- | --- | --- | --- |\n");
         for (size_t k = 0; k < D->n_methods; k++) {
             const mgroup *m = &mg[D->first_method + k];
             for (size_t j = 0; j < m->n_cells; j++) {
                 const cell *ce = &cells[m->first_cell + j];
                 sb_printf(&md, "| %s | ", m->method);
                 fmt_lr(&md, ce->lr);
-                sb_printf(&md, " | %zu | %zu | ", ce->count, ce->diverged);
+                sb_printf(&md, " | %zu | %zu | %.4f | ", ce->count, ce->diverged, ce->mean_val_acc);
                 fmt_loss(&md, ce->mean_val_loss);
                 sb_printf(&md, " |\n");
             }
         }
         sb_printf(&md, "\n### Best and worst grid value\n\n"
-                       "| method | which | lr | seeds | diverged | mean final val loss | final test acc | "
-                       "best val acc |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+                       "| method | which | lr | runs | diverged | mean final val acc | mean final val loss | "
+                       "final test acc | best val acc | lr by val loss |\n"
+                       "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
         for (size_t k = 0; k < D->n_methods; k++) {
             const mgroup *m = &mg[D->first_method + k];
             for (int w = 0; w < 2; w++) {
@@ -966,12 +992,14 @@ cgalr_status_t cgalr_report_write(const char *dir, const cgalr_report_config_t *
                 }
                 sb_printf(&md, "| %s | %s | ", m->method, w == 0 ? "best" : "worst");
                 fmt_lr(&md, ce->lr);
-                sb_printf(&md, " | %zu | %zu | ", ce->count, ce->diverged);
+                sb_printf(&md, " | %zu | %zu | %.4f | ", ce->count, ce->diverged, ce->mean_val_acc);
                 fmt_loss(&md, ce->mean_val_loss);
                 sb_printf(&md, " | ");
                 fmt_summary(&md, summarize(v1, ce->count));
                 sb_printf(&md, " | ");
                 fmt_summary(&md, summarize(v2, ce->count));
+                sb_printf(&md, " | ");
+                fmt_lr(&md, cells[w == 0 ? m->best_loss : m->worst_loss].lr);
                 sb_printf(&md, " |\n");
             }
         }
