@@ -112,7 +112,7 @@ static int same_values(const values *a, const values *b)
 }
 
 /* 0 when the command is not a `cgalr train` line. */
-static int parse_run(const report_run_command_t *r, parsed *p)
+static int parse_run(const report_run_command_t *r, const char *dir, parsed *p)
 {
     memset(p, 0, sizeof *p);
     int nw = 0;
@@ -145,8 +145,14 @@ static int parse_run(const report_run_command_t *r, parsed *p)
         }
     }
     free(w);
+    /* the directory holding the run, relative to the report's directory (report.md reads the
+     * same wherever the grid is copied) */
     const char *slash = strrchr(r->dir, '/');
-    p->parent = slash ? strndup(r->dir, (size_t)(slash - r->dir)) : strdup(".");
+    size_t dl = strlen(dir), pl = slash ? (size_t)(slash - r->dir) : 0;
+    if (slash && pl > dl && !strncmp(r->dir, dir, dl) && r->dir[dl] == '/')
+        p->parent = strndup(r->dir + dl + 1, pl - dl - 1);
+    else
+        p->parent = strdup(".");
     p->head = head.s;
     p->shared = sh.s;
     if (!ok || !p->parent || !p->method) {
@@ -172,7 +178,6 @@ typedef struct {
 
 char *report_provenance(const report_run_command_t *runs, size_t n, const char *dir)
 {
-    (void)dir;
     str out = {0};
     parsed *p = calloc(n + 1, sizeof *p);
     values *mv = calloc(n + 1, sizeof *mv); /* per run: the values of its (options, dir, method) */
@@ -180,7 +185,7 @@ char *report_provenance(const report_run_command_t *runs, size_t n, const char *
     size_t ng = 0, without = 0;
     int ok = p && mv && g && put(&out, "");
     for (size_t i = 0; ok && i < n; i++) {
-        int r = parse_run(&runs[i], &p[i]);
+        int r = parse_run(&runs[i], dir, &p[i]);
         ok = r >= 0;
         without += r == 0;
     }
@@ -220,9 +225,9 @@ char *report_provenance(const report_run_command_t *runs, size_t n, const char *
         g[k].runs++;
     }
     if (ok && ng) {
-        ok = put(&out, ng == 1 && !without ? "Reproduce with (derived from the runs' config.json):\n\n```\n"
+        ok = put(&out, ng == 1 && !without ? "Reproduce with (derived from the runs' config.json; run in the directory of this report):\n\n```\n"
                                            : "Reproduce with (derived from the runs' config.json; one grid per "
-                                             "line):\n\n```\n");
+                                             "line, run in the directory of this report):\n\n```\n");
         for (size_t k = 0; ok && k < ng; k++) {
             const parsed *q = &p[g[k].first];
             char num[64];
@@ -243,7 +248,7 @@ char *report_provenance(const report_run_command_t *runs, size_t n, const char *
             }
             ok = ok && put(&out, q->shared) && put(&out, " --out") && put_word(&out, q->parent) && put(&out, "\n");
         }
-        ok = ok && put(&out, "cgalr report") && put_word(&out, dir) && put(&out, "\n```\n\n");
+        ok = ok && put(&out, "cgalr report .\n```\n\n");
         if (ok && without) {
             char line[160];
             snprintf(line, sizeof line, "(%zu run%s without a recorded command not covered.)\n\n", without,

@@ -1110,8 +1110,19 @@ cgalr_status_t cgalr_report_write(const char *dir, const cgalr_report_config_t *
         sb_printf(&md, "Figures were not requested (--no-figures).\n\n");
     if (c.n_skip) {
         sb_printf(&md, "## Runs left out\n\n| run directory | why |\n| --- | --- |\n");
-        for (size_t i = 0; i < c.n_skip; i++)
-            sb_printf(&md, "| %s | %s |\n", c.skip[i].dir, c.skip[i].why);
+        for (size_t i = 0; i < c.n_skip; i++) {
+            /* paths relative to the report's directory: report.md reads the same wherever the
+             * grid is copied */
+            size_t dl = strlen(dir);
+            const char *rd = c.skip[i].dir, *why = c.skip[i].why;
+            if (!strncmp(rd, dir, dl) && rd[dl] == '/')
+                rd += dl + 1;
+            const char *at = strstr(why, dir);
+            if (at && at[dl] == '/')
+                sb_printf(&md, "| %s | %.*s%s |\n", rd, (int)(at - why), why, at + dl + 1);
+            else
+                sb_printf(&md, "| %s | %s |\n", rd, why);
+        }
         sb_printf(&md, "\n");
     }
     if (md.oom) {
