@@ -22,8 +22,12 @@ int cgalr_cmd_bench(int argc, char **argv);
 /* The exit code of a library status (cli_util.c): 2 for what the user can fix (bad options or
  * input, a run directory in the wrong state), 1 for runtime failures. */
 int cli_exit_code(cgalr_status_t st);
-/* A whole small text file (malloc'd, NUL-terminated); NULL when unreadable or over 16 MB. */
+/* A whole file in memory, NUL-terminated, *len bytes ("-" is stdin); the message names the path. */
+cgalr_status_t cli_slurp(const char *path, char **out, size_t *len);
+/* A whole text file (malloc'd, NUL-terminated); NULL when unreadable. */
 char *cli_read_text(const char *path);
+/* Seconds as "42s", "3m05s", "2h10m" ("?" when unknown). */
+void cli_fmt_time(char *buf, size_t n, double s);
 /* The long options of `cgalr train` (terminated by a zero entry), so `cgalr grid` can accept
  * them directly. */
 const struct option *cli_train_options(void);

@@ -599,17 +599,6 @@ static pid_t launch(const char *self, const grid_args *g, job *j)
     _exit(127);
 }
 
-static void fmt_time(char *buf, size_t n, double s)
-{
-    if (!isfinite(s) || s < 0)
-        snprintf(buf, n, "?");
-    else if (s < 60)
-        snprintf(buf, n, "%.0fs", s);
-    else if (s < 3600)
-        snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-    else
-        snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
-}
 
 /* The finished run's final test accuracy from its summary.json ("?" when absent). */
 static void final_acc(const char *dir, char *buf, size_t n)
@@ -640,13 +629,13 @@ static void report_done(progress *pr, const job *j, double t)
 {
     char acc[64], eta[32], took[32];
     final_acc(j->dir, acc, sizeof acc);
-    fmt_time(took, sizeof took, t - j->t_start);
+    cli_fmt_time(took, sizeof took, t - j->t_start);
     pr->finished_now++;
     pr->run_seconds += t - j->t_start;
     size_t left = pr->todo - pr->finished_now - pr->failed;
     double per = pr->run_seconds / (double)pr->finished_now;
     double par = (double)(pr->jobs < (long)left ? pr->jobs : (long)(left ? left : 1));
-    fmt_time(eta, sizeof eta, left ? per * (double)left / par : 0);
+    cli_fmt_time(eta, sizeof eta, left ? per * (double)left / par : 0);
     size_t k = pr->total - pr->todo + pr->finished_now + pr->failed;
     printf("[%zu/%zu] done   %s: %s (%s) | ETA %s\n", k, pr->total, j->dir, acc, took, eta);
 }
@@ -802,7 +791,7 @@ int cgalr_cmd_grid(int argc, char **argv)
         left += J[i].state == J_TODO;
     }
     char took[32];
-    fmt_time(took, sizeof took, now_s() - pr.t0);
+    cli_fmt_time(took, sizeof took, now_s() - pr.t0);
     printf("grid %s: %zu done, %zu skipped (finished before), %zu failed, %zu not finished, %s%s\n", g.out,
            pr.finished_now, skipped, pr.failed, left, took,
            grid_stop ? " (interrupted: rerun the same command to continue)" : "");

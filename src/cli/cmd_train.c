@@ -113,17 +113,6 @@ typedef struct {
     int line_open;
 } ui;
 
-static void fmt_time(char *buf, size_t n, double s)
-{
-    if (!isfinite(s) || s < 0)
-        snprintf(buf, n, "?");
-    else if (s < 60)
-        snprintf(buf, n, "%.0fs", s);
-    else if (s < 3600)
-        snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-    else
-        snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
-}
 
 static void on_progress(void *user, const cgalr_train_progress_t *p)
 {
@@ -131,7 +120,7 @@ static void on_progress(void *user, const cgalr_train_progress_t *p)
     if (!u->tty || u->quiet)
         return;
     char eta[32];
-    fmt_time(eta, sizeof eta, p->eta_s);
+    cli_fmt_time(eta, sizeof eta, p->eta_s);
     fprintf(stderr, "\repoch %ld/%ld batch %zu/%zu loss %.4f lr %.3g %.0f samples/s ETA %s   ", p->epoch + 1,
             p->epochs, p->batch, p->batches, p->loss, p->lr, p->samples_per_s, eta);
     fflush(stderr);

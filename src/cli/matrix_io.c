@@ -1,5 +1,6 @@
 /* Text matrices for the cgalr tool: a strict reader of CSV / whitespace-separated numbers that says
  * exactly where a file is wrong, the checks `cgalr topo` needs, and a lossless CSV writer. */
+#include "cli/cli.h"
 #include "cli/matrix_io.h"
 
 #include <errno.h>
@@ -16,47 +17,6 @@ void cli_matrix_free(cli_matrix_t *m)
     free(m->line);
     free(m->path);
     memset(m, 0, sizeof *m);
-}
-
-/* The whole file in memory, NUL-terminated (text matrices here are at most tens of MB). */
-static cgalr_status_t slurp(const char *path, char **out, size_t *len)
-{
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!f)
-        return cgalr_fail(CGALR_EIO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    cgalr_status_t st = CGALR_OK;
-    while (buf) {
-        if (n + 1 >= cap) {
-            char *nb = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (!buf)
-        st = cgalr_fail(CGALR_ENOMEM, "%s: out of memory reading %zu bytes", path, n);
-    else if (ferror(f))
-        st = cgalr_fail(CGALR_EIO, "%s: read error after %zu bytes", path, n);
-    if (f != stdin)
-        fclose(f);
-    if (st != CGALR_OK) {
-        free(buf);
-        return st;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return CGALR_OK;
 }
 
 static int is_blank(char c)
@@ -85,7 +45,7 @@ cgalr_status_t cli_matrix_read(const char *path, cli_matrix_t *out)
         return cgalr_fail(CGALR_EINVAL, "matrix read: NULL path");
     char *text = NULL;
     size_t len = 0;
-    cgalr_status_t st = slurp(path, &text, &len);
+    cgalr_status_t st = cli_slurp(path, &text, &len);
     if (st != CGALR_OK)
         return st;
     st = cli_matrix_parse(text, len, path, out);
