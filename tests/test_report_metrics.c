@@ -173,6 +173,42 @@ static void test_partial_tail_and_empty(void **state)
     assert_int_equal(cgalr_metrics_format(NULL, NULL), CGALR_EINVAL);
 }
 
+/* Warm-up lines: z (and median/mad before the first distance) are null; files written before
+ * z was logged as null hold the warm-up score as a number (~1e9): both load. */
+static void test_warmup_null_and_old_sentinel(void **state)
+{
+    (void)state;
+    write_text("{\"epoch\":1,\"lr\":0.1,\"train_loss\":1,\"train_acc\":0.5,\"val_loss\":1,\"val_acc\":0.5,"
+               "\"seconds\":1,\"d\":742.4,\"median\":null,\"mad\":null,\"z\":null,\"state\":\"hold\",\"rho\":1}\n"
+               "{\"epoch\":2,\"lr\":0.1,\"train_loss\":1,\"train_acc\":0.5,\"val_loss\":1,\"val_acc\":0.5,"
+               "\"seconds\":1,\"d\":157.3,\"median\":742.4,\"mad\":0,\"z\":null,\"state\":\"hold\",\"rho\":1}\n"
+               "{\"epoch\":3,\"lr\":0.1,\"train_loss\":1,\"train_acc\":0.5,\"val_loss\":1,\"val_acc\":0.5,"
+               "\"seconds\":1,\"d\":11.1,\"median\":449.9,\"mad\":0,\"z\":-788014927.854184,\"state\":\"hold\","
+               "\"rho\":1}\n");
+    cgalr_metrics_t m;
+    assert_int_equal(cgalr_metrics_read(path, 0, &m), CGALR_OK);
+    assert_int_equal(m.n, 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_true(m.rec[i].has_ctrl && !strcmp(m.rec[i].state, "hold") && m.rec[i].rho == 1);
+    assert_true(isnan(m.rec[0].z) && isnan(m.rec[0].median) && isnan(m.rec[0].mad) && m.rec[0].d == 742.4);
+    assert_true(isnan(m.rec[1].z) && m.rec[1].median == 742.4 && m.rec[1].mad == 0);
+    assert_true(m.rec[2].z == -788014927.854184);
+    cgalr_metrics_free(&m);
+    /* and the writer puts null back for a NaN z */
+    cgalr_epoch_record_t r;
+    cgalr_epoch_record_init(&r);
+    r.epoch = 1;
+    r.has_ctrl = 1;
+    r.d = 2;
+    r.rho = 1;
+    snprintf(r.state, sizeof r.state, "hold");
+    char *line = NULL;
+    assert_int_equal(cgalr_metrics_format(&r, &line), CGALR_OK);
+    assert_non_null(strstr(line, "\"z\":null"));
+    assert_non_null(strstr(line, "\"median\":null"));
+    free(line);
+}
+
 static void test_t_quantile(void **state)
 {
     (void)state;
@@ -208,6 +244,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partial_tail_and_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_warmup_null_and_old_sentinel, setup, teardown),
         cmocka_unit_test(test_t_quantile),
         cmocka_unit_test(test_report_bad_args),
     };

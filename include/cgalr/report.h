@@ -22,7 +22,9 @@ extern "C" {
  *                 DoG only: "avg_val_loss", "avg_val_acc", "avg_test_acc" of the averaged iterate}
  *   one optional last line when the run diverged:
  *                {"diverged": true, "epoch": the epoch that could not be completed, "reason": "..."}
- * A non-finite number is written as null (JSON has no NaN), and read back as NaN. */
+ * A non-finite number is written as null (JSON has no NaN), and read back as NaN. "z" is null
+ * while it is not defined: the controller's warm-up (|H| < 3) and steps whose distance was not
+ * finite (files written before z was logged as null hold the warm-up score as a number). */
 
 typedef struct cgalr_epoch_record {
     int epoch;          /* 1-based */

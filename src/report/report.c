@@ -4,6 +4,7 @@
 #include "cgalr/report.h"
 
 #include "cgalr/ctrl.h"
+#include "report/figure_style.h"
 #include "report/provenance.h"
 
 #include <cjson/cJSON.h>
@@ -80,6 +81,7 @@ typedef struct {
                             * validation set */
     double final_test_acc; /* NaN when not computed */
     double best_val_acc;   /* NaN when no finite value */
+    double tau_enter, tau_exit; /* the gate's thresholds (CG-ALR; NaN otherwise or unparsable) */
 } run;
 
 typedef struct {
@@ -240,6 +242,7 @@ static int load_run(const char *dir, run *r, char *why, size_t whylen)
     const cJSON *lr = cJSON_GetObjectItemCaseSensitive(cfg, "lr");
     const cJSON *seed = cJSON_GetObjectItemCaseSensitive(cfg, "seed");
     const cJSON *epochs = cJSON_GetObjectItemCaseSensitive(cfg, "epochs");
+    const cJSON *sopts = cJSON_GetObjectItemCaseSensitive(cfg, "sched_opts");
     if (!cJSON_IsString(data) || !cJSON_IsString(model) || !cJSON_IsString(sched) || !cJSON_IsNumber(seed) ||
         !cJSON_IsNumber(epochs) || !(cJSON_IsNumber(lr) || cJSON_IsNull(lr) || !lr)) {
         cJSON_Delete(cfg);
@@ -260,6 +263,16 @@ static int load_run(const char *dir, run *r, char *why, size_t whylen)
         cJSON_Delete(cfg);
         run_free(r);
         return -1;
+    }
+    r->tau_enter = r->tau_exit = NAN;
+    if (method_is_cgalr(sched->valuestring)) {
+        /* the thresholds the run's gate used: the control layer's defaults and parser */
+        cgalr_sched_config_t sc;
+        cgalr_sched_config_default(&sc, (cgalr_method_t)cgalr_method_parse(sched->valuestring));
+        if (cgalr_sched_config_set_list(&sc, cJSON_IsString(sopts) ? sopts->valuestring : NULL) == CGALR_OK) {
+            r->tau_enter = sc.tau_enter;
+            r->tau_exit = sc.tau_exit;
+        }
     }
     cJSON_Delete(cfg);
     if (!r->dir || !r->data || !r->model || !r->method) {
@@ -587,12 +600,57 @@ static void figure(figctx *fx, sbuf *md, const char *name, const char *caption, 
               caption, name, caption, name, name, name);
 }
 
-static void lr_label(char *out, size_t cap, const char *method, double lr, const char *suffix)
+/* The style of a method's curve as gnuplot options; every curve of a method goes through here. */
+static void style_opts(sbuf *b, const char *method, double lw)
 {
-    if (isnan(lr))
-        snprintf(out, cap, "%s%s", method, suffix);
+    fig_style_t st = fig_style_for(method);
+    sb_printf(b, "lc rgb \"%s\" dt %d lw %g", st.colour, st.dash, lw > 0 ? lw : st.lw);
+}
+
+/* The last finite value of `which` in each diverged run of a cell: one block of "epoch value seed"
+ * rows, written only when there is a point (a run that diverged in its first epoch has none).
+ * Returns the number of points. */
+static size_t diverged_block(sbuf *b, const run *runs, const cell *c, int which, const char *label)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < c->count; i++) {
+        const run *r = &runs[c->first + i];
+        if (!r->m.diverged)
+            continue;
+        for (size_t e = r->m.n; e-- > 0;) {
+            double v = field(&r->m.rec[e], which);
+            if (!isfinite(v))
+                continue;
+            if (k++ == 0)
+                sb_printf(b, "# %s: last finite point of each diverged run\n# epoch value seed\n", label);
+            sb_printf(b, "%zu %.10g %lld\n", e + 1, v, r->seed);
+            break;
+        }
+    }
+    if (k)
+        sb_printf(b, "\n\n");
+    return k;
+}
+
+/* A method's curve title: its grid value, which cell, and "(diverged k/n)" when runs diverged. */
+static void curve_title(char *out, size_t cap, const char *method, const cell *c, const char *which)
+{
+    char lab[300], div[64] = "";
+    if (c->diverged)
+        snprintf(div, sizeof div, " (diverged %zu/%zu)", c->diverged, c->count);
+    if (isnan(c->lr))
+        snprintf(lab, sizeof lab, "%s%s%s", method, which, div);
     else
-        snprintf(out, cap, "%s lr=%g%s", method, lr, suffix);
+        snprintf(lab, sizeof lab, "%s lr=%g%s%s", method, c->lr, which, div);
+    safe(out, cap, lab);
+}
+
+/* Crosses at the diverged runs' last finite points, in the method's colour. */
+static void diverged_plot(sbuf *body, const char *name, size_t block, const char *method)
+{
+    sb_printf(body, ", \\\n     \"%s.dat\" index %zu using 1:2 with points pt 2 ps 2 ", name, block);
+    style_opts(body, method, 2);
+    sb_printf(body, " notitle");
 }
 
 static void dataset_figures(figctx *fx, sbuf *md, const run *runs, const cell *cells, const mgroup *mg,
@@ -608,32 +666,36 @@ static void dataset_figures(figctx *fx, sbuf *md, const run *runs, const cell *c
     {
         sbuf dat = {0}, body = {0};
         snprintf(name, sizeof name, "%s_lr", base);
-        sb_printf(&body, "set title \"%s (%s): learning rate at the best grid value, mean over seeds\"\n"
+        sb_printf(&body, "set title \"%s (%s): learning rate at the best grid value, mean over seeds (x: diverged)\"\n"
                          "set xlabel \"epoch\"\nset ylabel \"learning rate\"\nset logscale y\nset format y \"%%g\"\nset key outside right\n"
                          "plot ",
                   t2, model);
+        size_t block = 0;
         for (size_t k = 0; k < dg->n_methods; k++) {
             const mgroup *g = &mg[dg->first_method + k];
             const cell *c = &cells[g->best];
-            char lab[200];
-            lr_label(lab, sizeof lab, g->method, c->lr, "");
-            safe(title, sizeof title, lab);
+            curve_title(title, sizeof title, g->method, c, "");
             cell_block(&dat, runs, c, 0, title);
-            sb_printf(&body, "%s\"%s.dat\" index %zu using 1:2 with linespoints lw 2 pt 7 ps 0.5 title \"%s\"",
-                      k ? ", \\\n     " : "", name, k, title);
+            sb_printf(&body, "%s\"%s.dat\" index %zu using 1:2 with linespoints pt 7 ps 0.5 ", k ? ", \\\n     " : "",
+                      name, block++);
+            style_opts(&body, g->method, 0);
+            sb_printf(&body, " title \"%s\"", title);
+            if (diverged_block(&dat, runs, c, 0, title))
+                diverged_plot(&body, name, block++, g->method);
         }
         sb_printf(&body, "\n");
-        figure(fx, md, name, "Learning rate over epochs per method (best grid value)", &dat, body.s ? body.s : "", 1);
+        figure(fx, md, name, "Learning rate over epochs per method (best grid value; a cross marks where a diverged "
+                             "run stopped)", &dat, body.s ? body.s : "", 1);
         free(dat.s);
         free(body.s);
         fx->oom |= body.oom;
     }
-    /* training and validation loss: best solid, worst dashed, min-max bands */
+    /* training and validation loss: best thick, worst thin with open circles, min-max bands */
     for (int which = 1; which <= 2; which++) {
         sbuf dat = {0}, body = {0};
         const char *what = which == 1 ? "training loss" : "validation loss";
         snprintf(name, sizeof name, "%s_%s", base, which == 1 ? "train_loss" : "val_loss");
-        sb_printf(&body, "set title \"%s (%s): %s; best lr solid, worst lr dashed, min-max over seeds shaded\"\n"
+        sb_printf(&body, "set title \"%s (%s): %s (best lr thick, worst thin, x: diverged)\"\n"
                          "set xlabel \"epoch\"\nset ylabel \"%s\"\nset logscale y\nset format y \"%%g\"\nset key outside right\n"
                          "set style fill transparent solid 0.15 noborder\nplot ",
                   t2, model, what, what);
@@ -641,26 +703,28 @@ static void dataset_figures(figctx *fx, sbuf *md, const run *runs, const cell *c
         int first = 1;
         for (size_t k = 0; k < dg->n_methods; k++) {
             const mgroup *g = &mg[dg->first_method + k];
-            int color = (int)k + 1;
+            fig_style_t st = fig_style_for(g->method);
             for (int w = 0; w < 2; w++) {
                 const cell *c = &cells[w == 0 ? g->best : g->worst];
                 if (w == 1 && g->worst == g->best)
                     break;
-                char lab[200];
-                lr_label(lab, sizeof lab, g->method, c->lr, w == 0 ? " (best)" : " (worst)");
-                safe(title, sizeof title, lab);
+                curve_title(title, sizeof title, g->method, c, w == 0 ? " (best)" : " (worst)");
                 cell_block(&dat, runs, c, which, title);
-                sb_printf(&body,
-                          "%s\"%s.dat\" index %zu using 1:3:4 with filledcurves lc %d notitle, \\\n"
-                          "     \"%s.dat\" index %zu using 1:2 with lines lw 2 dt %d lc %d title \"%s\"",
-                          first ? "" : ", \\\n     ", name, block, color, name, block, w == 0 ? 1 : 2, color, title);
+                sb_printf(&body, "%s\"%s.dat\" index %zu using 1:3:4 with filledcurves fc rgb \"%s\" notitle, \\\n"
+                                 "     \"%s.dat\" index %zu using 1:2 with %s ",
+                          first ? "" : ", \\\n     ", name, block, st.colour, name, block,
+                          w == 0 ? "lines" : "linespoints pt 6 ps 0.6");
+                style_opts(&body, g->method, w == 0 ? 0 : 1);
+                sb_printf(&body, " title \"%s\"", title);
                 first = 0;
                 block++;
+                if (diverged_block(&dat, runs, c, which, title))
+                    diverged_plot(&body, name, block++, g->method);
             }
         }
         sb_printf(&body, "\n");
-        snprintf(title, sizeof title, "%s over epochs per method: best grid value (solid), worst (dashed), "
-                                      "min-max band over seeds",
+        snprintf(title, sizeof title, "%s over epochs per method: best grid value (thick), worst (thin, circles), "
+                                      "min-max band over seeds; a cross marks where a diverged run stopped",
                  which == 1 ? "Training loss" : "Validation loss");
         figure(fx, md, name, title, &dat, body.s ? body.s : "", 1);
         free(dat.s);
@@ -681,6 +745,11 @@ static void dataset_figures(figctx *fx, sbuf *md, const run *runs, const cell *c
         char ms[100];
         slug(ms, sizeof ms, base, g->method);
         snprintf(name, sizeof name, "%s_ctrl", ms);
+        size_t maxe = 1;
+        for (size_t i = 0; i < c->count; i++)
+            if (runs[c->first + i].m.n > maxe)
+                maxe = runs[c->first + i].m.n;
+        size_t xmax = maxe > 1 ? maxe : 2;
         for (size_t i = 0; i < c->count; i++) {
             const run *r = &runs[c->first + i];
             sb_printf(&dat, "# seed %lld\n# epoch d z state(-1 decel, 0 hold, 1 accel) rho\n", r->seed);
@@ -694,18 +763,56 @@ static void dataset_figures(figctx *fx, sbuf *md, const run *runs, const cell *c
                 sb_printf(&dat, "1 NaN NaN NaN NaN\n");
             sb_printf(&dat, "\n\n");
         }
+        /* the thresholds: those of the first seed; seeds of one cell normally share them */
+        double te = runs[c->first].tau_enter, tx = runs[c->first].tau_exit;
+        int tau_differ = 0;
+        for (size_t i = 1; i < c->count; i++)
+            tau_differ |= !same_lr(runs[c->first + i].tau_enter, te) || !same_lr(runs[c->first + i].tau_exit, tx);
+        /* panels share x: one xrange and fixed left/right margins, so the axes line up whatever
+         * the width of each panel's tick labels and key */
+        sb_printf(&body, "set multiplot layout 4,1 title \"%s (%s): %s controller at lr=%g, one line per seed; "
+                         "shaded: warm-up (z undefined)%s\"\n"
+                         "set key outside right\nset lmargin at screen 0.1\nset rmargin at screen 0.78\n"
+                         "set xrange [1:%zu]\n",
+                  t2, model, g->method, c->lr, tau_differ ? "; seeds differ in tau, the first seed's shown" : "",
+                  xmax);
+        if (isfinite(te) && isfinite(tx))
+            sb_printf(&body, "tau_enter = %.17g\ntau_exit = %.17g\n", te, tx);
+        /* warm-up: epochs where any seed's z is not defined (null in metrics.jsonl) */
+        int nobj = 0;
+        for (size_t e = 0; e < maxe;) {
+            int undefined = 0;
+            for (size_t i = 0; i < c->count && !undefined; i++) {
+                const run *r = &runs[c->first + i];
+                undefined = e < r->m.n && r->m.rec[e].has_ctrl && isnan(r->m.rec[e].z);
+            }
+            if (!undefined) {
+                e++;
+                continue;
+            }
+            size_t e0 = e;
+            for (;;) {
+                int more = 0;
+                for (size_t i = 0; e + 1 < maxe && i < c->count && !more; i++) {
+                    const run *r = &runs[c->first + i];
+                    more = e + 1 < r->m.n && r->m.rec[e + 1].has_ctrl && isnan(r->m.rec[e + 1].z);
+                }
+                if (!more)
+                    break;
+                e++;
+            }
+            double lo = (double)e0 + 0.5, hi = (double)e + 1.5; /* epochs e0+1 .. e+1, half a step either side */
+            sb_printf(&body, "# warm-up: epochs %zu to %zu\n"
+                             "set object %d rect from first %g, graph 0 to first %g, graph 1 behind "
+                             "fillcolor rgb \"#e0e0e0\" fillstyle solid 1.0 noborder\n",
+                      e0 + 1, e + 1, ++nobj, lo < 1 ? 1 : lo, hi > (double)xmax ? (double)xmax : hi);
+            e++;
+        }
         static const char *const ylab[] = {"distance d_t", "z_t (axis clipped to +-10)", "gate state", "multiplier rho"};
-        size_t maxe = 1;
-        for (size_t i = 0; i < c->count; i++)
-            if (runs[c->first + i].m.n > maxe)
-                maxe = runs[c->first + i].m.n;
-        sb_printf(&body, "set multiplot layout 4,1 title \"%s (%s): %s controller at lr=%g, one line per seed\"\n"
-                         "set key outside right\nset xlabel \"epoch\"\nset xrange [1:%zu]\n",
-                  t2, model, g->method, c->lr, maxe > 1 ? maxe : 2);
         for (int col = 0; col < 4; col++) {
-            sb_printf(&body, "set ylabel \"%s\"\n", ylab[col]);
-            /* d_t spans decades (d_1 compares with the untrained network); z_t in the warm-up can
-             * be huge when the MAD of a short history is 0, so its axis is clipped */
+            sb_printf(&body, "set ylabel \"%s\"\n%s", ylab[col], col == 3 ? "set xlabel \"epoch\"\n" : "unset xlabel\n");
+            /* d_t spans decades (d_1 compares with the untrained network); z_t is clipped so a
+             * large score after a quiet history does not flatten the rest */
             if (col == 2)
                 sb_printf(&body, "unset logscale y\nset yrange [-1.5:1.5]\nset ytics (\"decel\" -1, \"hold\" 0, \"accel\" 1)\n");
             else if (col == 0)
@@ -719,9 +826,17 @@ static void dataset_figures(figctx *fx, sbuf *md, const run *runs, const cell *c
                 sb_printf(&body, "%s\"%s.dat\" index %zu using 1:%d with %s lc %zu title \"seed %lld\"",
                           i ? ", " : "", name, i, col + 2, col == 2 ? "steps lw 2" : "linespoints pt 7 ps 0.5", i + 1,
                           runs[c->first + i].seed);
+            if (col == 1 && isfinite(te) && isfinite(tx))
+                sb_printf(&body, ", \\\n     tau_enter with lines lc rgb \"#000000\" dt 2 lw 1 title \"+-tau_enter = %g\", "
+                                 "-tau_enter with lines lc rgb \"#000000\" dt 2 lw 1 notitle, \\\n"
+                                 "     tau_exit with lines lc rgb \"#606060\" dt 3 lw 1 title \"+-tau_exit = %g\", "
+                                 "-tau_exit with lines lc rgb \"#606060\" dt 3 lw 1 notitle",
+                          te, tx);
             sb_printf(&body, "\n");
         }
-        snprintf(title, sizeof title, "%s: d_t, z_t, gate state and rho over epochs (lr=%g)", g->method, c->lr);
+        snprintf(title, sizeof title, "%s: d_t, z_t (with the gate's thresholds +-tau_enter, +-tau_exit), gate state "
+                                      "and rho over epochs (lr=%g); shaded: warm-up, where z is not defined",
+                 g->method, c->lr);
         figure(fx, md, name, title, &dat, body.s ? body.s : "", 4);
         free(dat.s);
         free(body.s);

@@ -135,7 +135,10 @@ static void fill(const cgalr_sched_trace_t *r, tsched_trace_t *tr)
     tr->d = r->d;
     tr->median = r->median;
     tr->mad = r->mad;
-    tr->z = r->z;
+    /* METHOD.md section 4: z is not defined while |H| < 3 (warm-up). The controller still
+     * computes it for its own trace, but from one or two distances (MAD 0 gives |z| ~ 1e9),
+     * so the run's log says null (NaN) rather than a number nobody should read. */
+    tr->z = (r->flags & CGALR_TRACE_WARMUP) ? NAN : r->z;
     tr->rho = r->rho;
     tr->state = state_name(r->state);
     tr->flags = ((r->flags & CGALR_TRACE_FIRST) ? TS_FLAG_FIRST : 0) |
