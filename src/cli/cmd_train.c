@@ -137,8 +137,12 @@ static void on_epoch(void *user, const cgalr_epoch_record_t *r)
     u->line_open = 0;
     fprintf(stderr, "epoch %d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | test acc %.4f | lr %.4g | %.2fs",
             r->epoch, r->train_loss, r->train_acc, r->val_loss, r->val_acc, r->test_acc, r->lr, r->seconds);
-    if (r->has_ctrl)
-        fprintf(stderr, " | d %.4g z %.3g %s rho %.3g", r->d, r->z, r->state, r->rho);
+    if (r->has_ctrl) {
+        char z[32] = "-"; /* no score during the controller's warm-up */
+        if (!isnan(r->z))
+            snprintf(z, sizeof z, "%.3g", r->z);
+        fprintf(stderr, " | d %.4g z %s %s rho %.3g", r->d, z, r->state, r->rho);
+    }
     if (r->guard_retries)
         fprintf(stderr, " | guard retries %d", r->guard_retries);
     fprintf(stderr, "\n");
