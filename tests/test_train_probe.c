@@ -1,9 +1,8 @@
 /* The connectome sources of src/train/probe.c and the nn training-capture hook under them.
  * With the weights frozen (no optimiser step: the learning rate 0) on an mlp (no batch norm, no
- * dropout, so training and inference forwards agree), `inline` gives the connectome of `pass`, bit
- * for bit: the
- * same probe samples, in the same order, through the same function, whatever order the training
- * batches bring them in; `stream` gives the connectome of every training row. A wrong row, sample
+ * dropout, so training and inference forwards agree), `inline` gives the connectome of `pass` bit
+ * for bit: the same probe samples, in the same order, through the same function, whatever order
+ * the training batches bring them in; `stream` gives the connectome of every training row. A wrong row, sample
  * or order would show: the negative control checks that a different probe set gives a different
  * connectome. Also: the hook runs in training forwards only, its rows are the batch's, a save/load
  * in mid-epoch continues bit-identically, and bad arguments are refused with a message. */
