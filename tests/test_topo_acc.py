@@ -9,6 +9,9 @@ import sys
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from topo_ref import ref_connectome  # noqa: E402
+
 TOOL = os.path.join(os.environ["CGALR_TOOLS"], "tool_topo_acc")
 TMP = os.environ["CGALR_TMP"]
 os.makedirs(TMP, exist_ok=True)
@@ -19,19 +22,6 @@ def check(cond, msg):
     if not cond:
         failures.append(msg)
         print("FAIL:", msg)
-
-
-def ref_connectome(a):
-    """|corrcoef| with zero diagonal; a dead (exactly constant) signal correlates 0 with every
-    other (METHOD.md section 2)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        c = np.abs(np.corrcoef(a, rowvar=False))
-    dead = np.all(a == a[0], axis=0)
-    c[dead, :] = 0.0
-    c[:, dead] = 0.0
-    c = np.nan_to_num(c, nan=0.0)
-    np.fill_diagonal(c, 0.0)
-    return np.minimum(c, 1.0)
 
 
 def run(name, a, sizes, *opts):

@@ -338,6 +338,15 @@ static void take_capture_seconds(ctx *c)
         c->ctrl_seconds += tprobe_take_seconds(c->tp);
 }
 
+/* The capture state as bytes (checkpoint, the guard's good state): a cost the controller adds. */
+static cgalr_status_t save_probe_timed(ctx *c, void **buf, size_t *size)
+{
+    double t0 = now_s();
+    cgalr_status_t st = tprobe_save(c->tp, buf, size);
+    c->ctrl_seconds += now_s() - t0;
+    return st;
+}
+
 /* Probe forward (pass) or the training forward's rows (inline, stream), connectome and controller
  * step; timed as the controller's share. Without a connectome yet (inline before every probe sample
  * has been through a training forward, stream before 2 rows) the step waits for the next one. */
@@ -451,7 +460,7 @@ static cgalr_status_t save_checkpoint(ctx *c, const loop_state_t *ls_in)
         return st;
     void *pb = NULL;
     size_t ps = 0;
-    if (c->tp && (st = tprobe_save(c->tp, &pb, &ps)) != CGALR_OK) {
+    if (c->tp && (st = save_probe_timed(c, &pb, &ps)) != CGALR_OK) {
         free(sb);
         return st;
     }
@@ -735,7 +744,7 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
         return st;
     if ((st = tsched_save(c->sched, &c->good_sched, &c->good_sched_size)) != CGALR_OK)
         return st;
-    if (c->tp && (st = tprobe_save(c->tp, &c->good_probe, &c->good_probe_size)) != CGALR_OK)
+    if (c->tp && (st = save_probe_timed(c, &c->good_probe, &c->good_probe_size)) != CGALR_OK)
         return st;
 
     size_t nparams = cgalr_model_num_params(c->model);
@@ -963,7 +972,7 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
             return st;
         free(c->good_probe);
         c->good_probe = NULL;
-        if (c->tp && (st = tprobe_save(c->tp, &c->good_probe, &c->good_probe_size)) != CGALR_OK)
+        if (c->tp && (st = save_probe_timed(c, &c->good_probe, &c->good_probe_size)) != CGALR_OK)
             return st;
         if (hk && hk->epoch)
             hk->epoch(hk->user, &rec);
