@@ -225,12 +225,12 @@ static void ctx_free(ctx *c)
     cgalr_loader_free(c->ld_probe);
     tsched_free(c->sched);
     cgalr_optim_free(c->opt);
+    tprobe_free(c->tp); /* before the model: it removes its hook from it */
     cgalr_model_free(c->model);
     cgalr_dataset_free(c->ds);
     cgalr_nn_snapshot_free(c->good);
     cgalr_nn_snapshot_free(c->at_y);
     free(c->good_sched);
-    tprobe_free(c->tp);
     free(c->good_probe);
     free(c->probe_idx);
     free(c->act);
