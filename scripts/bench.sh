@@ -2,11 +2,12 @@
 # Every benchmark of bench/, each printing ratios against its peer run in the same script
 # (these machines are shared and noisy: compare ratios, not absolute times). Not a test.
 # Usage: scripts/bench.sh [BUILD_DIR] [SECTION ...]
-#   sections: topo rips diagram ctrl update nn data share (default: all; nn and share take minutes)
+#   sections: topo rips diagram ctrl update nn data share probe (default: all; nn, share and probe
+#   take minutes)
 set -eu
 BUILD="${1:-build}"
 [ $# -gt 0 ] && shift
-SECTIONS="${*:-topo rips diagram ctrl update data nn share}"
+SECTIONS="${*:-topo rips diagram ctrl update data nn share probe}"
 PY=/usr/bin/python3
 if [ ! -x "$BUILD/cgalr" ]; then
     echo "bench: $BUILD/cgalr not found; run 'make build' first" >&2
@@ -34,7 +35,9 @@ for s in $SECTIONS; do
           $PY bench/bench_nn.py --build "$BUILD" --models mlp,gin,cnn,resnet20 --threads 1,2 --epochs 1 ;;
     share) head "controller share of the run time (cgalr-top vs constant)"
           sh bench/train_ctrl_share.sh "$BUILD" ;;
-    *) echo "bench: unknown section '$s' (valid: topo rips diagram ctrl update data nn share)" >&2
+    probe) head "epoch time of cgalr-top vs constant per --probe-mode, per epoch and --ctrl-every 1"
+          $PY bench/train_probe_modes.py "$BUILD" ;;
+    *) echo "bench: unknown section '$s' (valid: topo rips diagram ctrl update data nn share probe)" >&2
        exit 2 ;;
     esac
 done

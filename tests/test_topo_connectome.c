@@ -271,9 +271,18 @@ static void test_overflow_is_an_error(void **state)
     assert_int_equal(cgalr_topo_acc_add_d(acc, a, 4), CGALR_OK);
     assert_int_equal(cgalr_topo_acc_finish(acc, m), CGALR_ENONFINITE);
     cgalr_topo_acc_free(acc);
-    double b[4] = {1e308, 1, 1e308, 2}; /* the column sum itself overflows */
+    double b[4] = {1e308, 1, -1e308, 2}; /* the rows' difference itself overflows */
     assert_int_equal(cgalr_topo_connectome_d(b, 2, 2, m), CGALR_ENONFINITE);
     assert_non_null(strstr(cgalr_last_error(), "column 0"));
+    assert_int_equal(cgalr_topo_acc_create(2, &acc), CGALR_OK);
+    assert_int_equal(cgalr_topo_acc_add_d(acc, b, 1), CGALR_OK);
+    assert_int_equal(cgalr_topo_acc_add_d(acc, b + 2, 1), CGALR_ENONFINITE);
+    assert_int_equal(cgalr_topo_acc_rows(acc), 1); /* the bad row was not taken */
+    cgalr_topo_acc_free(acc);
+    /* an exactly constant column is dead whatever its magnitude: 0, not an overflow */
+    double c[6] = {1e308, 1, 1e308, 2, 1e308, 4};
+    assert_int_equal(cgalr_topo_connectome_d(c, 3, 2, m), CGALR_OK);
+    assert_true(m[1] == 0.0 && m[2] == 0.0);
 }
 
 static void test_bad_arguments(void **state)

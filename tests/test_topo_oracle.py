@@ -10,6 +10,9 @@ import sys
 import numpy as np
 from scipy.sparse.csgraph import minimum_spanning_tree
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from topo_ref import ref_connectome  # noqa: E402
+
 BIN = os.environ["CGALR_BIN"]
 TMP = os.environ["CGALR_TMP"]
 SAN = os.environ.get("CGALR_SANITIZED") == "1"
@@ -36,18 +39,6 @@ def check(cond, msg):
     if not cond:
         failures.append(msg)
         print("FAIL:", msg)
-
-
-def ref_connectome(a):
-    """|corrcoef| with zero diagonal; a dead (constant) signal correlates 0 with everything."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        c = np.abs(np.corrcoef(a, rowvar=False))
-    dead = np.all(a == a[0], axis=0)
-    c[dead, :] = 0.0
-    c[:, dead] = 0.0
-    c = np.nan_to_num(c, nan=0.0)
-    np.fill_diagonal(c, 0.0)
-    return np.minimum(c, 1.0)
 
 
 def ref_barcode(m):

@@ -18,41 +18,12 @@
 #include "cgalr/train.h"
 
 #define EPOCHS 4
-#define MAXREC 8
-
-typedef struct recorder {
-    cgalr_epoch_record_t rec[MAXREC];
-    int n;
-    int stop_after;
-    volatile sig_atomic_t stop;
-} recorder_t;
-
-static void on_epoch(void *user, const cgalr_epoch_record_t *r)
-{
-    recorder_t *k = user;
-    if (k->n < MAXREC)
-        k->rec[k->n++] = *r;
-    if (k->stop_after && k->n == k->stop_after)
-        k->stop = 1;
-}
-
-static char data_dir[4096], tmp_root[4096];
+#include "train_recorder.h"
 
 static int setup(void **state)
 {
     (void)state;
-    const char *shared = getenv("CGALR_SHARED");
-    snprintf(data_dir, sizeof data_dir, "%s/data", shared ? shared : "../shared");
-    snprintf(tmp_root, sizeof tmp_root, "/tmp/cgalr-test-train-adapt-XXXXXX");
-    return mkdtemp(tmp_root) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_root);
-    return system(cmd) == 0 ? 0 : -1;
+    return recorder_dirs("cgalr-test-train-adapt");
 }
 
 static cgalr_status_t train(const char *method, const char *out, int resume, recorder_t *k)

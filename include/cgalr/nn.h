@@ -190,6 +190,21 @@ cgalr_status_t cgalr_model_capture_images(cgalr_model_t *m, const char *spec, co
 cgalr_status_t cgalr_model_capture_graphs(cgalr_model_t *m, const char *spec, const cgalr_graph_batch_t *b,
                                           float *out);
 
+/* Training-forward capture: the probe values of the training batches themselves, with no extra
+ * forward. Once set, every training-mode forward (cgalr_model_train_*) calls fn(user, m, rows) in
+ * the calling thread right after the last layer of `spec` is computed, before the rest of the
+ * forward and the backward; rows = samples (images or graphs) in the batch. Inside fn,
+ * cgalr_model_pool_probe writes the pooled P values (the same pooling as the capture above, in
+ * training mode: batch statistics, dropout on) of the chosen rows, so only P floats per wanted
+ * sample are ever copied. A nonzero status from fn ends the training step with it. fn = NULL
+ * removes the hook. Inference forwards never call it. */
+typedef cgalr_status_t (*cgalr_train_capture_fn)(void *user, cgalr_model_t *m, size_t rows);
+cgalr_status_t cgalr_model_set_train_capture(cgalr_model_t *m, const char *spec, cgalr_train_capture_fn fn,
+                                             void *user);
+/* Only inside the hook: rows[0..k) of the batch (rows = NULL: all of them, k = the batch size) as a
+ * k x P row-major matrix in out. */
+cgalr_status_t cgalr_model_pool_probe(const cgalr_model_t *m, const size_t *rows, size_t k, float *out);
+
 /* ---- Checkpoints --------------------------------------------------------------------------- */
 
 /* Writes model (parameters, buffers, dropout stream) + optimiser state (o may be NULL) + an opaque

@@ -19,12 +19,17 @@ extern "C" {
 /* act: n x p row-major (row = sample, column = signal). out: p x p row-major, caller-allocated.
  * A zero-variance signal has correlation 0 with every other. NaN/Inf in act is CGALR_ENONFINITE
  * naming the row and column (rows and columns count from 0); so are finite activations so large
- * (beyond about 1e150) that their sums of squares overflow. Needs n >= 2, p >= 1. Uses BLAS
+ * (beyond about 1e150) that their sums of squares overflow. An exactly constant signal is dead
+ * whatever its magnitude. Needs n >= 2, p >= 1. Uses BLAS
  * (dsyrk) with whatever thread count BLAS is set to. */
 cgalr_status_t cgalr_topo_connectome_d(const double *act, size_t n, size_t p, double *out);
 cgalr_status_t cgalr_topo_connectome_f(const float *act, size_t n, size_t p, double *out);
 
-/* Streaming form: rows arrive in batches; the activation matrix is never held whole. */
+/* Streaming form: rows arrive in batches; the activation matrix is never held whole. It keeps the
+ * sufficient statistics in double: the row count, per-signal means and the P x P centred
+ * cross-products, each batch (in chunks of at most 256 rows) centred on its own means and merged
+ * with Chan, Golub and LeVeque's pairwise update, so long streams of large-mean data lose no
+ * precision. The dense functions above are this accumulator fed all rows at once. */
 typedef struct cgalr_connectome_acc cgalr_connectome_acc_t;
 cgalr_status_t cgalr_topo_acc_create(size_t p, cgalr_connectome_acc_t **out);
 /* rows: nrows x p row-major. Row numbers in error messages count from the first row added. */
@@ -35,7 +40,15 @@ cgalr_status_t cgalr_topo_acc_add_f(cgalr_connectome_acc_t *acc, const float *ro
 cgalr_status_t cgalr_topo_acc_finish(const cgalr_connectome_acc_t *acc, double *out);
 void cgalr_topo_acc_reset(cgalr_connectome_acc_t *acc);
 size_t cgalr_topo_acc_rows(const cgalr_connectome_acc_t *acc);
+/* The number of signals p it was created for (0 for NULL). */
+size_t cgalr_topo_acc_width(const cgalr_connectome_acc_t *acc);
 void cgalr_topo_acc_free(cgalr_connectome_acc_t *acc);
+/* Its state as bytes (for checkpoints): with buf = NULL, *size receives the bytes needed; a later
+ * load into an accumulator of the same p continues bit-identically. load validates everything it
+ * reads (magic, version, p: CGALR_ESTATE when it differs, size, finiteness) and changes nothing on
+ * failure. */
+cgalr_status_t cgalr_topo_acc_save(const cgalr_connectome_acc_t *acc, void *buf, size_t *size);
+cgalr_status_t cgalr_topo_acc_load(cgalr_connectome_acc_t *acc, const void *buf, size_t size);
 
 /* ---- Graph filtration barcode and TOP ---------------------------------------------------- */
 

@@ -64,6 +64,10 @@ typedef struct cgalr_train_config {
     int cifar100_coarse;     /* cifar100: the 20 coarse labels instead of the 100 fine ones. Default 0 */
     int resize;              /* image folders (folder:PATH, mini-imagenet): resize to N x N; 0 = the
                                 data layer's default (keep; mini-imagenet 84). Default 0 */
+    const char *probe_mode;  /* CG-ALR: where the connectome's rows come from (docs/PROBE_MODES.md):
+                                "pass" (NULL = pass, the default: a separate inference forward over
+                                the probe set), "inline" (the probe set's rows from the training
+                                forward) or "stream" (every training row of the controller period) */
 } cgalr_train_config_t;
 
 void cgalr_train_config_default(cgalr_train_config_t *cfg);
@@ -118,7 +122,9 @@ typedef struct cgalr_train_summary {
     double final_test_acc;   /* test accuracy after the last completed epoch (NaN if none) */
     double final_val_loss;
     double seconds;          /* wall time of the run (all sessions when resumed) */
-    double ctrl_seconds;     /* probe forward + connectome + distance + gate */
+    double ctrl_seconds;     /* every cost the controller adds: probe forward (pass) or capture,
+                                pooling and accumulation in the training forward (inline,
+                                stream), connectome, distance, gate */
     double ctrl_share;       /* ctrl_seconds / seconds */
     double epoch_seconds;    /* mean wall time per completed epoch */
     size_t params;           /* trainable parameters */

@@ -99,6 +99,9 @@ typedef struct topo_arg {
     const cgalr_diagram_t *da, *db;
     cgalr_topo_config_t cfg;
     double *dist;
+    cgalr_connectome_acc_t *acc; /* the accumulator the training pass feeds */
+    const float *rows;           /* one training batch of pooled signals */
+    size_t nrows;
 } topo_arg_t;
 
 static cgalr_status_t f_connectome(void *a)
@@ -107,10 +110,9 @@ static cgalr_status_t f_connectome(void *a)
     return cgalr_topo_connectome_d(t->act, t->n, t->p, t->m);
 }
 
-static cgalr_status_t f_top_step(void *a)
+/* The rest of a TOP controller step once t->m holds the connectome (st: how getting it went). */
+static cgalr_status_t top_of_m(topo_arg_t *t, cgalr_status_t st)
 {
-    topo_arg_t *t = a;
-    cgalr_status_t st = cgalr_topo_connectome_d(t->act, t->n, t->p, t->m);
     cgalr_barcode_t b = {0};
     if (st == CGALR_OK)
         st = cgalr_topo_barcode(t->m, t->p, &b);
@@ -118,6 +120,27 @@ static cgalr_status_t f_top_step(void *a)
         st = cgalr_topo_top(&t->prev, &b, &t->out);
     cgalr_barcode_free(&b);
     return st;
+}
+
+static cgalr_status_t f_top_step(void *a)
+{
+    topo_arg_t *t = a;
+    return top_of_m(t, cgalr_topo_connectome_d(t->act, t->n, t->p, t->m));
+}
+
+/* What capture adds per training batch in --probe-mode stream: one batch into the accumulator. */
+static cgalr_status_t f_acc_add(void *a)
+{
+    topo_arg_t *t = a;
+    return cgalr_topo_acc_add_f(t->acc, t->rows, t->nrows);
+}
+
+/* A controller step from the accumulator (--ctrl-every K with inline/stream): the connectome of
+ * the rows so far, its barcode and TOP against the previous one. */
+static cgalr_status_t f_acc_step(void *a)
+{
+    topo_arg_t *t = a;
+    return top_of_m(t, cgalr_topo_acc_finish(t->acc, t->m));
 }
 
 static cgalr_status_t f_barcode(void *a)
@@ -181,6 +204,27 @@ static int bench_topo(bench_opts_t *o)
                 report(o, "topo", what, measure(o, f_barcode, &t), 0, NULL);
                 snprintf(what, sizeof what, "TOP step (connectome+barcode+TOP) P=%zu", p);
                 report(o, "topo", what, measure(o, f_top_step, &t), 0, NULL);
+                float *rows = malloc(32 * p * sizeof *rows);
+                if (!rows || cgalr_topo_acc_create(p, &t.acc) != CGALR_OK) {
+                    fprintf(stderr, "cgalr bench: out of memory (accumulator, P = %zu)\n", p);
+                    rc = CGALR_EXIT_FAIL;
+                } else {
+                    for (size_t i = 0; i < 32 * p; i++)
+                        rows[i] = (float)act[i];
+                    t.rows = rows;
+                    t.nrows = 32;
+                    if (cgalr_topo_acc_add_d(t.acc, act, n) != CGALR_OK) {
+                        fprintf(stderr, "cgalr bench: %s\n", cgalr_last_error());
+                        rc = CGALR_EXIT_FAIL;
+                    } else {
+                        snprintf(what, sizeof what, "accumulator: add a batch of 32 rows P=%zu", p);
+                        report(o, "topo", what, measure(o, f_acc_add, &t), 0, NULL);
+                        snprintf(what, sizeof what, "TOP step from the accumulator (finish+barcode+TOP) P=%zu", p);
+                        report(o, "topo", what, measure(o, f_acc_step, &t), 0, NULL);
+                    }
+                }
+                cgalr_topo_acc_free(t.acc);
+                free(rows);
             }
         }
         cgalr_barcode_free(&t.prev);

@@ -46,6 +46,9 @@ static void usage(FILE *f)
             "  --probe N            probe samples of the connectome (default min(1024, training size))\n"
             "  --probe-layer NAMES  probe layer(s), comma-separated (default: the penultimate layer)\n"
             "  --ctrl-every K       controller step every K iterations (default 0: after every epoch)\n"
+            "  --probe-mode M       CG-ALR connectome rows: pass (default: an inference forward over the\n"
+            "                       probe set), inline (the probe set's rows from the training forward)\n"
+            "                       or stream (every training row of the controller period)\n"
             "  --sched-opt LIST     scheduler options name=value,... (see below)\n"
             "  --wd X               weight decay (default 0)\n"
             "  --val-fraction F     validation carved from training (default 0.1)\n"
@@ -151,7 +154,7 @@ static void on_epoch(void *user, const cgalr_epoch_record_t *r)
 enum { O_DATA = 256, O_DATADIR, O_MODEL, O_SCHED, O_LR, O_EPOCHS, O_BATCH, O_SEED, O_THREADS, O_OUT, O_RESUME,
        O_PROBE, O_PROBELAYER, O_CTRLEVERY, O_SCHEDOPT, O_WD, O_VALFRAC, O_SPLITSEED, O_LIMIT, O_NODEATTR,
        O_FOLDS, O_FOLD, O_DEGREE, O_AUGMENT, O_CROP, O_FLIP, O_NONORM, O_COARSE, O_RESIZE, O_CACHEDIR,
-       O_CHECK, O_QUIET, O_RESTART, O_SUBSET, O_HELP };
+       O_CHECK, O_QUIET, O_RESTART, O_SUBSET, O_PROBEMODE, O_HELP };
 static const struct option opts[] = {
     {"data", required_argument, 0, O_DATA},         {"data-dir", required_argument, 0, O_DATADIR},
     {"model", required_argument, 0, O_MODEL},       {"sched", required_argument, 0, O_SCHED},
@@ -170,7 +173,7 @@ static const struct option opts[] = {
     {"coarse", no_argument, 0, O_COARSE},           {"resize", required_argument, 0, O_RESIZE},
     {"cache-dir", required_argument, 0, O_CACHEDIR}, {"check", no_argument, 0, O_CHECK},
     {"quiet", no_argument, 0, O_QUIET},           {"restart", no_argument, 0, O_RESTART},
-    {"train-subset", required_argument, 0, O_SUBSET},
+    {"train-subset", required_argument, 0, O_SUBSET}, {"probe-mode", required_argument, 0, O_PROBEMODE},
     {"help", no_argument, 0, O_HELP},               {0, 0, 0, 0}};
 
 const struct option *cli_train_options(void) { return opts; }
@@ -229,6 +232,7 @@ static int parse_options(int argc, char **argv, cgalr_train_config_t *cfg, ui *u
             cfg->probe_n = (size_t)v;
             break;
         case O_PROBELAYER: cfg->probe_layer = optarg; break;
+        case O_PROBEMODE: cfg->probe_mode = optarg; break;
         case O_CTRLEVERY:
             if (!parse_u64(optname, optarg, 100000000, &v))
                 return CGALR_EXIT_USAGE;

@@ -941,6 +941,15 @@ static cgalr_status_t run_forward(cgalr_model_t *m, int upto)
         cgalr_status_t st = nn_forward_node(m, &m->nodes[i]);
         if (st)
             return st;
+        /* the training-capture hook: right after its last probe layer, while the rows are in
+         * cache and before anything downstream (or the backward) reuses the buffers */
+        if (i == m->cap_upto && m->cap_fn && m->training) {
+            m->cap_live = 1;
+            st = m->cap_fn(m->cap_user, m, m->nodes[i].rows);
+            m->cap_live = 0;
+            if (st)
+                return st;
+        }
     }
     return CGALR_OK;
 }
@@ -1248,20 +1257,26 @@ cgalr_status_t cgalr_model_probe_width(const cgalr_model_t *m, const char *spec,
     return parse_spec(m, spec, idx, &count, p);
 }
 
-static void extract(const cgalr_model_t *m, const int *idx, size_t count, size_t width, float *out)
+/* The probe values of batch rows rows[0..k) (all rows in order when rows is NULL) into out (k x
+ * width): conv maps averaged over space, per channel. The one pooling of the probe signals, for
+ * the inference capture and the training-forward hook alike. */
+static void extract(const cgalr_model_t *m, const int *idx, size_t count, size_t width, const size_t *rows, size_t k,
+                    float *out)
 {
     size_t col = 0;
-    for (size_t k = 0; k < count; k++) {
-        const nn_node_t *n = &m->nodes[idx[k]];
+    for (size_t q = 0; q < count; q++) {
+        const nn_node_t *n = &m->nodes[idx[q]];
         size_t hw = n->h * n->w;
-        for (size_t r = 0; r < n->rows; r++)
+        for (size_t i = 0; i < k; i++) {
+            size_t r = rows ? rows[i] : i;
             for (size_t c = 0; c < n->c; c++) {
                 const float *x = n->y + (r * n->c + c) * hw;
                 float acc = 0.0f;
                 for (size_t j = 0; j < hw; j++)
                     acc += x[j];
-                out[r * width + col + c] = acc / (float)hw;
+                out[i * width + col + c] = acc / (float)hw;
             }
+        }
         col += n->c;
     }
 }
@@ -1282,7 +1297,7 @@ cgalr_status_t cgalr_model_capture_images(cgalr_model_t *m, const char *spec, co
         upto = idx[k] > upto ? idx[k] : upto;
     if ((st = setup_images(m, b, 0, upto)) || (st = run_forward(m, upto)))
         return st;
-    extract(m, idx, count, width, out);
+    extract(m, idx, count, width, NULL, m->nodes[idx[0]].rows, out);
     return CGALR_OK;
 }
 
@@ -1302,6 +1317,51 @@ cgalr_status_t cgalr_model_capture_graphs(cgalr_model_t *m, const char *spec, co
         upto = idx[k] > upto ? idx[k] : upto;
     if ((st = setup_graphs(m, b, 0, upto)) || (st = run_forward(m, upto)))
         return st;
-    extract(m, idx, count, width, out);
+    extract(m, idx, count, width, NULL, m->nodes[idx[0]].rows, out);
+    return CGALR_OK;
+}
+
+/* ---- the training-forward hook ------------------------------------------------------------- */
+
+cgalr_status_t cgalr_model_set_train_capture(cgalr_model_t *m, const char *spec, cgalr_train_capture_fn fn,
+                                             void *user)
+{
+    if (!m)
+        return cgalr_fail(CGALR_EINVAL, "cgalr_model_set_train_capture: model is NULL");
+    if (!fn) {
+        m->cap_fn = NULL;
+        m->cap_user = NULL;
+        return CGALR_OK;
+    }
+    int idx[MAX_PROBE_LAYERS];
+    size_t count, width;
+    cgalr_status_t st = parse_spec(m, spec, idx, &count, &width);
+    if (st)
+        return st;
+    memcpy(m->cap_idx, idx, count * sizeof *idx);
+    m->cap_count = count;
+    m->cap_width = width;
+    m->cap_upto = 0;
+    for (size_t k = 0; k < count; k++)
+        m->cap_upto = idx[k] > m->cap_upto ? idx[k] : m->cap_upto;
+    m->cap_fn = fn;
+    m->cap_user = user;
+    m->cap_live = 0;
+    return CGALR_OK;
+}
+
+cgalr_status_t cgalr_model_pool_probe(const cgalr_model_t *m, const size_t *rows, size_t k, float *out)
+{
+    if (!m || (!out && k > 0))
+        return cgalr_fail(CGALR_EINVAL, "cgalr_model_pool_probe: model or out is NULL");
+    if (!m->cap_live)
+        return cgalr_fail(CGALR_ESTATE, "cgalr_model_pool_probe: only valid inside the training-capture hook");
+    size_t n = m->nodes[m->cap_upto].rows;
+    if (!rows && k != n)
+        return cgalr_fail(CGALR_EINVAL, "cgalr_model_pool_probe: %zu rows asked, the batch has %zu", k, n);
+    for (size_t i = 0; rows && i < k; i++)
+        if (rows[i] >= n)
+            return cgalr_fail(CGALR_EINVAL, "cgalr_model_pool_probe: row %zu of a batch of %zu", rows[i], n);
+    extract(m, m->cap_idx, m->cap_count, m->cap_width, rows, k, out);
     return CGALR_OK;
 }

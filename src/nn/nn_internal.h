@@ -99,6 +99,13 @@ struct cgalr_model {
     int logits_valid;
     size_t logits_n;
     char default_probe[NN_NAME];
+    /* training-capture hook (cgalr_model_set_train_capture) */
+    cgalr_train_capture_fn cap_fn;
+    void *cap_user;
+    int cap_idx[64];     /* probe nodes of its spec, in spec order (MAX_PROBE_LAYERS in model.c) */
+    size_t cap_count, cap_width;
+    int cap_upto;        /* the last of them in forward order: the hook runs after it */
+    int cap_live;        /* inside the hook: cgalr_model_pool_probe may read the rows */
 };
 
 /* ops.c: kernels. Each forward reads its inputs' y and writes its own y; each backward ADDS into

@@ -1,6 +1,8 @@
 /* Functional connectome (METHOD.md section 2): |Pearson| between the columns of an N x P activation
- * matrix, dense (centre, one BLAS syrk) or streaming (shifted sums and cross-products per batch). */
+ * matrix. One formula: the streaming accumulator (count, means, centred cross-products in double,
+ * per-chunk centring merged with Chan's update); the dense form streams the whole matrix into it. */
 #include <cblas.h>
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,7 +11,7 @@
 #include "cgalr/topo.h"
 
 /* Rows centred and multiplied per BLAS call in the streaming form: bounds its scratch memory to
- * CHUNK x p doubles whatever the batch size. */
+ * CHUNK x p doubles whatever the batch size (the dense form takes all its rows as one chunk). */
 #define CHUNK 256
 /* Tile edge for the cache-friendly mirror of the upper triangle. */
 #define TILE 64
@@ -17,29 +19,6 @@
 static int mul_overflows(size_t a, size_t b)
 {
     return a != 0 && b > SIZE_MAX / a;
-}
-
-/* Finds the first non-finite entry (row-major order) so the message can name it. */
-static cgalr_status_t check_finite_d(const double *a, size_t n, size_t p, size_t row0)
-{
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < p; j++)
-            if (!isfinite(a[i * p + j]))
-                return cgalr_fail(CGALR_ENONFINITE,
-                                  "activations: row %zu, column %zu (counting from 0) is %g; "
-                                  "expected finite numbers", row0 + i, j, a[i * p + j]);
-    return CGALR_OK;
-}
-
-static cgalr_status_t check_finite_f(const float *a, size_t n, size_t p, size_t row0)
-{
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < p; j++)
-            if (!isfinite(a[i * p + j]))
-                return cgalr_fail(CGALR_ENONFINITE,
-                                  "activations: row %zu, column %zu (counting from 0) is %g; "
-                                  "expected finite numbers", row0 + i, j, (double)a[i * p + j]);
-    return CGALR_OK;
 }
 
 /* c: p x p with the centred cross-products in its upper triangle (diagonal = sums of squares).
@@ -92,91 +71,37 @@ static cgalr_status_t check_args(const void *act, size_t n, size_t p, const doub
     if (mul_overflows(n, p) || mul_overflows(p, p) || mul_overflows(n * p, sizeof(double)) ||
         mul_overflows(p * p, sizeof(double)))
         return cgalr_fail(CGALR_EINVAL, "connectome: n = %zu, p = %zu overflow the address space", n, p);
+    if (p > INT32_MAX / 2)
+        return cgalr_fail(CGALR_EINVAL, "connectome: n = %zu, p = %zu are beyond BLAS's int sizes", n, p);
     return CGALR_OK;
 }
 
-/* Dense form, shared by both element types (one of ad, af is set). */
-static cgalr_status_t connectome_dense(const double *ad, const float *af, size_t n, size_t p,
-                                       double *out)
+static cgalr_status_t acc_create(size_t p, size_t chunk, cgalr_connectome_acc_t **out);
+
+/* The whole matrix is one stream of rows through the accumulator below: one formula for the
+ * connectome whichever way its rows arrive (one owner, METHOD.md section 2). */
+static cgalr_status_t connectome_all(const double *ad, const float *af, size_t n, size_t p, double *out)
 {
-    double *x = malloc(n * p * sizeof *x);
-    double *mean = calloc(p, sizeof *mean);
-    unsigned char *dead = malloc(p);
-    if (!x || !mean || !dead) {
-        free(x);
-        free(mean);
-        free(dead);
-        return cgalr_fail(CGALR_ENOMEM, "connectome: out of memory for %zu x %zu activations", n, p);
-    }
-    /* Means and the exact constant-signal test straight from the input, then one pass that writes
-     * the centred copy: the input is read twice and the copy written once. */
-    memset(dead, 1, p);
-    for (size_t i = 0; i < n; i++) {
-        if (ad) {
-            const double *row = ad + i * p;
-            for (size_t j = 0; j < p; j++) {
-                mean[j] += row[j];
-                dead[j] &= (unsigned char)(row[j] == ad[j]);
-            }
-        } else {
-            const float *row = af + i * p;
-            for (size_t j = 0; j < p; j++) {
-                mean[j] += (double)row[j];
-                dead[j] &= (unsigned char)(row[j] == af[j]);
-            }
-        }
-    }
-    /* NaN and Inf reach the sums, so the input is scanned for the culprit only when a sum is not
-     * finite (saving a pass over the data in the normal case). */
-    for (size_t j = 0; j < p; j++) {
-        if (!isfinite(mean[j])) {
-            cgalr_status_t st = ad ? check_finite_d(ad, n, p, 0) : check_finite_f(af, n, p, 0);
-            if (st == CGALR_OK)
-                st = cgalr_fail(CGALR_ENONFINITE, "connectome: column %zu: the sum of its activations "
-                                "overflows a double; expected activations below about 1e150", j);
-            free(x);
-            free(mean);
-            free(dead);
-            return st;
-        }
-        mean[j] /= (double)n;
-    }
-    for (size_t i = 0; i < n; i++) {
-        double *row = x + i * p;
-        if (ad)
-            for (size_t j = 0; j < p; j++)
-                row[j] = ad[i * p + j] - mean[j];
-        else
-            for (size_t j = 0; j < p; j++)
-                row[j] = (double)af[i * p + j] - mean[j];
-    }
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)p, (int)n, 1.0, x, (int)p, 0.0, out,
-                (int)p);
-    cgalr_status_t st = finish_corr(out, p, dead);
-    free(x);
-    free(mean);
-    free(dead);
+    cgalr_connectome_acc_t *acc = NULL;
+    cgalr_status_t st = check_args(ad ? (const void *)ad : (const void *)af, n, p, out);
+    if (st == CGALR_OK)
+        st = acc_create(p, n, &acc); /* one chunk: centred on the exact means, one syrk */
+    if (st == CGALR_OK)
+        st = ad ? cgalr_topo_acc_add_d(acc, ad, n) : cgalr_topo_acc_add_f(acc, af, n);
+    if (st == CGALR_OK)
+        st = cgalr_topo_acc_finish(acc, out);
+    cgalr_topo_acc_free(acc);
     return st;
 }
 
 cgalr_status_t cgalr_topo_connectome_d(const double *act, size_t n, size_t p, double *out)
 {
-    cgalr_status_t st = check_args(act, n, p, out);
-    if (st == CGALR_OK && (p > INT32_MAX / 2 || n > INT32_MAX))
-        st = cgalr_fail(CGALR_EINVAL, "connectome: n = %zu, p = %zu are beyond BLAS's int sizes", n, p);
-    if (st == CGALR_OK)
-        st = connectome_dense(act, NULL, n, p, out);
-    return st;
+    return act ? connectome_all(act, NULL, n, p, out) : check_args(NULL, n, p, out);
 }
 
 cgalr_status_t cgalr_topo_connectome_f(const float *act, size_t n, size_t p, double *out)
 {
-    cgalr_status_t st = check_args(act, n, p, out);
-    if (st == CGALR_OK && (p > INT32_MAX / 2 || n > INT32_MAX))
-        st = cgalr_fail(CGALR_EINVAL, "connectome: n = %zu, p = %zu are beyond BLAS's int sizes", n, p);
-    if (st == CGALR_OK)
-        st = connectome_dense(NULL, act, n, p, out);
-    return st;
+    return act ? connectome_all(NULL, act, n, p, out) : check_args(NULL, n, p, out);
 }
 
 /* ---- Streaming accumulator ----------------------------------------------------------------
@@ -195,11 +120,12 @@ struct cgalr_connectome_acc {
     double *first; /* p: the first row: the shift, and the exact test for constant signals */
     double *cross; /* p x p, upper triangle: centred cross-products of the rows so far */
     double *bmean; /* p: means of the chunk being added */
-    double *buf;   /* CHUNK x p scratch */
+    double *buf;   /* chunk x p scratch */
+    size_t chunk;  /* rows centred per syrk: CHUNK, or all rows for the dense form */
     unsigned char *dead; /* p: still equal to `first` in every row */
 };
 
-cgalr_status_t cgalr_topo_acc_create(size_t p, cgalr_connectome_acc_t **out)
+static cgalr_status_t acc_create(size_t p, size_t chunk, cgalr_connectome_acc_t **out)
 {
     if (!out)
         return cgalr_fail(CGALR_EINVAL, "connectome accumulator: NULL output pointer");
@@ -207,7 +133,7 @@ cgalr_status_t cgalr_topo_acc_create(size_t p, cgalr_connectome_acc_t **out)
     if (p == 0)
         return cgalr_fail(CGALR_EINVAL, "connectome accumulator: p = 0 signals; expected at least 1");
     if (p > INT32_MAX / 2 || mul_overflows(p, p) || mul_overflows(p * p, sizeof(double)) ||
-        mul_overflows(p, CHUNK * sizeof(double)))
+        mul_overflows(p, chunk) || mul_overflows(p * chunk, sizeof(double)))
         return cgalr_fail(CGALR_EINVAL, "connectome accumulator: p = %zu is too large", p);
     cgalr_connectome_acc_t *a = calloc(1, sizeof *a);
     if (!a)
@@ -217,7 +143,8 @@ cgalr_status_t cgalr_topo_acc_create(size_t p, cgalr_connectome_acc_t **out)
     a->first = malloc(p * sizeof(double));
     a->cross = malloc(p * p * sizeof(double));
     a->bmean = malloc(p * sizeof(double));
-    a->buf = malloc((size_t)CHUNK * p * sizeof(double));
+    a->chunk = chunk;
+    a->buf = malloc(chunk * p * sizeof(double));
     a->dead = malloc(p);
     if (!a->mean || !a->first || !a->cross || !a->bmean || !a->buf || !a->dead) {
         cgalr_topo_acc_free(a);
@@ -226,6 +153,11 @@ cgalr_status_t cgalr_topo_acc_create(size_t p, cgalr_connectome_acc_t **out)
     cgalr_topo_acc_reset(a);
     *out = a;
     return CGALR_OK;
+}
+
+cgalr_status_t cgalr_topo_acc_create(size_t p, cgalr_connectome_acc_t **out)
+{
+    return acc_create(p, CHUNK, out);
 }
 
 void cgalr_topo_acc_reset(cgalr_connectome_acc_t *a)
@@ -256,45 +188,100 @@ void cgalr_topo_acc_free(cgalr_connectome_acc_t *a)
     free(a);
 }
 
-static cgalr_status_t acc_add(cgalr_connectome_acc_t *a, const double *rd, const float *rf,
-                              size_t nrows)
+/* Every entry finite, and so is its difference from the shift (the first row ever added, or row 0
+ * of this batch for the first batch): checked before anything is taken, so a rejected batch
+ * leaves the accumulator as it was. Rows count from the first row ever added. */
+#define SCAN_BODY(T)                                                                                 \
+    /* a branch-free pass first (|v - s| <= DBL_MAX fails for NaN, Inf and an overflowed           \
+     * difference alike); the slow pass that names the culprit runs only when it fails */          \
+    int bad = 0;                                                                                   \
+    const double *sh = a->rows ? a->first : NULL;                                                  \
+    for (size_t i = 0; i < nrows; i++)                                                             \
+        for (size_t j = 0; j < p; j++)                                                             \
+            bad |= !(fabs((double)r##T[i * p + j] - (sh ? sh[j] : (double)r##T[j])) <= DBL_MAX);   \
+    if (!bad)                                                                                      \
+        return CGALR_OK;                                                                           \
+    for (size_t i = 0; i < nrows; i++)                                                             \
+        for (size_t j = 0; j < p; j++) {                                                           \
+            double v = (double)r##T[i * p + j];                                                    \
+            double s = sh ? sh[j] : (double)r##T[j];                                               \
+            if (!isfinite(v))                                                                      \
+                return cgalr_fail(CGALR_ENONFINITE,                                                \
+                                  "activations: row %zu, column %zu (counting from 0) is %g; "     \
+                                  "expected finite numbers", a->rows + i, j, v);                   \
+            if (!isfinite(v - s))                                                                  \
+                return cgalr_fail(CGALR_ENONFINITE,                                                \
+                                  "connectome: column %zu: row %zu (%g) differs from row 0 (%g) "  \
+                                  "by more than a double holds; expected activations below about " \
+                                  "1e150", j, a->rows + i, v, s);                                  \
+        }                                                                                          \
+    return cgalr_fail(CGALR_EINTERNAL, "connectome: scan flagged a row it cannot find");
+
+static cgalr_status_t scan_d(const cgalr_connectome_acc_t *a, const double *rd, size_t nrows)
+{
+    size_t p = a->p;
+    SCAN_BODY(d)
+}
+
+static cgalr_status_t scan_f(const cgalr_connectome_acc_t *a, const float *rf, size_t nrows)
+{
+    size_t p = a->p;
+    SCAN_BODY(f)
+}
+#undef SCAN_BODY
+
+/* One chunk of at most CHUNK rows: centred on its own means, its cross-products added with one
+ * syrk, then merged with the running state by Chan's update (see above). */
+static void acc_chunk(cgalr_connectome_acc_t *a, const double *rd, const float *rf, size_t nr)
+{
+    size_t p = a->p;
+    double *restrict bm = a->bmean;
+    const double *restrict first = a->first;
+    unsigned char *restrict dead = a->dead;
+    memset(bm, 0, p * sizeof *bm);
+    /* shifted copy and chunk sums; the element type is hoisted out of the loops so they vectorise */
+    for (size_t i = 0; i < nr; i++) {
+        double *restrict b = a->buf + i * p;
+        if (rd)
+            for (size_t j = 0; j < p; j++)
+                b[j] = rd[i * p + j] - first[j];
+        else
+            for (size_t j = 0; j < p; j++)
+                b[j] = (double)rf[i * p + j] - first[j];
+        for (size_t j = 0; j < p; j++) {
+            dead[j] &= (unsigned char)(b[j] == 0.0); /* exact: v - first == 0 iff v == first */
+            bm[j] += b[j];
+        }
+    }
+    for (size_t j = 0; j < p; j++)
+        bm[j] /= (double)nr;
+    for (size_t i = 0; i < nr; i++) {
+        double *restrict b = a->buf + i * p;
+        for (size_t j = 0; j < p; j++)
+            b[j] -= bm[j];
+    }
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)p, (int)nr, 1.0, a->buf, (int)p, 1.0, a->cross,
+                (int)p);
+    double na = (double)a->rows, nb = (double)nr, n = na + nb;
+    for (size_t j = 0; j < p; j++)
+        bm[j] -= a->mean[j]; /* now delta = m_b - m_a */
+    if (a->rows > 0)
+        cblas_dsyr(CblasRowMajor, CblasUpper, (int)p, na * nb / n, bm, 1, a->cross, (int)p);
+    for (size_t j = 0; j < p; j++)
+        a->mean[j] += bm[j] * (nb / n);
+    a->rows += nr;
+}
+
+static void acc_add(cgalr_connectome_acc_t *a, const double *rd, const float *rf, size_t nrows)
 {
     size_t p = a->p;
     if (a->rows == 0)
         for (size_t j = 0; j < p; j++)
             a->first[j] = rd ? rd[j] : (double)rf[j];
-    for (size_t r0 = 0; r0 < nrows; r0 += CHUNK) {
-        size_t nr = nrows - r0 < CHUNK ? nrows - r0 : CHUNK;
-        double *bm = a->bmean;
-        memset(bm, 0, p * sizeof *bm);
-        for (size_t i = 0; i < nr; i++) {
-            double *b = a->buf + i * p;
-            for (size_t j = 0; j < p; j++) {
-                double v = rd ? rd[(r0 + i) * p + j] : (double)rf[(r0 + i) * p + j];
-                a->dead[j] &= (unsigned char)(v == a->first[j]);
-                b[j] = v - a->first[j];
-                bm[j] += b[j];
-            }
-        }
-        for (size_t j = 0; j < p; j++)
-            bm[j] /= (double)nr;
-        for (size_t i = 0; i < nr; i++) {
-            double *b = a->buf + i * p;
-            for (size_t j = 0; j < p; j++)
-                b[j] -= bm[j];
-        }
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)p, (int)nr, 1.0, a->buf, (int)p,
-                    1.0, a->cross, (int)p);
-        double na = (double)a->rows, nb = (double)nr, n = na + nb;
-        for (size_t j = 0; j < p; j++)
-            bm[j] -= a->mean[j]; /* now delta = m_b - m_a */
-        if (a->rows > 0)
-            cblas_dsyr(CblasRowMajor, CblasUpper, (int)p, na * nb / n, bm, 1, a->cross, (int)p);
-        for (size_t j = 0; j < p; j++)
-            a->mean[j] += bm[j] * (nb / n);
-        a->rows += nr;
+    for (size_t r0 = 0; r0 < nrows; r0 += a->chunk) {
+        size_t nr = nrows - r0 < a->chunk ? nrows - r0 : a->chunk;
+        acc_chunk(a, rd ? rd + r0 * p : NULL, rf ? rf + r0 * p : NULL, nr);
     }
-    return CGALR_OK;
 }
 
 static cgalr_status_t acc_check(const cgalr_connectome_acc_t *a, const void *rows, size_t nrows)
@@ -312,9 +299,9 @@ cgalr_status_t cgalr_topo_acc_add_d(cgalr_connectome_acc_t *a, const double *row
 {
     cgalr_status_t st = acc_check(a, rows, nrows);
     if (st == CGALR_OK && nrows > 0)
-        st = check_finite_d(rows, nrows, a->p, a->rows);
+        st = scan_d(a, rows, nrows);
     if (st == CGALR_OK && nrows > 0)
-        st = acc_add(a, rows, NULL, nrows);
+        acc_add(a, rows, NULL, nrows);
     return st;
 }
 
@@ -322,10 +309,105 @@ cgalr_status_t cgalr_topo_acc_add_f(cgalr_connectome_acc_t *a, const float *rows
 {
     cgalr_status_t st = acc_check(a, rows, nrows);
     if (st == CGALR_OK && nrows > 0)
-        st = check_finite_f(rows, nrows, a->p, a->rows);
+        st = scan_f(a, rows, nrows);
     if (st == CGALR_OK && nrows > 0)
-        st = acc_add(a, NULL, rows, nrows);
+        acc_add(a, NULL, rows, nrows);
     return st;
+}
+
+size_t cgalr_topo_acc_width(const cgalr_connectome_acc_t *a)
+{
+    return a ? a->p : 0;
+}
+
+/* ---- Saved state: magic, version, p, rows, then mean, first (p doubles each), the upper
+ * triangle of cross row by row (p (p + 1) / 2 doubles) and dead (p bytes), native byte order
+ * (the checkpoints that hold it are native too). */
+#define ACC_MAGIC 0x43414743u /* "CGAC" */
+#define ACC_VERSION 1u
+
+static size_t acc_bytes(size_t p)
+{
+    return 2 * sizeof(uint32_t) + 2 * sizeof(uint64_t) + (2 * p + p * (p + 1) / 2) * sizeof(double) + p;
+}
+
+cgalr_status_t cgalr_topo_acc_save(const cgalr_connectome_acc_t *a, void *buf, size_t *size)
+{
+    if (!a || !size)
+        return cgalr_fail(CGALR_EINVAL, "connectome accumulator save: NULL %s", !a ? "accumulator" : "size");
+    size_t need = acc_bytes(a->p);
+    if (!buf) {
+        *size = need;
+        return CGALR_OK;
+    }
+    if (*size < need)
+        return cgalr_fail(CGALR_EINVAL, "connectome accumulator save: buffer of %zu bytes, needs %zu", *size, need);
+    unsigned char *o = buf;
+    uint32_t hdr[2] = {ACC_MAGIC, ACC_VERSION};
+    uint64_t dims[2] = {a->p, a->rows};
+    size_t p = a->p;
+    memcpy(o, hdr, sizeof hdr);
+    o += sizeof hdr;
+    memcpy(o, dims, sizeof dims);
+    o += sizeof dims;
+    memcpy(o, a->mean, p * sizeof(double));
+    o += p * sizeof(double);
+    memcpy(o, a->first, p * sizeof(double));
+    o += p * sizeof(double);
+    for (size_t i = 0; i < p; i++) {
+        memcpy(o, a->cross + i * p + i, (p - i) * sizeof(double));
+        o += (p - i) * sizeof(double);
+    }
+    memcpy(o, a->dead, p);
+    *size = need;
+    return CGALR_OK;
+}
+
+cgalr_status_t cgalr_topo_acc_load(cgalr_connectome_acc_t *a, const void *buf, size_t size)
+{
+    if (!a || !buf)
+        return cgalr_fail(CGALR_EINVAL, "connectome accumulator load: NULL %s", !a ? "accumulator" : "buffer");
+    const unsigned char *in = buf;
+    uint32_t hdr[2];
+    uint64_t dims[2];
+    if (size < sizeof hdr + sizeof dims)
+        return cgalr_fail(CGALR_EFORMAT, "connectome accumulator state: %zu bytes, too short for its header", size);
+    memcpy(hdr, in, sizeof hdr);
+    memcpy(dims, in + sizeof hdr, sizeof dims);
+    if (hdr[0] != ACC_MAGIC || hdr[1] != ACC_VERSION)
+        return cgalr_fail(CGALR_EFORMAT, "connectome accumulator state: bad magic or version %u", (unsigned)hdr[1]);
+    if (dims[0] != a->p)
+        return cgalr_fail(CGALR_ESTATE, "connectome accumulator state: %llu signals, the accumulator has %zu",
+                          (unsigned long long)dims[0], a->p);
+    size_t p = a->p;
+    if (size != acc_bytes(p))
+        return cgalr_fail(CGALR_EFORMAT, "connectome accumulator state: %zu bytes, expected %zu for p = %zu", size,
+                          acc_bytes(p), p);
+    const unsigned char *q = in + sizeof hdr + sizeof dims;
+    size_t nvals = 2 * p + p * (p + 1) / 2;
+    for (size_t k = 0; k < nvals; k++) {
+        double v;
+        memcpy(&v, q + k * sizeof v, sizeof v);
+        if (!isfinite(v))
+            return cgalr_fail(CGALR_EFORMAT, "connectome accumulator state: value %zu is %g", k, v);
+    }
+    const unsigned char *dead = q + nvals * sizeof(double);
+    for (size_t j = 0; j < p; j++)
+        if (dead[j] > 1)
+            return cgalr_fail(CGALR_EFORMAT, "connectome accumulator state: dead flag %zu is %u", j, dead[j]);
+    /* validated: now take it */
+    a->rows = (size_t)dims[1];
+    memcpy(a->mean, q, p * sizeof(double));
+    q += p * sizeof(double);
+    memcpy(a->first, q, p * sizeof(double));
+    q += p * sizeof(double);
+    memset(a->cross, 0, p * p * sizeof(double));
+    for (size_t i = 0; i < p; i++) {
+        memcpy(a->cross + i * p + i, q, (p - i) * sizeof(double));
+        q += (p - i) * sizeof(double);
+    }
+    memcpy(a->dead, dead, p);
+    return CGALR_OK;
 }
 
 cgalr_status_t cgalr_topo_acc_finish(const cgalr_connectome_acc_t *a, double *out)

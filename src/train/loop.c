@@ -19,6 +19,7 @@
 #include "cgalr/nn.h"
 #include "cgalr/rng.h"
 #include "cgalr/topo.h"
+#include "train/probe.h"
 #include "train/runfiles.h"
 #include "train/sched_glue.h"
 
@@ -134,6 +135,11 @@ cgalr_status_t cgalr_train_config_validate(const cgalr_train_config_t *c)
                           c->ctrl_every);
     if (c->ctrl_every > 0 && !tsched_is_cgalr(c->sched))
         return cgalr_fail(CGALR_EINVAL, "--ctrl-every applies to the CG-ALR methods only, not '%s'", c->sched);
+    if (tprobe_mode_parse(c->probe_mode) < 0)
+        return cgalr_fail(CGALR_EINVAL, "--probe-mode '%s': expected one of %s", c->probe_mode, TPROBE_MODES);
+    if (tprobe_mode_parse(c->probe_mode) != TPROBE_PASS && !tsched_is_cgalr(c->sched))
+        return cgalr_fail(CGALR_EINVAL, "--probe-mode %s applies to the CG-ALR methods only, not '%s'", c->probe_mode,
+                          c->sched);
     if (!(c->weight_decay >= 0 && c->weight_decay < 1))
         return cgalr_fail(CGALR_EINVAL, "--wd %g: expected weight decay in [0, 1)", c->weight_decay);
     if (!(c->val_fraction >= 0 && c->val_fraction <= 0.9))
@@ -173,7 +179,7 @@ cgalr_status_t cgalr_train_config_validate(const cgalr_train_config_t *c)
 /* ---- run state ---------------------------------------------------------------------------- */
 
 #define LOOP_MAGIC 0x52544743u /* "CGTR" */
-#define LOOP_VERSION 1u
+#define LOOP_VERSION 2u /* 2: the probe-capture state follows the scheduler blob (inline, stream) */
 
 /* What the loop adds to the nn checkpoint (followed by the scheduler blob). */
 typedef struct loop_state {
@@ -209,9 +215,13 @@ typedef struct ctx {
     float *swap;         /* DoG: the last iterate while the averaged one is evaluated */
     cgalr_nn_snapshot_t *at_y; /* Schedule-Free: the training state while x is evaluated */
     double ctrl_seconds;
+    int probe_mode;      /* TPROBE_*: where the connectome's rows come from */
+    tprobe_t *tp;        /* inline, stream: the training-forward capture */
     cgalr_nn_snapshot_t *good;
     void *good_sched;
     size_t good_sched_size;
+    void *good_probe;    /* the capture state of the last good epoch (the guard restores it) */
+    size_t good_probe_size;
     int metrics_fd;
     int lock_fd;         /* DIR/.lock, held from before the first write to the end */
     char path_metrics[4096], path_ckpt[4096], path_config[4096], path_summary[4096];
@@ -232,11 +242,13 @@ static void ctx_free(ctx *c)
     cgalr_loader_free(c->ld_probe);
     tsched_free(c->sched);
     cgalr_optim_free(c->opt);
+    tprobe_free(c->tp); /* before the model: it removes its hook from it */
     cgalr_model_free(c->model);
     cgalr_dataset_free(c->ds);
     cgalr_nn_snapshot_free(c->good);
     cgalr_nn_snapshot_free(c->at_y);
     free(c->good_sched);
+    free(c->good_probe);
     free(c->probe_idx);
     free(c->act);
     free(c->conn);
@@ -337,10 +349,37 @@ static cgalr_status_t evaluate_at_x(ctx *c, long epoch, eval_out *val, eval_out 
     return st != CGALR_OK ? st : rs;
 }
 
-/* Probe forward, connectome and controller step; timed as the controller's share. */
+/* The capture's time in the training forwards since the last call, into the controller's share. */
+static void take_capture_seconds(ctx *c)
+{
+    if (c->tp)
+        c->ctrl_seconds += tprobe_take_seconds(c->tp);
+}
+
+/* The capture state as bytes (checkpoint, the guard's good state): a cost the controller adds. */
+static cgalr_status_t save_probe_timed(ctx *c, void **buf, size_t *size)
+{
+    double t0 = now_s();
+    cgalr_status_t st = tprobe_save(c->tp, buf, size);
+    c->ctrl_seconds += now_s() - t0;
+    return st;
+}
+
+/* Probe forward (pass) or the training forward's rows (inline, stream), connectome and controller
+ * step; timed as the controller's share. Without a connectome yet (inline before every probe sample
+ * has been through a training forward, stream before 2 rows) the step waits for the next one. */
 static cgalr_status_t controller_step(ctx *c, double progress, tsched_trace_t *tr)
 {
     double t0 = now_s();
+    take_capture_seconds(c);
+    if (c->tp) {
+        int ready = 0;
+        cgalr_status_t st = tprobe_connectome(c->tp, c->conn, &ready);
+        if (st == CGALR_OK && ready)
+            st = tsched_observe(c->sched, c->conn, c->probe_p, progress, tr);
+        c->ctrl_seconds += now_s() - t0;
+        return st;
+    }
     const size_t chunk = 256;
     cgalr_status_t st = CGALR_OK;
     for (size_t k = 0; k < c->probe_n && st == CGALR_OK; k += chunk) {
@@ -394,6 +433,9 @@ static cgalr_status_t setup_probe(ctx *c)
     memcpy(c->probe_idx, all, n * sizeof *all);
     free(all);
     c->probe_n = n;
+    c->probe_mode = tprobe_mode_parse(c->cfg->probe_mode);
+    if (c->probe_mode != TPROBE_PASS)
+        return tprobe_create(c->probe_mode, c->model, c->cfg->probe_layer, c->probe_p, c->probe_idx, n, ntrain, &c->tp);
     return CGALR_OK;
 }
 
@@ -434,16 +476,26 @@ static cgalr_status_t save_checkpoint(ctx *c, const loop_state_t *ls_in)
     cgalr_status_t st = tsched_save(c->sched, &sb, &ss);
     if (st != CGALR_OK)
         return st;
+    void *pb = NULL;
+    size_t ps = 0;
+    if (c->tp && (st = save_probe_timed(c, &pb, &ps)) != CGALR_OK) {
+        free(sb);
+        return st;
+    }
     loop_state_t ls = *ls_in;
     ls.sched_size = ss;
-    unsigned char *blob = malloc(sizeof ls + ss);
+    unsigned char *blob = malloc(sizeof ls + ss + ps);
     if (!blob) {
         free(sb);
+        free(pb);
         return cgalr_fail(CGALR_ENOMEM, "checkpoint: out of memory");
     }
     memcpy(blob, &ls, sizeof ls);
     memcpy(blob + sizeof ls, sb, ss);
+    if (ps)
+        memcpy(blob + sizeof ls + ss, pb, ps);
     free(sb);
+    free(pb);
     /* Schedule-Free: the checkpoint's model is x, the point evaluated and kept; y comes back
      * from the scheduler state on load (tsched_train_params) */
     size_t np = cgalr_model_num_params(c->model), nx = 0;
@@ -457,7 +509,7 @@ static cgalr_status_t save_checkpoint(ctx *c, const loop_state_t *ls_in)
         memcpy(c->swap, p, np * sizeof *p);
         memcpy(p, x, np * sizeof *p);
     }
-    st = cgalr_nn_save(c->path_ckpt, c->model, c->opt, blob, sizeof ls + ss);
+    st = cgalr_nn_save(c->path_ckpt, c->model, c->opt, blob, sizeof ls + ss + ps);
     if (x && nx == np)
         memcpy(p, c->swap, np * sizeof *p);
     free(blob);
@@ -476,12 +528,23 @@ static cgalr_status_t load_checkpoint(ctx *c, loop_state_t *ls)
         return cgalr_fail(CGALR_EFORMAT, "%s: no training-loop state in the checkpoint", c->path_ckpt);
     }
     memcpy(ls, extra, sizeof *ls);
-    if (ls->magic != LOOP_MAGIC || ls->version != LOOP_VERSION || ls->sched_size != size - sizeof *ls ||
-        ls->epochs_done < 0 || ls->epochs_done > c->cfg->epochs || ls->metrics_off < 0 || ls->iteration < 0) {
+    /* version 1 (before the probe modes) is a version 2 without capture state */
+    size_t rest = size - sizeof *ls;
+    if (ls->magic != LOOP_MAGIC || (ls->version != LOOP_VERSION && ls->version != 1u) || ls->sched_size > rest ||
+        (ls->version == 1u && ls->sched_size != rest) || ls->epochs_done < 0 || ls->epochs_done > c->cfg->epochs ||
+        ls->metrics_off < 0 || ls->iteration < 0) {
         free(extra);
         return cgalr_fail(CGALR_EFORMAT, "%s: training-loop state is corrupt or from another version", c->path_ckpt);
     }
-    st = tsched_load(c->sched, (unsigned char *)extra + sizeof *ls, size - sizeof *ls);
+    size_t probe_size = rest - (size_t)ls->sched_size;
+    if (!c->tp != !probe_size) {
+        free(extra);
+        return cgalr_fail(CGALR_ESTATE, "%s: the checkpoint %s probe-capture state, but this run's --probe-mode is %s",
+                          c->path_ckpt, probe_size ? "holds" : "has no", tprobe_mode_name(c->probe_mode));
+    }
+    st = tsched_load(c->sched, (unsigned char *)extra + sizeof *ls, (size_t)ls->sched_size);
+    if (st == CGALR_OK && c->tp)
+        st = tprobe_load(c->tp, (unsigned char *)extra + sizeof *ls + ls->sched_size, probe_size);
     free(extra);
     if (st == CGALR_OK) /* Schedule-Free saved x as the model: train on from y */
         st = tsched_train_params(c->sched, cgalr_model_params(c->model), cgalr_model_num_params(c->model));
@@ -690,8 +753,9 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
     double seconds0 = ls.seconds, ctrl0 = ls.ctrl_seconds;
     c->ctrl_seconds = 0;
     tsched_trace_t tr;
-    if (c->cgalr && !have_ckpt) {
-        /* M_0: before the first training step */
+    if (c->cgalr && !have_ckpt && !c->tp) {
+        /* M_0: before the first training step (inline and stream have no rows before it: their
+         * first connectome is the reference, docs/PROBE_MODES.md) */
         if ((st = controller_step(c, 0.0, &tr)) != CGALR_OK)
             return st;
     }
@@ -702,6 +766,8 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
     if ((st = cgalr_nn_snapshot_take(c->model, c->opt, &c->good)) != CGALR_OK)
         return st;
     if ((st = tsched_save(c->sched, &c->good_sched, &c->good_sched_size)) != CGALR_OK)
+        return st;
+    if (c->tp && (st = save_probe_timed(c, &c->good_probe, &c->good_probe_size)) != CGALR_OK)
         return st;
 
     size_t nparams = cgalr_model_num_params(c->model);
@@ -729,8 +795,18 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
             cgalr_step_result_t r;
             if ((st = cgalr_loader_batch(c->ld_train, (uint64_t)epoch, b, &batch)) != CGALR_OK)
                 return st;
+            if (c->tp)
+                tprobe_arm(c->tp, batch.index, batch.n);
             st = c->graphs ? cgalr_model_train_graphs(c->model, &batch.graph, &r)
                            : cgalr_model_train_images(c->model, &batch.image, &r);
+            if (c->tp)
+                tprobe_disarm(c->tp);
+            if (st == CGALR_ENONFINITE && c->tp) {
+                /* the captured rows are not finite: the guard's case, like a non-finite loss */
+                nonfinite = 1;
+                snprintf(why, sizeof why, "non-finite probe activations at epoch %ld batch %zu", epoch + 1, b);
+                break;
+            }
             if (st != CGALR_OK)
                 return st;
             if (!isfinite(r.loss)) {
@@ -831,6 +907,8 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
                 return st;
             if ((st = tsched_load(c->sched, c->good_sched, c->good_sched_size)) != CGALR_OK)
                 return st;
+            if (c->tp && (st = tprobe_load(c->tp, c->good_probe, c->good_probe_size)) != CGALR_OK)
+                return st;
             st = tsched_on_nonfinite(c->sched, (double)epoch);
             if (st == CGALR_OK) {
                 retries++;
@@ -856,6 +934,7 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
         }
 
         /* the epoch is good: record it, then make it the new last good state */
+        take_capture_seconds(c);
         double ep_secs = now_s() - t_epoch;
         cgalr_epoch_record_t rec;
         cgalr_epoch_record_init(&rec);
@@ -913,6 +992,10 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
         free(c->good_sched);
         c->good_sched = NULL;
         if ((st = tsched_save(c->sched, &c->good_sched, &c->good_sched_size)) != CGALR_OK)
+            return st;
+        free(c->good_probe);
+        c->good_probe = NULL;
+        if (c->tp && (st = save_probe_timed(c, &c->good_probe, &c->good_probe_size)) != CGALR_OK)
             return st;
         if (hk && hk->epoch)
             hk->epoch(hk->user, &rec);

@@ -83,6 +83,9 @@ char *train_config_json(const cgalr_train_config_t *c, int has_lr)
     cJSON_AddNumberToObject(o, "probe", (double)c->probe_n);
     cJSON_AddStringToObject(o, "probe_layer", c->probe_layer ? c->probe_layer : "");
     cJSON_AddNumberToObject(o, "ctrl_every", (double)c->ctrl_every);
+    /* only when not the default, so that run directories made before the option still resume */
+    if (c->probe_mode && *c->probe_mode && strcmp(c->probe_mode, "pass"))
+        cJSON_AddStringToObject(o, "probe_mode", c->probe_mode);
     cJSON_AddStringToObject(o, "sched_opts", c->sched_opts ? c->sched_opts : "");
     cJSON_AddNumberToObject(o, "weight_decay", c->weight_decay);
     cJSON_AddNumberToObject(o, "val_fraction", c->val_fraction);
@@ -135,6 +138,8 @@ char *train_config_json(const cgalr_train_config_t *c, int has_lr)
         k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --train-subset %zu", c->train_subset);
     if (c->data_dir)
         append_quoted(cmd, sizeof cmd, &k, "--data-dir", c->data_dir);
+    if (k > 0 && (size_t)k < sizeof cmd && c->probe_mode && *c->probe_mode && strcmp(c->probe_mode, "pass"))
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --probe-mode %s", c->probe_mode);
     if (k > 0 && (size_t)k < sizeof cmd && c->probe_layer && *c->probe_layer)
         k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --probe-layer %s", c->probe_layer);
     if (c->sched_opts && *c->sched_opts)

@@ -1,0 +1,294 @@
+/* inline and stream, the connectome sources fed by the training forward (see probe.h): the hook
+ * pools only the rows it needs (inline: the probe samples of the batch; stream: every row) in the
+ * thread that ran the forward, right after the probe layer, so no layer output is ever copied
+ * whole. */
+#include "train/probe.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cgalr/topo.h"
+
+static const char *const mode_names[] = {"pass", "inline", "stream"};
+
+int tprobe_mode_parse(const char *name)
+{
+    if (!name || !*name)
+        return TPROBE_PASS;
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, mode_names[i]))
+            return i;
+    return -1;
+}
+
+const char *tprobe_mode_name(int mode)
+{
+    return mode >= 0 && mode < 3 ? mode_names[mode] : "?";
+}
+
+struct tprobe {
+    int mode;
+    cgalr_model_t *model;
+    size_t p;
+    /* inline: the probe set's rows as last seen in a training forward, in probe order, so the
+     * connectome is taken over the same N samples in the same order as `pass` */
+    size_t n;
+    int32_t *slot;        /* training index -> probe position, -1 if not a probe sample */
+    size_t ntrain;
+    float *store;         /* n x p */
+    unsigned char *seen;  /* n: has passed through a training forward */
+    size_t n_seen;
+    /* stream: the period's rows */
+    cgalr_connectome_acc_t *acc;
+    /* per batch */
+    const size_t *index;
+    size_t index_n;
+    int armed;
+    size_t *rows;         /* batch rows wanted / their probe positions */
+    size_t *pos;
+    float *pooled;
+    size_t cap;
+    double seconds;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static cgalr_status_t grow(tprobe_t *t, size_t rows)
+{
+    if (rows <= t->cap)
+        return CGALR_OK;
+    float *pl = realloc(t->pooled, rows * t->p * sizeof *pl);
+    if (pl)
+        t->pooled = pl;
+    size_t *r = realloc(t->rows, rows * sizeof *r);
+    if (r)
+        t->rows = r;
+    size_t *q = realloc(t->pos, rows * sizeof *q);
+    if (q)
+        t->pos = q;
+    if (!pl || !r || !q)
+        return cgalr_fail(CGALR_ENOMEM, "probe capture: out of memory for a batch of %zu rows", rows);
+    t->cap = rows;
+    return CGALR_OK;
+}
+
+static cgalr_status_t hook(void *user, cgalr_model_t *m, size_t rows)
+{
+    tprobe_t *t = user;
+    if (!t->armed)
+        return CGALR_OK;
+    double t0 = now_s();
+    cgalr_status_t st = CGALR_OK;
+    if (rows != t->index_n)
+        st = cgalr_fail(CGALR_EINTERNAL, "probe capture: batch of %zu rows, %zu sample indices", rows, t->index_n);
+    if (st == CGALR_OK)
+        st = grow(t, rows);
+    if (st == CGALR_OK && t->mode == TPROBE_STREAM) {
+        st = cgalr_model_pool_probe(m, NULL, rows, t->pooled);
+        if (st == CGALR_OK)
+            st = cgalr_topo_acc_add_f(t->acc, t->pooled, rows);
+    } else if (st == CGALR_OK) {
+        size_t k = 0;
+        for (size_t i = 0; i < rows; i++) {
+            size_t s = t->index[i];
+            if (s < t->ntrain && t->slot[s] >= 0) {
+                t->rows[k] = i;
+                t->pos[k++] = (size_t)t->slot[s];
+            }
+        }
+        if (k > 0)
+            st = cgalr_model_pool_probe(m, t->rows, k, t->pooled);
+        for (size_t i = 0; st == CGALR_OK && i < k; i++) {
+            memcpy(t->store + t->pos[i] * t->p, t->pooled + i * t->p, t->p * sizeof(float));
+            t->n_seen += !t->seen[t->pos[i]];
+            t->seen[t->pos[i]] = 1;
+        }
+    }
+    t->seconds += now_s() - t0;
+    return st;
+}
+
+cgalr_status_t tprobe_create(int mode, cgalr_model_t *m, const char *spec, size_t p, const size_t *idx, size_t n,
+                             size_t ntrain, tprobe_t **out)
+{
+    *out = NULL;
+    if (mode != TPROBE_INLINE && mode != TPROBE_STREAM)
+        return cgalr_fail(CGALR_EINTERNAL, "probe capture: mode %d has no training-forward source", mode);
+    tprobe_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return cgalr_fail(CGALR_ENOMEM, "probe capture: out of memory");
+    t->mode = mode;
+    t->model = m;
+    t->p = p;
+    cgalr_status_t st = CGALR_OK;
+    if (mode == TPROBE_STREAM) {
+        st = cgalr_topo_acc_create(p, &t->acc);
+    } else {
+        t->n = n;
+        t->ntrain = ntrain;
+        t->slot = malloc(ntrain * sizeof *t->slot);
+        t->store = calloc(n * p, sizeof *t->store);
+        t->seen = calloc(n, 1);
+        if (!t->slot || !t->store || !t->seen) {
+            st = cgalr_fail(CGALR_ENOMEM, "probe capture: out of memory for %zu x %zu probe rows", n, p);
+        } else {
+            for (size_t i = 0; i < ntrain; i++)
+                t->slot[i] = -1;
+            for (size_t k = 0; k < n; k++) {
+                if (idx[k] >= ntrain || t->slot[idx[k]] >= 0) {
+                    st = cgalr_fail(CGALR_EINTERNAL, "probe capture: probe sample %zu is %zu (repeated or outside "
+                                                     "the %zu training samples)", k, idx[k], ntrain);
+                    break;
+                }
+                t->slot[idx[k]] = (int32_t)k;
+            }
+        }
+    }
+    if (st == CGALR_OK)
+        st = cgalr_model_set_train_capture(m, spec, hook, t);
+    if (st != CGALR_OK) {
+        tprobe_free(t);
+        return st;
+    }
+    *out = t;
+    return CGALR_OK;
+}
+
+void tprobe_free(tprobe_t *t)
+{
+    if (!t)
+        return;
+    cgalr_model_set_train_capture(t->model, NULL, NULL, NULL);
+    cgalr_topo_acc_free(t->acc);
+    free(t->slot);
+    free(t->store);
+    free(t->seen);
+    free(t->rows);
+    free(t->pos);
+    free(t->pooled);
+    free(t);
+}
+
+void tprobe_arm(tprobe_t *t, const size_t *index, size_t n)
+{
+    t->index = index;
+    t->index_n = n;
+    t->armed = 1;
+}
+
+void tprobe_disarm(tprobe_t *t)
+{
+    t->armed = 0;
+    t->index = NULL;
+    t->index_n = 0;
+}
+
+double tprobe_take_seconds(tprobe_t *t)
+{
+    double s = t->seconds;
+    t->seconds = 0;
+    return s;
+}
+
+cgalr_status_t tprobe_connectome(tprobe_t *t, double *out, int *ready)
+{
+    *ready = 0;
+    if (t->mode == TPROBE_STREAM) {
+        if (cgalr_topo_acc_rows(t->acc) < 2)
+            return CGALR_OK;
+        cgalr_status_t st = cgalr_topo_acc_finish(t->acc, out);
+        if (st != CGALR_OK)
+            return st;
+        cgalr_topo_acc_reset(t->acc);
+        *ready = 1;
+        return CGALR_OK;
+    }
+    if (t->n_seen < t->n)
+        return CGALR_OK;
+    /* the same function on the same rows in the same order as `pass` */
+    cgalr_status_t st = cgalr_topo_connectome_f(t->store, t->n, t->p, out);
+    *ready = st == CGALR_OK;
+    return st;
+}
+
+/* ---- state: magic, mode, p, n, then stream: the accumulator's bytes; inline: n_seen, seen (n
+ * bytes), store (n x p floats) */
+#define PROBE_MAGIC 0x42504743u /* "CGPB" */
+
+typedef struct {
+    uint32_t magic, mode;
+    uint64_t p, n, n_seen, body;
+} probe_hdr_t;
+
+cgalr_status_t tprobe_save(const tprobe_t *t, void **buf, size_t *size)
+{
+    *buf = NULL;
+    *size = 0;
+    probe_hdr_t h = {PROBE_MAGIC, (uint32_t)t->mode, t->p, t->n, t->n_seen, 0};
+    size_t body = 0;
+    cgalr_status_t st = CGALR_OK;
+    if (t->mode == TPROBE_STREAM)
+        st = cgalr_topo_acc_save(t->acc, NULL, &body);
+    else
+        body = t->n + t->n * t->p * sizeof(float);
+    if (st != CGALR_OK)
+        return st;
+    h.body = body;
+    unsigned char *b = malloc(sizeof h + body);
+    if (!b)
+        return cgalr_fail(CGALR_ENOMEM, "probe capture: out of memory for its %zu-byte state", body);
+    memcpy(b, &h, sizeof h);
+    if (t->mode == TPROBE_STREAM) {
+        st = cgalr_topo_acc_save(t->acc, b + sizeof h, &body);
+    } else {
+        memcpy(b + sizeof h, t->seen, t->n);
+        memcpy(b + sizeof h + t->n, t->store, t->n * t->p * sizeof(float));
+    }
+    if (st != CGALR_OK) {
+        free(b);
+        return st;
+    }
+    *buf = b;
+    *size = sizeof h + body;
+    return CGALR_OK;
+}
+
+cgalr_status_t tprobe_load(tprobe_t *t, const void *buf, size_t size)
+{
+    probe_hdr_t h;
+    if (!buf || size < sizeof h)
+        return cgalr_fail(CGALR_EFORMAT, "checkpoint: probe-capture state missing or truncated (%zu bytes)", size);
+    memcpy(&h, buf, sizeof h);
+    if (h.magic != PROBE_MAGIC || h.body != size - sizeof h)
+        return cgalr_fail(CGALR_EFORMAT, "checkpoint: probe-capture state is corrupt");
+    if (h.mode != (uint32_t)t->mode || h.p != t->p || h.n != t->n)
+        return cgalr_fail(CGALR_ESTATE, "checkpoint: probe-capture state of mode %s, %llu signals, %llu samples; "
+                                        "this run has %s, %zu, %zu",
+                          tprobe_mode_name((int)h.mode), (unsigned long long)h.p, (unsigned long long)h.n,
+                          tprobe_mode_name(t->mode), t->p, t->n);
+    const unsigned char *body = (const unsigned char *)buf + sizeof h;
+    if (t->mode == TPROBE_STREAM)
+        return cgalr_topo_acc_load(t->acc, body, (size_t)h.body);
+    if (h.body != t->n + t->n * t->p * sizeof(float) || h.n_seen > t->n)
+        return cgalr_fail(CGALR_EFORMAT, "checkpoint: probe-capture state has the wrong size");
+    size_t seen = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        if (body[i] > 1)
+            return cgalr_fail(CGALR_EFORMAT, "checkpoint: probe-capture state is corrupt (seen flag %zu)", i);
+        seen += body[i];
+    }
+    if (seen != h.n_seen)
+        return cgalr_fail(CGALR_EFORMAT, "checkpoint: probe-capture state is corrupt (%zu seen, header says %llu)",
+                          seen, (unsigned long long)h.n_seen);
+    memcpy(t->seen, body, t->n);
+    memcpy(t->store, body + t->n, t->n * t->p * sizeof(float));
+    t->n_seen = seen;
+    return CGALR_OK;
+}

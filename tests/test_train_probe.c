@@ -1,0 +1,296 @@
+/* The connectome sources of src/train/probe.c and the nn training-capture hook under them.
+ * With the weights frozen (no optimiser step: the learning rate 0) on an mlp (no batch norm, no
+ * dropout, so training and inference forwards agree), `inline` gives the connectome of `pass` bit
+ * for bit: the same probe samples, in the same order, through the same function, whatever order
+ * the training batches bring them in; `stream` gives the connectome of every training row. A wrong row, sample
+ * or order would show: the negative control checks that a different probe set gives a different
+ * connectome. Also: the hook runs in training forwards only, its rows are the batch's, a save/load
+ * in mid-epoch continues bit-identically, and bad arguments are refused with a message. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cgalr.h>
+
+#include "train/probe.h"
+
+enum { NS = 203, F = 12, B = 24, NPROBE = 64 };
+
+static float X[NS * F];
+static int32_t Y[NS];
+static size_t PROBE[NPROBE];
+
+static void make_data(void)
+{
+    cgalr_rng_t r = cgalr_rng_init(11, CGALR_STREAM_TEST);
+    for (size_t i = 0; i < NS; i++) {
+        Y[i] = (int32_t)(i % 3);
+        for (size_t j = 0; j < F; j++)
+            X[i * F + j] = (float)(cgalr_rng_normal(&r) + (j < 3 ? (double)Y[i] : 0.0));
+    }
+    size_t all[NS];
+    for (size_t i = 0; i < NS; i++)
+        all[i] = i;
+    cgalr_rng_shuffle(&r, all, NS);
+    memcpy(PROBE, all, sizeof PROBE);
+}
+
+static cgalr_model_t *make_mlp(void)
+{
+    cgalr_model_config_t mc;
+    cgalr_model_config_default(&mc, CGALR_MODEL_MLP);
+    mc.in_c = F;
+    mc.in_h = mc.in_w = 1;
+    mc.n_classes = 3;
+    mc.mlp_n_hidden = 2;
+    mc.mlp_hidden[0] = 24;
+    mc.mlp_hidden[1] = 10;
+    mc.seed = 5;
+    cgalr_model_t *m = NULL;
+    assert_int_equal(cgalr_model_create(&mc, &m), CGALR_OK);
+    return m;
+}
+
+/* The samples idx[0..n) as one batch (rows copied into xb, yb). */
+static cgalr_image_batch_t gather(const size_t *idx, size_t n, float *xb, int32_t *yb)
+{
+    for (size_t i = 0; i < n; i++) {
+        memcpy(xb + i * F, X + idx[i] * F, F * sizeof(float));
+        yb[i] = Y[idx[i]];
+    }
+    cgalr_image_batch_t b = {.n = n, .c = F, .h = 1, .w = 1, .x = xb, .labels = yb};
+    return b;
+}
+
+/* `pass`: an inference capture of the samples idx[0..n) in that order, then the connectome. */
+static void pass_connectome(cgalr_model_t *m, const size_t *idx, size_t n, size_t p, double *out)
+{
+    float *xb = malloc(n * F * sizeof *xb), *act = malloc(n * p * sizeof *act);
+    int32_t *yb = malloc(n * sizeof *yb);
+    assert_non_null(xb);
+    assert_non_null(act);
+    assert_non_null(yb);
+    cgalr_image_batch_t b = gather(idx, n, xb, yb);
+    assert_int_equal(cgalr_model_capture_images(m, NULL, &b, act), CGALR_OK);
+    assert_int_equal(cgalr_topo_connectome_f(act, n, p, out), CGALR_OK);
+    free(xb);
+    free(act);
+    free(yb);
+}
+
+/* One epoch of training forwards (no optimiser step) over a shuffled order, batches of B (the last
+ * one short), each armed with its sample indices. save_at >= 0: after that batch the state is
+ * saved into a fresh tprobe, which continues (returned through *t). */
+static void epoch(cgalr_model_t *m, tprobe_t **t, uint64_t seed, long save_at, int mode, size_t p)
+{
+    size_t order[NS];
+    for (size_t i = 0; i < NS; i++)
+        order[i] = i;
+    cgalr_rng_t r = cgalr_rng_init(seed, CGALR_STREAM_TEST);
+    cgalr_rng_shuffle(&r, order, NS);
+    float xb[B * F];
+    int32_t yb[B];
+    long bi = 0;
+    for (size_t s = 0; s < NS; s += B, bi++) {
+        size_t n = NS - s < B ? NS - s : B;
+        cgalr_image_batch_t b = gather(order + s, n, xb, yb);
+        cgalr_step_result_t res;
+        tprobe_arm(*t, order + s, n);
+        assert_int_equal(cgalr_model_train_images(m, &b, &res), CGALR_OK);
+        tprobe_disarm(*t);
+        if (bi == save_at) {
+            void *blob = NULL;
+            size_t size = 0;
+            assert_int_equal(tprobe_save(*t, &blob, &size), CGALR_OK);
+            tprobe_free(*t);
+            assert_int_equal(tprobe_create(mode, m, NULL, p, PROBE, NPROBE, NS, t), CGALR_OK);
+            assert_int_equal(tprobe_load(*t, blob, size), CGALR_OK);
+            free(blob);
+        }
+    }
+}
+
+static double max_abs_diff(const double *a, const double *b, size_t n)
+{
+    double d = 0;
+    for (size_t i = 0; i < n; i++)
+        d = fmax(d, fabs(a[i] - b[i]));
+    return d;
+}
+
+static void test_inline_equals_pass_when_frozen(void **state)
+{
+    (void)state;
+    cgalr_model_t *m = make_mlp();
+    size_t p = 0;
+    assert_int_equal(cgalr_model_probe_width(m, NULL, &p), CGALR_OK);
+    assert_int_equal(p, 10);
+    double *mp = malloc(p * p * sizeof *mp), *mi = malloc(p * p * sizeof *mi), *other = malloc(p * p * sizeof *other);
+    assert_non_null(mp);
+    assert_non_null(mi);
+    assert_non_null(other);
+    pass_connectome(m, PROBE, NPROBE, p, mp);
+
+    tprobe_t *t = NULL;
+    assert_int_equal(tprobe_create(TPROBE_INLINE, m, NULL, p, PROBE, NPROBE, NS, &t), CGALR_OK);
+    int ready = 1;
+    assert_int_equal(tprobe_connectome(t, mi, &ready), CGALR_OK);
+    assert_int_equal(ready, 0); /* no probe sample has been through a training forward yet */
+    /* inference forwards never feed it */
+    pass_connectome(m, PROBE, NPROBE, p, other);
+    assert_int_equal(tprobe_connectome(t, mi, &ready), CGALR_OK);
+    assert_int_equal(ready, 0);
+
+    for (uint64_t e = 0; e < 2; e++) {
+        epoch(m, &t, 100 + e, -1, TPROBE_INLINE, p);
+        assert_int_equal(tprobe_connectome(t, mi, &ready), CGALR_OK);
+        assert_int_equal(ready, 1);
+        double d = max_abs_diff(mi, mp, p * p);
+        if (!(d <= 0))
+            fail_msg("epoch %d: inline connectome differs from pass by %g", (int)e, d);
+        /* and the controller's distance between them is nil */
+        cgalr_topo_config_t cfg;
+        cgalr_topo_config_default(&cfg, CGALR_DIST_TOP);
+        cgalr_topo_summary_t sa = {0}, sb = {0};
+        double top = -1;
+        assert_int_equal(cgalr_topo_summarize(&cfg, mp, p, &sa), CGALR_OK);
+        assert_int_equal(cgalr_topo_summarize(&cfg, mi, p, &sb), CGALR_OK);
+        assert_int_equal(cgalr_topo_summary_distance(&cfg, &sa, &sb, &top), CGALR_OK);
+        if (!(top <= 1e-10))
+            fail_msg("epoch %d: TOP(pass, inline) = %g", (int)e, top);
+        cgalr_topo_summary_free(&sa);
+        cgalr_topo_summary_free(&sb);
+    }
+    /* negative control: another probe set (the next 64 samples) gives another connectome */
+    size_t idx2[NPROBE];
+    for (size_t k = 0; k < NPROBE; k++)
+        idx2[k] = (PROBE[k] + 1) % NS;
+    pass_connectome(m, idx2, NPROBE, p, other);
+    assert_true(max_abs_diff(other, mp, p * p) > 1e-3);
+
+    /* a save/load in mid-epoch (after batch 3 of 9) continues bit-identically */
+    double *ma = malloc(p * p * sizeof *ma), *mb = malloc(p * p * sizeof *mb);
+    assert_non_null(ma);
+    assert_non_null(mb);
+    tprobe_t *u = NULL;
+    assert_int_equal(tprobe_create(TPROBE_INLINE, m, NULL, p, PROBE, NPROBE, NS, &u), CGALR_OK);
+    epoch(m, &u, 7, 3, TPROBE_INLINE, p);
+    assert_int_equal(tprobe_connectome(u, ma, &ready), CGALR_OK);
+    assert_int_equal(ready, 1);
+    assert_memory_equal(ma, mi, p * p * sizeof *ma); /* frozen: the rows are the same floats */
+    tprobe_free(u);
+    tprobe_free(t);
+    free(ma);
+    free(mb);
+    free(mp);
+    free(mi);
+    free(other);
+    cgalr_model_free(m);
+}
+
+static void test_stream_is_every_training_row(void **state)
+{
+    (void)state;
+    cgalr_model_t *m = make_mlp();
+    size_t p = 10, all[NS];
+    for (size_t i = 0; i < NS; i++)
+        all[i] = i;
+    double *ref = malloc(p * p * sizeof *ref), *ms = malloc(p * p * sizeof *ms), *mr = malloc(p * p * sizeof *mr);
+    assert_non_null(ref);
+    assert_non_null(ms);
+    assert_non_null(mr);
+    pass_connectome(m, all, NS, p, ref);
+    tprobe_t *t = NULL;
+    assert_int_equal(tprobe_create(TPROBE_STREAM, m, NULL, p, PROBE, NPROBE, NS, &t), CGALR_OK);
+    epoch(m, &t, 3, -1, TPROBE_STREAM, p);
+    int ready = 0;
+    assert_int_equal(tprobe_connectome(t, ms, &ready), CGALR_OK);
+    assert_int_equal(ready, 1);
+    double d = max_abs_diff(ms, ref, p * p);
+    if (!(d <= 1e-6))
+        fail_msg("stream connectome differs from the connectome of all rows by %g", d);
+    /* a connectome starts a new period: nothing in it yet */
+    assert_int_equal(tprobe_connectome(t, ms, &ready), CGALR_OK);
+    assert_int_equal(ready, 0);
+    /* save/load in mid-epoch: bit-identical to the unbroken stream over the same batches */
+    epoch(m, &t, 9, -1, TPROBE_STREAM, p);
+    assert_int_equal(tprobe_connectome(t, ms, &ready), CGALR_OK);
+    assert_int_equal(ready, 1);
+    tprobe_t *u = NULL; /* a model has one hook: u's replaces t's */
+    assert_int_equal(tprobe_create(TPROBE_STREAM, m, NULL, p, PROBE, NPROBE, NS, &u), CGALR_OK);
+    epoch(m, &u, 9, 4, TPROBE_STREAM, p);
+    assert_int_equal(tprobe_connectome(u, mr, &ready), CGALR_OK);
+    assert_int_equal(ready, 1);
+    assert_memory_equal(ms, mr, p * p * sizeof *ms);
+    /* state of another mode or width is refused, and leaves the target as it was */
+    void *blob = NULL;
+    size_t size = 0;
+    assert_int_equal(tprobe_save(u, &blob, &size), CGALR_OK);
+    tprobe_t *v = NULL;
+    assert_int_equal(tprobe_create(TPROBE_INLINE, m, NULL, p, PROBE, NPROBE, NS, &v), CGALR_OK);
+    assert_int_equal(tprobe_load(v, blob, size), CGALR_ESTATE);
+    assert_non_null(strstr(cgalr_last_error(), "stream"));
+    assert_int_equal(tprobe_load(v, blob, size / 2), CGALR_EFORMAT);
+    tprobe_free(v);
+    free(blob);
+    tprobe_free(u);
+    tprobe_free(t);
+    free(ref);
+    free(ms);
+    free(mr);
+    cgalr_model_free(m);
+}
+
+static cgalr_status_t count_hook(void *user, cgalr_model_t *m, size_t rows)
+{
+    size_t *calls = user;
+    float out[B * 10];
+    calls[0]++;
+    calls[1] = rows;
+    size_t r = rows - 1;
+    return cgalr_model_pool_probe(m, &r, 1, out);
+}
+
+static void test_hook_contract(void **state)
+{
+    (void)state;
+    cgalr_model_t *m = make_mlp();
+    size_t calls[2] = {0, 0};
+    float xb[B * F], out[10];
+    int32_t yb[B];
+    cgalr_image_batch_t b = gather(PROBE, 5, xb, yb);
+    cgalr_step_result_t res;
+    assert_int_equal(cgalr_model_set_train_capture(m, "nosuch", count_hook, calls), CGALR_EINVAL);
+    assert_non_null(strstr(cgalr_last_error(), "nosuch"));
+    assert_int_equal(cgalr_model_set_train_capture(m, NULL, count_hook, calls), CGALR_OK);
+    assert_int_equal(cgalr_model_eval_images(m, &b, &res), CGALR_OK);
+    assert_int_equal(calls[0], 0); /* inference: no hook */
+    assert_int_equal(cgalr_model_train_images(m, &b, &res), CGALR_OK);
+    assert_int_equal(calls[0], 1);
+    assert_int_equal(calls[1], 5);
+    /* outside the hook the rows are not there to read */
+    assert_int_equal(cgalr_model_pool_probe(m, NULL, 5, out), CGALR_ESTATE);
+    assert_int_equal(cgalr_model_set_train_capture(m, NULL, NULL, NULL), CGALR_OK);
+    assert_int_equal(cgalr_model_train_images(m, &b, &res), CGALR_OK);
+    assert_int_equal(calls[0], 1);
+    assert_int_equal(tprobe_mode_parse("stream"), TPROBE_STREAM);
+    assert_int_equal(tprobe_mode_parse(NULL), TPROBE_PASS);
+    assert_int_equal(tprobe_mode_parse("Inline"), -1);
+    cgalr_model_free(m);
+}
+
+int main(void)
+{
+    make_data();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_inline_equals_pass_when_frozen),
+        cmocka_unit_test(test_stream_is_every_training_row),
+        cmocka_unit_test(test_hook_contract),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,119 @@
+/* Test helper: streams an N x P activation matrix through the connectome accumulator in batches
+ * of the given sizes and writes the P x P connectome, for the NumPy oracle (test_topo_acc.py).
+ * Usage: tool_topo_acc IN.f64 N P SIZES OUT.f64 [--float] [--save-at K] [--dense]
+ *   IN.f64   N x P native doubles, row-major; SIZES: batch sizes, comma separated, used in turn
+ *            and repeated until every row is in; --float: the rows go in as floats (add_f);
+ *   --save-at K: after K batches the state is saved, the accumulator freed, a new one loaded from
+ *            the bytes, and the stream continues in it (the checkpoint path);
+ *   --dense: cgalr_topo_connectome_d / _f on the whole matrix instead.
+ * Exit 0 on success, 1 with the library's message on a library error, 2 on bad usage. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cgalr/topo.h"
+
+static int usage(const char *why)
+{
+    fprintf(stderr, "tool_topo_acc: %s\nusage: tool_topo_acc IN.f64 N P SIZES OUT.f64 [--float] [--save-at K] "
+                    "[--dense]\n", why);
+    return 2;
+}
+
+static int lib_error(const char *what)
+{
+    fprintf(stderr, "tool_topo_acc: %s: %s\n", what, cgalr_last_error());
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 6)
+        return usage("missing arguments");
+    size_t n = strtoull(argv[2], NULL, 10), p = strtoull(argv[3], NULL, 10);
+    int use_float = 0, dense = 0;
+    long save_at = -1;
+    for (int i = 6; i < argc; i++) {
+        if (!strcmp(argv[i], "--float"))
+            use_float = 1;
+        else if (!strcmp(argv[i], "--dense"))
+            dense = 1;
+        else if (!strcmp(argv[i], "--save-at") && i + 1 < argc)
+            save_at = strtol(argv[++i], NULL, 10);
+        else
+            return usage("unknown option");
+    }
+    size_t sizes[256], ns = 0;
+    for (char *s = argv[4]; *s && ns < 256;) {
+        char *e;
+        unsigned long long v = strtoull(s, &e, 10);
+        if (e == s || v == 0)
+            return usage("SIZES: expected positive integers separated by commas");
+        sizes[ns++] = (size_t)v;
+        s = *e == ',' ? e + 1 : e;
+    }
+    if (n < 1 || p < 1 || ns == 0)
+        return usage("N, P and SIZES must be positive");
+    double *a = malloc(n * p * sizeof *a), *m = malloc(p * p * sizeof *m);
+    float *af = use_float ? malloc(n * p * sizeof *af) : NULL;
+    if (!a || !m || (use_float && !af))
+        return lib_error("out of memory");
+    FILE *f = fopen(argv[1], "rb");
+    if (!f || fread(a, sizeof *a, n * p, f) != n * p) {
+        fprintf(stderr, "tool_topo_acc: %s: cannot read %zu x %zu doubles: %s\n", argv[1], n, p, strerror(errno));
+        return 2;
+    }
+    fclose(f);
+    if (use_float)
+        for (size_t i = 0; i < n * p; i++)
+            af[i] = (float)a[i];
+    cgalr_status_t st;
+    if (dense) {
+        st = use_float ? cgalr_topo_connectome_f(af, n, p, m) : cgalr_topo_connectome_d(a, n, p, m);
+        if (st != CGALR_OK)
+            return lib_error("connectome");
+    } else {
+        cgalr_connectome_acc_t *acc;
+        if (cgalr_topo_acc_create(p, &acc) != CGALR_OK)
+            return lib_error("create");
+        size_t r = 0;
+        for (long b = 0; r < n; b++) {
+            if (b == save_at) {
+                size_t sz = 0;
+                if (cgalr_topo_acc_save(acc, NULL, &sz) != CGALR_OK)
+                    return lib_error("save size");
+                void *buf = malloc(sz);
+                if (!buf || cgalr_topo_acc_save(acc, buf, &sz) != CGALR_OK)
+                    return lib_error("save");
+                cgalr_topo_acc_free(acc);
+                if (cgalr_topo_acc_create(p, &acc) != CGALR_OK || cgalr_topo_acc_load(acc, buf, sz) != CGALR_OK)
+                    return lib_error("load");
+                free(buf);
+            }
+            size_t k = sizes[(size_t)b % ns];
+            if (k > n - r)
+                k = n - r;
+            st = use_float ? cgalr_topo_acc_add_f(acc, af + r * p, k) : cgalr_topo_acc_add_d(acc, a + r * p, k);
+            if (st != CGALR_OK)
+                return lib_error("add");
+            r += k;
+        }
+        if (cgalr_topo_acc_rows(acc) != n) {
+            fprintf(stderr, "tool_topo_acc: accumulator holds %zu rows, %zu were added\n", cgalr_topo_acc_rows(acc), n);
+            return 1;
+        }
+        if (cgalr_topo_acc_finish(acc, m) != CGALR_OK)
+            return lib_error("finish");
+        cgalr_topo_acc_free(acc);
+    }
+    f = fopen(argv[5], "wb");
+    if (!f || fwrite(m, sizeof *m, p * p, f) != p * p || fclose(f) != 0) {
+        fprintf(stderr, "tool_topo_acc: %s: cannot write\n", argv[5]);
+        return 1;
+    }
+    free(a);
+    free(af);
+    free(m);
+    return 0;
+}
