@@ -58,7 +58,7 @@ static void usage(FILE *f)
             "  --resize N           image folders (folder:PATH, mini-imagenet): resize to N x N\n"
             "                       (default: keep; mini-imagenet 84)\n"
             "  --cache-dir DIR      images: where decoded JPEG/PNG images are cached (\"\" disables; default\n"
-            "                       beside the images, else DATA/cache, else ~/.cache/cgalr)\n"
+            "                       $CGALR_CACHE_DIR, else $XDG_CACHE_HOME/cgalr, else ~/.cache/cgalr)\n"
             "  --quiet              no progress or per-epoch lines\n"
             "  --check              validate the options and exit (0 valid, 2 not); reads and writes nothing\n\n"
             "Exit status: 0 finished (also when the run diverged: see the summary), 1 runtime failure or\n"
