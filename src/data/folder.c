@@ -506,7 +506,8 @@ static cgalr_status_t flat_labels(const strlist_t files[CGALR_N_SPLITS], int32_t
         free(*origin);
         return cgalr_fail(CGALR_ENOMEM, "out of memory");
     }
-    for (int s = 0, k = 0; s < CGALR_N_SPLITS; s++)
+    size_t k = 0;
+    for (int s = 0; s < CGALR_N_SPLITS; s++)
         for (size_t i = 0; i < files[s].n; i++, k++) {
             (*lab)[k] = labels[s][i];
             (*origin)[k] = (uint8_t)s;
