@@ -51,7 +51,7 @@ if [ -f "$SHARED/cifar10-jpg/cifar10-jpg.tar.gz" ] && [ ! -d "$DATA/cifar10-jpg/
     mkdir -p "$DATA/cifar10-jpg"
     tar -xzf "$SHARED/cifar10-jpg/cifar10-jpg.tar.gz" -C "$DATA/cifar10-jpg"
     cp "$SHARED/cifar10-jpg/classes.txt" "$DATA/cifar10-jpg/" 2>/dev/null || true
-    say "CIFAR-10 JPEG copy unpacked into $DATA/cifar10-jpg (decoded once into a cache on first use)"
+    say "CIFAR-10 JPEG copy unpacked into $DATA/cifar10-jpg (decoded once into ~/.cache/cgalr on first use)"
 fi
 
 [ "$DOWNLOAD" = 1 ] || { say "done (local copies only; --download fetches the official archives)"; exit 0; }

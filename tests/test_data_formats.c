@@ -940,7 +940,46 @@ static void test_miniimagenet(void **state)
     assert_int_equal(in->samples[1], 4); /* val.csv, not carved from train */
     assert_int_equal(in->samples[2], 4);
     assert_int_equal(cgalr_dataset_labels(ds, CGALR_SPLIT_TRAIN)[0], 1); /* n02 */
+    assert_int_equal(in->decoded, 12);
     cgalr_dataset_free(ds);
+    assert_int_equal(open_ds("mini-imagenet", &ds), CGALR_OK);
+    assert_int_equal(cgalr_dataset_info(ds)->decoded, 0); /* from the cache */
+    cgalr_dataset_free(ds);
+    /* --limit: from the complete cache, or decoding only the 2 + 2 + 2 images the splits use;
+     * both must give the same dataset, pixel for pixel, and the partial decode is not cached */
+    cgalr_data_config_t cfg;
+    cgalr_data_config_default(&cfg);
+    cfg.name = "mini-imagenet";
+    cfg.data_dir = root;
+    cfg.cache_dir = P("cache");
+    cfg.limit = 2;
+    cgalr_dataset_t *part;
+    assert_int_equal(cgalr_dataset_open(&cfg, &ds), CGALR_OK);
+    assert_int_equal(cgalr_dataset_info(ds)->decoded, 0);
+    cfg.cache_dir = P("cache-limit");
+    assert_int_equal(cgalr_dataset_open(&cfg, &part), CGALR_OK);
+    const cgalr_data_info_t *pi = cgalr_dataset_info(part);
+    assert_int_equal(pi->decoded, 6);
+    assert_null(pi->cache_file);
+    assert_int_equal(access(P("cache-limit"), F_OK), -1);
+    assert_memory_equal(pi->mean, cgalr_dataset_info(ds)->mean, 3 * sizeof(float));
+    assert_memory_equal(pi->std, cgalr_dataset_info(ds)->std, 3 * sizeof(float));
+    for (int s = 0; s < 3; s++) {
+        assert_int_equal(pi->samples[s], 2);
+        assert_memory_equal(cgalr_dataset_split_ids(part, (cgalr_split_t)s), cgalr_dataset_split_ids(ds, (cgalr_split_t)s),
+                            2 * sizeof(size_t));
+        cgalr_loader_t *a = loader(ds, (cgalr_split_t)s, 2, 0), *b = loader(part, (cgalr_split_t)s, 2, 0);
+        size_t idx[2] = {0, 1};
+        cgalr_batch_t ba, bb;
+        assert_int_equal(cgalr_loader_gather(a, idx, 2, &ba), CGALR_OK);
+        assert_int_equal(cgalr_loader_gather(b, idx, 2, &bb), CGALR_OK);
+        assert_memory_equal(ba.image.x, bb.image.x, 2 * 3 * 84 * 84 * sizeof(float));
+        assert_memory_equal(ba.image.labels, bb.image.labels, 2 * sizeof(int32_t));
+        cgalr_loader_free(a);
+        cgalr_loader_free(b);
+    }
+    cgalr_dataset_free(ds);
+    cgalr_dataset_free(part);
     put_text(P("mini-imagenet/test.csv"), "filename,label\nn030020.jpg,n01\nmissing.jpg,n01\n");
     expect_open_fail("mini-imagenet", CGALR_EIO, "missing.jpg", "row 2");
     put_text(P("mini-imagenet/test.csv"), "filename,label\nn030020.jpg\n");

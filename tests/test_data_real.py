@@ -1,7 +1,8 @@
 """The real datasets of ../shared/data and Debian's Fashion-MNIST, checked against published
 statistics and against independent readers written here with numpy/gzip/hashlib: TU statistics
 and graph batches (structure, labels, features, shuffling), Fashion-MNIST pixels and labels, and the
-decoded CIFAR-10 JPEG copy's sha256 from shared/data/README.md (through the decode cache, twice)."""
+decoded CIFAR-10 JPEG copy's sha256 from shared/data/README.md (through the decode cache, twice, and
+a --limit decode of part of it)."""
 import gzip
 import hashlib
 import json
@@ -179,9 +180,19 @@ if os.path.exists(os.path.join(DATA, "cifar10-jpg", "cifar10-jpg.tar.gz")):
            "test": "cf28711b3059b27ed8a78d6529b5ba5b5c94130096ca62a1a924268a9a9ec05b"}
     # Under the sanitizers only the test split is hashed (the whole archive is still decoded
     # once, to build the cache); the optimised build hashes both.
+    whole = {}
     for split in (("test",) if SAN else ("test", "train")):
-        h = hashlib.sha256(dump_images("cifar10", split, cache)).hexdigest()
+        whole[split] = dump_images("cifar10", split, cache)
+        h = hashlib.sha256(whole[split]).hexdigest()
         check(h == ref[split], f"cifar10 JPEG copy {split} sha256 {h}")
+    # --limit decodes only the images it samples (no cache involved): the same bytes as above
+    r = subprocess.run([os.path.join(TOOLS, "tool_data_dump"), "images", "cifar10", DATA, "", "test", "300"],
+                       capture_output=True)
+    check(r.returncode == 0 and len(r.stdout) == 300 * 3077, f"cifar10 --limit 300 dump: {r.stderr.decode()[-300:]}")
+    for k in range(len(r.stdout) // 3077 if r.returncode == 0 else 0):
+        i = int.from_bytes(r.stdout[k * 3077:k * 3077 + 4], "little") - 50000
+        check(0 <= i < 10000 and r.stdout[k * 3077 + 4:(k + 1) * 3077] == whole["test"][i * 3073:(i + 1) * 3073],
+              f"cifar10 --limit test record {k} (test sample {i}) differs from the full decode")
     check(len(os.listdir(cache)) == 1, f"one cache file written: {os.listdir(cache)}")
     j = json.loads(cli("cifar10", "--json", "--data-dir", DATA, "--cache-dir", cache).stdout)
     check(j["display_name"] == "CIFAR-10 (JPEG q75 copy)", f"display name {j['display_name']}")

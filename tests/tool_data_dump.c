@@ -2,6 +2,8 @@
  *   tool_data_dump images NAME DATA_DIR CACHE_DIR SPLIT   -> stdout: CIFAR-style records
  *       (1 label byte, then the c*h*w pixel bytes, CHW), pixels un-normalised, split order,
  *       validation fraction 0 (so "train" is the official training set, in file order).
+ *   tool_data_dump images NAME DATA_DIR CACHE_DIR SPLIT LIMIT   -> the same with --limit LIMIT,
+ *       each record preceded by its dataset-wide sample id (4 bytes, little-endian).
  *   tool_data_dump graphs NAME DATA_DIR SPLIT BATCH SEED EPOCH [node-attr]
  *       -> stdout: one JSON line per batch of that epoch: index, ids, labels, node_ptr, row_ptr, col, x.
  *   tool_data_dump resize H W OH OW   stdin: 3 x H x W bytes (CHW) -> stdout: 3 x OH x OW bytes. */
@@ -18,7 +20,7 @@ static int split_of(const char *s)
     return !strcmp(s, "train") ? CGALR_SPLIT_TRAIN : !strcmp(s, "val") ? CGALR_SPLIT_VAL : CGALR_SPLIT_TEST;
 }
 
-static int dump_images(char **argv)
+static int dump_images(int argc, char **argv)
 {
     cgalr_data_config_t cfg;
     cgalr_data_config_default(&cfg);
@@ -27,6 +29,7 @@ static int dump_images(char **argv)
     cfg.cache_dir = argv[4];
     cfg.val_fraction = 0;
     cfg.normalize = 0;
+    cfg.limit = argc > 6 ? (size_t)atol(argv[6]) : 0;
     cgalr_dataset_t *ds;
     if (cgalr_dataset_open(&cfg, &ds)) {
         fprintf(stderr, "open: %s\n", cgalr_last_error());
@@ -44,7 +47,8 @@ static int dump_images(char **argv)
         return 1;
     }
     const cgalr_data_info_t *in = cgalr_dataset_info(ds);
-    size_t per = in->c * in->h * in->w;
+    const size_t *ids = cgalr_dataset_split_ids(ds, lc.split);
+    size_t per = in->c * in->h * in->w, pos = 0;
     unsigned char *rec = malloc(per + 1);
     int rc = 0;
     for (size_t b = 0; b < cgalr_loader_n_batches(ld) && !rc; b++) {
@@ -58,6 +62,13 @@ static int dump_images(char **argv)
             rec[0] = (unsigned char)bt.image.labels[i];
             for (size_t k = 0; k < per; k++)
                 rec[1 + k] = (unsigned char)lrintf(bt.image.x[i * per + k] * 255.0f);
+            if (cfg.limit) {
+                uint32_t id = (uint32_t)ids[pos];
+                unsigned char b[4] = {(unsigned char)id, (unsigned char)(id >> 8), (unsigned char)(id >> 16),
+                                      (unsigned char)(id >> 24)};
+                fwrite(b, 1, 4, stdout);
+            }
+            pos++;
             fwrite(rec, 1, per + 1, stdout);
         }
     }
@@ -148,7 +159,7 @@ int main(int argc, char **argv)
     if (argc == 6 && !strcmp(argv[1], "resize"))
         return resize(argv);
     if (argc >= 6 && !strcmp(argv[1], "images"))
-        return dump_images(argv);
+        return dump_images(argc, argv);
     if (argc >= 8 && !strcmp(argv[1], "graphs"))
         return dump_graphs(argc, argv);
     fprintf(stderr, "usage: see the comment at the top of tool_data_dump.c\n");

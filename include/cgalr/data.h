@@ -47,14 +47,17 @@ const char *cgalr_split_name(cgalr_split_t split);
  *   mutag, enzymes, proteins, tu:NAME
  *                  D/TU/NAME/ or D/NAME/ (original TU file names NAME_A.txt, ...), then
  *                  ../shared/data/TU/NAME/
- * Decoded JPEG/PNG images are cached in a binary file (cfg->cache_dir, else beside the images
- * when writable, else D/cache/ when D is writable, else $XDG_CACHE_HOME/cgalr or ~/.cache/cgalr)
- * so decoding happens once; a stale or corrupt cache is rebuilt. Directories without write
- * permission bits are never written to, even by root. */
+ * Decoded JPEG/PNG images are cached in a binary file so decoding happens once, in cfg->cache_dir,
+ * else $CGALR_CACHE_DIR, else $XDG_CACHE_HOME/cgalr, else $HOME/.cache/cgalr; never in the data
+ * directory, which is only read. Each source gets its own file, keyed by its absolute path, the
+ * files' sizes and mtimes and the resize; a stale or corrupt cache (checksummed) is rebuilt. With
+ * cfg->limit only the images the splits use are decoded, and such a partial decode is not cached.
+ * A cache directory that cannot be written (read-only HOME; directories without write permission
+ * bits count as read-only even for root) is no error: the images are decoded in memory. */
 typedef struct cgalr_data_config {
     const char *name;         /* required, see above */
     const char *data_dir;     /* NULL: $CGALR_DATA, else ./data */
-    const char *cache_dir;    /* NULL: see above; "" disables the cache */
+    const char *cache_dir;    /* NULL: the default place above; "" disables the cache */
     double val_fraction;      /* validation carved (stratified) from train; default 0.1; 0 = none.
                                  Ignored where the dataset ships a validation split. */
     uint64_t split_seed;      /* drives every split (default 0) */
@@ -99,6 +102,8 @@ typedef struct cgalr_data_info {
     const char *display_name;  /* for results: "Fashion-MNIST", "CIFAR-10 (JPEG q75 copy)", "MUTAG" */
     const char *source;        /* resolved files or directories, one per line */
     const char *cache_file;    /* decoded-image cache used, or NULL */
+    size_t decoded;            /* JPEG/PNG images decoded by this open: 0 when all came from the
+                                  cache; with cfg->limit only the samples the splits use */
     size_t classes;
     const char *const *class_names; /* `classes` entries ("0", "1", ... where files have none) */
     size_t samples[CGALR_N_SPLITS];

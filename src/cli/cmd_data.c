@@ -15,7 +15,9 @@ static void usage(FILE *f)
             "  NAME: mnist, fashion-mnist, cifar10, cifar100, mini-imagenet, mutag, enzymes, proteins,\n"
             "        tu:NAME (any TU dataset), folder:PATH (PATH/{train,val,test}/<class>/*.jpg|png)\n"
             "  --data-dir D        data directory (default $CGALR_DATA, else ./data)\n"
-            "  --cache-dir D       where decoded JPEG/PNG images are cached (\"\" disables)\n"
+            "  --cache-dir D       where decoded JPEG/PNG images are cached (\"\" disables; default\n"
+            "                      $CGALR_CACHE_DIR, else $XDG_CACHE_HOME/cgalr, else ~/.cache/cgalr;\n"
+            "                      the data directory is never written)\n"
             "  --json              one JSON object instead of text\n"
             "  --val-fraction F    validation carved from train, stratified (default 0.1)\n"
             "  --split-seed S      seed of every split (default 0)\n"
@@ -25,7 +27,7 @@ static void usage(FILE *f)
             "  --no-normalize      images: pixel/255 instead of per-channel standardisation\n"
             "  --coarse            cifar100: the 20 coarse labels\n"
             "  --resize N          image folders: resize to N x N (mini-imagenet: 84)\n"
-            "  --limit N           at most N samples per split\n");
+            "  --limit N           at most N samples per split (only those images are decoded)\n");
 }
 
 static void json_str(const char *s)
@@ -117,7 +119,7 @@ static void print_json(const cgalr_data_info_t *in)
         json_str(in->cache_file);
     else
         printf("null");
-    printf("}\n");
+    printf(", \"decoded\": %zu}\n", in->decoded);
 }
 
 static void print_text(const cgalr_data_info_t *in)
@@ -135,6 +137,8 @@ static void print_text(const cgalr_data_info_t *in)
     }
     if (in->cache_file)
         printf("cache     %s\n", in->cache_file);
+    if (in->decoded)
+        printf("decoded   %zu JPEG/PNG images%s\n", in->decoded, in->cache_file ? "" : " (not cached)");
     printf("samples   train %zu, val %zu, test %zu\n", in->samples[0], in->samples[1], in->samples[2]);
     printf("classes   %zu\n", in->classes);
     for (size_t k = 0; k < in->classes; k++)

@@ -69,7 +69,7 @@ static void usage(FILE *f)
             "  --resize N           image folders (folder:PATH, mini-imagenet): resize to N x N\n"
             "                       (default: keep; mini-imagenet 84)\n"
             "  --cache-dir DIR      images: where decoded JPEG/PNG images are cached (\"\" disables; default\n"
-            "                       beside the images, else DATA/cache, else ~/.cache/cgalr)\n"
+            "                       $CGALR_CACHE_DIR, else $XDG_CACHE_HOME/cgalr, else ~/.cache/cgalr)\n"
             "  --quiet              no progress or per-epoch lines\n"
             "  --check              run every check the training would (options, run directory, dataset,\n"
             "                       model, probe layer) and exit (0 valid, 2 not); writes nothing\n\n"

@@ -15,7 +15,15 @@ typedef struct img_set {
     uint8_t *pix;
     int32_t *labels;
     uint8_t *origin; /* CGALR_SPLIT_* the files assign (train, val or test) */
+    size_t *row;     /* NULL: sample i is row i of pix. Else only the samples an open uses were
+                        decoded: sample i is row row[i] (SIZE_MAX: not decoded); the set is final
+                        (labels and origin still cover all n samples) */
 } img_set_t;
+
+static inline const uint8_t *img_sample(const img_set_t *s, size_t i)
+{
+    return s->pix + (s->row ? s->row[i] : i) * s->c * s->h * s->w;
+}
 
 void img_set_free(img_set_t *s);
 /* Sets the shape on first use, rejects a different one later (`what` names the source). */
@@ -88,19 +96,26 @@ typedef struct folder_result {
     char **class_names;
     size_t classes;
     char *cache_file; /* cache actually used, or NULL */
+    size_t decoded;   /* images decoded from their files by this load (0: all from the cache) */
 } folder_result_t;
 
 void folder_result_free(folder_result_t *r);
-/* The decoded-pixel cache goes to cache_dir when non-NULL ("" disables it), else beside the
- * source, else (read-only source) into fallback_dir. */
+/* Which of n_all samples (labels, origin) an open with `cfg` uses: keep[i] = 1 for the members
+ * of its splits after cfg->limit, *kept of them (dataset.c, the one owner of the splits). */
+cgalr_status_t data_select(const cgalr_data_config_t *cfg, size_t n_all, const int32_t *labels, size_t classes,
+                           const uint8_t *origin, uint8_t *keep, size_t *kept);
+/* The loaders below keep a cache of decoded pixels in cache_dir (NULL: none), one file per
+ * source named after it and a key of its absolute path, the files' sizes and mtimes and the
+ * resize. With sel->limit (sel may be NULL) only the samples data_select keeps are decoded, and a
+ * partial decode is never written to the cache (a complete cache is still read). */
 /* root/{train,val,test}/<class>/ images; resize 0 keeps sizes (must agree). */
-cgalr_status_t folder_load(const char *root, size_t resize, const char *cache_dir, const char *fallback_dir,
+cgalr_status_t folder_load(const char *root, size_t resize, const char *cache_dir, const cgalr_data_config_t *sel,
                            folder_result_t *out);
 /* root/images + train.csv, val.csv, test.csv */
 cgalr_status_t miniimagenet_load(const char *root, size_t resize, const char *cache_dir,
-                                 const char *fallback_dir, folder_result_t *out);
+                                 const cgalr_data_config_t *sel, folder_result_t *out);
 /* The CIFAR-10 JPEG archive (tar.gz holding train/<class>/x.jpg, test/<class>/x.jpg). */
-cgalr_status_t tarjpg_load(const char *tar_gz, const char *cache_dir, const char *fallback_dir,
+cgalr_status_t tarjpg_load(const char *tar_gz, const char *cache_dir, const cgalr_data_config_t *sel,
                            folder_result_t *out);
 /* Tar parsing from memory (fuzzed): calls fn for each regular file. */
 typedef cgalr_status_t (*tar_entry_fn)(void *ctx, const char *path, const uint8_t *data, size_t len);

@@ -108,7 +108,7 @@ static cgalr_status_t set_class_names(cgalr_dataset_t *ds, size_t classes, const
 
 /* Whether files can be created in `path` or, if it does not exist yet, in its nearest existing
  * ancestor. Mode bits count as well as access(): as root, access() would allow writing into
- * datasets deliberately left read-only (../shared/data). */
+ * directories deliberately left read-only. */
 static int can_write_dir(const char *path)
 {
     char *p = str_printf("%s", path);
@@ -129,16 +129,23 @@ static int can_write_dir(const char *path)
     return ok;
 }
 
-/* Where decoded-image caches go when the images' own directory is read-only: D/cache when the
- * data directory D is writable, else $XDG_CACHE_HOME/cgalr or ~/.cache/cgalr; NULL = none. */
-static char *fallback_cache(const char *root)
+/* The directory for decoded-image caches, or NULL for none: cfg->cache_dir when given ("" turns the
+ * cache off), else $CGALR_CACHE_DIR (clusters, tests), else $XDG_CACHE_HOME/cgalr (the base
+ * directory spec ignores a relative value), else $HOME/.cache/cgalr. Never the data directory: a
+ * dataset folder is left exactly as it was. A directory we may not write (read-only HOME) means no
+ * cache, which only costs decoding time. */
+static char *cache_root(const cgalr_data_config_t *cfg)
 {
-    char *c = str_printf("%s/cache", root);
-    if (c && can_write_dir(c))
-        return c;
-    free(c);
-    const char *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
-    c = x && x[0] ? str_printf("%s/cgalr", x) : h && h[0] ? str_printf("%s/.cache/cgalr", h) : NULL;
+    char *c = NULL;
+    const char *e = getenv("CGALR_CACHE_DIR"), *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
+    if (cfg->cache_dir)
+        c = cfg->cache_dir[0] ? str_printf("%s", cfg->cache_dir) : NULL;
+    else if (e && e[0])
+        c = str_printf("%s", e);
+    else if (x && x[0] == '/')
+        c = str_printf("%s/cgalr", x);
+    else if (h && h[0])
+        c = str_printf("%s/.cache/cgalr", h);
     if (c && can_write_dir(c))
         return c;
     free(c);
@@ -324,6 +331,7 @@ static cgalr_status_t set_from_folder(cgalr_dataset_t *ds, folder_result_t *r, c
     memset(&r->set, 0, sizeof r->set);
     ds->cache_file = r->cache_file;
     r->cache_file = NULL;
+    ds->info.decoded = r->decoded;
     ds->display = str_printf("%s", display);
     cgalr_status_t st = set_class_names(ds, r->classes, (const char *const *)r->class_names);
     return st;
@@ -346,7 +354,7 @@ static cgalr_status_t resolve_cifar10(cgalr_dataset_t *ds, const cgalr_data_conf
     cgalr_status_t st = CGALR_OK;
     folder_result_t r;
     memset(&r, 0, sizeof r);
-    char *train0 = NULL, *fallback = fallback_cache(root);
+    char *train0 = NULL, *cache = cache_root(cfg);
     int done = 0;
     if (path_is_dir(cand[0])) {
         st = open_cifar10_bin(ds, cand[0]);
@@ -363,11 +371,11 @@ static cgalr_status_t resolve_cifar10(cgalr_dataset_t *ds, const cgalr_data_conf
             }
             if (!path_is_dir(train0))
                 continue;
-            st = folder_load(cand[i], 0, cfg->cache_dir, fallback, &r);
+            st = folder_load(cand[i], 0, cache, cfg, &r);
         } else {
             if (!path_is_file(cand[i]))
                 continue;
-            st = tarjpg_load(cand[i], cfg->cache_dir, fallback, &r);
+            st = tarjpg_load(cand[i], cache, cfg, &r);
         }
         done = 1;
         if (!st)
@@ -380,7 +388,7 @@ static cgalr_status_t resolve_cifar10(cgalr_dataset_t *ds, const cgalr_data_conf
     else if (!st && ds->info.classes != 10)
         st = cgalr_fail(CGALR_EFORMAT, "cifar10 JPEG copy: %zu class folders, expected 10", ds->info.classes);
     free(train0);
-    free(fallback);
+    free(cache);
     folder_result_free(&r);
     free_strs(cand, n);
     return st;
@@ -419,22 +427,21 @@ static cgalr_status_t resolve_folder(cgalr_dataset_t *ds, const cgalr_data_confi
     memset(&r, 0, sizeof r);
     cgalr_status_t st;
     char *dir = mini ? str_printf("%s/mini-imagenet", root) : str_printf("%s", path);
-    char *fallback = fallback_cache(root);
+    char *cache = cache_root(cfg);
     if (!dir) {
-        free(dir);
-        free(fallback);
+        free(cache);
         return cgalr_fail(CGALR_ENOMEM, "out of memory");
     }
     if (!path_is_dir(dir)) {
         st = not_found(mini ? "mini-imagenet" : "image folder", &dir, 1);
         free(dir);
-        free(fallback);
+        free(cache);
         return st;
     }
     if (mini)
-        st = miniimagenet_load(dir, cfg->resize ? (size_t)cfg->resize : 84, cfg->cache_dir, fallback, &r);
+        st = miniimagenet_load(dir, cfg->resize ? (size_t)cfg->resize : 84, cache, cfg, &r);
     else
-        st = folder_load(dir, (size_t)cfg->resize, cfg->cache_dir, fallback, &r);
+        st = folder_load(dir, (size_t)cfg->resize, cache, cfg, &r);
     if (!st)
         st = append_source(ds, dir);
     if (!st) {
@@ -444,7 +451,7 @@ static cgalr_status_t resolve_folder(cgalr_dataset_t *ds, const cgalr_data_confi
     }
     folder_result_free(&r);
     free(dir);
-    free(fallback);
+    free(cache);
     return st;
 }
 
@@ -677,19 +684,23 @@ static cgalr_status_t kfold(idlist_t *pool, const int32_t *labels, size_t classe
     return CGALR_OK;
 }
 
-static cgalr_status_t make_splits(cgalr_dataset_t *ds, const cgalr_data_config_t *cfg, const uint8_t *origin)
+/* The sample ids of each split (ascending): the files' own train/val/test (`origin`, NULL = all
+ * train), validation and (graphs) test carved by stratified draws, then cfg->limit. Depends only
+ * on labels and origin, so an image loader can learn which samples an open uses before it
+ * decodes any pixels (data_select). */
+static cgalr_status_t split_ids(const cgalr_data_config_t *cfg, int graph, size_t n_all, const int32_t *labels,
+                                size_t classes, const uint8_t *origin, idlist_t sp[CGALR_N_SPLITS])
 {
-    idlist_t sp[CGALR_N_SPLITS];
-    memset(sp, 0, sizeof sp);
+    memset(sp, 0, CGALR_N_SPLITS * sizeof *sp);
     for (int s = 0; s < CGALR_N_SPLITS; s++) {
-        sp[s].id = malloc((ds->n_all + 1) * sizeof *sp[s].id);
+        sp[s].id = malloc((n_all + 1) * sizeof *sp[s].id);
         if (!sp[s].id) {
             for (int t = 0; t < s; t++)
                 free(sp[t].id);
             return cgalr_fail(CGALR_ENOMEM, "out of memory for splits");
         }
     }
-    for (size_t i = 0; i < ds->n_all; i++) {
+    for (size_t i = 0; i < n_all; i++) {
         int s = origin ? origin[i] : CGALR_SPLIT_TRAIN;
         sp[s].id[sp[s].n++] = i;
     }
@@ -697,12 +708,12 @@ static cgalr_status_t make_splits(cgalr_dataset_t *ds, const cgalr_data_config_t
     cgalr_rng_t r_test = cgalr_rng_derive(&base, 1), r_val = cgalr_rng_derive(&base, 2);
     cgalr_status_t st = CGALR_OK;
     idlist_t tmp = {0, NULL};
-    if (ds->info.kind == CGALR_DATA_GRAPH) {
+    if (graph) {
         if (cfg->folds >= 2) {
-            st = kfold(&sp[0], ds->labels, ds->info.classes, cfg->folds, cfg->fold, &r_test, &tmp);
+            st = kfold(&sp[0], labels, classes, cfg->folds, cfg->fold, &r_test, &tmp);
         } else {
             /* 80/10/10: 10% of each class to test, then 1/9 of the rest (10% of the whole) to val. */
-            st = carve(&sp[0], ds->labels, ds->info.classes, 0.1, &r_test, &tmp);
+            st = carve(&sp[0], labels, classes, 0.1, &r_test, &tmp);
         }
         if (!st) {
             free(sp[2].id);
@@ -711,7 +722,7 @@ static cgalr_status_t make_splits(cgalr_dataset_t *ds, const cgalr_data_config_t
             double vf = cfg->folds >= 2 ? cfg->val_fraction : 1.0 / 9.0;
             free(sp[1].id);
             sp[1].id = NULL;
-            st = carve(&sp[0], ds->labels, ds->info.classes, vf, &r_val, &sp[1]);
+            st = carve(&sp[0], labels, classes, vf, &r_val, &sp[1]);
         }
     } else if (cfg->train_subset && cfg->train_subset < sp[0].n) {
         cgalr_rng_t r_sub = cgalr_rng_derive(&base, 3);
@@ -720,11 +731,11 @@ static cgalr_status_t make_splits(cgalr_dataset_t *ds, const cgalr_data_config_t
     if (!st && ds->info.kind != CGALR_DATA_GRAPH && sp[1].n == 0 && cfg->val_fraction > 0) {
         free(sp[1].id);
         sp[1].id = NULL;
-        st = carve(&sp[0], ds->labels, ds->info.classes, cfg->val_fraction, &r_val, &sp[1]);
+        st = carve(&sp[0], labels, classes, cfg->val_fraction, &r_val, &sp[1]);
     }
     free(tmp.id);
-    for (int s = 0; s < CGALR_N_SPLITS; s++) {
-        if (!st && cfg->limit && sp[s].n > cfg->limit) {
+    for (int s = 0; s < CGALR_N_SPLITS && !st; s++) {
+        if (cfg->limit && sp[s].n > cfg->limit) {
             /* A random subset, not the first records: files sorted by class (image folders, the
              * CIFAR-10 JPEG copy) would otherwise leave a single class. */
             cgalr_rng_t r = cgalr_rng_derive(&base, 10 + (uint64_t)s);
@@ -732,6 +743,39 @@ static cgalr_status_t make_splits(cgalr_dataset_t *ds, const cgalr_data_config_t
             sp[s].n = cfg->limit;
             qsort(sp[s].id, sp[s].n, sizeof *sp[s].id, cmp_size);
         }
+    }
+    if (st)
+        for (int s = 0; s < CGALR_N_SPLITS; s++) {
+            free(sp[s].id);
+            sp[s].id = NULL;
+        }
+    return st;
+}
+
+cgalr_status_t data_select(const cgalr_data_config_t *cfg, size_t n_all, const int32_t *labels, size_t classes,
+                           const uint8_t *origin, uint8_t *keep, size_t *kept)
+{
+    idlist_t sp[CGALR_N_SPLITS];
+    cgalr_status_t st = split_ids(cfg, 0, n_all, labels, classes, origin, sp);
+    if (st)
+        return st;
+    memset(keep, 0, n_all);
+    *kept = 0;
+    for (int s = 0; s < CGALR_N_SPLITS; s++) {
+        for (size_t k = 0; k < sp[s].n; k++)
+            keep[sp[s].id[k]] = 1;
+        *kept += sp[s].n;
+        free(sp[s].id);
+    }
+    return CGALR_OK;
+}
+
+static cgalr_status_t make_splits(cgalr_dataset_t *ds, const cgalr_data_config_t *cfg, const uint8_t *origin)
+{
+    idlist_t sp[CGALR_N_SPLITS];
+    cgalr_status_t st = split_ids(cfg, ds->info.kind == CGALR_DATA_GRAPH, ds->n_all, ds->labels, ds->info.classes,
+                                  origin, sp);
+    for (int s = 0; s < CGALR_N_SPLITS && !st; s++) {
         ds->split_idx[s] = sp[s].id;
         ds->info.samples[s] = sp[s].n;
     }
@@ -783,7 +827,7 @@ static cgalr_status_t finish_images(cgalr_dataset_t *ds, const cgalr_data_config
     for (size_t c = 0; c < s->c; c++) {
         uint64_t sum = 0, sq = 0;
         for (size_t k = 0; k < ntr; k++) {
-            const uint8_t *p = s->pix + ds->split_idx[CGALR_SPLIT_TRAIN][k] * ds->sample_len + c * plane;
+            const uint8_t *p = img_sample(s, ds->split_idx[CGALR_SPLIT_TRAIN][k]) + c * plane;
             for (size_t i = 0; i < plane; i++) {
                 sum += p[i];
                 sq += (uint64_t)p[i] * p[i];

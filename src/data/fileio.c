@@ -114,6 +114,7 @@ void img_set_free(img_set_t *s)
     free(s->pix);
     free(s->labels);
     free(s->origin);
+    free(s->row);
     memset(s, 0, sizeof *s);
 }
 

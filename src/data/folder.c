@@ -9,10 +9,11 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "data/data_internal.h"
 
-#define CACHE_MAGIC "CGALRIC1"
+#define CACHE_MAGIC "CGALRIC2"
 #define ARCHIVE_CAP ((size_t)1 << 31)
 
 void folder_result_free(folder_result_t *r)
@@ -141,12 +142,18 @@ static uint64_t fnv_stat(uint64_t h, const char *path)
     return h;
 }
 
-static void put_u64(FILE *f, uint64_t v)
+/* The absolute path of a source (malloc'ed; the path itself when it cannot be resolved): part of
+ * the cache key, so two data folders never share a cache entry, and the cache file's name. */
+static char *abs_path(const char *path)
 {
-    uint8_t b[8];
+    char *r = realpath(path, NULL);
+    return r ? r : str_printf("%s", path);
+}
+
+static void put_u64(uint8_t *b, uint64_t v)
+{
     for (int i = 0; i < 8; i++)
         b[i] = (uint8_t)(v >> (8 * i));
-    fwrite(b, 1, 8, f);
 }
 
 static uint64_t get_u64(const uint8_t *p)
@@ -157,46 +164,39 @@ static uint64_t get_u64(const uint8_t *p)
     return v;
 }
 
-/* A directory we may add files to. Mode bits are checked as well as access(): running as root,
- * access() allows writing into directories deliberately made read-only (shared datasets). */
-static int dir_writable(const char *file_in_dir)
+/* mkdir -p; an existing directory (another process won the race) is success. */
+static int make_dirs(const char *dir)
 {
-    char *d = str_printf("%s", file_in_dir);
+    char *d = str_printf("%s", dir);
     if (!d)
         return 0;
-    char *slash = strrchr(d, '/');
-    if (slash)
-        *slash = 0;
-    struct stat st;
-    int ok = stat(slash ? (d[0] ? d : "/") : ".", &st) == 0 && (st.st_mode & 0222) &&
-             access(slash ? (d[0] ? d : "/") : ".", W_OK) == 0;
+    for (char *p = d + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(d, 0777) != 0 && errno != EEXIST) {
+                free(d);
+                return 0;
+            }
+            *p = '/';
+        }
+    int ok = mkdir(d, 0777) == 0 || (errno == EEXIST && path_is_dir(d));
     free(d);
     return ok;
 }
 
-/* Cache file name: inside cache_dir when given, else beside `beside`, else in fallback_dir. */
-static char *cache_path(const char *cache_dir, const char *beside, const char *src, uint64_t key)
+/* CACHE_DIR/<source name>-<key>.cgalr-cache, or NULL when there is no cache directory. */
+static char *cache_path(const char *cache_dir, const char *abs_src, uint64_t key)
 {
-    if (cache_dir && !cache_dir[0])
+    if (!cache_dir)
         return NULL;
-    const char *base = strrchr(src, '/');
-    base = base ? base + 1 : src;
-    if (cache_dir) {
-        /* mkdir -p: the data directory itself may not exist yet (./data on a fresh checkout) */
-        char *d = str_printf("%s", cache_dir);
-        for (char *p = d ? d + 1 : NULL; p && *p; p++)
-            if (*p == '/') {
-                *p = 0;
-                mkdir(d, 0777);
-                *p = '/';
-            }
-        free(d);
-        mkdir(cache_dir, 0777);
-        return str_printf("%s/%s-%016llx.cgalr-cache", cache_dir, base, (unsigned long long)key);
-    }
-    return str_printf("%s.cgalr-cache", beside);
+    const char *base = strrchr(abs_src, '/');
+    base = base && base[1] ? base + 1 : "images";
+    return str_printf("%s/%s-%016llx.cgalr-cache", cache_dir, base, (unsigned long long)key);
 }
 
+/* Layout (integers little-endian u64): magic, key, n, c<<40|h<<20|w, classes, per class its
+ * name's length and bytes, n origins (1 byte), n labels (4 bytes), n*c*h*w pixels, and last the
+ * CRC-32 of everything before it, so a damaged file is rebuilt instead of trusted. */
 static cgalr_status_t cache_read(const char *path, uint64_t key, folder_result_t *out)
 {
     uint8_t *b;
@@ -204,11 +204,15 @@ static cgalr_status_t cache_read(const char *path, uint64_t key, folder_result_t
     if (!path_is_file(path))
         return CGALR_EIO;
     cgalr_status_t st = read_file(path, ARCHIVE_CAP, &b, &len);
-    if (st)
+    if (st) {
+        cgalr_clear_error();
         return st;
+    }
     st = CGALR_EFORMAT;
-    if (len < 40 || memcmp(b, CACHE_MAGIC, 8) || get_u64(b + 8) != key)
+    if (len < 48 || memcmp(b, CACHE_MAGIC, 8) || get_u64(b + 8) != key ||
+        get_u64(b + len - 8) != crc32_z(0, b, len - 8))
         goto done;
+    len -= 8;
     uint64_t n = get_u64(b + 16), chw = get_u64(b + 24), classes = get_u64(b + 32);
     size_t c = (size_t)(chw >> 40), h = (size_t)(chw >> 20 & 0xfffff), w = (size_t)(chw & 0xfffff);
     size_t off = 40;
@@ -257,34 +261,66 @@ done:
     return st;
 }
 
-/* Best effort: a cache that cannot be written only costs decoding time next run. */
-static int cache_write(const char *path, uint64_t key, const folder_result_t *r)
+typedef struct cache_out {
+    FILE *f;
+    uLong crc;
+} cache_out_t;
+
+static void cache_put(cache_out_t *o, const void *p, size_t n)
 {
-    char *tmp = str_printf("%s.tmp%ld", path, (long)getpid());
+    fwrite(p, 1, n, o->f);
+    o->crc = crc32_z(o->crc, p, n);
+}
+
+static void cache_put_u64(cache_out_t *o, uint64_t v)
+{
+    uint8_t b[8];
+    put_u64(b, v);
+    cache_put(o, b, 8);
+}
+
+/* Best effort: a cache that cannot be written only costs decoding time next run. Written to a
+ * unique temporary file then renamed: two processes decoding at once each publish a complete
+ * file, and a reader never sees a partial one. */
+static int cache_write(const char *cache_dir, const char *path, uint64_t key, const folder_result_t *r)
+{
+    if (!make_dirs(cache_dir))
+        return 0;
+    char *tmp = str_printf("%s.tmp-XXXXXX", path);
     if (!tmp)
         return 0;
-    FILE *f = fopen(tmp, "wb");
+    int fd = mkstemp(tmp);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!f) {
+        if (fd >= 0) {
+            close(fd);
+            remove(tmp);
+        }
         free(tmp);
         return 0;
     }
+    fchmod(fd, 0644); /* mkstemp's 0600 would hide a shared --cache-dir from the group */
+    cache_out_t o = {f, crc32_z(0, NULL, 0)};
     const img_set_t *s = &r->set;
-    fwrite(CACHE_MAGIC, 1, 8, f);
-    put_u64(f, key);
-    put_u64(f, s->n);
-    put_u64(f, (uint64_t)s->c << 40 | (uint64_t)s->h << 20 | (uint64_t)s->w);
-    put_u64(f, r->classes);
+    cache_put(&o, CACHE_MAGIC, 8);
+    cache_put_u64(&o, key);
+    cache_put_u64(&o, s->n);
+    cache_put_u64(&o, (uint64_t)s->c << 40 | (uint64_t)s->h << 20 | (uint64_t)s->w);
+    cache_put_u64(&o, r->classes);
     for (size_t k = 0; k < r->classes; k++) {
-        put_u64(f, strlen(r->class_names[k]));
-        fwrite(r->class_names[k], 1, strlen(r->class_names[k]), f);
+        cache_put_u64(&o, strlen(r->class_names[k]));
+        cache_put(&o, r->class_names[k], strlen(r->class_names[k]));
     }
-    fwrite(s->origin, 1, s->n, f);
+    cache_put(&o, s->origin, s->n);
     for (size_t i = 0; i < s->n; i++) {
         uint32_t l = (uint32_t)s->labels[i];
         uint8_t b[4] = {(uint8_t)l, (uint8_t)(l >> 8), (uint8_t)(l >> 16), (uint8_t)(l >> 24)};
-        fwrite(b, 1, 4, f);
+        cache_put(&o, b, 4);
     }
-    fwrite(s->pix, 1, s->n * s->c * s->h * s->w, f);
+    cache_put(&o, s->pix, s->n * s->c * s->h * s->w);
+    uint8_t crc[8];
+    put_u64(crc, o.crc);
+    fwrite(crc, 1, 8, f);
     int ok = !ferror(f);
     ok = fclose(f) == 0 && ok;
     ok = ok && rename(tmp, path) == 0;
@@ -343,27 +379,84 @@ static cgalr_status_t take_classes(folder_result_t *out, strlist_t *classes)
     return CGALR_OK;
 }
 
-/* Uses the cache when it matches `key`; otherwise runs `build` and writes the cache. */
+/* Appends sample i (label, origin) of a source to s. */
+typedef cgalr_status_t (*decode_fn)(void *ctx, size_t i, int32_t label, uint8_t origin, img_set_t *s);
+
+/* Decodes the n samples of a source (labels, origin known from its listing) into out->set: all
+ * of them, or with sel->limit only those data_select keeps, the others left undecoded (row map). */
+static cgalr_status_t decode_samples(const cgalr_data_config_t *sel, size_t n, const int32_t *labels,
+                                     const uint8_t *origin, size_t classes, decode_fn fn, void *ctx,
+                                     folder_result_t *out)
+{
+    uint8_t *keep = NULL;
+    size_t kept = n;
+    cgalr_status_t st = CGALR_OK;
+    if (sel && sel->limit) {
+        keep = malloc(n + 1);
+        if (!keep)
+            return cgalr_fail(CGALR_ENOMEM, "out of memory");
+        st = data_select(sel, n, labels, classes, origin, keep, &kept);
+        if (st) {
+            free(keep);
+            return st;
+        }
+    }
+    if (kept == n) {
+        for (size_t i = 0; i < n && !st; i++)
+            st = fn(ctx, i, labels[i], origin[i], &out->set);
+        out->decoded = n;
+        free(keep);
+        return st;
+    }
+    img_set_t part;
+    memset(&part, 0, sizeof part);
+    for (size_t i = 0; i < n && !st; i++)
+        if (keep[i])
+            st = fn(ctx, i, labels[i], origin[i], &part);
+    img_set_t *s = &out->set;
+    if (!st) {
+        /* the rows of the decoded samples, in sample order as decode appended them */
+        s->labels = malloc(n * sizeof *s->labels);
+        s->origin = malloc(n);
+        s->row = malloc(n * sizeof *s->row);
+        if (!s->labels || !s->origin || !s->row)
+            st = cgalr_fail(CGALR_ENOMEM, "out of memory");
+    }
+    if (!st) {
+        memcpy(s->labels, labels, n * sizeof *labels);
+        memcpy(s->origin, origin, n);
+        for (size_t i = 0, r = 0; i < n; i++)
+            s->row[i] = keep[i] ? r++ : SIZE_MAX;
+        s->n = s->cap = n;
+        s->c = part.c;
+        s->h = part.h;
+        s->w = part.w;
+        s->pix = part.pix;
+        part.pix = NULL;
+        out->decoded = kept;
+    }
+    img_set_free(&part);
+    free(keep);
+    return st;
+}
+
+/* Uses the cache when it matches `key`; otherwise runs `build` and caches what it decoded unless
+ * that was only part of the source. */
 typedef cgalr_status_t (*build_fn)(void *ctx, folder_result_t *out);
 
-static cgalr_status_t cached(const char *cache_dir, const char *fallback_dir, const char *beside, const char *src,
-                             uint64_t key, build_fn build, void *ctx, folder_result_t *out)
+static cgalr_status_t cached(const char *cache_dir, const char *src, uint64_t key, build_fn build, void *ctx,
+                             folder_result_t *out)
 {
     memset(out, 0, sizeof *out);
-    char *cp = cache_path(cache_dir, beside, src, key);
+    char *abs = abs_path(src);
+    if (!abs)
+        return cgalr_fail(CGALR_ENOMEM, "out of memory");
+    key = fnv(key, abs, strlen(abs));
+    char *cp = cache_path(cache_dir, abs, key);
+    free(abs);
     if (cp && cache_read(cp, key, out) == CGALR_OK) {
         out->cache_file = cp;
         return CGALR_OK;
-    }
-    if (cp && !cache_dir && !dir_writable(cp) && fallback_dir) {
-        /* read-only source: an earlier run left its cache in the fallback directory */
-        char *fp = cache_path(fallback_dir, beside, src, key);
-        if (fp && cache_read(fp, key, out) == CGALR_OK) {
-            free(cp);
-            out->cache_file = fp;
-            return CGALR_OK;
-        }
-        free(fp);
     }
     cgalr_status_t st = build(ctx, out);
     if (st) {
@@ -371,14 +464,9 @@ static cgalr_status_t cached(const char *cache_dir, const char *fallback_dir, co
         folder_result_free(out);
         return st;
     }
-    if (cp && (cache_dir || dir_writable(cp) ? !cache_write(cp, key, out) : 1) && !cache_dir && fallback_dir) {
-        /* Read-only data directory (such as ../shared/data): use the fallback directory. */
+    if (cp && (out->set.row || !cache_write(cache_dir, cp, key, out))) {
         free(cp);
-        cp = cache_path(fallback_dir, beside, src, key);
-        if (cp && !cache_write(cp, key, out)) {
-            free(cp);
-            cp = NULL;
-        }
+        cp = NULL;
     }
     out->cache_file = cp;
     return CGALR_OK;
@@ -394,30 +482,85 @@ typedef struct folder_ctx {
     int32_t *labels[CGALR_N_SPLITS];
 } folder_ctx_t;
 
-static cgalr_status_t folder_build(void *vctx, folder_result_t *out)
+/* Sample numbering of folder sources: train files, then val, then test, each in listing order.
+ * Turns sample i into (split, position in it). */
+static int split_pos(const strlist_t files[CGALR_N_SPLITS], size_t *i)
 {
-    folder_ctx_t *ctx = vctx;
-    static const char *const split_dir[CGALR_N_SPLITS] = {"train", "val", "test"};
+    int s = 0;
+    while (s < CGALR_N_SPLITS - 1 && *i >= files[s].n)
+        *i -= files[s++].n;
+    return s;
+}
+
+/* The labels and origins of all samples in that numbering (two malloc'ed arrays). */
+static cgalr_status_t flat_labels(const strlist_t files[CGALR_N_SPLITS], int32_t *const labels[CGALR_N_SPLITS],
+                                  size_t *n, int32_t **lab, uint8_t **origin)
+{
+    *n = 0;
     for (int s = 0; s < CGALR_N_SPLITS; s++)
-        for (size_t i = 0; i < ctx->files[s].n; i++) {
-            char *p = str_printf("%s/%s/%s", ctx->root, split_dir[s], ctx->files[s].s[i]);
-            if (!p)
-                return cgalr_fail(CGALR_ENOMEM, "out of memory");
-            cgalr_status_t st = add_image_file(&out->set, p, ctx->labels[s][i], (uint8_t)s, ctx->resize);
-            free(p);
-            if (st)
-                return st;
+        *n += files[s].n;
+    *lab = malloc((*n + 1) * sizeof **lab);
+    *origin = malloc(*n + 1);
+    if (!*lab || !*origin) {
+        free(*lab);
+        free(*origin);
+        return cgalr_fail(CGALR_ENOMEM, "out of memory");
+    }
+    size_t k = 0;
+    for (int s = 0; s < CGALR_N_SPLITS; s++)
+        for (size_t i = 0; i < files[s].n; i++, k++) {
+            (*lab)[k] = labels[s][i];
+            (*origin)[k] = (uint8_t)s;
         }
+    return CGALR_OK;
+}
+
+static cgalr_status_t copy_classes(const strlist_t *classes, folder_result_t *out)
+{
     strlist_t copy = {0, 0, NULL};
-    for (size_t k = 0; k < ctx->classes.n; k++)
-        if (sl_push(&copy, ctx->classes.s[k], strlen(ctx->classes.s[k]))) {
+    for (size_t k = 0; k < classes->n; k++)
+        if (sl_push(&copy, classes->s[k], strlen(classes->s[k]))) {
             sl_free(&copy);
             return cgalr_fail(CGALR_ENOMEM, "out of memory");
         }
     return take_classes(out, &copy);
 }
 
-cgalr_status_t folder_load(const char *root, size_t resize, const char *cache_dir, const char *fallback_dir,
+static cgalr_status_t folder_decode(void *vctx, size_t i, int32_t label, uint8_t origin, img_set_t *s)
+{
+    static const char *const split_dir[CGALR_N_SPLITS] = {"train", "val", "test"};
+    folder_ctx_t *ctx = vctx;
+    int sp = split_pos(ctx->files, &i);
+    char *p = str_printf("%s/%s/%s", ctx->root, split_dir[sp], ctx->files[sp].s[i]);
+    if (!p)
+        return cgalr_fail(CGALR_ENOMEM, "out of memory");
+    cgalr_status_t st = add_image_file(s, p, label, origin, ctx->resize);
+    free(p);
+    return st;
+}
+
+typedef struct build_ctx {
+    void *src;
+    const cgalr_data_config_t *sel;
+} build_ctx_t;
+
+static cgalr_status_t folder_build(void *vctx, folder_result_t *out)
+{
+    build_ctx_t *bc = vctx;
+    folder_ctx_t *ctx = bc->src;
+    size_t n;
+    int32_t *lab;
+    uint8_t *origin;
+    cgalr_status_t st = flat_labels(ctx->files, ctx->labels, &n, &lab, &origin);
+    if (st)
+        return st;
+    st = decode_samples(bc->sel, n, lab, origin, ctx->classes.n, folder_decode, ctx, out);
+    free(lab);
+    free(origin);
+    return st ? st : copy_classes(&ctx->classes, out);
+}
+
+cgalr_status_t folder_load(const char *root, size_t resize, const char *cache_dir, const cgalr_data_config_t *sel,
                            folder_result_t *out)
 {
     static const char *const split_dir[CGALR_N_SPLITS] = {"train", "val", "test"};
@@ -492,10 +635,8 @@ cgalr_status_t folder_load(const char *root, size_t resize, const char *cache_di
     if (!st && ctx.files[0].n == 0)
         st = cgalr_fail(CGALR_EFORMAT, "image folder '%s': no .jpg/.jpeg/.png files under train/", root);
     if (!st) {
-        char *beside = str_printf("%s/.images-r%zu", root, resize);
-        st = beside ? cached(cache_dir, fallback_dir, beside, root, key, folder_build, &ctx, out)
-                    : cgalr_fail(CGALR_ENOMEM, "out of memory");
-        free(beside);
+        build_ctx_t bc = {&ctx, sel};
+        st = cached(cache_dir, root, key, folder_build, &bc, out);
     }
     sl_free(&ctx.classes);
     for (int s = 0; s < CGALR_N_SPLITS; s++) {
@@ -553,31 +694,47 @@ static cgalr_status_t read_csv(const char *path, strlist_t *files, strlist_t *la
     return st;
 }
 
-static cgalr_status_t mini_build(void *vctx, folder_result_t *out)
+static cgalr_status_t mini_decode(void *vctx, size_t i, int32_t label, uint8_t origin, img_set_t *s)
 {
     mini_ctx_t *ctx = vctx;
-    for (int s = 0; s < CGALR_N_SPLITS; s++)
-        for (size_t i = 0; i < ctx->files[s].n; i++) {
-            char *p = str_printf("%s/images/%s", ctx->root, ctx->files[s].s[i]);
-            if (!p)
-                return cgalr_fail(CGALR_ENOMEM, "out of memory");
-            long lab = sl_find(&ctx->classes, ctx->labs[s].s[i]);
-            cgalr_status_t st = add_image_file(&out->set, p, (int32_t)lab, (uint8_t)s, ctx->resize);
-            free(p);
-            if (st)
-                return st;
-        }
-    strlist_t copy = {0, 0, NULL};
-    for (size_t k = 0; k < ctx->classes.n; k++)
-        if (sl_push(&copy, ctx->classes.s[k], strlen(ctx->classes.s[k]))) {
-            sl_free(&copy);
-            return cgalr_fail(CGALR_ENOMEM, "out of memory");
-        }
-    return take_classes(out, &copy);
+    int sp = split_pos(ctx->files, &i);
+    char *p = str_printf("%s/images/%s", ctx->root, ctx->files[sp].s[i]);
+    if (!p)
+        return cgalr_fail(CGALR_ENOMEM, "out of memory");
+    cgalr_status_t st = add_image_file(s, p, label, origin, ctx->resize);
+    free(p);
+    return st;
 }
 
-cgalr_status_t miniimagenet_load(const char *root, size_t resize, const char *cache_dir, const char *fallback_dir,
-                                 folder_result_t *out)
+static cgalr_status_t mini_build(void *vctx, folder_result_t *out)
+{
+    build_ctx_t *bc = vctx;
+    mini_ctx_t *ctx = bc->src;
+    int32_t *labels[CGALR_N_SPLITS] = {0};
+    cgalr_status_t st = CGALR_OK;
+    for (int s = 0; s < CGALR_N_SPLITS && !st; s++) {
+        labels[s] = malloc((ctx->labs[s].n + 1) * sizeof *labels[s]);
+        if (!labels[s])
+            st = cgalr_fail(CGALR_ENOMEM, "out of memory");
+        for (size_t i = 0; i < ctx->labs[s].n && !st; i++)
+            labels[s][i] = (int32_t)sl_find(&ctx->classes, ctx->labs[s].s[i]);
+    }
+    size_t n;
+    int32_t *lab = NULL;
+    uint8_t *origin = NULL;
+    if (!st)
+        st = flat_labels(ctx->files, labels, &n, &lab, &origin);
+    if (!st)
+        st = decode_samples(bc->sel, n, lab, origin, ctx->classes.n, mini_decode, ctx, out);
+    for (int s = 0; s < CGALR_N_SPLITS; s++)
+        free(labels[s]);
+    free(lab);
+    free(origin);
+    return st ? st : copy_classes(&ctx->classes, out);
+}
+
+cgalr_status_t miniimagenet_load(const char *root, size_t resize, const char *cache_dir,
+                                 const cgalr_data_config_t *sel, folder_result_t *out)
 {
     static const char *const csv[CGALR_N_SPLITS] = {"train.csv", "val.csv", "test.csv"};
     mini_ctx_t ctx;
@@ -615,10 +772,8 @@ cgalr_status_t miniimagenet_load(const char *root, size_t resize, const char *ca
         }
     if (!st) {
         sl_sort_unique(&ctx.classes);
-        char *beside = str_printf("%s/.images-r%zu", root, resize);
-        st = beside ? cached(cache_dir, fallback_dir, beside, root, key, mini_build, &ctx, out)
-                    : cgalr_fail(CGALR_ENOMEM, "out of memory");
-        free(beside);
+        build_ctx_t bc = {&ctx, sel};
+        st = cached(cache_dir, root, key, mini_build, &bc, out);
     }
     sl_free(&ctx.classes);
     for (int s = 0; s < CGALR_N_SPLITS; s++) {
@@ -770,11 +925,23 @@ static int cmp_item(const void *a, const void *b)
 
 typedef struct tarjpg_ctx {
     const char *path;
+    const tar_item_t *items;
 } tarjpg_ctx_t;
+
+static cgalr_status_t tarjpg_decode(void *vctx, size_t i, int32_t label, uint8_t origin, img_set_t *s)
+{
+    tarjpg_ctx_t *tc = vctx;
+    const tar_item_t *it = &tc->items[i];
+    char name[512];
+    snprintf(name, sizeof name, "%s:%s/%s/%s", tc->path, cgalr_split_name((cgalr_split_t)it->split), it->cls,
+             it->file);
+    return add_image(s, name, it->data, it->len, label, origin, 0);
+}
 
 static cgalr_status_t tarjpg_build(void *vctx, folder_result_t *out)
 {
-    tarjpg_ctx_t *tc = vctx;
+    build_ctx_t *bc = vctx;
+    tarjpg_ctx_t *tc = bc->src;
     uint8_t *buf;
     size_t len;
     cgalr_status_t st = read_file(tc->path, ARCHIVE_CAP, &buf, &len);
@@ -789,20 +956,28 @@ static cgalr_status_t tarjpg_build(void *vctx, folder_result_t *out)
         if (ctx.classes.n == 0)
             st = cgalr_fail(CGALR_EFORMAT, "archive '%s': no train/<class>/<image> entries", tc->path);
     }
+    int32_t *lab = NULL;
+    uint8_t *origin = NULL;
     if (!st) {
         /* Class folders in sorted order, files in name order: the README's reference layout. */
         qsort(ctx.items, ctx.n, sizeof *ctx.items, cmp_item);
+        lab = malloc((ctx.n + 1) * sizeof *lab);
+        origin = malloc(ctx.n + 1);
+        if (!lab || !origin)
+            st = cgalr_fail(CGALR_ENOMEM, "out of memory");
         for (size_t i = 0; i < ctx.n && !st; i++) {
-            tar_item_t *it = &ctx.items[i];
-            long lab = sl_find(&ctx.classes, it->cls);
-            char label[512];
-            snprintf(label, sizeof label, "%s:%s/%s/%s", tc->path, cgalr_split_name((cgalr_split_t)it->split),
-                     it->cls, it->file);
-            if (lab < 0)
-                st = cgalr_fail(CGALR_EFORMAT, "archive entry '%s': class not among train/'s classes", label);
-            else
-                st = add_image(&out->set, label, it->data, it->len, (int32_t)lab, (uint8_t)it->split, 0);
+            const tar_item_t *it = &ctx.items[i];
+            long l = sl_find(&ctx.classes, it->cls);
+            if (l < 0)
+                st = cgalr_fail(CGALR_EFORMAT, "archive entry '%s:%s/%s/%s': class not among train/'s classes",
+                                tc->path, cgalr_split_name((cgalr_split_t)it->split), it->cls, it->file);
+            lab[i] = (int32_t)l;
+            origin[i] = (uint8_t)it->split;
         }
+    }
+    if (!st) {
+        tc->items = ctx.items;
+        st = decode_samples(bc->sel, ctx.n, lab, origin, ctx.classes.n, tarjpg_decode, tc, out);
     }
     if (!st)
         st = take_classes(out, &ctx.classes);
@@ -811,14 +986,18 @@ static cgalr_status_t tarjpg_build(void *vctx, folder_result_t *out)
         free(ctx.items[i].file);
     }
     free(ctx.items);
+    free(lab);
+    free(origin);
     sl_free(&ctx.classes);
     free(buf);
     return st;
 }
 
-cgalr_status_t tarjpg_load(const char *tar_gz, const char *cache_dir, const char *fallback_dir, folder_result_t *out)
+cgalr_status_t tarjpg_load(const char *tar_gz, const char *cache_dir, const cgalr_data_config_t *sel,
+                           folder_result_t *out)
 {
-    tarjpg_ctx_t ctx = {tar_gz};
+    tarjpg_ctx_t ctx = {tar_gz, NULL};
+    build_ctx_t bc = {&ctx, sel};
     uint64_t key = fnv_stat(0xcbf29ce484222325ULL, tar_gz);
-    return cached(cache_dir, fallback_dir, tar_gz, tar_gz, key, tarjpg_build, &ctx, out);
+    return cached(cache_dir, tar_gz, key, tarjpg_build, &bc, out);
 }

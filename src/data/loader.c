@@ -180,7 +180,7 @@ static cgalr_status_t fill(cgalr_loader_t *ld, size_t n, int aug, uint64_t epoch
                 if (flip)
                     fl = (int)(cgalr_rng_u64(&r) >> 63);
             }
-            put_image(ds, ds->img.pix + ids[ld->bidx[k]] * per, ld->x + k * per, dy, dx, fl);
+            put_image(ds, img_sample(&ds->img, ids[ld->bidx[k]]), ld->x + k * per, dy, dx, fl);
         }
         out->image.n = n;
         out->image.c = ds->img.c;
