@@ -726,9 +726,9 @@ static cgalr_status_t split_ids(const cgalr_data_config_t *cfg, int graph, size_
         }
     } else if (cfg->train_subset && cfg->train_subset < sp[0].n) {
         cgalr_rng_t r_sub = cgalr_rng_derive(&base, 3);
-        st = balanced_subset(&sp[0], ds->labels, ds->info.classes, cfg->train_subset, &r_sub);
+        st = balanced_subset(&sp[0], labels, classes, cfg->train_subset, &r_sub);
     }
-    if (!st && ds->info.kind != CGALR_DATA_GRAPH && sp[1].n == 0 && cfg->val_fraction > 0) {
+    if (!st && !graph && sp[1].n == 0 && cfg->val_fraction > 0) {
         free(sp[1].id);
         sp[1].id = NULL;
         st = carve(&sp[0], labels, classes, cfg->val_fraction, &r_val, &sp[1]);
