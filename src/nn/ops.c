@@ -285,15 +285,13 @@ static inline float bn_pre(float x, float a, float b)
 /* With d = dy where x * a + b > 0 (else 0): sum d and sum d * (x - mu), with the partial sums of
  * sum8 and dotdev8 (the same bits as masking dy first and calling them). */
 #if defined(__GNUC__) && defined(__x86_64__)
-__attribute__((target("avx2,fma")))
-#endif
-static void masked_sums8(const float *restrict dy, const float *restrict x, size_t n, float a, float b, float mu,
-                         double *sdy, double *sdyx)
+/* The 8 lanes of a1, a2 over the blocks of 8 of [0, n) in AVX2 registers; returns where it
+ * stopped. Mul then add (no fused multiply-add), as in the portable loop, so both give one result. */
+__attribute__((target("avx2,fma"))) static size_t masked_lanes_avx2(const float *restrict dy,
+                                                                    const float *restrict x, size_t n, float a,
+                                                                    float b, float mu, float *a1, float *a2)
 {
-    float a1[8] = {0}, a2[8] = {0};
     size_t i = 0;
-#if defined(__GNUC__) && defined(__x86_64__)
-    /* the 8 lanes are the 8 partial sums below; mul then add (no fused multiply-add), as there */
     __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b), vm = _mm256_set1_ps(mu), z = _mm256_setzero_ps();
     __m256 s1v = z, s2v = z;
     for (; i + 8 <= n; i += 8) {
@@ -305,6 +303,18 @@ static void masked_sums8(const float *restrict dy, const float *restrict x, size
     }
     _mm256_storeu_ps(a1, s1v);
     _mm256_storeu_ps(a2, s2v);
+    return i;
+}
+#endif
+
+static void masked_sums8(const float *restrict dy, const float *restrict x, size_t n, float a, float b, float mu,
+                         double *sdy, double *sdyx)
+{
+    float a1[8] = {0}, a2[8] = {0};
+    size_t i = 0;
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (nn_isa() >= NN_ISA_AVX2)
+        i = masked_lanes_avx2(dy, x, n, a, b, mu, a1, a2);
 #endif
     for (; i + 8 <= n; i += 8)
         for (int k = 0; k < 8; k++) {
@@ -398,8 +408,7 @@ static int direct_enabled(void)
     static int on = -1;
     if (on < 0) {
         const char *e = getenv("CGALR_NN_DIRECT"); /* "0" turns it off (tuning, comparisons) */
-        __builtin_cpu_init();
-        on = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !(e && e[0] == '0');
+        on = nn_isa() >= NN_ISA_AVX2 && !(e && e[0] == '0');
     }
     return on;
 #else
