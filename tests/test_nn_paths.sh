@@ -1,9 +1,33 @@
 #!/bin/sh
 # The engine's other convolution paths against PyTorch: the same oracle cases with Winograd off
-# (direct AVX2 convolutions where they apply) and with both fast paths off (im2col + OpenBLAS
-# everywhere, what a machine without AVX2 runs). The default paths are tests/test_nn_oracle.py.
+# (direct AVX2 convolutions where they apply) and with the kernels' instruction set forced to the
+# baseline (CGALR_ISA=generic: im2col + OpenBLAS everywhere and the portable BatchNorm sums, what
+# a CPU without AVX2 runs). The default paths are tests/test_nn_oracle.py. Then a CGALR_ISA the
+# engine does not know is refused with a message naming it (exit 2), not ignored.
 set -e
+mkdir -p "$CGALR_TMP"
 echo "== CGALR_NN_WINO=0"
 CGALR_NN_WINO=0 /usr/bin/python3 "$CGALR_SRC/tests/test_nn_oracle.py"
-echo "== CGALR_NN_DIRECT=0"
-CGALR_NN_DIRECT=0 /usr/bin/python3 "$CGALR_SRC/tests/test_nn_oracle.py"
+echo "== CGALR_ISA=generic"
+CGALR_ISA=generic /usr/bin/python3 "$CGALR_SRC/tests/test_nn_oracle.py"
+echo "== CGALR_ISA=sse9"
+rc=0
+CGALR_ISA=sse9 "$CGALR_BIN" train --data fashion-mnist --model mlp --sched constant --epochs 1 --limit 8 \
+    --quiet --out "$CGALR_TMP/bad-isa" 2>"$CGALR_TMP/bad-isa.err" || rc=$?
+cat "$CGALR_TMP/bad-isa.err"
+if [ "$rc" -ne 2 ] || ! grep -q "CGALR_ISA=sse9: unknown instruction set" "$CGALR_TMP/bad-isa.err"; then
+    echo "FAIL: CGALR_ISA=sse9 gave exit $rc (expected 2 and a message naming CGALR_ISA)"
+    exit 1
+fi
+if ! grep -q avx512f /proc/cpuinfo; then
+    echo "== CGALR_ISA=avx512 on a CPU without it"
+    rc=0
+    CGALR_ISA=avx512 "$CGALR_BIN" train --data fashion-mnist --model mlp --sched constant --epochs 1 --limit 8 \
+        --quiet --out "$CGALR_TMP/no-avx512" 2>"$CGALR_TMP/no-avx512.err" || rc=$?
+    cat "$CGALR_TMP/no-avx512.err"
+    if [ "$rc" -ne 2 ] || ! grep -q "CGALR_ISA=avx512: this CPU does not support it" "$CGALR_TMP/no-avx512.err"; then
+        echo "FAIL: CGALR_ISA=avx512 without AVX-512 gave exit $rc (expected 2 and the message)"
+        exit 1
+    fi
+fi
+echo ok
