@@ -3,7 +3,7 @@ CG-ALR with its topology probe: data loading, the engine, the probe's persistenc
 controller) runs to the end under Debian's valgrind (memcheck), about 15 s. A -march=native build
 dies there with SIGILL at its first AVX-512 instruction (valgrind emulates a CPU with AVX2 at
 most, and reports that to the run-time dispatch of src/nn/isa.c), and memcheck fails the run on
-any invalid read or write or use of uninitialised memory. (A cnn takes minutes under valgrind; the
+any invalid read or write or use of uninitialised memory. On that CPU CGALR_ISA=avx512 is refused. (A cnn takes minutes under valgrind; the
 convolution kernels' paths are checked against PyTorch by tests/test_nn_paths.sh.) Skipped
 without valgrind and under ASan (valgrind cannot run a sanitized binary)."""
 import json
@@ -56,4 +56,11 @@ def vg_train(name, model, env_extra):
 
 
 vg_train("mlp", "mlp", {})
+
+# valgrind's CPU has no AVX-512: forcing it there is refused with a message (exit 2), not a SIGILL
+p = subprocess.run([VALGRIND, "-q", BIN, "train", "--data", "fashion-mnist", "--model", "mlp", "--sched", "constant",
+                    "--epochs", "1", "--limit", "8", "--quiet", "--out", os.path.join(TMP, "avx512")],
+                   capture_output=True, text=True, timeout=240, env=dict(os.environ, CGALR_ISA="avx512"))
+check(p.returncode == 2 and "CGALR_ISA=avx512: this CPU does not support it (best here: avx2)" in p.stderr,
+      f"CGALR_ISA=avx512 under valgrind: exit {p.returncode}, stderr {p.stderr[-1500:]}")
 finish()
