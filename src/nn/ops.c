@@ -605,8 +605,8 @@ __attribute__((target("avx2,fma"))) static void direct_dw4(const float *dyT, siz
             dW[o * ldw + q + r] += t[r][o];
 }
 
-__attribute__((target("avx2,fma"))) void nn_direct_dw6(const float *dyT, size_t np, const float *xpad,
-                                                            const int32_t *off, size_t K, float *dW, size_t ldw)
+__attribute__((target("avx2,fma"))) static void direct_dw6_avx2(const float *dyT, size_t np, const float *xpad,
+                                                                 const int32_t *off, size_t K, float *dW, size_t ldw)
 {
     for (size_t q = 0; q < K; q += 6) {
         if (K - q <= 4) {
@@ -657,6 +657,53 @@ __attribute__((target("avx2,fma"))) void nn_direct_dw6(const float *dyT, size_t 
         for (size_t r = 0; r < 6 && q + r < K; r++)
             for (size_t o = 0; o < 16; o++)
                 dW[o * ldw + q + r] += t[r][o];
+    }
+}
+
+/* N taps (q .. q+N-1, clamped to the last) of the weight gradient with AVX-512: the 16 channels of
+ * a position are one register, N accumulators. Each dW entry is the same fused multiply-add chain
+ * over P as in the AVX2 kernels: the same bits. */
+#define DW_AVX512(N)                                                                                            \
+    __attribute__((target("avx512f,avx2,fma"))) static void direct_dw##N##_avx512(                             \
+        const float *dyT, size_t np, const float *xpad, const int32_t *off, size_t q, size_t K, float *dW,       \
+        size_t ldw)                                                                                             \
+    {                                                                                                           \
+        const float *x[N];                                                                                      \
+        __m512 c[N];                                                                                            \
+        for (int r = 0; r < N; r++) {                                                                           \
+            x[r] = xpad + off[q + (size_t)r < K ? q + (size_t)r : K - 1];                                       \
+            c[r] = _mm512_setzero_ps();                                                                         \
+        }                                                                                                       \
+        const float *dp = dyT;                                                                                  \
+        for (size_t P = 0; P < np; P++, dp += 16) {                                                             \
+            __m512 wv = _mm512_loadu_ps(dp);                                                                    \
+            for (int r = 0; r < N; r++)                                                                         \
+                c[r] = _mm512_fmadd_ps(_mm512_set1_ps(x[r][P]), wv, c[r]);                                      \
+        }                                                                                                       \
+        float t[N][16];                                                                                         \
+        for (int r = 0; r < N; r++)                                                                             \
+            _mm512_storeu_ps(t[r], c[r]);                                                                       \
+        for (size_t r = 0; r < N && q + r < K; r++)                                                             \
+            for (size_t o = 0; o < 16; o++)                                                                     \
+                dW[o * ldw + q + r] += t[r][o];                                                                 \
+    }
+DW_AVX512(12)
+DW_AVX512(6)
+#undef DW_AVX512
+
+void nn_direct_dw6(const float *dyT, size_t np, const float *xpad, const int32_t *off, size_t K, float *dW, size_t ldw)
+{
+    if (nn_isa() < NN_ISA_AVX512) {
+        direct_dw6_avx2(dyT, np, xpad, off, K, dW, ldw);
+        return;
+    }
+    /* blocks of 12 taps; a last block of at most 6 takes the 6-wide tile */
+    for (size_t q = 0; q < K; q += 12) {
+        if (K - q <= 6) {
+            direct_dw6_avx512(dyT, np, xpad, off, q, K, dW, ldw);
+            break;
+        }
+        direct_dw12_avx512(dyT, np, xpad, off, q, K, dW, ldw);
     }
 }
 
