@@ -2,6 +2,9 @@
 JOBS ?= 2
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+# ON: -march=native (faster here, runs only on CPUs like the build machine's); given explicitly so
+# that a build directory configured with ON before goes back to the portable default
+NATIVE ?= OFF
 
 .PHONY: all deps build check check-fast demo fuzz bench clean
 
@@ -11,7 +14,7 @@ deps:
 	@./scripts/deps.sh
 
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCGALR_WERROR=ON >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCGALR_WERROR=ON -DCGALR_NATIVE=$(NATIVE) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
 # Tests twice: optimised, then under AddressSanitizer + UndefinedBehaviorSanitizer.

@@ -563,6 +563,9 @@ static cgalr_status_t create_impl(const cgalr_model_config_t *cfg, const char *s
     cgalr_status_t st = check_config(cfg);
     if (st)
         return st;
+    /* the kernels' instruction set is fixed before the layout (direct/Winograd workspaces) */
+    if ((st = nn_isa_check()))
+        return st;
     cgalr_model_t *m = calloc(1, sizeof *m);
     if (!m)
         return cgalr_fail(CGALR_ENOMEM, "cgalr_model_create: out of memory");

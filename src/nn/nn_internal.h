@@ -108,6 +108,14 @@ struct cgalr_model {
     int cap_live;        /* inside the hook: cgalr_model_pool_probe may read the rows */
 };
 
+/* isa.c: the instruction set of the kernels, chosen once per process from the CPU (CGALR_ISA =
+ * generic|avx2|avx512 forces one). nn_isa_check fails (with the message) when CGALR_ISA is unknown
+ * or names an ISA this CPU lacks; the model refuses to be created then. Internal: hidden from the
+ * shared library's symbols. */
+typedef enum nn_isa { NN_ISA_GENERIC = 0, NN_ISA_AVX2 = 1, NN_ISA_AVX512 = 2 } nn_isa_t;
+__attribute__((visibility("hidden"))) nn_isa_t nn_isa(void);
+__attribute__((visibility("hidden"))) cgalr_status_t nn_isa_check(void);
+
 /* ops.c: kernels. Each forward reads its inputs' y and writes its own y; each backward ADDS into
  * its inputs' dy (when they need it) and into the gradient block. */
 cgalr_status_t nn_forward_node(struct cgalr_model *m, nn_node_t *n);

@@ -285,15 +285,13 @@ static inline float bn_pre(float x, float a, float b)
 /* With d = dy where x * a + b > 0 (else 0): sum d and sum d * (x - mu), with the partial sums of
  * sum8 and dotdev8 (the same bits as masking dy first and calling them). */
 #if defined(__GNUC__) && defined(__x86_64__)
-__attribute__((target("avx2,fma")))
-#endif
-static void masked_sums8(const float *restrict dy, const float *restrict x, size_t n, float a, float b, float mu,
-                         double *sdy, double *sdyx)
+/* The 8 lanes of a1, a2 over the blocks of 8 of [0, n) in AVX2 registers; returns where it
+ * stopped. Mul then add (no fused multiply-add), as in the portable loop, so both give one result. */
+__attribute__((target("avx2,fma"))) static size_t masked_lanes_avx2(const float *restrict dy,
+                                                                    const float *restrict x, size_t n, float a,
+                                                                    float b, float mu, float *a1, float *a2)
 {
-    float a1[8] = {0}, a2[8] = {0};
     size_t i = 0;
-#if defined(__GNUC__) && defined(__x86_64__)
-    /* the 8 lanes are the 8 partial sums below; mul then add (no fused multiply-add), as there */
     __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b), vm = _mm256_set1_ps(mu), z = _mm256_setzero_ps();
     __m256 s1v = z, s2v = z;
     for (; i + 8 <= n; i += 8) {
@@ -305,6 +303,18 @@ static void masked_sums8(const float *restrict dy, const float *restrict x, size
     }
     _mm256_storeu_ps(a1, s1v);
     _mm256_storeu_ps(a2, s2v);
+    return i;
+}
+#endif
+
+static void masked_sums8(const float *restrict dy, const float *restrict x, size_t n, float a, float b, float mu,
+                         double *sdy, double *sdyx)
+{
+    float a1[8] = {0}, a2[8] = {0};
+    size_t i = 0;
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (nn_isa() >= NN_ISA_AVX2)
+        i = masked_lanes_avx2(dy, x, n, a, b, mu, a1, a2);
 #endif
     for (; i + 8 <= n; i += 8)
         for (int k = 0; k < 8; k++) {
@@ -398,8 +408,7 @@ static int direct_enabled(void)
     static int on = -1;
     if (on < 0) {
         const char *e = getenv("CGALR_NN_DIRECT"); /* "0" turns it off (tuning, comparisons) */
-        __builtin_cpu_init();
-        on = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !(e && e[0] == '0');
+        on = nn_isa() >= NN_ISA_AVX2 && !(e && e[0] == '0');
     }
     return on;
 #else
@@ -431,8 +440,8 @@ size_t nn_direct_work(size_t c, size_t h, size_t w, int k, int p)
 }
 
 #ifdef NN_DIRECT
-__attribute__((target("avx2,fma"))) void nn_direct_tiles(const float *xpad, const int32_t *off, size_t K,
-                                                              const float *wb, size_t npr, float *tile)
+__attribute__((target("avx2,fma"))) static void direct_tiles_avx2(const float *xpad, const int32_t *off, size_t K,
+                                                                   const float *wb, size_t npr, float *tile)
 {
     for (size_t P = 0; P < npr; P += DR_NR) {
         __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
@@ -475,6 +484,52 @@ __attribute__((target("avx2,fma"))) void nn_direct_tiles(const float *xpad, cons
         _mm256_storeu_ps(t + 80, c50);
         _mm256_storeu_ps(t + 88, c51);
     }
+}
+
+/* The same tiles with AVX-512: the 16 channels of a position fill one register, so a block of 12
+ * positions (6 where fewer are left; npr is a multiple of 6) takes 12 accumulators and one weight
+ * load a tap. Every output is the same fused multiply-add chain over q as above: the same bits. */
+__attribute__((target("avx512f,avx2,fma"))) static void direct_tiles_avx512(const float *xpad, const int32_t *off,
+                                                                             size_t K, const float *wb, size_t npr,
+                                                                             float *tile)
+{
+    size_t P = 0;
+    for (; P + 2 * DR_NR <= npr; P += 2 * DR_NR) {
+        __m512 c[2 * DR_NR];
+        for (int j = 0; j < 2 * DR_NR; j++)
+            c[j] = _mm512_setzero_ps();
+        const float *xb = xpad + P, *wp = wb;
+        for (size_t q = 0; q < K; q++, wp += DR_MR) {
+            __m512 wv = _mm512_loadu_ps(wp);
+            const float *xs = xb + off[q];
+            for (int j = 0; j < 2 * DR_NR; j++)
+                c[j] = _mm512_fmadd_ps(_mm512_set1_ps(xs[j]), wv, c[j]);
+        }
+        for (int j = 0; j < 2 * DR_NR; j++)
+            _mm512_storeu_ps(tile + (P + (size_t)j) * DR_MR, c[j]);
+    }
+    for (; P < npr; P += DR_NR) {
+        __m512 c[DR_NR];
+        for (int j = 0; j < DR_NR; j++)
+            c[j] = _mm512_setzero_ps();
+        const float *xb = xpad + P, *wp = wb;
+        for (size_t q = 0; q < K; q++, wp += DR_MR) {
+            __m512 wv = _mm512_loadu_ps(wp);
+            const float *xs = xb + off[q];
+            for (int j = 0; j < DR_NR; j++)
+                c[j] = _mm512_fmadd_ps(_mm512_set1_ps(xs[j]), wv, c[j]);
+        }
+        for (int j = 0; j < DR_NR; j++)
+            _mm512_storeu_ps(tile + (P + (size_t)j) * DR_MR, c[j]);
+    }
+}
+
+void nn_direct_tiles(const float *xpad, const int32_t *off, size_t K, const float *wb, size_t npr, float *tile)
+{
+    if (nn_isa() >= NN_ISA_AVX512)
+        direct_tiles_avx512(xpad, off, K, wb, npr, tile);
+    else
+        direct_tiles_avx2(xpad, off, K, wb, npr, tile);
 }
 #endif
 
@@ -550,8 +605,8 @@ __attribute__((target("avx2,fma"))) static void direct_dw4(const float *dyT, siz
             dW[o * ldw + q + r] += t[r][o];
 }
 
-__attribute__((target("avx2,fma"))) void nn_direct_dw6(const float *dyT, size_t np, const float *xpad,
-                                                            const int32_t *off, size_t K, float *dW, size_t ldw)
+__attribute__((target("avx2,fma"))) static void direct_dw6_avx2(const float *dyT, size_t np, const float *xpad,
+                                                                 const int32_t *off, size_t K, float *dW, size_t ldw)
 {
     for (size_t q = 0; q < K; q += 6) {
         if (K - q <= 4) {
@@ -602,6 +657,53 @@ __attribute__((target("avx2,fma"))) void nn_direct_dw6(const float *dyT, size_t 
         for (size_t r = 0; r < 6 && q + r < K; r++)
             for (size_t o = 0; o < 16; o++)
                 dW[o * ldw + q + r] += t[r][o];
+    }
+}
+
+/* N taps (q .. q+N-1, clamped to the last) of the weight gradient with AVX-512: the 16 channels of
+ * a position are one register, N accumulators. Each dW entry is the same fused multiply-add chain
+ * over P as in the AVX2 kernels: the same bits. */
+#define DW_AVX512(N)                                                                                            \
+    __attribute__((target("avx512f,avx2,fma"))) static void direct_dw##N##_avx512(                             \
+        const float *dyT, size_t np, const float *xpad, const int32_t *off, size_t q, size_t K, float *dW,       \
+        size_t ldw)                                                                                             \
+    {                                                                                                           \
+        const float *x[N];                                                                                      \
+        __m512 c[N];                                                                                            \
+        for (int r = 0; r < N; r++) {                                                                           \
+            x[r] = xpad + off[q + (size_t)r < K ? q + (size_t)r : K - 1];                                       \
+            c[r] = _mm512_setzero_ps();                                                                         \
+        }                                                                                                       \
+        const float *dp = dyT;                                                                                  \
+        for (size_t P = 0; P < np; P++, dp += 16) {                                                             \
+            __m512 wv = _mm512_loadu_ps(dp);                                                                    \
+            for (int r = 0; r < N; r++)                                                                         \
+                c[r] = _mm512_fmadd_ps(_mm512_set1_ps(x[r][P]), wv, c[r]);                                      \
+        }                                                                                                       \
+        float t[N][16];                                                                                         \
+        for (int r = 0; r < N; r++)                                                                             \
+            _mm512_storeu_ps(t[r], c[r]);                                                                       \
+        for (size_t r = 0; r < N && q + r < K; r++)                                                             \
+            for (size_t o = 0; o < 16; o++)                                                                     \
+                dW[o * ldw + q + r] += t[r][o];                                                                 \
+    }
+DW_AVX512(12)
+DW_AVX512(6)
+#undef DW_AVX512
+
+void nn_direct_dw6(const float *dyT, size_t np, const float *xpad, const int32_t *off, size_t K, float *dW, size_t ldw)
+{
+    if (nn_isa() < NN_ISA_AVX512) {
+        direct_dw6_avx2(dyT, np, xpad, off, K, dW, ldw);
+        return;
+    }
+    /* blocks of 12 taps; a last block of at most 6 takes the 6-wide tile */
+    for (size_t q = 0; q < K; q += 12) {
+        if (K - q <= 6) {
+            direct_dw6_avx512(dyT, np, xpad, off, q, K, dW, ldw);
+            break;
+        }
+        direct_dw12_avx512(dyT, np, xpad, off, q, K, dW, ldw);
     }
 }
 

@@ -42,8 +42,7 @@ static int wino_avx2(void)
 #ifdef WG_AVX2
     static int on = -1;
     if (on < 0) {
-        __builtin_cpu_init();
-        on = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        on = nn_isa() >= NN_ISA_AVX2;
     }
     return on;
 #else
