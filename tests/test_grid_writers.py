@@ -239,4 +239,12 @@ p = run("grid", "--data", "mutag", "--model", "gin", "--methods", "constant", "-
         "--out", os.path.join(TMP, "gf-bad"))
 check(p.returncode == 2 and "--folds" in p.stderr, f"--folds 1: {p.returncode} {p.stderr}")
 
+# --train-subset: absurd values and graph datasets are refused before anything is read
+for args, want in ((["--data", "fashion-mnist", "--model", "mlp", "--train-subset", "1"], "--train-subset"),
+                   (["--data", "fashion-mnist", "--model", "mlp", "--train-subset", "-5"], "--train-subset"),
+                   (["--data", "fashion-mnist", "--model", "mlp", "--train-subset", "12x"], "--train-subset"),
+                   (["--data", "mutag", "--model", "gin", "--train-subset", "50"], "image datasets")):
+    p = run("train", *args, "--sched", "constant", "--out", os.path.join(TMP, "ts"), "--check")
+    check(p.returncode == 2 and want in p.stderr, f"--train-subset {args}: {p.returncode} {p.stderr}")
+
 finish()

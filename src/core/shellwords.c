@@ -1,6 +1,7 @@
 /* The inverse of the quoting train/runfiles.c writes into config.json's "command". */
 #include "cgalr/shellwords.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,4 +43,13 @@ char **cgalr_shell_split(const char *cmd, int *n)
     words[k] = NULL;
     *n = k;
     return words;
+}
+
+void cgalr_shell_number(char *out, size_t cap, double v)
+{
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(out, cap, "%.*g", prec, v);
+        if (strtod(out, NULL) == v)
+            return;
+    }
 }

@@ -52,16 +52,6 @@ static int put_word(str *b, const char *w)
     return put(b, "'");
 }
 
-/* The shortest decimal that reads back as v. */
-static void shortest(char *out, size_t cap, double v)
-{
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(out, cap, "%.*g", prec, v);
-        if (strtod(out, NULL) == v)
-            return;
-    }
-}
-
 /* One run, parsed. */
 typedef struct {
     char *head;   /* " --data X --model Y" */
@@ -237,7 +227,7 @@ char *report_provenance(const report_run_command_t *runs, size_t n, const char *
             if (ok && g[k].v.nl) {
                 ok = put(&out, " --lrs ");
                 for (size_t m = 0; ok && m < g[k].v.nl; m++) {
-                    shortest(num, sizeof num, g[k].v.lr[m]);
+                    cgalr_shell_number(num, sizeof num, g[k].v.lr[m]);
                     ok = put(&out, m ? "," : "") && put(&out, num);
                 }
             }

@@ -3,6 +3,8 @@
  * renamed, so a crash never leaves half a file. */
 #include "train/runfiles.h"
 
+#include "cgalr/shellwords.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -45,16 +47,6 @@ static void append_quoted(char *cmd, size_t cap, int *k, const char *flag, const
         *k += *v == '\'' ? snprintf(cmd + *k, cap - (size_t)*k, "'\\''") : snprintf(cmd + *k, cap - (size_t)*k, "%c", *v);
     if (*k > 0 && (size_t)*k < cap)
         *k += snprintf(cmd + *k, cap - (size_t)*k, "'");
-}
-
-/* The shortest decimal that reads back as v exactly. */
-static void shortest(char *out, size_t cap, double v)
-{
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(out, cap, "%.*g", prec, v);
-        if (strtod(out, NULL) == v)
-            return;
-    }
 }
 
 char *train_config_json(const cgalr_train_config_t *c, int has_lr)
@@ -111,9 +103,9 @@ char *train_config_json(const cgalr_train_config_t *c, int has_lr)
 
     /* the command line that reruns it */
     char cmd[4096], lr[32], wd[32], vf[32];
-    shortest(lr, sizeof lr, c->lr);
-    shortest(wd, sizeof wd, c->weight_decay);
-    shortest(vf, sizeof vf, c->val_fraction);
+    cgalr_shell_number(lr, sizeof lr, c->lr);
+    cgalr_shell_number(wd, sizeof wd, c->weight_decay);
+    cgalr_shell_number(vf, sizeof vf, c->val_fraction);
     cgalr_train_config_t d; /* options at their default are left out: the command stays readable */
     cgalr_train_config_default(&d);
     int k = snprintf(cmd, sizeof cmd, "cgalr train --data %s --model %s --sched %s --lr %s --epochs %ld --seed %s",
