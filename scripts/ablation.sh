@@ -27,47 +27,49 @@ done
 cgalr=$build/cgalr
 [ -x "$cgalr" ] || { echo "ablation.sh: $cgalr not found: run 'make build' first" >&2; exit 2; }
 
-# name  scheduler options (one factor changed from SPEC; "-" = SPEC itself)
+# name  grid options (one factor changed from SPEC; "-" = SPEC itself). Every variant on both sets.
 VARIANTS="spec -
-score-log score=log
-gamma-0.8-1.25 gamma_dec=0.8,gamma_inc=1.25
-gamma-0.9-1.1 gamma_dec=0.9,gamma_inc=1.1
-tau-1.5-0.5 tau_enter=1.5,tau_exit=0.5
-tau-0.5-0.1 tau_enter=0.5,tau_exit=0.1
-K-4 K=4
-K-16 K=16
-rho-0.01-10 rho_min=0.01,rho_max=10
-rho-0.001-100 rho_min=0.001,rho_max=100
-alpha-0.75 alpha=0.75
-s0-1 s0=1
-envelope-none s0=1e9"
-# the controller every K iterations instead of after every epoch (METHOD.md: "at each training
-# iteration"); name  K per dataset (MUTAG: 5 iterations per epoch at batch 32; Fashion-MNIST: 422)
-CADENCE_mutag="ctrl-every-1 1
-ctrl-every-2 2"
-CADENCE_fmnist="ctrl-every-42 42"
+score-log --sched-opt score=log
+gamma-0.8-1.25 --sched-opt gamma_dec=0.8,gamma_inc=1.25
+gamma-0.9-1.1 --sched-opt gamma_dec=0.9,gamma_inc=1.1
+tau-1.5-0.5 --sched-opt tau_enter=1.5,tau_exit=0.5
+tau-0.5-0.1 --sched-opt tau_enter=0.5,tau_exit=0.1
+K-4 --sched-opt K=4
+K-16 --sched-opt K=16
+rho-0.01-10 --sched-opt rho_min=0.01,rho_max=10
+rho-0.001-100 --sched-opt rho_min=0.001,rho_max=100
+alpha-0.75 --sched-opt alpha=0.75
+s0-1 --sched-opt s0=1
+envelope-none --sched-opt s0=1e9
+probe-inline --probe-mode inline
+probe-stream --probe-mode stream
+stream-s0-1 --probe-mode stream --sched-opt s0=1
+stream-s0-1-rho-0.01-10 --probe-mode stream --sched-opt s0=1,rho_min=0.01,rho_max=10"
+# per-dataset variants: the controller every K iterations instead of after every epoch (METHOD.md:
+# "at each training iteration"; MUTAG: 5 iterations per epoch at batch 32; Fashion-MNIST: 422)
+EXTRA_mutag="ctrl-every-1 --ctrl-every 1
+ctrl-every-2 --ctrl-every 2
+stream-every-1 --probe-mode stream --ctrl-every 1
+stream-every-1-s0-1 --probe-mode stream --ctrl-every 1 --sched-opt s0=1"
+EXTRA_fmnist="ctrl-every-42 --ctrl-every 42
+stream-every-42 --probe-mode stream --ctrl-every 42
+stream-every-42-s0-1 --probe-mode stream --ctrl-every 42 --sched-opt s0=1"
 
 run_grid() { # key dataset-dir data model epochs extra... : every variant, then the baselines
     key=$1; ddir=$2; data=$3; model=$4; epochs=$5; shift 5
-    echo "$VARIANTS" | while read -r name opts; do
-        if [ -n "$sel" ]; then case " $sel " in *" $name "*) ;; *) continue ;; esac; fi
-        echo "== $ddir/$name ($opts)"
-        if [ "$opts" = "-" ]; then
-            "$cgalr" grid --data "$data" --model "$model" --methods cgalr-top --lrs 0.1,0.01,0.001 --seeds 0,1,2 \
-                --epochs "$epochs" --jobs "$jobs" --out "$out/$ddir/$name" "$@"
-        else
-            "$cgalr" grid --data "$data" --model "$model" --methods cgalr-top --lrs 0.1,0.01,0.001 --seeds 0,1,2 \
-                --epochs "$epochs" --jobs "$jobs" --out "$out/$ddir/$name" --sched-opt "$opts" "$@"
-        fi
-    done
-    eval "cad=\$CADENCE_$key"
-    echo "$cad" | while read -r name k; do
+    eval "extra=\$EXTRA_$key"
+    list=$(printf '%s\n%s\n' "$VARIANTS" "$extra")
+    set -f # options are split on blanks, never globbed
+    printf '%s\n' "$list" | while read -r name opts; do
         [ -n "$name" ] || continue
         if [ -n "$sel" ]; then case " $sel " in *" $name "*) ;; *) continue ;; esac; fi
-        echo "== $ddir/$name (--ctrl-every $k)"
+        echo "== $ddir/$name ($opts)"
+        [ "$opts" = "-" ] && opts=
+        # shellcheck disable=SC2086 # word splitting of $opts is the point
         "$cgalr" grid --data "$data" --model "$model" --methods cgalr-top --lrs 0.1,0.01,0.001 --seeds 0,1,2 \
-            --epochs "$epochs" --jobs "$jobs" --out "$out/$ddir/$name" --ctrl-every "$k" "$@"
+            --epochs "$epochs" --jobs "$jobs" --out "$out/$ddir/$name" $opts "$@"
     done
+    set +f
     if [ -z "$sel" ] || case " $sel " in *" baselines "*) true ;; *) false ;; esac; then
         echo "== $ddir/baselines"
         "$cgalr" grid --data "$data" --model "$model" --methods constant,cosine,step,exp,plateau,dog \

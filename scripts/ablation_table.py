@@ -42,7 +42,8 @@ def load_runs(grid):
             va, vl, ta = 0.0, math.inf, 0.0
         runs.append({"method": cfg["sched"], "lr": cfg["lr"], "seed": cfg["seed"], "fold": cfg.get("fold"),
                      "val_acc": va, "val_loss": vl if vl is not None else math.inf, "test_acc": ta,
-                     "diverged": diverged, "ctrl": None})
+                     "diverged": diverged, "ctrl": None,
+                     "d": [o.get("d") for o in rows]})
         sp = os.path.join(d, "summary.json")
         if os.path.isfile(sp):
             runs[-1]["ctrl"] = json.load(open(sp)).get("ctrl_share")
@@ -140,6 +141,47 @@ def main():
             share = f"{100 * np.mean(shares):.1f}%" if shares else "n/a"
             print(f"| {g} | {' | '.join(per)} | {b[1]} | {fmt(*bacc)} | {w[1]} | {fmt(*wacc)} | {gap} | {div} | {share} |")
         print()
+        probe_section(grids)
+
+
+def probe_section(grids):
+    """Issue 12: each connectome source (probe-inline, probe-stream) against `pass` (the spec grid),
+    paired by (lr, fold, seed): the Spearman correlation of the per-epoch distance series d_t and
+    the difference of final test accuracy with its 95% t-interval."""
+    ref = {(r["lr"], r["fold"], r["seed"]): r for r in grids.get("spec", [])}
+    modes = [g for g in grids if g.startswith("probe-") and grids[g]]
+    if not ref or not modes:
+        return
+    print("Connectome sources against `pass` (the spec grid), paired by (lr, fold, seed): Spearman rho of "
+          "the per-epoch d_t series (median and [min, max] over the pairs), and the paired difference of "
+          "final test accuracy in points (mean ± 95% half-width).\n")
+    print("| mode | lr | pairs | Spearman d_t median [min, max] | test acc diff | ctrl share |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for g in modes:
+        for lr in (0.1, 0.01, 0.001):
+            rhos, diffs, shares = [], [], []
+            for r in grids[g]:
+                q = ref.get((r["lr"], r["fold"], r["seed"]))
+                if r["lr"] != lr or q is None:
+                    continue
+                diffs.append(r["test_acc"] - q["test_acc"])
+                if r["ctrl"] is not None:
+                    shares.append(r["ctrl"])
+                n = min(len(r["d"]), len(q["d"]))
+                a = [x for x in r["d"][:n]]
+                b = [x for x in q["d"][:n]]
+                ok = [i for i in range(n) if a[i] is not None and b[i] is not None]
+                if len(ok) >= 3 and not r["diverged"] and not q["diverged"]:
+                    c = stats.spearmanr([a[i] for i in ok], [b[i] for i in ok]).correlation
+                    if not math.isnan(c):
+                        rhos.append(c)
+            if not diffs:
+                continue
+            m, h = ci(diffs)
+            sp = (f"{np.median(rhos):.2f} [{min(rhos):.2f}, {max(rhos):.2f}]" if rhos else "n/a")
+            share = f"{100 * np.mean(shares):.2f}%" if shares else "n/a"
+            print(f"| {g} | {lr} | {len(diffs)} | {sp} | {100 * m:+.1f} ± {100 * h:.1f} | {share} |")
+    print()
 
 
 if __name__ == "__main__":
