@@ -128,7 +128,10 @@ typedef struct cgalr_train_summary {
     double ctrl_share;       /* ctrl_seconds / seconds */
     double epoch_seconds;    /* mean wall time per completed epoch */
     size_t params;           /* trainable parameters */
-    size_t probe_n, probe_p; /* probe samples and signals (0 for non-CG-ALR methods) */
+    size_t probe_n, probe_p; /* rows per connectome and signals (0 for non-CG-ALR methods): the
+                                probe set's size (pass, inline), the training rows of one
+                                controller period (stream: the training split, or K batches
+                                with ctrl_every = K) */
     size_t samples[3];       /* samples in the train, validation and test splits */
     int guard_events;        /* non-finite guard activations */
     char message[256];       /* the divergence message when diverged */

@@ -714,6 +714,12 @@ static void fill_summary(cgalr_train_summary_t *s, const loop_state_t *ls, const
     s->epoch_seconds = ls->epochs_done > 0 ? ls->epoch_seconds_sum / (double)ls->epochs_done : NAN;
     s->params = c->model ? cgalr_model_num_params(c->model) : 0;
     s->probe_n = c->probe_n;
+    if (c->probe_mode == TPROBE_STREAM && c->ld_train) {
+        size_t rows = cgalr_loader_size(c->ld_train);
+        if (c->cfg->ctrl_every > 0 && (double)c->cfg->ctrl_every * (double)c->cfg->batch < (double)rows)
+            rows = (size_t)c->cfg->ctrl_every * c->cfg->batch;
+        s->probe_n = rows;
+    }
     s->probe_p = c->probe_p;
     for (int k = 0; k < 3 && c->info; k++)
         s->samples[k] = c->info->samples[k];
