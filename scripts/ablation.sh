@@ -6,6 +6,14 @@
 # scripts/ablation_table.py results/ablation > docs/ABLATION-table.md
 #
 #   scripts/ablation.sh [--jobs J] [--build DIR] [--out DIR] [--only mutag|fmnist] [VARIANT...]
+#
+# "spec" and every variant's unnamed options mean the CG-ALR defaults of version 1 (METHOD.md's
+# first SPEC: --probe-mode pass, s0 = T/10), the ones the committed records under results/ablation
+# were made with (build of commit 733df91). This ablation chose version 2 (inline, s0 = 1), and a
+# build of version 2 refuses those run directories (config.json's cgalr_defaults) rather than mix
+# them, so rerun it with a version-1 build:
+#   git worktree add /tmp/cgalr-v1 733df91 && make -C /tmp/cgalr-v1 build
+#   scripts/ablation.sh --build /tmp/cgalr-v1/build
 set -eu
 jobs=2
 build=build
@@ -18,7 +26,7 @@ while [ $# -gt 0 ]; do
     --build) build=$2; shift ;;
     --out) out=$2; shift ;;
     --only) only=$2; shift ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "ablation.sh: unknown option $1" >&2; exit 2 ;;
     *) sel="$sel $1" ;;
     esac
@@ -44,7 +52,9 @@ envelope-none --sched-opt s0=1e9
 probe-inline --probe-mode inline
 probe-stream --probe-mode stream
 stream-s0-1 --probe-mode stream --sched-opt s0=1
-stream-s0-1-rho-0.01-10 --probe-mode stream --sched-opt s0=1,rho_min=0.01,rho_max=10"
+stream-s0-1-rho-0.01-10 --probe-mode stream --sched-opt s0=1,rho_min=0.01,rho_max=10
+inline-s0-1 --probe-mode inline --sched-opt s0=1
+inline-s0-1-rho-0.01-10 --probe-mode inline --sched-opt s0=1,rho_min=0.01,rho_max=10"
 # per-dataset variants: the controller every K iterations instead of after every epoch (METHOD.md:
 # "at each training iteration"; MUTAG: 5 iterations per epoch at batch 32; Fashion-MNIST: 422)
 EXTRA_mutag="ctrl-every-1 --ctrl-every 1

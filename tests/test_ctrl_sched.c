@@ -155,8 +155,8 @@ static void controller_sequence(void **state)
     assert_int_equal(cgalr_sched_observe_distance(s, 1e-15, 7, &r), CGALR_OK);
     assert_int_equal(r.state, CGALR_GATE_ACCEL);
     assert_true(r.rho == 2);
-    /* eta recorded = a(s) rho with s0 = 10 (T unknown), alpha = 1 */
-    assert_true(fabs(r.eta - 0.1 / (1 + 7.0 / 10) * 2) < 1e-15);
+    /* eta recorded = a(s) rho with the default s0 = 1 (docs/ABLATION.md), alpha = 1 */
+    assert_true(fabs(r.eta - 0.1 / (1 + 7.0 / 1) * 2) < 1e-15);
     assert_true(fabs(cgalr_sched_lr(s, 100, 7) - r.eta) < 1e-15);
     assert_int_equal(r.t, 10);
     assert_trace_equal(&r, cgalr_sched_last_trace(s));
@@ -313,11 +313,16 @@ static void warmup_and_epochs(void **state)
     assert_true(fabs(cgalr_sched_lr(s, 0, 7.5) - 0.01) < 1e-17);
     assert_true(cgalr_sched_optimizer(s) == CGALR_SCHED_OPTIM_SGD_MOMENTUM);
     cgalr_sched_free(s);
-    /* CG-ALR: the envelope moves inside an epoch, s0 = T/10 */
-    s = make(CGALR_METHOD_CGALR_TOP, "lr=0.1", 100);
+    /* CG-ALR: the envelope moves inside an epoch; s0 = 0 is METHOD.md's first SPEC, T/10 */
+    s = make(CGALR_METHOD_CGALR_TOP, "lr=0.1,s0=0", 100);
     assert_true(fabs(cgalr_sched_lr(s, 0, 0) - 0.1) < 1e-17);
     assert_true(fabs(cgalr_sched_lr(s, 5, 0.5) - 0.1 / 1.05) < 1e-16);
     assert_true(fabs(cgalr_sched_lr(s, 0, 10) - 0.05) < 1e-16);
+    cgalr_sched_free(s);
+    /* the default s0 = 1 epoch, whatever T */
+    s = make(CGALR_METHOD_CGALR_TOP, "lr=0.1", 100);
+    assert_true(fabs(cgalr_sched_lr(s, 0, 1) - 0.05) < 1e-16);
+    assert_true(fabs(cgalr_sched_lr(s, 0, 9) - 0.01) < 1e-16);
     assert_true(isnan(cgalr_sched_lr(s, 0, NAN)));
     assert_true(isnan(cgalr_sched_lr(NULL, 0, 1)));
     cgalr_sched_free(s);
@@ -494,6 +499,7 @@ static void options_cross_checks(void **state)
     /* resolved auto values */
     cgalr_sched_config_default(&cfg, CGALR_METHOD_PLATEAU);
     cfg.epochs = 35;
+    cfg.s0 = 0;
     assert_int_equal(cgalr_sched_create(&cfg, &s), CGALR_OK);
     assert_int_equal(cgalr_sched_config(s)->plateau_patience, 3);
     assert_true(cgalr_sched_config(s)->s0 == 3.5);

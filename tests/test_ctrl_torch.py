@@ -122,7 +122,8 @@ def plateau():
 # ---- CG-ALR controller: NumPy evaluation of METHOD.md section 4 -------------------------------
 
 def reference_trace(ds, K=8, tau_enter=1.0, tau_exit=0.25, gamma_dec=0.7, gamma_inc=1.1, rho_min=0.1,
-                    rho_max=2.0, alpha=1.0, s0=10.0, eta0=0.1, score="plain"):
+                    rho_max=2.0, alpha=1.0, s0=1.0, eta0=0.1, score="plain"):
+    # s0 = 1: the default docs/ABLATION.md chose (METHOD.md's first SPEC had T/10, 10 with T unknown)
     hist = []
     state, rho = "HOLD", 1.0
     out = []

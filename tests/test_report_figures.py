@@ -219,7 +219,8 @@ check(before == after, f"second report differs: {[f for f in before if before[f]
 REAL = os.path.join(TMP, "real")
 out = os.path.join(REAL, "top")
 p = run("train", "--data", "mutag", "--model", "gin", "--epochs", "5", "--batch", "8", "--quiet", "--sched",
-        "cgalr-top", "--lr", "0.01", "--seed", "3", "--sched-opt", "tau_enter=1.3", "--out", out)
+        "cgalr-top", "--lr", "0.01", "--seed", "3", "--sched-opt", "tau_enter=1.3", "--probe-mode", "pass", "--out", out)
+# (pass: M_0 before the first step, so d from epoch 1; inline's first connectome is epoch 1's)
 check(p.returncode == 0, f"train cgalr-top: exit {p.returncode}: {p.stderr}")
 if p.returncode == 0:
     rows = [json.loads(ln) for ln in open(os.path.join(out, "metrics.jsonl"))]

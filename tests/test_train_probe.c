@@ -279,7 +279,8 @@ static void test_hook_contract(void **state)
     assert_int_equal(cgalr_model_train_images(m, &b, &res), CGALR_OK);
     assert_int_equal(calls[0], 1);
     assert_int_equal(tprobe_mode_parse("stream"), TPROBE_STREAM);
-    assert_int_equal(tprobe_mode_parse(NULL), TPROBE_PASS);
+    assert_int_equal(tprobe_mode_parse(NULL), TPROBE_INLINE); /* the default (docs/ABLATION.md) */
+    assert_int_equal(tprobe_mode_parse("pass"), TPROBE_PASS);
     assert_int_equal(tprobe_mode_parse("Inline"), -1);
     cgalr_model_free(m);
 }

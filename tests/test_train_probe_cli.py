@@ -1,6 +1,8 @@
 """`--probe-mode` on the command line: bad values and misuse exit 2 with a message naming the
-option, config.json and its rerun command record a non-default mode (and leave it out for pass, so
-older run directories still resume), a run is not resumed in another mode, and `cgalr grid`
+option, config.json records the source a CG-ALR run used (left out for pass, so older run
+directories still resume) and the version of the defaults (a run of the first defaults is refused,
+not resumed as one of today's), the rerun command names a source other than the default inline, a
+run is not resumed in another mode, and `cgalr grid`
 passes the option to every run after `--` (and refuses a bad value before starting any)."""
 import json
 import os
@@ -32,13 +34,36 @@ check(cfg.get("probe_mode") == "stream" and "--probe-mode stream" in cfg.get("co
       f"config.json of a stream run: {cfg.get('probe_mode')} {cfg.get('command')}")
 p = run("train", *BASE, "--sched", "cgalr-top", "--probe-mode", "inline", "--out", d, "--resume")
 check(p.returncode == 2, f"resume in another mode: {p.returncode} {p.stderr}")
-d2 = os.path.join(TMP, "pass")
+# the default source is inline (docs/ABLATION.md): recorded in config.json, left out of the command
+d2 = os.path.join(TMP, "default")
 p = run("train", *BASE, "--sched", "cgalr-top", "--out", d2)
 cfg = json.load(open(os.path.join(d2, "config.json")))
-check(p.returncode == 0 and "probe_mode" not in cfg and "--probe-mode" not in cfg["command"],
+check(p.returncode == 0 and cfg.get("probe_mode") == "inline" and cfg.get("cgalr_defaults") == 2 and
+      "--probe-mode" not in cfg["command"], f"default run's config.json: {cfg}")
+p = run("train", *BASE, "--sched", "cgalr-top", "--probe-mode", "inline", "--out", d2, "--resume")
+check(p.returncode == 0, f"--probe-mode inline resumes a run made without the option: {p.returncode} {p.stderr}")
+# pass: the key is left out (a config of before the option), the command names it
+d3 = os.path.join(TMP, "pass")
+p = run("train", *BASE, "--sched", "cgalr-top", "--probe-mode", "pass", "--out", d3)
+cfg = json.load(open(os.path.join(d3, "config.json")))
+check(p.returncode == 0 and "probe_mode" not in cfg and "--probe-mode pass" in cfg["command"],
       f"pass run's config.json: {cfg}")
-p = run("train", *BASE, "--sched", "cgalr-top", "--probe-mode", "pass", "--out", d2, "--resume")
-check(p.returncode == 0, f"--probe-mode pass resumes a run made without the option: {p.returncode} {p.stderr}")
+p = run("train", *BASE, "--sched", "cgalr-top", "--out", d3, "--resume")
+check(p.returncode == 0, f"a resume keeps the run's own source (its command names pass): {p.returncode} {p.stderr}")
+p = run("train", *BASE, "--sched", "cgalr-top", "--probe-mode", "inline", "--out", d3, "--resume")
+check(p.returncode == 2 and "probe_mode" in p.stderr, f"inline resuming a pass run: {p.returncode} {p.stderr}")
+# a run of the first defaults (no cgalr_defaults key: s0 = T/10) is never taken for one of today's
+del cfg["cgalr_defaults"]
+json.dump(cfg, open(os.path.join(d3, "config.json"), "w"))
+p = run("train", *BASE, "--sched", "cgalr-top", "--probe-mode", "pass", "--out", d3, "--resume")
+check(p.returncode == 2 and "defaults of version 1" in p.stderr and "version 2" in p.stderr,
+      f"resume of a version-1 run: {p.returncode} {p.stderr}")
+# a baseline has no connectome: neither key, no --probe-mode in its command
+d4 = os.path.join(TMP, "constant")
+p = run("train", *BASE, "--sched", "constant", "--out", d4)
+cfg = json.load(open(os.path.join(d4, "config.json")))
+check(p.returncode == 0 and "probe_mode" not in cfg and "cgalr_defaults" not in cfg and
+      "--probe-mode" not in cfg["command"], f"constant run's config.json: {cfg}")
 
 g = os.path.join(TMP, "grid")
 p = run("grid", "--data", "mutag", "--model", "gin", "--methods", "cgalr-top", "--lrs", "0.01", "--seeds", "0",

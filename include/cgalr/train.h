@@ -65,9 +65,10 @@ typedef struct cgalr_train_config {
     int resize;              /* image folders (folder:PATH, mini-imagenet): resize to N x N; 0 = the
                                 data layer's default (keep; mini-imagenet 84). Default 0 */
     const char *probe_mode;  /* CG-ALR: where the connectome's rows come from (docs/PROBE_MODES.md):
-                                "pass" (NULL = pass, the default: a separate inference forward over
-                                the probe set), "inline" (the probe set's rows from the training
-                                forward) or "stream" (every training row of the controller period) */
+                                "inline" (NULL = inline, the default chosen by docs/ABLATION.md: the
+                                probe set's rows from the training forward), "pass" (a separate
+                                inference forward over the probe set, the reference) or "stream"
+                                (every training row of the controller period) */
 } cgalr_train_config_t;
 
 void cgalr_train_config_default(cgalr_train_config_t *cfg);

@@ -33,7 +33,7 @@ cgalr_status_t cgalr_sched_create(const cgalr_sched_config_t *cfg, cgalr_sched_t
     s->cfg = *cfg;
     cgalr_sched_config_t *c = &s->cfg;
     long T = c->epochs;
-    if (c->s0 <= 0)
+    if (c->s0 <= 0) /* METHOD.md's first SPEC, reachable as s0=0 */
         c->s0 = T > 0 ? (double)T / 10.0 : 10.0;
     if (c->t_max <= 0)
         c->t_max = T;

@@ -137,7 +137,10 @@ cgalr_status_t cgalr_train_config_validate(const cgalr_train_config_t *c)
         return cgalr_fail(CGALR_EINVAL, "--ctrl-every applies to the CG-ALR methods only, not '%s'", c->sched);
     if (tprobe_mode_parse(c->probe_mode) < 0)
         return cgalr_fail(CGALR_EINVAL, "--probe-mode '%s': expected one of %s", c->probe_mode, TPROBE_MODES);
-    if (tprobe_mode_parse(c->probe_mode) != TPROBE_PASS && !tsched_is_cgalr(c->sched))
+    /* the default applies to CG-ALR only; a baseline has no connectome, so only an explicit source
+     * other than pass is an error */
+    if (c->probe_mode && *c->probe_mode && tprobe_mode_parse(c->probe_mode) != TPROBE_PASS &&
+        !tsched_is_cgalr(c->sched))
         return cgalr_fail(CGALR_EINVAL, "--probe-mode %s applies to the CG-ALR methods only, not '%s'", c->probe_mode,
                           c->sched);
     if (!(c->weight_decay >= 0 && c->weight_decay < 1))

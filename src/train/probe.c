@@ -16,7 +16,7 @@ static const char *const mode_names[] = {"pass", "inline", "stream"};
 int tprobe_mode_parse(const char *name)
 {
     if (!name || !*name)
-        return TPROBE_PASS;
+        return TPROBE_INLINE;
     for (int i = 0; i < 3; i++)
         if (!strcmp(name, mode_names[i]))
             return i;

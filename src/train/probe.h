@@ -12,7 +12,8 @@
 
 typedef enum { TPROBE_PASS = 0, TPROBE_INLINE = 1, TPROBE_STREAM = 2 } tprobe_mode_t;
 
-/* "pass" / "inline" / "stream" (NULL or "" = pass) -> mode; -1 if unknown. */
+/* "pass" / "inline" / "stream" (NULL or "" = inline, the default: docs/ABLATION.md) -> mode; -1 if
+ * unknown. */
 int tprobe_mode_parse(const char *name);
 const char *tprobe_mode_name(int mode);
 #define TPROBE_MODES "pass, inline, stream"

@@ -4,6 +4,8 @@
 #include "train/runfiles.h"
 
 #include "cgalr/shellwords.h"
+#include "train/probe.h"
+#include "train/sched_glue.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -75,9 +77,17 @@ char *train_config_json(const cgalr_train_config_t *c, int has_lr)
     cJSON_AddNumberToObject(o, "probe", (double)c->probe_n);
     cJSON_AddStringToObject(o, "probe_layer", c->probe_layer ? c->probe_layer : "");
     cJSON_AddNumberToObject(o, "ctrl_every", (double)c->ctrl_every);
-    /* only when not the default, so that run directories made before the option still resume */
-    if (c->probe_mode && *c->probe_mode && strcmp(c->probe_mode, "pass"))
-        cJSON_AddStringToObject(o, "probe_mode", c->probe_mode);
+    /* the source the run used, left out when it is pass (the only source before the option, and
+     * the meaning of a config without the key), so run directories made before it still resume;
+     * a baseline has no connectome */
+    int mode = tsched_is_cgalr(c->sched) ? tprobe_mode_parse(c->probe_mode) : TPROBE_PASS;
+    if (mode != TPROBE_PASS)
+        cJSON_AddStringToObject(o, "probe_mode", tprobe_mode_name(mode));
+    /* the defaults a CG-ALR run's empty options stand for: 1 = METHOD.md's first SPEC (s0 = T/10),
+     * 2 = docs/ABLATION.md's choice (s0 = 1); a config without the key is version 1, so a run made
+     * before the change is never resumed or skipped as if it were one of today's */
+    if (tsched_is_cgalr(c->sched))
+        cJSON_AddNumberToObject(o, "cgalr_defaults", CGALR_DEFAULTS_VERSION);
     cJSON_AddStringToObject(o, "sched_opts", c->sched_opts ? c->sched_opts : "");
     cJSON_AddNumberToObject(o, "weight_decay", c->weight_decay);
     cJSON_AddNumberToObject(o, "val_fraction", c->val_fraction);
@@ -130,8 +140,8 @@ char *train_config_json(const cgalr_train_config_t *c, int has_lr)
         k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --train-subset %zu", c->train_subset);
     if (c->data_dir)
         append_quoted(cmd, sizeof cmd, &k, "--data-dir", c->data_dir);
-    if (k > 0 && (size_t)k < sizeof cmd && c->probe_mode && *c->probe_mode && strcmp(c->probe_mode, "pass"))
-        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --probe-mode %s", c->probe_mode);
+    if (k > 0 && (size_t)k < sizeof cmd && tsched_is_cgalr(c->sched) && mode != tprobe_mode_parse(NULL))
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --probe-mode %s", tprobe_mode_name(mode));
     if (k > 0 && (size_t)k < sizeof cmd && c->probe_layer && *c->probe_layer)
         k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --probe-layer %s", c->probe_layer);
     if (c->sched_opts && *c->sched_opts)
@@ -199,10 +209,10 @@ static int absent_means(const cJSON *want, const char *key)
 {
     static const struct {
         const char *key;
-        int type; /* 0 false, 1 true, 2 number 0, 3 null */
+        int type; /* 0 false, 1 true, 2 number 0, 3 null, 4 number 1 */
     } later[] = {{"augment_crop", 0}, {"augment_flip", 0}, {"folds", 2},           {"fold", 3},
                  {"degree_features", 0}, {"normalize", 1}, {"cifar100_coarse", 0}, {"resize", 2},
-                 {"train_subset", 2}};
+                 {"train_subset", 2}, {"cgalr_defaults", 4}};
     for (size_t i = 0; i < sizeof later / sizeof later[0]; i++) {
         if (strcmp(key, later[i].key))
             continue;
@@ -210,6 +220,7 @@ static int absent_means(const cJSON *want, const char *key)
         case 0: return cJSON_IsFalse(want);
         case 1: return cJSON_IsTrue(want);
         case 2: return cJSON_IsNumber(want) && want->valuedouble == 0;
+        case 4: return cJSON_IsNumber(want) && want->valuedouble == 1;
         default: return cJSON_IsNull(want);
         }
     }
@@ -240,10 +251,17 @@ cgalr_status_t train_config_matches(const char *path, const char *expected_json)
             if (!x || !cJSON_Compare(x, it, 1)) {
                 char *want = cJSON_PrintUnformatted(it);
                 char *have = x ? cJSON_PrintUnformatted(x) : NULL;
-                st = cgalr_fail(CGALR_ESTATE,
-                                "%s: the run there has %s = %s, this command has %s: resume with the same options "
-                                "or use another --out",
-                                path, it->string, have ? have : "(missing)", want ? want : "?");
+                if (!strcmp(it->string, "cgalr_defaults"))
+                    st = cgalr_fail(CGALR_ESTATE,
+                                    "%s: the run there was made with the CG-ALR defaults of version %s (before "
+                                    "docs/ABLATION.md changed them), this build has version %s: resume it with the "
+                                    "build that made it, or use another --out",
+                                    path, have ? have : "1", want ? want : "?");
+                else
+                    st = cgalr_fail(CGALR_ESTATE,
+                                    "%s: the run there has %s = %s, this command has %s: resume with the same "
+                                    "options or use another --out",
+                                    path, it->string, have ? have : "(missing)", want ? want : "?");
                 free(want);
                 free(have);
                 break;

@@ -2,6 +2,10 @@
 #ifndef CGALR_TRAIN_RUNFILES_H
 #define CGALR_TRAIN_RUNFILES_H
 
+/* The version of the CG-ALR defaults, written to every CG-ALR run's config.json: 1 = METHOD.md's
+ * first SPEC (--probe-mode pass, s0 = T/10), 2 = docs/ABLATION.md's choice (inline, s0 = 1). */
+#define CGALR_DEFAULTS_VERSION 2
+
 #include "cgalr/train.h"
 
 /* Writes text + newline to path.tmp, then renames it over path. */
