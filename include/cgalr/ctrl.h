@@ -37,8 +37,8 @@ typedef enum cgalr_method {
 } cgalr_method_t;
 
 /* "constant", "cosine", ..., "sf-adamw" (the names of the command line); -1 if unknown. */
-int cgalr_method_parse(const char *name);
-const char *cgalr_method_name(cgalr_method_t m);
+CGALR_API int cgalr_method_parse(const char *name);
+CGALR_API const char *cgalr_method_name(cgalr_method_t m);
 /* The facts every layer asks about a method (the one list of methods lives in src/ctrl). */
 enum {
     CGALR_MF_HAS_LR = 1u << 0,      /* takes a learning rate (the grid runs it at every grid value) */
@@ -49,11 +49,11 @@ enum {
     CGALR_MF_EVAL_X = 1u << 5,      /* evaluate at another sequence than the training iterate (Schedule-Free x) */
     CGALR_MF_D = 1u << 6            /* keeps a distance estimate d (cgalr_sched_d) */
 };
-unsigned cgalr_method_facts(cgalr_method_t m); /* 0 for an unknown method */
+CGALR_API unsigned cgalr_method_facts(cgalr_method_t m); /* 0 for an unknown method */
 /* 1 for cgalr-top / cgalr-wd / cgalr-swk. */
-int cgalr_method_is_cgalr(cgalr_method_t m);
+CGALR_API int cgalr_method_is_cgalr(cgalr_method_t m);
 /* "constant, cosine, ..." (static string, for --help and messages). */
-const char *cgalr_method_list(void);
+CGALR_API const char *cgalr_method_list(void);
 
 typedef enum cgalr_sched_optim {
     CGALR_SCHED_OPTIM_SGD_MOMENTUM = 0, /* SGD, momentum = cfg->momentum (0.9): every SGD schedule, CG-ALR */
@@ -62,8 +62,8 @@ typedef enum cgalr_sched_optim {
     CGALR_SCHED_OPTIM_ADAMW = 3         /* PyTorch defaults: adamw-cosine */
 } cgalr_sched_optim_t;
 
-cgalr_sched_optim_t cgalr_method_optimizer(cgalr_method_t m);
-const char *cgalr_sched_optim_name(cgalr_sched_optim_t k); /* "sgd-momentum", "sgd", "adam", "adamw" */
+CGALR_API cgalr_sched_optim_t cgalr_method_optimizer(cgalr_method_t m);
+CGALR_API const char *cgalr_sched_optim_name(cgalr_sched_optim_t k); /* "sgd-momentum", "sgd", "adam", "adamw" */
 
 /* ---- Configuration ----------------------------------------------------------------------- */
 
@@ -137,36 +137,36 @@ typedef struct cgalr_sched_config {
 } cgalr_sched_config_t;
 
 /* Fills every default for `method` (topo kind from the method; TOP for non-CG-ALR methods). */
-void cgalr_sched_config_default(cgalr_sched_config_t *cfg, cgalr_method_t method);
+CGALR_API void cgalr_sched_config_default(cgalr_sched_config_t *cfg, cgalr_method_t method);
 
 /* Applies one "name=value" option (names in brackets above, plus "method=NAME" and, for the
  * cgalr-* methods, "distance=top|wd|swk", which switches between them). Unknown names,
  * unparsable or out-of-range values are CGALR_EINVAL with a message naming the option, the value
  * and the valid range; cfg is unchanged on failure. Cross-option rules (rho_min <= rho_max,
  * tau_exit < tau_enter, the run length a method needs) are checked by validate / create. */
-cgalr_status_t cgalr_sched_config_set(cgalr_sched_config_t *cfg, const char *name_eq_value);
+CGALR_API cgalr_status_t cgalr_sched_config_set(cgalr_sched_config_t *cfg, const char *name_eq_value);
 /* Applies a comma-separated list "a=1,b=2" (empty string or NULL: nothing). */
-cgalr_status_t cgalr_sched_config_set_list(cgalr_sched_config_t *cfg, const char *list);
+CGALR_API cgalr_status_t cgalr_sched_config_set_list(cgalr_sched_config_t *cfg, const char *list);
 /* Checks everything, including cross-option rules; CGALR_EINVAL with a message. */
-cgalr_status_t cgalr_sched_config_validate(const cgalr_sched_config_t *cfg);
+CGALR_API cgalr_status_t cgalr_sched_config_validate(const cgalr_sched_config_t *cfg);
 /* One line per option: "name  default  range  meaning" (static string, for --help). */
-const char *cgalr_sched_options_help(void);
+CGALR_API const char *cgalr_sched_options_help(void);
 
 /* ---- Robust score and gate (exposed for tests and for other controllers) ------------------- */
 
 typedef enum cgalr_gate { CGALR_GATE_HOLD = 0, CGALR_GATE_DECEL = 1, CGALR_GATE_ACCEL = 2 } cgalr_gate_t;
-const char *cgalr_gate_name(cgalr_gate_t g); /* "HOLD", "DECEL", "ACCEL" */
+CGALR_API const char *cgalr_gate_name(cgalr_gate_t g); /* "HOLD", "DECEL", "ACCEL" */
 
 /* Median of x[0..n) (mean of the two middle values for even n); n >= 1. x is not modified. */
-double cgalr_median(const double *x, size_t n);
+CGALR_API double cgalr_median(const double *x, size_t n);
 /* m = median(h), mad = median(|h - m|), z = (x - m) / (1.4826 mad + eps), eps = 1e-12 + 1e-9 |m|.
  * n >= 1, all finite; z is finite whenever x is (clamped to +-1e300). NAN outputs for n = 0.
  * Any output pointer may be NULL. */
-void cgalr_robust_score(const double *h, size_t n, double x, double *median, double *mad, double *z);
+CGALR_API void cgalr_robust_score(const double *h, size_t n, double x, double *median, double *mad, double *z);
 /* The Schmitt trigger of METHOD.md section 4 step 3: entering DECEL (z >= tau_enter) or ACCEL
  * (z <= -tau_enter) takes precedence from any state; DECEL leaves for HOLD when z < tau_exit,
  * ACCEL when z > -tau_exit; otherwise the state is kept. */
-cgalr_gate_t cgalr_gate_next(cgalr_gate_t state, double z, double tau_enter, double tau_exit);
+CGALR_API cgalr_gate_t cgalr_gate_next(cgalr_gate_t state, double z, double tau_enter, double tau_exit);
 
 /* ---- The scheduler ----------------------------------------------------------------------- */
 
@@ -174,11 +174,11 @@ typedef struct cgalr_sched cgalr_sched_t;
 
 /* Validates cfg (see cgalr_sched_config_validate) and creates the scheduler; *out = NULL on
  * failure. cosine, step and exp need epochs > 0 unless t_max / step_size / exp_gamma is given. */
-cgalr_status_t cgalr_sched_create(const cgalr_sched_config_t *cfg, cgalr_sched_t **out);
-void cgalr_sched_free(cgalr_sched_t *s);
+CGALR_API cgalr_status_t cgalr_sched_create(const cgalr_sched_config_t *cfg, cgalr_sched_t **out);
+CGALR_API void cgalr_sched_free(cgalr_sched_t *s);
 /* The resolved configuration (auto values filled in). */
-const cgalr_sched_config_t *cgalr_sched_config(const cgalr_sched_t *s);
-cgalr_sched_optim_t cgalr_sched_optimizer(const cgalr_sched_t *s);
+CGALR_API const cgalr_sched_config_t *cgalr_sched_config(const cgalr_sched_t *s);
+CGALR_API cgalr_sched_optim_t cgalr_sched_optimizer(const cgalr_sched_t *s);
 
 /* The rate for iteration `iteration` (0-based, counted over the whole run) at training progress
  * `progress` in epochs (epoch e, batch i of n: e + i / n).
@@ -189,15 +189,15 @@ cgalr_sched_optim_t cgalr_sched_optimizer(const cgalr_sched_t *s);
  * CG-ALR: a(progress) * rho with a(s) = eta0 (1 + s/s0)^(-alpha), evaluated at the fractional
  * epoch of each iteration. dog: the eta of the last cgalr_sched_dog_step (0 before the first).
  * The optional warm-up factor is applied on top (not for dog). Returns NAN for s == NULL. */
-double cgalr_sched_lr(cgalr_sched_t *s, long iteration, double progress);
+CGALR_API double cgalr_sched_lr(cgalr_sched_t *s, long iteration, double progress);
 /* The Robbins-Monro envelope a(s) (CG-ALR methods; eta0 for the others). */
-double cgalr_sched_envelope(const cgalr_sched_t *s, double progress);
+CGALR_API double cgalr_sched_envelope(const cgalr_sched_t *s, double progress);
 
 /* End of epoch `epoch` (0-based) with its mean training loss and validation loss (pass the
  * training loss twice when there is no validation split). plateau steps ReduceLROnPlateau on
  * val_loss; the others only record. A non-finite loss changes nothing and returns
  * CGALR_ENONFINITE: the caller then runs the guard (see cgalr_sched_on_nonfinite). */
-cgalr_status_t cgalr_sched_epoch_end(cgalr_sched_t *s, long epoch, double train_loss, double val_loss);
+CGALR_API cgalr_status_t cgalr_sched_epoch_end(cgalr_sched_t *s, long epoch, double train_loss, double val_loss);
 
 /* Trace of one controller step (METHOD.md section 4 step 6), or of a guard event. */
 enum {
@@ -229,19 +229,19 @@ typedef struct cgalr_sched_trace {
  * keeps the previous summary itself. p must stay the same across calls. rec may be NULL.
  * A non-finite off-diagonal entry is CGALR_ENONFINITE (naming it) and changes nothing: run the
  * guard. CGALR_ESTATE for a method that is not CG-ALR. */
-cgalr_status_t cgalr_sched_observe_connectome(cgalr_sched_t *s, const double *m, size_t p,
+CGALR_API cgalr_status_t cgalr_sched_observe_connectome(cgalr_sched_t *s, const double *m, size_t p,
                                               double progress, cgalr_sched_trace_t *rec);
 /* The controller step from a distance computed elsewhere (any distance, any source): robust
  * score over the previous K distances (log when score = log; d <= 0 is floored at 1e-300),
  * gate, multiplier. A non-finite d never enters the history; it leaves gate and rho unchanged,
  * fills rec with the NONFINITE flag and returns CGALR_ENONFINITE (then run the guard). */
-cgalr_status_t cgalr_sched_observe_distance(cgalr_sched_t *s, double d, double progress,
+CGALR_API cgalr_status_t cgalr_sched_observe_distance(cgalr_sched_t *s, double d, double progress,
                                             cgalr_sched_trace_t *rec);
 /* The last trace record (zeroed with d = NAN before any step). */
-const cgalr_sched_trace_t *cgalr_sched_last_trace(const cgalr_sched_t *s);
-cgalr_gate_t cgalr_sched_gate(const cgalr_sched_t *s);
-double cgalr_sched_rho(const cgalr_sched_t *s);
-int cgalr_sched_retries(const cgalr_sched_t *s);
+CGALR_API const cgalr_sched_trace_t *cgalr_sched_last_trace(const cgalr_sched_t *s);
+CGALR_API cgalr_gate_t cgalr_sched_gate(const cgalr_sched_t *s);
+CGALR_API double cgalr_sched_rho(const cgalr_sched_t *s);
+CGALR_API int cgalr_sched_retries(const cgalr_sched_t *s);
 
 /* The guard (METHOD.md section 4). Order for a training loop: on a non-finite loss, parameter or
  * distance, restore parameters and optimiser state of the last good epoch, restore the
@@ -251,7 +251,7 @@ int cgalr_sched_retries(const cgalr_sched_t *s);
  * trace event (progress: where the epoch restarts). Other methods only count. Returns CGALR_OK
  * while the count is <= max_retries (redo the epoch); past that, CGALR_ENONFINITE with the
  * message that the run diverged at the smallest rate the envelope allows (stop the run). */
-cgalr_status_t cgalr_sched_on_nonfinite(cgalr_sched_t *s, double progress, cgalr_sched_trace_t *rec);
+CGALR_API cgalr_status_t cgalr_sched_on_nonfinite(cgalr_sched_t *s, double progress, cgalr_sched_trace_t *rec);
 
 /* ---- DoG --------------------------------------------------------------------------------- */
 
@@ -262,7 +262,7 @@ cgalr_status_t cgalr_sched_on_nonfinite(cgalr_sched_t *s, double progress, cgalr
  * and is what cgalr_sched_lr returns until the next call. The caller then takes the plain SGD
  * step x <- x - eta (g + weight_decay x). Norms in double. Non-finite input: CGALR_ENONFINITE,
  * state unchanged. */
-cgalr_status_t cgalr_sched_dog_step(cgalr_sched_t *s, const float *params, const float *grads, size_t n,
+CGALR_API cgalr_status_t cgalr_sched_dog_step(cgalr_sched_t *s, const float *params, const float *grads, size_t n,
                                     double *eta);
 /* The same as free functions over flat arrays (for engines that keep their own state): the
  * scalars, and x0 / avg arrays of n floats that the first step (st->steps == 0) fills with x. */
@@ -271,19 +271,19 @@ typedef struct cgalr_dog_state {
     long steps;       /* dog steps taken */
     long avg_t;       /* t of the averager's next update (starts at 1) */
 } cgalr_dog_state_t;
-void cgalr_dog_init(cgalr_dog_state_t *st);
-cgalr_status_t cgalr_dog_step(const cgalr_sched_config_t *cfg, cgalr_dog_state_t *st, const float *x, const float *g,
+CGALR_API void cgalr_dog_init(cgalr_dog_state_t *st);
+CGALR_API cgalr_status_t cgalr_dog_step(const cgalr_sched_config_t *cfg, cgalr_dog_state_t *st, const float *x, const float *g,
                               float *x0, float *avg, size_t n, double *eta);
-cgalr_status_t cgalr_dog_average(const cgalr_sched_config_t *cfg, cgalr_dog_state_t *st, const float *x, float *avg,
+CGALR_API cgalr_status_t cgalr_dog_average(const cgalr_sched_config_t *cfg, cgalr_dog_state_t *st, const float *x, float *avg,
                                  size_t n);
 
 /* Polynomial-decay iterate averaging (Shamir and Zhang 2013, as DoG's authors use it): call
  * after each optimiser step with the new parameters; avg <- (1 - w) avg + w x with
  * w = (gamma + 1) / (gamma + t), t = 1, 2, ... and avg starting at x_0. */
-cgalr_status_t cgalr_sched_dog_average(cgalr_sched_t *s, const float *params, size_t n);
+CGALR_API cgalr_status_t cgalr_sched_dog_average(cgalr_sched_t *s, const float *params, size_t n);
 /* The averaged iterate (n floats, owned by the scheduler; NULL before the first dog_step), to
  * evaluate alongside the last iterate. */
-const float *cgalr_sched_dog_averaged(const cgalr_sched_t *s, size_t *n);
+CGALR_API const float *cgalr_sched_dog_averaged(const cgalr_sched_t *s, size_t *n);
 
 /* ---- Methods that own the update: Prodigy, D-Adaptation, Schedule-Free ----------------------- */
 
@@ -301,43 +301,43 @@ typedef struct cgalr_adapt_state {
 
 /* Number of float arrays of n values each method keeps (prodigy 4: x0, s, m, v; dadapt-sgd 2: x0, s;
  * dadapt-adam 3: s, m, v; sf-sgd 2: z, x; sf-adamw 3: z, x, v); 0 for other methods. */
-size_t cgalr_adapt_arrays(cgalr_method_t m);
+CGALR_API size_t cgalr_adapt_arrays(cgalr_method_t m);
 /* Resets st for method m and cfg (d = d0, k = 0); the arrays are initialised by the first step. */
-void cgalr_adapt_init(const cgalr_sched_config_t *cfg, cgalr_adapt_state_t *st);
+CGALR_API void cgalr_adapt_init(const cgalr_sched_config_t *cfg, cgalr_adapt_state_t *st);
 /* One step of cfg->method on the parameters x[0..n) (the iterate the gradient g was taken at: y for
  * Schedule-Free) with base rate lr (1 for the parameter-free methods) and `warmup` iterations of
  * Schedule-Free's linear warm-up (0 = none; other methods ignore it). arr holds cgalr_adapt_arrays(m) * n
  * floats, array j at arr + j n. Accumulations in double. Non-finite input: CGALR_ENONFINITE with
  * the index, nothing changed. */
-cgalr_status_t cgalr_adapt_step(const cgalr_sched_config_t *cfg, cgalr_adapt_state_t *st, float *x, const float *g,
+CGALR_API cgalr_status_t cgalr_adapt_step(const cgalr_sched_config_t *cfg, cgalr_adapt_state_t *st, float *x, const float *g,
                                 float *arr, size_t n, double lr, long warmup);
 /* Schedule-Free: the x sequence (the point to evaluate and to keep), array 1 of arr. NULL for others. */
-const float *cgalr_adapt_eval_point(cgalr_method_t m, const float *arr, size_t n);
+CGALR_API const float *cgalr_adapt_eval_point(cgalr_method_t m, const float *arr, size_t n);
 
 /* Through the scheduler (which owns the arrays and saves them with its state): after the backward
  * pass, instead of an optimiser step. *lr_used (may be NULL) gets the effective rate. */
-cgalr_status_t cgalr_sched_update(cgalr_sched_t *s, float *params, const float *grads, size_t n, double *lr_used);
+CGALR_API cgalr_status_t cgalr_sched_update(cgalr_sched_t *s, float *params, const float *grads, size_t n, double *lr_used);
 /* The point to evaluate at (Schedule-Free's x; n floats owned by the scheduler) or NULL when the
  * training iterate itself is evaluated (every other method, and before the first update). */
-const float *cgalr_sched_eval_params(const cgalr_sched_t *s, size_t *n);
+CGALR_API const float *cgalr_sched_eval_params(const cgalr_sched_t *s, size_t *n);
 /* Schedule-Free keeps x, the point it evaluates, in checkpoints: the caller saves x in place of
  * the parameters and, after loading, rebuilds the training iterate y = beta x + (1 - beta) z
  * (bit for bit the y of the last step) with this call: params[0..n) <- y. A no-op returning
  * CGALR_OK for every other method and before the first update. */
-cgalr_status_t cgalr_sched_train_params(const cgalr_sched_t *s, float *params, size_t n);
+CGALR_API cgalr_status_t cgalr_sched_train_params(const cgalr_sched_t *s, float *params, size_t n);
 /* The d estimate of prodigy / D-Adaptation (NAN for other methods). */
-double cgalr_sched_d(const cgalr_sched_t *s);
+CGALR_API double cgalr_sched_d(const cgalr_sched_t *s);
 
 /* ---- Save / restore ---------------------------------------------------------------------- */
 
 /* The complete state (history window, gate, rho, retries, controller step count, previous topo
  * summary, plateau counters and rate, DoG x_0, r, G, eta and averaged iterate, last trace) into a
  * caller buffer; buf = NULL puts the size needed in *size. CGALR_EINVAL if *size is too small. */
-cgalr_status_t cgalr_sched_save(const cgalr_sched_t *s, void *buf, size_t *size);
+CGALR_API cgalr_status_t cgalr_sched_save(const cgalr_sched_t *s, void *buf, size_t *size);
 /* Restores into a scheduler created with the same method and configuration; everything read is
  * validated (magic, version, method, sizes, finiteness, ranges): CGALR_EFORMAT or CGALR_ESTATE
  * with a message, s unchanged on failure. The retry count becomes max(current, saved). */
-cgalr_status_t cgalr_sched_load(cgalr_sched_t *s, const void *buf, size_t size);
+CGALR_API cgalr_status_t cgalr_sched_load(cgalr_sched_t *s, const void *buf, size_t size);
 
 #ifdef __cplusplus
 }

@@ -28,7 +28,7 @@ typedef enum cgalr_split {
 #define CGALR_N_SPLITS 3
 
 /* The split's name: "train", "val", "test" ("?" for anything else). */
-const char *cgalr_split_name(cgalr_split_t split);
+CGALR_API const char *cgalr_split_name(cgalr_split_t split);
 
 /* ---- Opening a dataset -------------------------------------------------------------------
  * Names: mnist, fashion-mnist, cifar10, cifar100, mini-imagenet, mutag, enzymes, proteins,
@@ -83,7 +83,7 @@ typedef struct cgalr_data_config {
 } cgalr_data_config_t;
 
 /* Fills the defaults listed above (name NULL: the caller sets it). */
-void cgalr_data_config_default(cgalr_data_config_t *cfg);
+CGALR_API void cgalr_data_config_default(cgalr_data_config_t *cfg);
 
 typedef struct cgalr_dataset cgalr_dataset_t;
 
@@ -92,8 +92,8 @@ typedef struct cgalr_dataset cgalr_dataset_t;
  * loaders (on several threads) may share it. Errors: CGALR_EINVAL (bad config or unknown name,
  * the message lists the valid names), CGALR_EIO (files not found: the message lists the paths
  * tried), CGALR_EFORMAT (malformed file: names file and record or line), CGALR_ENOMEM. */
-cgalr_status_t cgalr_dataset_open(const cgalr_data_config_t *cfg, cgalr_dataset_t **out);
-void cgalr_dataset_free(cgalr_dataset_t *ds);
+CGALR_API cgalr_status_t cgalr_dataset_open(const cgalr_data_config_t *cfg, cgalr_dataset_t **out);
+CGALR_API void cgalr_dataset_free(cgalr_dataset_t *ds);
 
 /* What a dataset resolved to. All pointers are owned by the dataset. */
 typedef struct cgalr_data_info {
@@ -124,16 +124,16 @@ typedef struct cgalr_data_info {
     size_t duplicate_edges;    /* directed edge lines dropped: duplicates and self loops */
 } cgalr_data_info_t;
 
-const cgalr_data_info_t *cgalr_dataset_info(const cgalr_dataset_t *ds);
+CGALR_API const cgalr_data_info_t *cgalr_dataset_info(const cgalr_dataset_t *ds);
 
 /* The class labels of a split in split order (info.samples[split] entries, owned by the
  * dataset): what a stratified probe set or a confusion matrix needs. */
-const int32_t *cgalr_dataset_labels(const cgalr_dataset_t *ds, cgalr_split_t split);
+CGALR_API const int32_t *cgalr_dataset_labels(const cgalr_dataset_t *ds, cgalr_split_t split);
 
 /* The dataset-wide sample number of each position of a split (info.samples[split] entries, owned
  * by the dataset, ascending): images count the files' training records first (in file order),
  * then validation, then test records; graphs are numbered as in the TU files, from 0. */
-const size_t *cgalr_dataset_split_ids(const cgalr_dataset_t *ds, cgalr_split_t split);
+CGALR_API const size_t *cgalr_dataset_split_ids(const cgalr_dataset_t *ds, cgalr_split_t split);
 
 /* ---- Mini-batches ------------------------------------------------------------------------
  * A loader walks one split. Batch b of epoch e is a pure function of (dataset, loader config,
@@ -150,19 +150,19 @@ typedef struct cgalr_loader_config {
 } cgalr_loader_config_t;
 
 /* Defaults for a split, as listed above; batch_size = 128, seed = 0. */
-void cgalr_loader_config_default(cgalr_loader_config_t *cfg, cgalr_split_t split);
+CGALR_API void cgalr_loader_config_default(cgalr_loader_config_t *cfg, cgalr_split_t split);
 
 typedef struct cgalr_loader cgalr_loader_t;
 
 /* The loader keeps a pointer to ds, which must outlive it. An empty split is valid (zero
  * batches). A loader owns its batch buffers: use it from one thread at a time. */
-cgalr_status_t cgalr_loader_create(const cgalr_dataset_t *ds, const cgalr_loader_config_t *cfg,
+CGALR_API cgalr_status_t cgalr_loader_create(const cgalr_dataset_t *ds, const cgalr_loader_config_t *cfg,
                                    cgalr_loader_t **out);
-void cgalr_loader_free(cgalr_loader_t *ld);
+CGALR_API void cgalr_loader_free(cgalr_loader_t *ld);
 
 /* Samples in the loader's split, and batches per epoch. */
-size_t cgalr_loader_size(const cgalr_loader_t *ld);
-size_t cgalr_loader_n_batches(const cgalr_loader_t *ld);
+CGALR_API size_t cgalr_loader_size(const cgalr_loader_t *ld);
+CGALR_API size_t cgalr_loader_n_batches(const cgalr_loader_t *ld);
 
 /* One batch, ready for the engine. For graph datasets `graph` is filled, for image datasets
  * `image`; `index` holds the n sample indices (positions in the split) the batch contains. The
@@ -176,15 +176,15 @@ typedef struct cgalr_batch {
 } cgalr_batch_t;
 
 /* Batch b (0 <= b < n_batches) of epoch `epoch`. */
-cgalr_status_t cgalr_loader_batch(cgalr_loader_t *ld, uint64_t epoch, size_t b, cgalr_batch_t *out);
+CGALR_API cgalr_status_t cgalr_loader_batch(cgalr_loader_t *ld, uint64_t epoch, size_t b, cgalr_batch_t *out);
 
 /* The samples idx[0..n) (positions in the loader's split, repeats allowed) as one batch, in that
  * order, never augmented: the probe set of the connectome uses this. */
-cgalr_status_t cgalr_loader_gather(cgalr_loader_t *ld, const size_t *idx, size_t n, cgalr_batch_t *out);
+CGALR_API cgalr_status_t cgalr_loader_gather(cgalr_loader_t *ld, const size_t *idx, size_t n, cgalr_batch_t *out);
 
 /* The sample order of an epoch: order[k] = position in the split of the k-th sample (size()
  * entries, caller-allocated). */
-cgalr_status_t cgalr_loader_order(const cgalr_loader_t *ld, uint64_t epoch, size_t *order);
+CGALR_API cgalr_status_t cgalr_loader_order(const cgalr_loader_t *ld, uint64_t epoch, size_t *order);
 
 #ifdef __cplusplus
 }

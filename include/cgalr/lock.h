@@ -17,12 +17,12 @@ extern "C" {
 /* Takes the lock dir/name without waiting (dir must exist); *fd receives the descriptor (close
  * it, or exit, to release; it is not inherited across exec). CGALR_ESTATE naming the holder's pid
  * when another process holds it; CGALR_EIO when the file cannot be created. */
-cgalr_status_t cgalr_lock_take(const char *dir, const char *name, int *fd);
+CGALR_API cgalr_status_t cgalr_lock_take(const char *dir, const char *name, int *fd);
 /* Releases a lock taken with cgalr_lock_take (fd < 0 is a no-op). The file stays. */
-void cgalr_lock_release(int fd);
+CGALR_API void cgalr_lock_release(int fd);
 /* The pid of the live process holding dir/name; -1 when it is held but the pid is not recorded
  * yet; 0 when nobody holds it (or it is absent). */
-long cgalr_lock_holder(const char *dir, const char *name);
+CGALR_API long cgalr_lock_holder(const char *dir, const char *name);
 
 #ifdef __cplusplus
 }

@@ -29,8 +29,8 @@ typedef enum cgalr_model_kind {
 } cgalr_model_kind_t;
 
 /* "mlp", "cnn", "resnet20", "resnet18", "gin" -> kind; -1 if unknown. */
-int cgalr_model_kind_parse(const char *name);
-const char *cgalr_model_kind_name(cgalr_model_kind_t kind);
+CGALR_API int cgalr_model_kind_parse(const char *name);
+CGALR_API const char *cgalr_model_kind_name(cgalr_model_kind_t kind);
 
 #define CGALR_MLP_MAX_HIDDEN 8
 
@@ -58,19 +58,19 @@ typedef struct cgalr_model_config {
 
 /* Fills the documented defaults for `kind`; the caller then sets the input shape (in_c/in_h/in_w
  * or node_features), n_classes and seed. Defaults: in 1x28x28, 10 classes, seed 0. */
-void cgalr_model_config_default(cgalr_model_config_t *cfg, cgalr_model_kind_t kind);
+CGALR_API void cgalr_model_config_default(cgalr_model_config_t *cfg, cgalr_model_kind_t kind);
 
 typedef struct cgalr_model cgalr_model_t;
 
 /* Builds the model and initialises its parameters like PyTorch's defaults per layer type
  * (Linear/Conv: kaiming_uniform(a = sqrt(5)) weights, bias U(+-1/sqrt(fan_in)); BatchNorm: weight
  * 1, bias 0, running mean 0, running var 1) from cfg->seed. */
-cgalr_status_t cgalr_model_create(const cgalr_model_config_t *cfg, cgalr_model_t **out);
-void cgalr_model_free(cgalr_model_t *m);
+CGALR_API cgalr_status_t cgalr_model_create(const cgalr_model_config_t *cfg, cgalr_model_t **out);
+CGALR_API void cgalr_model_free(cgalr_model_t *m);
 /* The configuration the model was built from (defaults filled in). */
-const cgalr_model_config_t *cgalr_model_get_config(const cgalr_model_t *m);
+CGALR_API const cgalr_model_config_t *cgalr_model_get_config(const cgalr_model_t *m);
 /* Sets BLAS/engine threads (>= 1). OpenBLAS's thread count is process-wide. */
-cgalr_status_t cgalr_model_set_threads(cgalr_model_t *m, int threads);
+CGALR_API cgalr_status_t cgalr_model_set_threads(cgalr_model_t *m, int threads);
 
 /* ---- Training step and evaluation ---------------------------------------------------------- */
 
@@ -87,33 +87,33 @@ typedef struct cgalr_step_result {
  * zero_grad + backward in PyTorch); parameters are not changed (call cgalr_optim_step).
  * Labels are required. A batch whose shape does not match the model is CGALR_EINVAL. A
  * non-finite loss is not an error: res->loss is NaN/Inf and res->nonfinite > 0. */
-cgalr_status_t cgalr_model_train_images(cgalr_model_t *m, const cgalr_image_batch_t *b,
+CGALR_API cgalr_status_t cgalr_model_train_images(cgalr_model_t *m, const cgalr_image_batch_t *b,
                                         cgalr_step_result_t *res);
-cgalr_status_t cgalr_model_train_graphs(cgalr_model_t *m, const cgalr_graph_batch_t *b,
+CGALR_API cgalr_status_t cgalr_model_train_graphs(cgalr_model_t *m, const cgalr_graph_batch_t *b,
                                         cgalr_step_result_t *res);
 
 /* Inference mode (running statistics, no dropout), no gradients. res->loss is the SUM of the
  * per-sample losses over samples whose logits are all finite; labels may be NULL (then loss and
  * correct are 0). */
-cgalr_status_t cgalr_model_eval_images(cgalr_model_t *m, const cgalr_image_batch_t *b,
+CGALR_API cgalr_status_t cgalr_model_eval_images(cgalr_model_t *m, const cgalr_image_batch_t *b,
                                        cgalr_step_result_t *res);
-cgalr_status_t cgalr_model_eval_graphs(cgalr_model_t *m, const cgalr_graph_batch_t *b,
+CGALR_API cgalr_status_t cgalr_model_eval_graphs(cgalr_model_t *m, const cgalr_graph_batch_t *b,
                                        cgalr_step_result_t *res);
 
 /* The logits (n x n_classes, row-major) of the last train/eval call; valid until the next call
  * on the model. *n receives the number of rows. NULL before any call and after a capture. */
-const float *cgalr_model_logits(const cgalr_model_t *m, size_t *n);
+CGALR_API const float *cgalr_model_logits(const cgalr_model_t *m, size_t *n);
 
 /* ---- Flat views of parameters and gradients ------------------------------------------------ */
 
 /* All trainable parameters live in one float block, their gradients in another of the same
  * layout. Batch-norm running statistics are buffers (not parameters, not in these blocks). */
-size_t cgalr_model_num_params(const cgalr_model_t *m);
-float *cgalr_model_params(cgalr_model_t *m);
-float *cgalr_model_grads(cgalr_model_t *m);
+CGALR_API size_t cgalr_model_num_params(const cgalr_model_t *m);
+CGALR_API float *cgalr_model_params(cgalr_model_t *m);
+CGALR_API float *cgalr_model_grads(cgalr_model_t *m);
 /* CGALR_OK if every parameter and buffer is finite, else CGALR_ENONFINITE naming the tensor and
  * index of the first offender. */
-cgalr_status_t cgalr_model_check_finite(const cgalr_model_t *m);
+CGALR_API cgalr_status_t cgalr_model_check_finite(const cgalr_model_t *m);
 
 /* The named parameter tensors in block order (PyTorch state_dict-style names, e.g.
  * "fc1.weight", "layer1.0.bn1.bias"). shape has ndim entries (unused ones 1). */
@@ -124,12 +124,12 @@ typedef struct cgalr_tensor_info {
     int ndim;
     size_t shape[4];
 } cgalr_tensor_info_t;
-size_t cgalr_model_num_tensors(const cgalr_model_t *m);
-cgalr_status_t cgalr_model_tensor_info(const cgalr_model_t *m, size_t i, cgalr_tensor_info_t *info);
+CGALR_API size_t cgalr_model_num_tensors(const cgalr_model_t *m);
+CGALR_API cgalr_status_t cgalr_model_tensor_info(const cgalr_model_t *m, size_t i, cgalr_tensor_info_t *info);
 
 /* Buffers (batch-norm running mean/var, in layer order: mean then var per BN layer). */
-size_t cgalr_model_num_buffers(const cgalr_model_t *m);
-float *cgalr_model_buffers(cgalr_model_t *m);
+CGALR_API size_t cgalr_model_num_buffers(const cgalr_model_t *m);
+CGALR_API float *cgalr_model_buffers(cgalr_model_t *m);
 
 /* ---- Optimisers (PyTorch semantics) -------------------------------------------------------- */
 
@@ -140,8 +140,8 @@ typedef enum cgalr_optim_kind {
 } cgalr_optim_kind_t;
 
 /* "sgd", "adam", "adamw" -> kind; -1 if unknown. */
-int cgalr_optim_kind_parse(const char *name);
-const char *cgalr_optim_kind_name(cgalr_optim_kind_t kind);
+CGALR_API int cgalr_optim_kind_parse(const char *name);
+CGALR_API const char *cgalr_optim_kind_name(cgalr_optim_kind_t kind);
 
 typedef struct cgalr_optim_config {
     cgalr_optim_kind_t kind;
@@ -152,42 +152,42 @@ typedef struct cgalr_optim_config {
     double eps;           /* Adam(W): 1e-8 */
 } cgalr_optim_config_t;
 
-void cgalr_optim_config_default(cgalr_optim_config_t *cfg, cgalr_optim_kind_t kind);
+CGALR_API void cgalr_optim_config_default(cgalr_optim_config_t *cfg, cgalr_optim_kind_t kind);
 
 typedef struct cgalr_optim cgalr_optim_t;
 
 /* An optimiser over all parameters of `m` (which must outlive it). State (momentum buffers,
  * Adam moments, step count) lives in one block. */
-cgalr_status_t cgalr_optim_create(const cgalr_optim_config_t *cfg, cgalr_model_t *m, cgalr_optim_t **out);
-void cgalr_optim_free(cgalr_optim_t *o);
+CGALR_API cgalr_status_t cgalr_optim_create(const cgalr_optim_config_t *cfg, cgalr_model_t *m, cgalr_optim_t **out);
+CGALR_API void cgalr_optim_free(cgalr_optim_t *o);
 /* One update of the model's parameters from its gradient block with learning rate lr (> = 0,
  * finite), supplied by the caller at every step (schedules and the controller live elsewhere). */
-cgalr_status_t cgalr_optim_step(cgalr_optim_t *o, double lr);
+CGALR_API cgalr_status_t cgalr_optim_step(cgalr_optim_t *o, double lr);
 /* Number of steps taken so far. */
-uint64_t cgalr_optim_steps(const cgalr_optim_t *o);
-const cgalr_optim_config_t *cgalr_optim_get_config(const cgalr_optim_t *o);
+CGALR_API uint64_t cgalr_optim_steps(const cgalr_optim_t *o);
+CGALR_API const cgalr_optim_config_t *cgalr_optim_get_config(const cgalr_optim_t *o);
 
 /* ---- Activation capture (probe signals of the connectome) ---------------------------------- */
 
 /* The layers that can be probes, in forward order: name and number of signals P (post-
  * activation outputs; conv maps count one signal per channel, globally average-pooled; for gin
  * "gin<k>" is the sum-pooled graph embedding of layer k, "input" of the input features). */
-size_t cgalr_model_num_probes(const cgalr_model_t *m);
-cgalr_status_t cgalr_model_probe_info(const cgalr_model_t *m, size_t i, const char **name, size_t *signals);
+CGALR_API size_t cgalr_model_num_probes(const cgalr_model_t *m);
+CGALR_API cgalr_status_t cgalr_model_probe_info(const cgalr_model_t *m, size_t i, const char **name, size_t *signals);
 /* The default probe: the penultimate layer (mlp "fc<last>", cnn "fc2", resnets "pool", gin
  * "gin<last>"). */
-const char *cgalr_model_default_probe(const cgalr_model_t *m);
+CGALR_API const char *cgalr_model_default_probe(const cgalr_model_t *m);
 
 /* Signals of a probe spec: one layer name or several separated by commas (concatenated in the
  * given order); NULL or "" means the default probe. Unknown names are CGALR_EINVAL listing the
  * valid ones. */
-cgalr_status_t cgalr_model_probe_width(const cgalr_model_t *m, const char *spec, size_t *p);
+CGALR_API cgalr_status_t cgalr_model_probe_width(const cgalr_model_t *m, const char *spec, size_t *p);
 /* Inference-mode forward of the batch; writes the n x P row-major matrix of the probe values to
  * out (caller-allocated, n = images or graphs in the batch). Parameters, buffers and the
  * dropout stream are untouched. */
-cgalr_status_t cgalr_model_capture_images(cgalr_model_t *m, const char *spec, const cgalr_image_batch_t *b,
+CGALR_API cgalr_status_t cgalr_model_capture_images(cgalr_model_t *m, const char *spec, const cgalr_image_batch_t *b,
                                           float *out);
-cgalr_status_t cgalr_model_capture_graphs(cgalr_model_t *m, const char *spec, const cgalr_graph_batch_t *b,
+CGALR_API cgalr_status_t cgalr_model_capture_graphs(cgalr_model_t *m, const char *spec, const cgalr_graph_batch_t *b,
                                           float *out);
 
 /* Training-forward capture: the probe values of the training batches themselves, with no extra
@@ -199,25 +199,25 @@ cgalr_status_t cgalr_model_capture_graphs(cgalr_model_t *m, const char *spec, co
  * sample are ever copied. A nonzero status from fn ends the training step with it. fn = NULL
  * removes the hook. Inference forwards never call it. */
 typedef cgalr_status_t (*cgalr_train_capture_fn)(void *user, cgalr_model_t *m, size_t rows);
-cgalr_status_t cgalr_model_set_train_capture(cgalr_model_t *m, const char *spec, cgalr_train_capture_fn fn,
+CGALR_API cgalr_status_t cgalr_model_set_train_capture(cgalr_model_t *m, const char *spec, cgalr_train_capture_fn fn,
                                              void *user);
 /* Only inside the hook: rows[0..k) of the batch (rows = NULL: all of them, k = the batch size) as a
  * k x P row-major matrix in out. */
-cgalr_status_t cgalr_model_pool_probe(const cgalr_model_t *m, const size_t *rows, size_t k, float *out);
+CGALR_API cgalr_status_t cgalr_model_pool_probe(const cgalr_model_t *m, const size_t *rows, size_t k, float *out);
 
 /* ---- Checkpoints --------------------------------------------------------------------------- */
 
 /* Writes model (parameters, buffers, dropout stream) + optimiser state (o may be NULL) + an opaque
  * extra blob (may be NULL/0: e.g. scheduler and RNG states of the caller) to `path` in a
  * versioned binary format with a checksum. Writes `path`.tmp then renames it over `path`. */
-cgalr_status_t cgalr_nn_save(const char *path, const cgalr_model_t *m, const cgalr_optim_t *o,
+CGALR_API cgalr_status_t cgalr_nn_save(const char *path, const cgalr_model_t *m, const cgalr_optim_t *o,
                              const void *extra, size_t extra_size);
 /* Reads a file written by cgalr_nn_save into an existing model (and optimiser when o != NULL; the
  * file must then hold one of the same kind). A truncated or corrupted file is CGALR_EFORMAT; a
  * file of another architecture, parameter layout or optimiser kind is CGALR_ESTATE; in both
  * cases nothing is modified. When extra != NULL, *extra receives a malloc'd copy of the blob
  * (NULL when empty; the caller frees it) and *extra_size its size. */
-cgalr_status_t cgalr_nn_load(const char *path, cgalr_model_t *m, cgalr_optim_t *o, void **extra,
+CGALR_API cgalr_status_t cgalr_nn_load(const char *path, cgalr_model_t *m, cgalr_optim_t *o, void **extra,
                              size_t *extra_size);
 
 /* ---- In-memory snapshots (the non-finite guard restores the last good state) --------------- */
@@ -225,13 +225,13 @@ cgalr_status_t cgalr_nn_load(const char *path, cgalr_model_t *m, cgalr_optim_t *
 typedef struct cgalr_nn_snapshot cgalr_nn_snapshot_t;
 /* Takes a copy of the complete state of m (and o when not NULL): parameters, buffers, dropout
  * stream, optimiser state and step count. */
-cgalr_status_t cgalr_nn_snapshot_take(const cgalr_model_t *m, const cgalr_optim_t *o, cgalr_nn_snapshot_t **out);
+CGALR_API cgalr_status_t cgalr_nn_snapshot_take(const cgalr_model_t *m, const cgalr_optim_t *o, cgalr_nn_snapshot_t **out);
 /* Overwrites an existing snapshot with the current state (no allocation when sizes match). */
-cgalr_status_t cgalr_nn_snapshot_update(cgalr_nn_snapshot_t *s, const cgalr_model_t *m, const cgalr_optim_t *o);
+CGALR_API cgalr_status_t cgalr_nn_snapshot_update(cgalr_nn_snapshot_t *s, const cgalr_model_t *m, const cgalr_optim_t *o);
 /* Restores m (and o) from s; they must be the same model/optimiser (or identically built).
  * Gradients are zeroed. */
-cgalr_status_t cgalr_nn_snapshot_restore(const cgalr_nn_snapshot_t *s, cgalr_model_t *m, cgalr_optim_t *o);
-void cgalr_nn_snapshot_free(cgalr_nn_snapshot_t *s);
+CGALR_API cgalr_status_t cgalr_nn_snapshot_restore(const cgalr_nn_snapshot_t *s, cgalr_model_t *m, cgalr_optim_t *o);
+CGALR_API void cgalr_nn_snapshot_free(cgalr_nn_snapshot_t *s);
 
 #ifdef __cplusplus
 }

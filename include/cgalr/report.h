@@ -44,12 +44,12 @@ typedef struct cgalr_epoch_record {
 } cgalr_epoch_record_t;
 
 /* Fills a record with NaN everywhere, epoch 0, no controller fields. */
-void cgalr_epoch_record_init(cgalr_epoch_record_t *r);
+CGALR_API void cgalr_epoch_record_init(cgalr_epoch_record_t *r);
 
 /* One metrics line (no newline) for r, malloc'd into *line (caller frees). */
-cgalr_status_t cgalr_metrics_format(const cgalr_epoch_record_t *r, char **line);
+CGALR_API cgalr_status_t cgalr_metrics_format(const cgalr_epoch_record_t *r, char **line);
 /* The diverged marker line for a run that stopped at `epoch`. */
-cgalr_status_t cgalr_metrics_format_diverged(int epoch, const char *reason, char **line);
+CGALR_API cgalr_status_t cgalr_metrics_format_diverged(int epoch, const char *reason, char **line);
 
 /* A whole metrics.jsonl read back. */
 typedef struct cgalr_metrics {
@@ -62,8 +62,8 @@ typedef struct cgalr_metrics {
 
 /* Reads `path`. Malformed lines are CGALR_EFORMAT naming the file and line; a final line
  * without its newline (a run killed while writing) is ignored only if allow_partial_tail. */
-cgalr_status_t cgalr_metrics_read(const char *path, int allow_partial_tail, cgalr_metrics_t *out);
-void cgalr_metrics_free(cgalr_metrics_t *m);
+CGALR_API cgalr_status_t cgalr_metrics_read(const char *path, int allow_partial_tail, cgalr_metrics_t *out);
+CGALR_API void cgalr_metrics_free(cgalr_metrics_t *m);
 
 /* ---- A run directory's state ------------------------------------------------------------ */
 
@@ -89,8 +89,8 @@ typedef struct cgalr_run_status {
 
 /* Reads dir's files (never writes) and classifies the run. CGALR_OK with s filled for every
  * state; an error only for NULL arguments. */
-cgalr_status_t cgalr_run_status(const char *dir, cgalr_run_status_t *s);
-const char *cgalr_run_state_name(cgalr_run_state_t state);
+CGALR_API cgalr_status_t cgalr_run_status(const char *dir, cgalr_run_status_t *s);
+CGALR_API const char *cgalr_run_state_name(cgalr_run_state_t state);
 
 /* ---- The report ------------------------------------------------------------------------- */
 
@@ -99,7 +99,7 @@ typedef struct cgalr_report_config {
     const char *gnuplot;/* the gnuplot command (default "gnuplot") */
 } cgalr_report_config_t;
 
-void cgalr_report_config_default(cgalr_report_config_t *cfg);
+CGALR_API void cgalr_report_config_default(cgalr_report_config_t *cfg);
 
 typedef struct cgalr_report_result {
     size_t runs;          /* complete runs used */
@@ -112,12 +112,12 @@ typedef struct cgalr_report_result {
 /* Reads every run directory under dir (a directory holding config.json and metrics.jsonl, at
  * any depth up to 4, or dir itself), groups runs by (dataset, model, method, lr, seed), and
  * writes dir/report.md and dir/figures/. result may be NULL. */
-cgalr_status_t cgalr_report_write(const char *dir, const cgalr_report_config_t *cfg,
+CGALR_API cgalr_status_t cgalr_report_write(const char *dir, const cgalr_report_config_t *cfg,
                                   cgalr_report_result_t *result);
 
 /* The two-sided Student t quantile: q such that P(T <= q) = p for df degrees of freedom
  * (df >= 1, 0 < p < 1). Exposed for tests. */
-double cgalr_report_t_quantile(double p, double df);
+CGALR_API double cgalr_report_t_quantile(double p, double df);
 
 #ifdef __cplusplus
 }

@@ -4,6 +4,8 @@
 #ifndef CGALR_RNG_H
 #define CGALR_RNG_H
 
+#include "cgalr/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,24 +31,24 @@ enum {
 };
 
 /* A 64-bit mixing function (bijective): the building block of everything below. */
-uint64_t cgalr_mix64(uint64_t x);
+CGALR_API uint64_t cgalr_mix64(uint64_t x);
 
 /* A generator for (seed, stream). */
-cgalr_rng_t cgalr_rng_init(uint64_t seed, uint64_t stream);
+CGALR_API cgalr_rng_t cgalr_rng_init(uint64_t seed, uint64_t stream);
 /* A child generator: same key family, distinguished by `sub` (e.g. the epoch). */
-cgalr_rng_t cgalr_rng_derive(const cgalr_rng_t *parent, uint64_t sub);
+CGALR_API cgalr_rng_t cgalr_rng_derive(const cgalr_rng_t *parent, uint64_t sub);
 
-uint64_t cgalr_rng_u64(cgalr_rng_t *r);
+CGALR_API uint64_t cgalr_rng_u64(cgalr_rng_t *r);
 /* Uniform in [0, 1) with 53 random bits. */
-double cgalr_rng_uniform(cgalr_rng_t *r);
+CGALR_API double cgalr_rng_uniform(cgalr_rng_t *r);
 /* Uniform in [0, 1) with 24 random bits. */
-float cgalr_rng_uniformf(cgalr_rng_t *r);
+CGALR_API float cgalr_rng_uniformf(cgalr_rng_t *r);
 /* Uniform integer in [0, n), unbiased; n > 0. */
-uint64_t cgalr_rng_below(cgalr_rng_t *r, uint64_t n);
+CGALR_API uint64_t cgalr_rng_below(cgalr_rng_t *r, uint64_t n);
 /* Standard normal (Box-Muller, consumes two words). */
-double cgalr_rng_normal(cgalr_rng_t *r);
+CGALR_API double cgalr_rng_normal(cgalr_rng_t *r);
 /* Fisher-Yates shuffle of idx[0..n). */
-void cgalr_rng_shuffle(cgalr_rng_t *r, size_t *idx, size_t n);
+CGALR_API void cgalr_rng_shuffle(cgalr_rng_t *r, size_t *idx, size_t n);
 
 #ifdef __cplusplus
 }

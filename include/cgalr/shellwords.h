@@ -4,6 +4,8 @@
 #ifndef CGALR_SHELLWORDS_H
 #define CGALR_SHELLWORDS_H
 
+#include "cgalr/api.h"
+
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -13,11 +15,11 @@ extern "C" {
 /* Splits cmd into a NULL-terminated malloc'd array of words (*n of them); the words live in one
  * block owned by the array: free(words) releases everything. NULL when out of memory or on an
  * unterminated quote. */
-char **cgalr_shell_split(const char *cmd, int *n);
+CGALR_API char **cgalr_shell_split(const char *cmd, int *n);
 
 /* v as the shortest decimal that reads back as v exactly (for command lines that must rerun the
  * same numbers): 0.1, not 0.10000000000000001. */
-void cgalr_shell_number(char *out, size_t cap, double v);
+CGALR_API void cgalr_shell_number(char *out, size_t cap, double v);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,10 @@
 #ifndef CGALR_STATUS_H
 #define CGALR_STATUS_H
 
+#include "cgalr/api.h"
+
+#include "cgalr/api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -20,18 +24,18 @@ typedef enum cgalr_status {
 } cgalr_status_t;
 
 /* The message of the last failure on the calling thread ("" if none). Never NULL. */
-const char *cgalr_last_error(void);
+CGALR_API const char *cgalr_last_error(void);
 
 /* A short name for a status ("invalid argument", ...). */
-const char *cgalr_status_name(cgalr_status_t status);
+CGALR_API const char *cgalr_status_name(cgalr_status_t status);
 
 /* Sets the calling thread's message (printf format) and returns `status`, so a failure is
  * `return cgalr_fail(CGALR_EINVAL, "p = %zu: need at least 2 signals", p);` */
-cgalr_status_t cgalr_fail(cgalr_status_t status, const char *fmt, ...)
+CGALR_API cgalr_status_t cgalr_fail(cgalr_status_t status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Clears the calling thread's message. */
-void cgalr_clear_error(void);
+CGALR_API void cgalr_clear_error(void);
 
 #ifdef __cplusplus
 }

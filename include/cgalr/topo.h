@@ -22,8 +22,8 @@ extern "C" {
  * (beyond about 1e150) that their sums of squares overflow. An exactly constant signal is dead
  * whatever its magnitude. Needs n >= 2, p >= 1. Uses BLAS
  * (dsyrk) with whatever thread count BLAS is set to. */
-cgalr_status_t cgalr_topo_connectome_d(const double *act, size_t n, size_t p, double *out);
-cgalr_status_t cgalr_topo_connectome_f(const float *act, size_t n, size_t p, double *out);
+CGALR_API cgalr_status_t cgalr_topo_connectome_d(const double *act, size_t n, size_t p, double *out);
+CGALR_API cgalr_status_t cgalr_topo_connectome_f(const float *act, size_t n, size_t p, double *out);
 
 /* Streaming form: rows arrive in batches; the activation matrix is never held whole. It keeps the
  * sufficient statistics in double: the row count, per-signal means and the P x P centred
@@ -31,24 +31,24 @@ cgalr_status_t cgalr_topo_connectome_f(const float *act, size_t n, size_t p, dou
  * with Chan, Golub and LeVeque's pairwise update, so long streams of large-mean data lose no
  * precision. The dense functions above are this accumulator fed all rows at once. */
 typedef struct cgalr_connectome_acc cgalr_connectome_acc_t;
-cgalr_status_t cgalr_topo_acc_create(size_t p, cgalr_connectome_acc_t **out);
+CGALR_API cgalr_status_t cgalr_topo_acc_create(size_t p, cgalr_connectome_acc_t **out);
 /* rows: nrows x p row-major. Row numbers in error messages count from the first row added. */
-cgalr_status_t cgalr_topo_acc_add_d(cgalr_connectome_acc_t *acc, const double *rows, size_t nrows);
-cgalr_status_t cgalr_topo_acc_add_f(cgalr_connectome_acc_t *acc, const float *rows, size_t nrows);
+CGALR_API cgalr_status_t cgalr_topo_acc_add_d(cgalr_connectome_acc_t *acc, const double *rows, size_t nrows);
+CGALR_API cgalr_status_t cgalr_topo_acc_add_f(cgalr_connectome_acc_t *acc, const float *rows, size_t nrows);
 /* Writes the p x p connectome of all rows added so far (needs >= 2 rows); the accumulator
  * can keep accepting rows or be reset. */
-cgalr_status_t cgalr_topo_acc_finish(const cgalr_connectome_acc_t *acc, double *out);
-void cgalr_topo_acc_reset(cgalr_connectome_acc_t *acc);
-size_t cgalr_topo_acc_rows(const cgalr_connectome_acc_t *acc);
+CGALR_API cgalr_status_t cgalr_topo_acc_finish(const cgalr_connectome_acc_t *acc, double *out);
+CGALR_API void cgalr_topo_acc_reset(cgalr_connectome_acc_t *acc);
+CGALR_API size_t cgalr_topo_acc_rows(const cgalr_connectome_acc_t *acc);
 /* The number of signals p it was created for (0 for NULL). */
-size_t cgalr_topo_acc_width(const cgalr_connectome_acc_t *acc);
-void cgalr_topo_acc_free(cgalr_connectome_acc_t *acc);
+CGALR_API size_t cgalr_topo_acc_width(const cgalr_connectome_acc_t *acc);
+CGALR_API void cgalr_topo_acc_free(cgalr_connectome_acc_t *acc);
 /* Its state as bytes (for checkpoints): with buf = NULL, *size receives the bytes needed; a later
  * load into an accumulator of the same p continues bit-identically. load validates everything it
  * reads (magic, version, p: CGALR_ESTATE when it differs, size, finiteness) and changes nothing on
  * failure. */
-cgalr_status_t cgalr_topo_acc_save(const cgalr_connectome_acc_t *acc, void *buf, size_t *size);
-cgalr_status_t cgalr_topo_acc_load(cgalr_connectome_acc_t *acc, const void *buf, size_t size);
+CGALR_API cgalr_status_t cgalr_topo_acc_save(const cgalr_connectome_acc_t *acc, void *buf, size_t *size);
+CGALR_API cgalr_status_t cgalr_topo_acc_load(cgalr_connectome_acc_t *acc, const void *buf, size_t size);
 
 /* ---- Graph filtration barcode and TOP ---------------------------------------------------- */
 
@@ -65,10 +65,10 @@ typedef struct cgalr_barcode {
 /* m: p x p symmetric connectome (values in [0, 1], diagonal ignored). p >= 2. Entries that differ
  * from their mirror by at most 1e-9 (text round trips) are accepted and the upper triangle is used;
  * more is CGALR_EINVAL. On failure *out is left empty (safe to free). */
-cgalr_status_t cgalr_topo_barcode(const double *m, size_t p, cgalr_barcode_t *out);
-void cgalr_barcode_free(cgalr_barcode_t *b);
+CGALR_API cgalr_status_t cgalr_topo_barcode(const double *m, size_t p, cgalr_barcode_t *out);
+CGALR_API void cgalr_barcode_free(cgalr_barcode_t *b);
 /* TOP(a, b) = sum (b_k - b'_k)^2 + sum (d_k - d'_k)^2. Different p is CGALR_EINVAL. */
-cgalr_status_t cgalr_topo_top(const cgalr_barcode_t *a, const cgalr_barcode_t *b, double *out);
+CGALR_API cgalr_status_t cgalr_topo_top(const cgalr_barcode_t *a, const cgalr_barcode_t *b, double *out);
 
 /* ---- Persistence diagrams and Vietoris-Rips ---------------------------------------------- */
 
@@ -84,15 +84,15 @@ typedef struct cgalr_diagram {
     cgalr_pair_t *pairs;
 } cgalr_diagram_t;
 
-void cgalr_diagram_free(cgalr_diagram_t *d);
+CGALR_API void cgalr_diagram_free(cgalr_diagram_t *d);
 /* Sorts pairs by (birth, death) ascending. */
-void cgalr_diagram_sort(cgalr_diagram_t *d);
+CGALR_API void cgalr_diagram_sort(cgalr_diagram_t *d);
 
 /* Vietoris-Rips persistence of a symmetric p x p distance matrix (diagonal ignored, entries
  * >= 0 and finite), Z/2 coefficients, dimensions 0..maxdim (maxdim 0 or 1). threshold: edges
  * longer than it are left out (INFINITY = none: exact full persistence). Pairs with
  * death == birth are dropped. dgm1 may be NULL when maxdim = 0. Diagrams come back sorted. */
-cgalr_status_t cgalr_topo_rips(const double *dist, size_t p, int maxdim, double threshold,
+CGALR_API cgalr_status_t cgalr_topo_rips(const double *dist, size_t p, int maxdim, double threshold,
                                cgalr_diagram_t *dgm0, cgalr_diagram_t *dgm1);
 
 /* ---- Distances between diagrams ---------------------------------------------------------- */
@@ -107,7 +107,7 @@ cgalr_status_t cgalr_topo_rips(const double *dist, size_t p, int maxdim, double 
  * duplicates are valid. Errors: NULL diagram/out or pairs = NULL with n > 0 (CGALR_EINVAL), NaN
  * or infinite birth, NaN death (CGALR_ENONFINITE), birth > death or a finite coordinate beyond
  * 1e100 in magnitude (CGALR_EINVAL); the message names the diagram (a or b) and the point. */
-cgalr_status_t cgalr_topo_wasserstein1(const cgalr_diagram_t *a, const cgalr_diagram_t *b, double *out);
+CGALR_API cgalr_status_t cgalr_topo_wasserstein1(const cgalr_diagram_t *a, const cgalr_diagram_t *b, double *out);
 
 /* Sliced Wasserstein distance (Carriere, Cuturi, Oudot 2017), finite points only:
  *   SW = (1/M) sum_{k=0}^{M-1} || sort(<A u pi(B), e_k>) - sort(<B u pi(A), e_k>) ||_1,
@@ -117,10 +117,10 @@ cgalr_status_t cgalr_topo_wasserstein1(const cgalr_diagram_t *a, const cgalr_dia
  * GUDHI's representations.metrics._sliced_wasserstein_distance(A, B, M). n_dirs in 1..1000000.
  * Errors as for W1 (including the 1e100 bound), and an essential point (death = inf) is
  * CGALR_EINVAL. */
-cgalr_status_t cgalr_topo_sliced_wasserstein(const cgalr_diagram_t *a, const cgalr_diagram_t *b,
+CGALR_API cgalr_status_t cgalr_topo_sliced_wasserstein(const cgalr_diagram_t *a, const cgalr_diagram_t *b,
                                              int n_dirs, double *out);
 /* exp(-sw / (2 sigma^2)); NaN when sigma is not a positive finite number or sw is NaN. */
-double cgalr_topo_swk_kernel(double sw, double sigma);
+CGALR_API double cgalr_topo_swk_kernel(double sw, double sigma);
 
 /* ---- The distances of METHOD.md between two connectomes ---------------------------------- */
 
@@ -131,8 +131,8 @@ typedef enum cgalr_distance_kind {
 } cgalr_distance_kind_t;
 
 /* Parses "top" / "wd" / "swk"; returns -1 if unknown. */
-int cgalr_topo_distance_parse(const char *name);
-const char *cgalr_topo_distance_name(cgalr_distance_kind_t kind);
+CGALR_API int cgalr_topo_distance_parse(const char *name);
+CGALR_API const char *cgalr_topo_distance_name(cgalr_distance_kind_t kind);
 
 typedef struct cgalr_topo_config {
     cgalr_distance_kind_t kind;
@@ -142,7 +142,7 @@ typedef struct cgalr_topo_config {
 } cgalr_topo_config_t;
 
 /* Fills the documented defaults for `kind`. */
-void cgalr_topo_config_default(cgalr_topo_config_t *cfg, cgalr_distance_kind_t kind);
+CGALR_API void cgalr_topo_config_default(cgalr_topo_config_t *cfg, cgalr_distance_kind_t kind);
 
 /* The summary a controller keeps of a connectome: the barcode (TOP) or the H1 diagram of
  * D = sqrt(1 - M) on the P_ph subset (WD, SWK). */
@@ -155,25 +155,25 @@ typedef struct cgalr_topo_summary {
 
 /* The P_ph subset for a p-signal connectome: sorted distinct indices, drawn by cfg->seed;
  * writes min(p, p_ph) indices to out (caller-allocated, p_ph entries) and their count. */
-cgalr_status_t cgalr_topo_subset(const cgalr_topo_config_t *cfg, size_t p, size_t *out, size_t *count);
+CGALR_API cgalr_status_t cgalr_topo_subset(const cgalr_topo_config_t *cfg, size_t p, size_t *out, size_t *count);
 
 /* D_ij = sqrt(1 - M_ij) restricted to idx[0..k) (or all p when idx is NULL, k = p); out k x k. */
-cgalr_status_t cgalr_topo_correlation_distance(const double *m, size_t p, const size_t *idx, size_t k,
+CGALR_API cgalr_status_t cgalr_topo_correlation_distance(const double *m, size_t p, const size_t *idx, size_t k,
                                                double *out);
 
 /* Summarises a connectome (p x p) for the configured distance. */
-cgalr_status_t cgalr_topo_summarize(const cgalr_topo_config_t *cfg, const double *m, size_t p,
+CGALR_API cgalr_status_t cgalr_topo_summarize(const cgalr_topo_config_t *cfg, const double *m, size_t p,
                                     cgalr_topo_summary_t *out);
 /* The configured distance between two summaries of the same kind and p: TOP, W1, or for SWK the
  * sliced Wasserstein distance SW itself (cgalr_topo_swk_kernel turns it into the kernel value). */
-cgalr_status_t cgalr_topo_summary_distance(const cgalr_topo_config_t *cfg, const cgalr_topo_summary_t *a,
+CGALR_API cgalr_status_t cgalr_topo_summary_distance(const cgalr_topo_config_t *cfg, const cgalr_topo_summary_t *a,
                                            const cgalr_topo_summary_t *b, double *out);
-void cgalr_topo_summary_free(cgalr_topo_summary_t *s);
+CGALR_API void cgalr_topo_summary_free(cgalr_topo_summary_t *s);
 
 /* Serialise a summary into a caller buffer (for checkpoints). With buf = NULL, *size receives the
  * bytes needed. load validates everything it reads (sizes, finiteness, sortedness). */
-cgalr_status_t cgalr_topo_summary_save(const cgalr_topo_summary_t *s, void *buf, size_t *size);
-cgalr_status_t cgalr_topo_summary_load(const void *buf, size_t size, cgalr_topo_summary_t *out);
+CGALR_API cgalr_status_t cgalr_topo_summary_save(const cgalr_topo_summary_t *s, void *buf, size_t *size);
+CGALR_API cgalr_status_t cgalr_topo_summary_load(const void *buf, size_t size, cgalr_topo_summary_t *out);
 
 #ifdef __cplusplus
 }

@@ -71,27 +71,27 @@ typedef struct cgalr_train_config {
                                 (every training row of the controller period) */
 } cgalr_train_config_t;
 
-void cgalr_train_config_default(cgalr_train_config_t *cfg);
+CGALR_API void cgalr_train_config_default(cgalr_train_config_t *cfg);
 
 /* Checks names and ranges without touching the disk or the data: unknown names list the valid
  * ones, absurd or conflicting values are CGALR_EINVAL with a message. */
-cgalr_status_t cgalr_train_config_validate(const cgalr_train_config_t *cfg);
+CGALR_API cgalr_status_t cgalr_train_config_validate(const cgalr_train_config_t *cfg);
 
 /* The comma-separated lists of valid names (for --help and error messages). */
-const char *cgalr_train_methods(void);
-const char *cgalr_train_models(void);
+CGALR_API const char *cgalr_train_methods(void);
+CGALR_API const char *cgalr_train_models(void);
 
 /* Every check cgalr_train_run makes before training, with nothing written: the configuration,
  * the run directory's state (a run there without resume, a different configuration, a damaged
  * run, a missing checkpoint with logged epochs, a live writer), the dataset (opened and split),
  * the model against the dataset, the probe layer. CGALR_OK when the run would start (or would
  * find the run finished). */
-cgalr_status_t cgalr_train_check(const cgalr_train_config_t *cfg);
+CGALR_API cgalr_status_t cgalr_train_check(const cgalr_train_config_t *cfg);
 
 /* CGALR_OK when dir/config.json holds the run cfg describes (every setting that changes a result
  * compared: cache_dir and the rendered command aside); CGALR_ESTATE naming the first key that
  * differs; CGALR_EIO / CGALR_EFORMAT when it cannot be read. */
-cgalr_status_t cgalr_train_config_compare(const cgalr_train_config_t *cfg, const char *dir);
+CGALR_API cgalr_status_t cgalr_train_config_compare(const cgalr_train_config_t *cfg, const char *dir);
 
 typedef struct cgalr_train_progress {
     long epoch, epochs;       /* epoch is 0-based */
@@ -142,7 +142,7 @@ typedef struct cgalr_train_summary {
  * diverged (summary->diverged) or was stopped (summary->interrupted); an error status otherwise
  * (bad configuration or data: CGALR_EINVAL / CGALR_EIO / CGALR_EFORMAT; an existing run in `out`
  * without cfg->resume, or a resume with a different configuration: CGALR_ESTATE). */
-cgalr_status_t cgalr_train_run(const cgalr_train_config_t *cfg, const cgalr_train_hooks_t *hooks,
+CGALR_API cgalr_status_t cgalr_train_run(const cgalr_train_config_t *cfg, const cgalr_train_hooks_t *hooks,
                                cgalr_train_summary_t *summary);
 
 #ifdef __cplusplus

@@ -45,8 +45,8 @@ cgalr_status_t idx_load_pair(const char *img_name, const uint8_t *img, size_t im
                              const char *lab_name, const uint8_t *lab, size_t lab_len,
                              uint8_t split, img_set_t *s)
 {
-    size_t n, r, c, nl, r1, c1;
-    const uint8_t *pix, *labels;
+    size_t n = 0, r = 0, c = 0, nl = 0, r1, c1;
+    const uint8_t *pix = NULL, *labels = NULL;
     cgalr_status_t st = idx_parse(img_name, img, img_len, 3, &n, &r, &c, &pix);
     if (st)
         return st;
