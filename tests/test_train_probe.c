@@ -108,7 +108,7 @@ static void epoch(cgalr_model_t *m, tprobe_t **t, uint64_t seed, long save_at, i
             size_t size = 0;
             assert_int_equal(tprobe_save(*t, &blob, &size), CGALR_OK);
             tprobe_free(*t);
-            assert_int_equal(tprobe_create(mode, m, NULL, p, PROBE, NPROBE, NS, t), CGALR_OK);
+            assert_int_equal(tprobe_create(mode, m, NULL, p, PROBE, NPROBE, NS, 0, t), CGALR_OK);
             assert_int_equal(tprobe_load(*t, blob, size), CGALR_OK);
             free(blob);
         }
@@ -137,7 +137,7 @@ static void test_inline_equals_pass_when_frozen(void **state)
     pass_connectome(m, PROBE, NPROBE, p, mp);
 
     tprobe_t *t = NULL;
-    assert_int_equal(tprobe_create(TPROBE_INLINE, m, NULL, p, PROBE, NPROBE, NS, &t), CGALR_OK);
+    assert_int_equal(tprobe_create(TPROBE_INLINE, m, NULL, p, PROBE, NPROBE, NS, 0, &t), CGALR_OK);
     int ready = 1;
     assert_int_equal(tprobe_connectome(t, mi, &ready), CGALR_OK);
     assert_int_equal(ready, 0); /* no probe sample has been through a training forward yet */
@@ -178,7 +178,7 @@ static void test_inline_equals_pass_when_frozen(void **state)
     assert_non_null(ma);
     assert_non_null(mb);
     tprobe_t *u = NULL;
-    assert_int_equal(tprobe_create(TPROBE_INLINE, m, NULL, p, PROBE, NPROBE, NS, &u), CGALR_OK);
+    assert_int_equal(tprobe_create(TPROBE_INLINE, m, NULL, p, PROBE, NPROBE, NS, 0, &u), CGALR_OK);
     epoch(m, &u, 7, 3, TPROBE_INLINE, p);
     assert_int_equal(tprobe_connectome(u, ma, &ready), CGALR_OK);
     assert_int_equal(ready, 1);
@@ -191,6 +191,76 @@ static void test_inline_equals_pass_when_frozen(void **state)
     free(mi);
     free(other);
     cgalr_model_free(m);
+}
+
+/* inline with sliding (--ctrl-every): a connectome after every batch, from the statistics moved
+ * one replacement per new probe row; frozen weights, so each is pass's connectome up to the
+ * rounding of the downdates (1e-12), through the rebuild after n replacements; and a save/load
+ * between two batches continues bit-identically. */
+static void test_inline_sliding(void **state)
+{
+    (void)state;
+    cgalr_model_t *m = make_mlp(), *m2 = make_mlp(); /* one capture hook per model: t on m, u on m2 */
+    size_t p = 10;
+    double *mp = malloc(p * p * sizeof *mp), *mi = malloc(p * p * sizeof *mi), *mu = malloc(p * p * sizeof *mu);
+    assert_non_null(mp);
+    assert_non_null(mi);
+    assert_non_null(mu);
+    pass_connectome(m, PROBE, NPROBE, p, mp);
+    tprobe_t *t = NULL, *u = NULL;
+    assert_int_equal(tprobe_create(TPROBE_INLINE, m, NULL, p, PROBE, NPROBE, NS, 1, &t), CGALR_OK);
+    assert_int_equal(tprobe_create(TPROBE_INLINE, m2, NULL, p, PROBE, NPROBE, NS, 1, &u), CGALR_OK);
+    float xb[B * F];
+    int32_t yb[B];
+    int steps = 0;
+    for (uint64_t e = 0; e < 3; e++) {
+        size_t order[NS];
+        for (size_t i = 0; i < NS; i++)
+            order[i] = i;
+        cgalr_rng_t r = cgalr_rng_init(200 + e, CGALR_STREAM_TEST);
+        cgalr_rng_shuffle(&r, order, NS);
+        long bi = 0;
+        for (size_t s = 0; s < NS; s += B, bi++) {
+            size_t n = NS - s < B ? NS - s : B;
+            cgalr_image_batch_t b = gather(order + s, n, xb, yb);
+            cgalr_step_result_t res;
+            tprobe_t *both[2] = {t, u};
+            cgalr_model_t *ms[2] = {m, m2};
+            for (int k = 0; k < 2; k++) {
+                tprobe_arm(both[k], order + s, n);
+                assert_int_equal(cgalr_model_train_images(ms[k], &b, &res), CGALR_OK);
+                tprobe_disarm(both[k]);
+            }
+            if (e == 1 && bi == 4) { /* u: through its checkpoint bytes */
+                void *blob = NULL;
+                size_t size = 0;
+                assert_int_equal(tprobe_save(u, &blob, &size), CGALR_OK);
+                tprobe_free(u);
+                assert_int_equal(tprobe_create(TPROBE_INLINE, m2, NULL, p, PROBE, NPROBE, NS, 1, &u), CGALR_OK);
+                assert_int_equal(tprobe_load(u, blob, size), CGALR_OK);
+                free(blob);
+            }
+            int ready = 0, ready_u = 0;
+            assert_int_equal(tprobe_connectome(t, mi, &ready), CGALR_OK);
+            assert_int_equal(tprobe_connectome(u, mu, &ready_u), CGALR_OK);
+            assert_int_equal(ready, ready_u);
+            if (!ready)
+                continue;
+            steps++;
+            double d = max_abs_diff(mi, mp, p * p);
+            if (!(d <= 1e-12))
+                fail_msg("epoch %d batch %ld: sliding inline differs from pass by %g", (int)e, bi, d);
+            assert_memory_equal(mi, mu, p * p * sizeof *mi);
+        }
+    }
+    assert_true(steps >= 2 * (int)((NS + B - 1) / B)); /* every batch of epochs 2 and 3 made one */
+    tprobe_free(t);
+    tprobe_free(u);
+    free(mp);
+    free(mi);
+    free(mu);
+    cgalr_model_free(m);
+    cgalr_model_free(m2);
 }
 
 static void test_stream_is_every_training_row(void **state)
@@ -206,7 +276,7 @@ static void test_stream_is_every_training_row(void **state)
     assert_non_null(mr);
     pass_connectome(m, all, NS, p, ref);
     tprobe_t *t = NULL;
-    assert_int_equal(tprobe_create(TPROBE_STREAM, m, NULL, p, PROBE, NPROBE, NS, &t), CGALR_OK);
+    assert_int_equal(tprobe_create(TPROBE_STREAM, m, NULL, p, PROBE, NPROBE, NS, 0, &t), CGALR_OK);
     epoch(m, &t, 3, -1, TPROBE_STREAM, p);
     int ready = 0;
     assert_int_equal(tprobe_connectome(t, ms, &ready), CGALR_OK);
@@ -222,7 +292,7 @@ static void test_stream_is_every_training_row(void **state)
     assert_int_equal(tprobe_connectome(t, ms, &ready), CGALR_OK);
     assert_int_equal(ready, 1);
     tprobe_t *u = NULL; /* a model has one hook: u's replaces t's */
-    assert_int_equal(tprobe_create(TPROBE_STREAM, m, NULL, p, PROBE, NPROBE, NS, &u), CGALR_OK);
+    assert_int_equal(tprobe_create(TPROBE_STREAM, m, NULL, p, PROBE, NPROBE, NS, 0, &u), CGALR_OK);
     epoch(m, &u, 9, 4, TPROBE_STREAM, p);
     assert_int_equal(tprobe_connectome(u, mr, &ready), CGALR_OK);
     assert_int_equal(ready, 1);
@@ -232,7 +302,7 @@ static void test_stream_is_every_training_row(void **state)
     size_t size = 0;
     assert_int_equal(tprobe_save(u, &blob, &size), CGALR_OK);
     tprobe_t *v = NULL;
-    assert_int_equal(tprobe_create(TPROBE_INLINE, m, NULL, p, PROBE, NPROBE, NS, &v), CGALR_OK);
+    assert_int_equal(tprobe_create(TPROBE_INLINE, m, NULL, p, PROBE, NPROBE, NS, 0, &v), CGALR_OK);
     assert_int_equal(tprobe_load(v, blob, size), CGALR_ESTATE);
     assert_non_null(strstr(cgalr_last_error(), "stream"));
     assert_int_equal(tprobe_load(v, blob, size / 2), CGALR_EFORMAT);
@@ -290,6 +360,7 @@ int main(void)
     make_data();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_inline_equals_pass_when_frozen),
+        cmocka_unit_test(test_inline_sliding),
         cmocka_unit_test(test_stream_is_every_training_row),
         cmocka_unit_test(test_hook_contract),
     };

@@ -5,7 +5,11 @@
  *            and repeated until every row is in; --float: the rows go in as floats (add_f);
  *   --save-at K: after K batches the state is saved, the accumulator freed, a new one loaded from
  *            the bytes, and the stream continues in it (the checkpoint path);
- *   --dense: cgalr_topo_connectome_d / _f on the whole matrix instead.
+ *   --dense: cgalr_topo_connectome_d / _f on the whole matrix instead;
+ *   --replace R.f64 K: then K replacements, each 1 + P doubles (the row index, the new row), go in
+ *            as floats through cgalr_topo_acc_replace_f; whenever cgalr_topo_acc_stale says so the
+ *            accumulator is rebuilt from the current rows (the count is printed: "rebuilds N");
+ *            with --save-at, the save/load happens before replacement K instead of batch K.
  * Exit 0 on success, 1 with the library's message on a library error, 2 on bad usage. */
 #include <errno.h>
 #include <stdio.h>
@@ -33,7 +37,8 @@ int main(int argc, char **argv)
         return usage("missing arguments");
     size_t n = strtoull(argv[2], NULL, 10), p = strtoull(argv[3], NULL, 10);
     int use_float = 0, dense = 0;
-    long save_at = -1;
+    long save_at = -1, nrep = 0;
+    const char *rep_path = NULL;
     for (int i = 6; i < argc; i++) {
         if (!strcmp(argv[i], "--float"))
             use_float = 1;
@@ -41,6 +46,11 @@ int main(int argc, char **argv)
             dense = 1;
         else if (!strcmp(argv[i], "--save-at") && i + 1 < argc)
             save_at = strtol(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--replace") && i + 2 < argc) {
+            rep_path = argv[++i];
+            nrep = strtol(argv[++i], NULL, 10);
+            use_float = 1;
+        }
         else
             return usage("unknown option");
     }
@@ -79,7 +89,7 @@ int main(int argc, char **argv)
             return lib_error("create");
         size_t r = 0;
         for (long b = 0; r < n; b++) {
-            if (b == save_at) {
+            if (b == save_at && !rep_path) {
                 size_t sz = 0;
                 if (cgalr_topo_acc_save(acc, NULL, &sz) != CGALR_OK)
                     return lib_error("save size");
@@ -102,6 +112,47 @@ int main(int argc, char **argv)
         if (cgalr_topo_acc_rows(acc) != n) {
             fprintf(stderr, "tool_topo_acc: accumulator holds %zu rows, %zu were added\n", cgalr_topo_acc_rows(acc), n);
             return 1;
+        }
+        if (rep_path) {
+            double *rec = malloc((1 + p) * sizeof *rec);
+            float *nf = malloc(p * sizeof *nf);
+            FILE *rf = fopen(rep_path, "rb");
+            if (!rec || !nf || !rf)
+                return lib_error("replacements: out of memory or unreadable");
+            long rebuilds = 0;
+            for (long k = 0; k < nrep; k++) {
+                if (k == save_at) {
+                    size_t sz = 0;
+                    void *buf = NULL;
+                    if (cgalr_topo_acc_save(acc, NULL, &sz) != CGALR_OK || !(buf = malloc(sz)) ||
+                        cgalr_topo_acc_save(acc, buf, &sz) != CGALR_OK)
+                        return lib_error("save");
+                    cgalr_topo_acc_free(acc);
+                    if (cgalr_topo_acc_create(p, &acc) != CGALR_OK || cgalr_topo_acc_load(acc, buf, sz) != CGALR_OK)
+                        return lib_error("load");
+                    free(buf);
+                }
+                if (fread(rec, sizeof *rec, 1 + p, rf) != 1 + p)
+                    return usage("replacements: file shorter than K records");
+                size_t i = (size_t)rec[0];
+                if (i >= n)
+                    return usage("replacements: row index out of range");
+                for (size_t j = 0; j < p; j++)
+                    nf[j] = (float)rec[1 + j];
+                if (cgalr_topo_acc_replace_f(acc, af + i * p, nf) != CGALR_OK)
+                    return lib_error("replace");
+                memcpy(af + i * p, nf, p * sizeof *nf);
+                if (cgalr_topo_acc_stale(acc)) {
+                    cgalr_topo_acc_reset(acc);
+                    if (cgalr_topo_acc_add_f(acc, af, n) != CGALR_OK)
+                        return lib_error("rebuild");
+                    rebuilds++;
+                }
+            }
+            fclose(rf);
+            free(rec);
+            free(nf);
+            printf("rebuilds %ld\n", rebuilds);
         }
         if (cgalr_topo_acc_finish(acc, m) != CGALR_OK)
             return lib_error("finish");

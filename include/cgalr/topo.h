@@ -38,6 +38,18 @@ CGALR_API cgalr_status_t cgalr_topo_acc_add_f(cgalr_connectome_acc_t *acc, const
 /* Writes the p x p connectome of all rows added so far (needs >= 2 rows); the accumulator
  * can keep accepting rows or be reset. */
 CGALR_API cgalr_status_t cgalr_topo_acc_finish(const cgalr_connectome_acc_t *acc, double *out);
+/* Sliding-set form: the accumulator summarises a set of rows the caller keeps, and one of them
+ * changes. Replaces `old` (a row it holds) by `row` at a fixed count (needs >= 2 rows): Welford's
+ * rank-1 downdate of the centred cross-products by old, then the update by row, O(p^2). A
+ * downdate subtracts, so precision is kept by rebuilding (reset, then add the caller's rows)
+ * whenever cgalr_topo_acc_stale says so. Rejects non-finite rows like add, changing nothing. */
+CGALR_API cgalr_status_t cgalr_topo_acc_replace_f(cgalr_connectome_acc_t *acc, const float *old, const float *row);
+/* 1 when the connectome of a replaced set can no longer be trusted to 1e-12 and must be rebuilt:
+ * as many replacements since the reset as rows (their rounding adds up), or a signal whose centred
+ * sum of squares fell below 1e-4 of its largest since the reset (its correlations would then be
+ * mostly rounding; a signal that became constant this way is dead only after a rebuild). 0 for an
+ * accumulator only ever added to. */
+CGALR_API int cgalr_topo_acc_stale(const cgalr_connectome_acc_t *acc);
 CGALR_API void cgalr_topo_acc_reset(cgalr_connectome_acc_t *acc);
 CGALR_API size_t cgalr_topo_acc_rows(const cgalr_connectome_acc_t *acc);
 /* The number of signals p it was created for (0 for NULL). */

@@ -123,6 +123,9 @@ struct cgalr_connectome_acc {
     double *buf;   /* chunk x p scratch */
     size_t chunk;  /* rows centred per syrk: CHUNK, or all rows for the dense form */
     unsigned char *dead; /* p: still equal to `first` in every row */
+    /* sliding-set form (cgalr_topo_acc_replace_f) */
+    size_t replaced; /* replacements since the reset */
+    double *dmax;    /* p: the largest centred sum of squares seen by a replacement since the reset */
 };
 
 static cgalr_status_t acc_create(size_t p, size_t chunk, cgalr_connectome_acc_t **out)
@@ -146,7 +149,8 @@ static cgalr_status_t acc_create(size_t p, size_t chunk, cgalr_connectome_acc_t 
     a->chunk = chunk;
     a->buf = malloc(chunk * p * sizeof(double));
     a->dead = malloc(p);
-    if (!a->mean || !a->first || !a->cross || !a->bmean || !a->buf || !a->dead) {
+    a->dmax = malloc(p * sizeof(double));
+    if (!a->mean || !a->first || !a->cross || !a->bmean || !a->buf || !a->dead || !a->dmax) {
         cgalr_topo_acc_free(a);
         return cgalr_fail(CGALR_ENOMEM, "connectome accumulator: out of memory for p = %zu", p);
     }
@@ -168,6 +172,8 @@ void cgalr_topo_acc_reset(cgalr_connectome_acc_t *a)
     memset(a->mean, 0, a->p * sizeof(double));
     memset(a->cross, 0, a->p * a->p * sizeof(double));
     memset(a->dead, 1, a->p);
+    a->replaced = 0;
+    memset(a->dmax, 0, a->p * sizeof(double));
 }
 
 size_t cgalr_topo_acc_rows(const cgalr_connectome_acc_t *a)
@@ -185,6 +191,7 @@ void cgalr_topo_acc_free(cgalr_connectome_acc_t *a)
     free(a->bmean);
     free(a->buf);
     free(a->dead);
+    free(a->dmax);
     free(a);
 }
 
@@ -315,20 +322,85 @@ cgalr_status_t cgalr_topo_acc_add_f(cgalr_connectome_acc_t *a, const float *rows
     return st;
 }
 
+/* Welford at a fixed count n: removing x moves the mean to m' = m - (x - m)/(n - 1) and takes
+ * n/(n - 1) (x - m)(x - m)^T from the cross-products; adding y back gives m'' = m' + (y - m')/n and
+ * adds (n - 1)/n (y - m')(y - m')^T. Rows are shifted by `first` as everywhere above. */
+cgalr_status_t cgalr_topo_acc_replace_f(cgalr_connectome_acc_t *a, const float *old, const float *row)
+{
+    cgalr_status_t st = acc_check(a, old, 1);
+    if (st == CGALR_OK)
+        st = acc_check(a, row, 1);
+    if (st == CGALR_OK && a->rows < 2)
+        st = cgalr_fail(CGALR_ESTATE, "connectome accumulator: replace needs a set of >= 2 rows, it holds %zu",
+                        a->rows);
+    if (st == CGALR_OK)
+        st = scan_f(a, old, 1);
+    if (st == CGALR_OK)
+        st = scan_f(a, row, 1);
+    if (st != CGALR_OK)
+        return st;
+    size_t p = a->p;
+    double n = (double)a->rows;
+    double *restrict d = a->bmean, *restrict m = a->mean, *restrict dmax = a->dmax;
+    const double *restrict first = a->first;
+    for (size_t j = 0; j < p; j++) {
+        double c = a->cross[j * p + j];
+        dmax[j] = c > dmax[j] ? c : dmax[j];
+    }
+    for (size_t j = 0; j < p; j++)
+        d[j] = ((double)old[j] - first[j]) - m[j];
+    cblas_dsyr(CblasRowMajor, CblasUpper, (int)p, -n / (n - 1.0), d, 1, a->cross, (int)p);
+    for (size_t j = 0; j < p; j++)
+        m[j] -= d[j] / (n - 1.0);
+    for (size_t j = 0; j < p; j++) {
+        double y = (double)row[j] - first[j];
+        a->dead[j] &= (unsigned char)(y == 0.0);
+        d[j] = y - m[j];
+    }
+    cblas_dsyr(CblasRowMajor, CblasUpper, (int)p, (n - 1.0) / n, d, 1, a->cross, (int)p);
+    for (size_t j = 0; j < p; j++)
+        m[j] += d[j] / n;
+    for (size_t j = 0; j < p; j++) {
+        double c = a->cross[j * p + j];
+        dmax[j] = c > dmax[j] ? c : dmax[j];
+    }
+    a->replaced++;
+    return CGALR_OK;
+}
+
+int cgalr_topo_acc_stale(const cgalr_connectome_acc_t *a)
+{
+    if (!a || a->replaced == 0)
+        return 0;
+    if (a->replaced >= a->rows)
+        return 1;
+    for (size_t j = 0; j < a->p; j++)
+        if (!a->dead[j] && !(a->cross[j * a->p + j] >= 1e-4 * a->dmax[j]))
+            return 1;
+    return 0;
+}
+
 size_t cgalr_topo_acc_width(const cgalr_connectome_acc_t *a)
 {
     return a ? a->p : 0;
 }
 
 /* ---- Saved state: magic, version, p, rows, then mean, first (p doubles each), the upper
- * triangle of cross row by row (p (p + 1) / 2 doubles) and dead (p bytes), native byte order
- * (the checkpoints that hold it are native too). */
+ * triangle of cross row by row (p (p + 1) / 2 doubles) and dead (p bytes); version 2 adds the
+ * sliding-set state: replaced (uint64) and dmax (p doubles). Native byte order (the checkpoints
+ * that hold it are native too). Version 1 (written before replace existed) still loads. */
 #define ACC_MAGIC 0x43414743u /* "CGAC" */
-#define ACC_VERSION 1u
+#define ACC_VERSION 2u
+
+static size_t acc_bytes_v(size_t p, uint32_t version)
+{
+    size_t v1 = 2 * sizeof(uint32_t) + 2 * sizeof(uint64_t) + (2 * p + p * (p + 1) / 2) * sizeof(double) + p;
+    return version >= 2 ? v1 + sizeof(uint64_t) + p * sizeof(double) : v1;
+}
 
 static size_t acc_bytes(size_t p)
 {
-    return 2 * sizeof(uint32_t) + 2 * sizeof(uint64_t) + (2 * p + p * (p + 1) / 2) * sizeof(double) + p;
+    return acc_bytes_v(p, ACC_VERSION);
 }
 
 cgalr_status_t cgalr_topo_acc_save(const cgalr_connectome_acc_t *a, void *buf, size_t *size)
@@ -359,6 +431,11 @@ cgalr_status_t cgalr_topo_acc_save(const cgalr_connectome_acc_t *a, void *buf, s
         o += (p - i) * sizeof(double);
     }
     memcpy(o, a->dead, p);
+    o += p;
+    uint64_t rep = a->replaced;
+    memcpy(o, &rep, sizeof rep);
+    o += sizeof rep;
+    memcpy(o, a->dmax, p * sizeof(double));
     *size = need;
     return CGALR_OK;
 }
@@ -374,15 +451,15 @@ cgalr_status_t cgalr_topo_acc_load(cgalr_connectome_acc_t *a, const void *buf, s
         return cgalr_fail(CGALR_EFORMAT, "connectome accumulator state: %zu bytes, too short for its header", size);
     memcpy(hdr, in, sizeof hdr);
     memcpy(dims, in + sizeof hdr, sizeof dims);
-    if (hdr[0] != ACC_MAGIC || hdr[1] != ACC_VERSION)
+    if (hdr[0] != ACC_MAGIC || hdr[1] < 1 || hdr[1] > ACC_VERSION)
         return cgalr_fail(CGALR_EFORMAT, "connectome accumulator state: bad magic or version %u", (unsigned)hdr[1]);
     if (dims[0] != a->p)
         return cgalr_fail(CGALR_ESTATE, "connectome accumulator state: %llu signals, the accumulator has %zu",
                           (unsigned long long)dims[0], a->p);
     size_t p = a->p;
-    if (size != acc_bytes(p))
+    if (size != acc_bytes_v(p, hdr[1]))
         return cgalr_fail(CGALR_EFORMAT, "connectome accumulator state: %zu bytes, expected %zu for p = %zu", size,
-                          acc_bytes(p), p);
+                          acc_bytes_v(p, hdr[1]), p);
     const unsigned char *q = in + sizeof hdr + sizeof dims;
     size_t nvals = 2 * p + p * (p + 1) / 2;
     for (size_t k = 0; k < nvals; k++) {
@@ -395,6 +472,21 @@ cgalr_status_t cgalr_topo_acc_load(cgalr_connectome_acc_t *a, const void *buf, s
     for (size_t j = 0; j < p; j++)
         if (dead[j] > 1)
             return cgalr_fail(CGALR_EFORMAT, "connectome accumulator state: dead flag %zu is %u", j, dead[j]);
+    uint64_t rep = 0;
+    const unsigned char *dm = NULL;
+    if (hdr[1] >= 2) {
+        memcpy(&rep, dead + p, sizeof rep);
+        dm = dead + p + sizeof rep;
+        for (size_t j = 0; j < p; j++) {
+            double v;
+            memcpy(&v, dm + j * sizeof v, sizeof v);
+            if (!(v >= 0 && isfinite(v)))
+                return cgalr_fail(CGALR_EFORMAT, "connectome accumulator state: dmax %zu is %g", j, v);
+        }
+        if (rep > (uint64_t)1 << 62)
+            return cgalr_fail(CGALR_EFORMAT, "connectome accumulator state: %llu replacements",
+                              (unsigned long long)rep);
+    }
     /* validated: now take it */
     a->rows = (size_t)dims[1];
     memcpy(a->mean, q, p * sizeof(double));
@@ -407,6 +499,11 @@ cgalr_status_t cgalr_topo_acc_load(cgalr_connectome_acc_t *a, const void *buf, s
         q += (p - i) * sizeof(double);
     }
     memcpy(a->dead, dead, p);
+    a->replaced = (size_t)rep;
+    if (dm)
+        memcpy(a->dmax, dm, p * sizeof(double));
+    else
+        memset(a->dmax, 0, p * sizeof(double));
     return CGALR_OK;
 }
 

@@ -438,7 +438,8 @@ static cgalr_status_t setup_probe(ctx *c)
     c->probe_n = n;
     c->probe_mode = tprobe_mode_parse(c->cfg->probe_mode);
     if (c->probe_mode != TPROBE_PASS)
-        return tprobe_create(c->probe_mode, c->model, c->cfg->probe_layer, c->probe_p, c->probe_idx, n, ntrain, &c->tp);
+        return tprobe_create(c->probe_mode, c->model, c->cfg->probe_layer, c->probe_p, c->probe_idx, n, ntrain,
+                             c->cfg->ctrl_every > 0, &c->tp);
     return CGALR_OK;
 }
 

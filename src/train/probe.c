@@ -40,8 +40,10 @@ struct tprobe {
     float *store;         /* n x p */
     unsigned char *seen;  /* n: has passed through a training forward */
     size_t n_seen;
-    /* stream: the period's rows */
+    /* stream: the period's rows; inline with sliding: the stored rows' statistics, valid once
+     * `built` (every probe row seen and added), then moved by one replacement per new row */
     cgalr_connectome_acc_t *acc;
+    int sliding, built;
     /* per batch */
     const size_t *index;
     size_t index_n;
@@ -106,7 +108,11 @@ static cgalr_status_t hook(void *user, cgalr_model_t *m, size_t rows)
         if (k > 0)
             st = cgalr_model_pool_probe(m, t->rows, k, t->pooled);
         for (size_t i = 0; st == CGALR_OK && i < k; i++) {
-            memcpy(t->store + t->pos[i] * t->p, t->pooled + i * t->p, t->p * sizeof(float));
+            float *dst = t->store + t->pos[i] * t->p;
+            if (t->built && cgalr_topo_acc_replace_f(t->acc, dst, t->pooled + i * t->p) != CGALR_OK)
+                t->built = 0; /* a non-finite row: the rebuild at the step meets and reports it, as
+                                 the dense form would, and the guard takes over from there */
+            memcpy(dst, t->pooled + i * t->p, t->p * sizeof(float));
             t->n_seen += !t->seen[t->pos[i]];
             t->seen[t->pos[i]] = 1;
         }
@@ -116,7 +122,7 @@ static cgalr_status_t hook(void *user, cgalr_model_t *m, size_t rows)
 }
 
 cgalr_status_t tprobe_create(int mode, cgalr_model_t *m, const char *spec, size_t p, const size_t *idx, size_t n,
-                             size_t ntrain, tprobe_t **out)
+                             size_t ntrain, int sliding, tprobe_t **out)
 {
     *out = NULL;
     if (mode != TPROBE_INLINE && mode != TPROBE_STREAM)
@@ -127,10 +133,11 @@ cgalr_status_t tprobe_create(int mode, cgalr_model_t *m, const char *spec, size_
     t->mode = mode;
     t->model = m;
     t->p = p;
+    t->sliding = mode == TPROBE_INLINE && sliding;
     cgalr_status_t st = CGALR_OK;
-    if (mode == TPROBE_STREAM) {
+    if (mode == TPROBE_STREAM || t->sliding)
         st = cgalr_topo_acc_create(p, &t->acc);
-    } else {
+    if (st == CGALR_OK && mode == TPROBE_INLINE) {
         t->n = n;
         t->ntrain = ntrain;
         t->slot = malloc(ntrain * sizeof *t->slot);
@@ -212,14 +219,28 @@ cgalr_status_t tprobe_connectome(tprobe_t *t, double *out, int *ready)
     }
     if (t->n_seen < t->n)
         return CGALR_OK;
-    /* the same function on the same rows in the same order as `pass` */
-    cgalr_status_t st = cgalr_topo_connectome_f(t->store, t->n, t->p, out);
+    cgalr_status_t st;
+    if (t->sliding) {
+        /* (re)built from the stored rows when first complete and whenever replacements may have
+         * cost precision (cgalr_topo_acc_stale: at the latest after n of them, about an epoch) */
+        if (!t->built || cgalr_topo_acc_stale(t->acc)) {
+            cgalr_topo_acc_reset(t->acc);
+            st = cgalr_topo_acc_add_f(t->acc, t->store, t->n);
+            t->built = st == CGALR_OK;
+            if (st != CGALR_OK)
+                return st;
+        }
+        st = cgalr_topo_acc_finish(t->acc, out);
+    } else {
+        /* the same function on the same rows in the same order as `pass` */
+        st = cgalr_topo_connectome_f(t->store, t->n, t->p, out);
+    }
     *ready = st == CGALR_OK;
     return st;
 }
 
 /* ---- state: magic, mode, p, n, then stream: the accumulator's bytes; inline: n_seen, seen (n
- * bytes), store (n x p floats) */
+ * bytes), store (n x p floats), and with sliding: built (1 byte) and the accumulator's bytes */
 #define PROBE_MAGIC 0x42504743u /* "CGPB" */
 
 typedef struct {
@@ -232,24 +253,27 @@ cgalr_status_t tprobe_save(const tprobe_t *t, void **buf, size_t *size)
     *buf = NULL;
     *size = 0;
     probe_hdr_t h = {PROBE_MAGIC, (uint32_t)t->mode, t->p, t->n, t->n_seen, 0};
-    size_t body = 0;
+    size_t body = 0, accb = 0, rows = t->n + t->n * t->p * sizeof(float);
     cgalr_status_t st = CGALR_OK;
-    if (t->mode == TPROBE_STREAM)
-        st = cgalr_topo_acc_save(t->acc, NULL, &body);
-    else
-        body = t->n + t->n * t->p * sizeof(float);
+    if (t->acc)
+        st = cgalr_topo_acc_save(t->acc, NULL, &accb);
     if (st != CGALR_OK)
         return st;
+    body = t->mode == TPROBE_STREAM ? accb : t->sliding ? rows + 1 + accb : rows;
     h.body = body;
     unsigned char *b = malloc(sizeof h + body);
     if (!b)
         return cgalr_fail(CGALR_ENOMEM, "probe capture: out of memory for its %zu-byte state", body);
     memcpy(b, &h, sizeof h);
     if (t->mode == TPROBE_STREAM) {
-        st = cgalr_topo_acc_save(t->acc, b + sizeof h, &body);
+        st = cgalr_topo_acc_save(t->acc, b + sizeof h, &accb);
     } else {
         memcpy(b + sizeof h, t->seen, t->n);
         memcpy(b + sizeof h + t->n, t->store, t->n * t->p * sizeof(float));
+        if (t->sliding) {
+            b[sizeof h + rows] = (unsigned char)t->built;
+            st = cgalr_topo_acc_save(t->acc, b + sizeof h + rows + 1, &accb);
+        }
     }
     if (st != CGALR_OK) {
         free(b);
@@ -276,8 +300,11 @@ cgalr_status_t tprobe_load(tprobe_t *t, const void *buf, size_t size)
     const unsigned char *body = (const unsigned char *)buf + sizeof h;
     if (t->mode == TPROBE_STREAM)
         return cgalr_topo_acc_load(t->acc, body, (size_t)h.body);
-    if (h.body != t->n + t->n * t->p * sizeof(float) || h.n_seen > t->n)
+    size_t rows = t->n + t->n * t->p * sizeof(float);
+    if ((t->sliding ? h.body <= rows + 1 : h.body != rows) || h.n_seen > t->n)
         return cgalr_fail(CGALR_EFORMAT, "checkpoint: probe-capture state has the wrong size");
+    if (t->sliding && body[rows] > 1)
+        return cgalr_fail(CGALR_EFORMAT, "checkpoint: probe-capture state is corrupt (built flag %u)", body[rows]);
     size_t seen = 0;
     for (size_t i = 0; i < t->n; i++) {
         if (body[i] > 1)
@@ -287,6 +314,12 @@ cgalr_status_t tprobe_load(tprobe_t *t, const void *buf, size_t size)
     if (seen != h.n_seen)
         return cgalr_fail(CGALR_EFORMAT, "checkpoint: probe-capture state is corrupt (%zu seen, header says %llu)",
                           seen, (unsigned long long)h.n_seen);
+    if (t->sliding) { /* validated whole before it is taken: a failure changes nothing */
+        cgalr_status_t st = cgalr_topo_acc_load(t->acc, body + rows + 1, (size_t)h.body - rows - 1);
+        if (st != CGALR_OK)
+            return st;
+        t->built = body[rows];
+    }
     memcpy(t->seen, body, t->n);
     memcpy(t->store, body + t->n, t->n * t->p * sizeof(float));
     t->n_seen = seen;

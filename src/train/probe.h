@@ -21,9 +21,13 @@ const char *tprobe_mode_name(int mode);
 typedef struct tprobe tprobe_t;
 
 /* mode inline or stream; p signals of `spec`; for inline the n probe positions idx[0..n) in the
- * training split of ntrain samples. Installs the hook on m (which must outlive it). */
+ * training split of ntrain samples. Installs the hook on m (which must outlive it). sliding
+ * (inline under --ctrl-every, where a controller step sees only a few new probe rows): the
+ * connectome's sufficient statistics follow the stored rows one replacement at a time (O(p^2)
+ * each) instead of being recomputed from all n rows (O(n p^2)) at every step; without it the
+ * connectome is the dense form over the stored rows, the same function as `pass`. */
 cgalr_status_t tprobe_create(int mode, cgalr_model_t *m, const char *spec, size_t p, const size_t *idx, size_t n,
-                             size_t ntrain, tprobe_t **out);
+                             size_t ntrain, int sliding, tprobe_t **out);
 void tprobe_free(tprobe_t *t);
 /* The next training forward's batch: its sample indices (positions in the training split). The
  * hook takes rows only between arm and disarm, so the extra training forwards of other code
