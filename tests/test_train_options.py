@@ -264,4 +264,22 @@ p = run("grid", "--data", "mutag", "--model", "gin", "--methods", "constant", "-
         "--epochs", "1", "--out", os.path.join(TMP, "grid-f"), "--", "--fold", "2")
 check(p.returncode == 2 and "--fold" in p.stderr, f"grid with -- --fold: {p.returncode} {p.stderr}")
 
+# one strict integer parser (cli_parse_uint) everywhere: decimal only, no sign, blank or hex, and
+# a leading 0 is not octal
+for args, needle in [(G + ["--seed", "+5"], "--seed"), (G + ["--seed", " 5"], "--seed"), (G + ["--seed", "0x10"], "--seed"),
+                     (G + ["--batch", "1e3"], "--batch"), (G + ["--seed", "18446744073709551616"], "--seed")]:
+    p = run("train", *args, "--check")
+    check(p.returncode == 2 and needle in p.stderr, f"strict integers: {args}: exit {p.returncode}, {p.stderr!r}")
+p = run("train", *G, "--seed", "010", "--folds", "10", "--fold", "0", "--out", os.path.join(TMP, "oct"), "--epochs", "1")
+oc = load(os.path.join(TMP, "oct"), "config.json") if p.returncode == 0 else {}
+check(oc.get("seed_exact") == "10", f"--seed 010 is ten, not octal eight: {p.returncode} {p.stderr} {oc.get('seed_exact')}")
+for opt, val in [("--jobs", " 2"), ("--jobs", "+2"), ("--folds", "010x"), ("--epochs", "-1"), ("--seeds", "0,+1")]:
+    p = run("grid", "--data", "mutag", "--model", "gin", "--methods", "constant", "--lrs", "0.01", "--seeds", "0",
+            "--epochs", "1", "--out", gbad, opt, val)
+    check(p.returncode == 2 and opt in p.stderr and not os.path.exists(gbad), f"grid {opt} {val!r}: {p.returncode} {p.stderr}")
+p = run("topo", "--help")
+for opt, val in [("--dim", "+1"), ("--dim", "01x")]:
+    p = run("topo", "--distance", "top", opt, val)
+    check(p.returncode == 2 and opt in p.stderr, f"topo {opt} {val!r}: {p.returncode} {p.stderr}")
+
 finish()

@@ -26,6 +26,10 @@ int cli_exit_code(cgalr_status_t st);
 cgalr_status_t cli_slurp(const char *path, char **out, size_t *len);
 /* A whole text file (malloc'd, NUL-terminated); NULL when unreadable. */
 char *cli_read_text(const char *path);
+/* The one integer parser of every option: decimal digits only (no sign, blank, "0x" or octal
+ * reading of a leading 0: "010" is ten), the value in [lo, hi]. 1 and *out set, or 0 (nothing
+ * written; the caller names the option in its message). */
+int cli_parse_uint(const char *s, unsigned long long lo, unsigned long long hi, unsigned long long *out);
 /* Seconds as "42s", "3m05s", "2h10m" ("?" when unknown). */
 void cli_fmt_time(char *buf, size_t n, double s);
 /* The long options of `cgalr train` (terminated by a zero entry), so `cgalr grid` can accept

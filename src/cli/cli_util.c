@@ -8,6 +8,22 @@
 
 #include "cli/cli.h"
 
+int cli_parse_uint(const char *s, unsigned long long lo, unsigned long long hi, unsigned long long *out)
+{
+    if (!s || !*s)
+        return 0;
+    for (const char *c = s; *c; c++)
+        if (*c < '0' || *c > '9')
+            return 0;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return 0;
+    *out = v;
+    return 1;
+}
+
 int cli_exit_code(cgalr_status_t st)
 {
     if (st == CGALR_OK)

@@ -537,8 +537,8 @@ int cgalr_cmd_bench(int argc, char **argv)
         case 'q': o.quick = 1; o.budget_s = 0.1; break;
         case 'j': o.json = 1; break;
         case 't': {
-            long v = strtol(optarg, &end, 10);
-            if (!*optarg || *end || v < 1 || v > 256) {
+            unsigned long long v;
+            if (!cli_parse_uint(optarg, 1, 256, &v)) {
                 fprintf(stderr, "cgalr bench: --threads '%s': expected an integer in [1, 256]\n", optarg);
                 return CGALR_EXIT_USAGE;
             }

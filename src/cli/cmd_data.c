@@ -49,10 +49,9 @@ static void json_str(const char *s)
 
 static int parse_size(const char *opt, const char *s, size_t max, size_t *out)
 {
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (!*s || *end || s[0] == '-' || v > max) {
-        fprintf(stderr, "cgalr data: %s '%s': expected an integer 0..%zu\n", opt, s, max);
+    unsigned long long v;
+    if (!cli_parse_uint(s, 0, max, &v)) {
+        fprintf(stderr, "cgalr data: %s '%s': expected a decimal integer 0..%zu\n", opt, s, max);
         return 0;
     }
     *out = (size_t)v;

@@ -213,18 +213,20 @@ static int parse_args(int argc, char **argv, grid_args *g)
         case G_EPOCHS: snprintf(g->epochs_s, sizeof g->epochs_s, "%s", optarg); break;
         case G_OUT: g->out = optarg; break;
         case G_JOBS: {
-            char *end;
-            g->jobs = strtol(optarg, &end, 10);
-            if (*end || end == optarg || g->jobs < 1 || g->jobs > 64) {
+            unsigned long long v = 0;
+            int ok = cli_parse_uint(optarg, 1, 64, &v);
+            g->jobs = (long)v;
+            if (!ok) {
                 fprintf(stderr, "cgalr grid: --jobs '%s': expected 1 .. 64\n", optarg);
                 return CGALR_EXIT_USAGE;
             }
             break;
         }
         case G_FOLDS: {
-            char *end;
-            g->folds = strtol(optarg, &end, 10);
-            if (*end || end == optarg || g->folds < 2 || g->folds > 100) {
+            unsigned long long v = 0;
+            int ok = cli_parse_uint(optarg, 2, 100, &v);
+            g->folds = (long)v;
+            if (!ok) {
                 fprintf(stderr, "cgalr grid: --folds '%s': expected 2 .. 100 (graph datasets: stratified K-fold, "
                                 "every fold the test set of its own run)\n", optarg);
                 return CGALR_EXIT_USAGE;
@@ -343,8 +345,8 @@ static long plan_jobs(const grid_args *g, job **out_jobs)
         return -1;
     }
     char *endp;
-    long epochs = strtol(g->epochs_s, &endp, 10);
-    if (*endp || endp == g->epochs_s || epochs < 1 || epochs > 100000) {
+    unsigned long long epochs;
+    if (!cli_parse_uint(g->epochs_s, 1, 100000, &epochs)) {
         fprintf(stderr, "cgalr grid: --epochs '%s': expected 1 .. 100000\n", g->epochs_s);
         return -1;
     }
@@ -382,8 +384,8 @@ static long plan_jobs(const grid_args *g, job **out_jobs)
                     }
             }
             for (int s = 0; s < ns; s++) {
-                unsigned long long sv = strtoull(seeds[s], &endp, 10);
-                if (*endp || endp == seeds[s] || seeds[s][0] == '-') {
+                unsigned long long sv = 0;
+                if (!cli_parse_uint(seeds[s], 0, ~0ULL, &sv)) {
                     fprintf(stderr, "cgalr grid: --seeds value '%s' is not a non-negative integer\n", seeds[s]);
                     goto bad;
                 }

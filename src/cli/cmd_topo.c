@@ -64,14 +64,11 @@ static int usage_error(const char *fmt, const char *arg)
     return CGALR_EXIT_USAGE;
 }
 
+/* 0 on success, -1 on a bad value (cli_parse_uint: decimal only, so `--seed 010` is ten) */
 static int parse_size(const char *s, size_t *out)
 {
-    char *end;
-    errno = 0;
-    if (!s || !*s || *s == '-')
-        return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v > SIZE_MAX)
+    unsigned long long v;
+    if (!cli_parse_uint(s, 0, SIZE_MAX, &v))
         return -1;
     *out = (size_t)v;
     return 0;
@@ -79,12 +76,8 @@ static int parse_size(const char *s, size_t *out)
 
 static int parse_u64(const char *s, uint64_t *out)
 {
-    char *end;
-    errno = 0;
-    if (!s || !*s || *s == '-')
-        return -1;
-    unsigned long long v = strtoull(s, &end, 0);
-    if (errno || *end)
+    unsigned long long v;
+    if (!cli_parse_uint(s, 0, UINT64_MAX, &v))
         return -1;
     *out = (uint64_t)v;
     return 0;
@@ -307,9 +300,8 @@ int cgalr_cmd_topo(int argc, char **argv)
                 file = optarg;
             break;
         case OPT_DIM: {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || end == optarg || (v != 0 && v != 1))
+            unsigned long long v;
+            if (!cli_parse_uint(optarg, 0, 1, &v))
                 return usage_error("--dim '%s': expected 0 or 1", optarg);
             dim = (int)v;
             dim_set = 1;

@@ -96,18 +96,10 @@ static int parse_double(const char *opt, const char *s, double *out)
 
 static int parse_u64(const char *opt, const char *s, unsigned long long max, unsigned long long *out)
 {
-    char *end;
-    errno = 0;
-    if (*s == '-') {
-        fprintf(stderr, "cgalr train: %s '%s': expected a non-negative integer\n", opt, s);
+    if (!cli_parse_uint(s, 0, max, out)) {
+        fprintf(stderr, "cgalr train: %s '%s': expected a decimal integer in 0 .. %llu\n", opt, s, max);
         return 0;
     }
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || v > max) {
-        fprintf(stderr, "cgalr train: %s '%s': expected an integer in 0 .. %llu\n", opt, s, max);
-        return 0;
-    }
-    *out = v;
     return 1;
 }
 
