@@ -10,8 +10,10 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: cgalr report DIR [--no-figures] [--gnuplot CMD] [--quiet]\n\n"
                "Reads every run directory under DIR (config.json + metrics.jsonl), picks each method's best\n"
-               "and worst grid learning rate by mean final validation loss over seeds, computes RED of each\n"
-               "CG-ALR variant against each baseline with a 95%% t-interval over seeds, and writes\n"
+               "and worst grid learning rate by mean final validation accuracy over its runs (seeds, and\n"
+               "folds; ties by validation loss; the choice by validation loss alone is shown beside it),\n"
+               "computes RED of each CG-ALR variant against each baseline with a 95%% t-interval, paired\n"
+               "by (fold, seed), and writes\n"
                "DIR/report.md with figures (PNG and SVG, with their .gp scripts and .dat data) in DIR/figures.\n\n"
                "  --no-figures   tables only\n"
                "  --gnuplot CMD  gnuplot program to render figures (default gnuplot)\n"
