@@ -13,8 +13,8 @@ static void usage(FILE *f)
                "and worst grid learning rate by mean final validation accuracy over its runs (seeds, and\n"
                "folds; ties by validation loss; the choice by validation loss alone is shown beside it),\n"
                "computes RED of each CG-ALR variant against each baseline with a 95%% t-interval, paired\n"
-               "by (fold, seed), and writes\n"
-               "DIR/report.md with figures (PNG and SVG, with their .gp scripts and .dat data) in DIR/figures.\n\n"
+               "by (fold, seed), and writes DIR/report.md with figures (PNG and SVG, with their .gp\n"
+               "scripts and .dat data) in DIR/figures.\n\n"
                "  --no-figures   tables only\n"
                "  --gnuplot CMD  gnuplot program to render figures (default gnuplot)\n"
                "  --quiet        print nothing on success\n");
