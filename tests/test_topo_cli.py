@@ -50,7 +50,8 @@ expect(["--connectome", f("blank.csv", "\n  \n# only a comment\n")], 2, "no numb
 expect(["--connectome", f("emptyfield.csv", "1,,2\n3,4,5\n")], 2, "line 1, column 2", "empty field")
 expect(["--connectome", f("trailing.csv", "1,2,\n3,4,5\n")], 2, "line 1, column 3", "trailing comma")
 expect(["--connectome", f("binary.bin", "1,2\n\0\0\x07\n", "w")], 2, "NUL")
-expect(["--connectome", os.path.join(TMP, "does-not-exist.csv")], 2, "does-not-exist.csv", "cannot open")
+# a file that cannot be opened is a runtime failure (exit 1, cli_exit_code), like every subcommand's
+expect(["--connectome", os.path.join(TMP, "does-not-exist.csv")], 1, "does-not-exist.csv", "cannot open")
 
 # --- matrix-level checks ---
 expect(["--barcode", act], 2, "act.csv", "4 rows of 3 columns", "square")

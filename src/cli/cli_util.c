@@ -28,8 +28,13 @@ int cli_exit_code(cgalr_status_t st)
 {
     if (st == CGALR_OK)
         return CGALR_EXIT_OK;
-    /* what the user can fix by changing the command or its input */
-    return (st == CGALR_EINVAL || st == CGALR_EFORMAT || st == CGALR_ESTATE) ? CGALR_EXIT_USAGE : CGALR_EXIT_FAIL;
+    /* 2: what the user fixes by changing the command or its input (options, malformed or
+     * non-finite data, a run directory in the wrong state); 1: what failed while running (a
+     * file that cannot be opened, read or written, memory, a bug). The one mapping of every
+     * subcommand. */
+    return (st == CGALR_EINVAL || st == CGALR_EFORMAT || st == CGALR_ESTATE || st == CGALR_ENONFINITE)
+               ? CGALR_EXIT_USAGE
+               : CGALR_EXIT_FAIL;
 }
 
 /* The whole file in memory, NUL-terminated ("-" is stdin). */

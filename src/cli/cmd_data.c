@@ -239,7 +239,7 @@ int cgalr_cmd_data(int argc, char **argv)
     cgalr_status_t st = cgalr_dataset_open(&cfg, &ds);
     if (st) {
         fprintf(stderr, "cgalr data: %s\n", cgalr_last_error());
-        return st == CGALR_EINVAL || st == CGALR_EFORMAT ? CGALR_EXIT_USAGE : CGALR_EXIT_FAIL;
+        return cli_exit_code(st);
     }
     const cgalr_data_info_t *in = cgalr_dataset_info(ds);
     if (json)

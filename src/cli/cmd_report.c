@@ -50,7 +50,7 @@ int cgalr_cmd_report(int argc, char **argv)
     cgalr_status_t st = cgalr_report_write(dir, &cfg, &res);
     if (st != CGALR_OK) {
         fprintf(stderr, "cgalr report: %s\n", cgalr_last_error());
-        return st == CGALR_EINVAL || st == CGALR_EFORMAT ? CGALR_EXIT_USAGE : CGALR_EXIT_FAIL;
+        return cli_exit_code(st);
     }
     if (!quiet) {
         printf("report: %s/report.md (%zu runs, %zu left out, %zu dataset/model pairs)\n", dir, res.runs,

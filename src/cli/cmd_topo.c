@@ -49,11 +49,10 @@ static void usage(FILE *f)
             "Exit status: 0 ok, 1 runtime failure, 2 bad usage or bad input.\n");
 }
 
-/* Bad input (anything the user can fix) is exit 2; running out of memory or a bug is exit 1. */
 static int fail(cgalr_status_t st)
 {
     fprintf(stderr, "cgalr topo: %s\n", cgalr_last_error());
-    return (st == CGALR_ENOMEM || st == CGALR_EINTERNAL) ? CGALR_EXIT_FAIL : CGALR_EXIT_USAGE;
+    return cli_exit_code(st);
 }
 
 static int usage_error(const char *fmt, const char *arg)
