@@ -21,7 +21,7 @@
 #include "cgalr/topo.h"
 #include "train/probe.h"
 #include "train/runfiles.h"
-#include "train/sched_glue.h"
+#include "train/sched_config.h"
 
 void cgalr_train_config_default(cgalr_train_config_t *c)
 {
@@ -35,15 +35,8 @@ void cgalr_train_config_default(cgalr_train_config_t *c)
     c->normalize = 1;
 }
 
-const char *cgalr_train_methods(void) { return tsched_method_list(); }
+const char *cgalr_train_methods(void) { return cgalr_method_list(); }
 const char *cgalr_train_models(void) { return "mlp, cnn, resnet20, resnet18, gin"; }
-
-static tsched_params_t sched_params(const cgalr_train_config_t *c, long iters_per_epoch)
-{
-    tsched_params_t p = {c->sched, c->lr, c->epochs, iters_per_epoch, c->ctrl_every, c->weight_decay, c->seed,
-                         c->sched_opts, 0};
-    return p;
-}
 
 /* The kind of a dataset from its name alone (cgalr/data.h names), so that options of the other
  * kind are refused before any file is read. Unknown names count as images: opening them fails
@@ -115,12 +108,12 @@ cgalr_status_t cgalr_train_config_validate(const cgalr_train_config_t *c)
     if (!c->model || cgalr_model_kind_parse(c->model) < 0)
         return cgalr_fail(CGALR_EINVAL, "unknown model '%s'; valid models: %s", c->model ? c->model : "(none)",
                           cgalr_train_models());
-    if (!c->sched || tsched_method_known(c->sched) < 0)
+    if (train_method(c->sched) < 0)
         return cgalr_fail(CGALR_EINVAL, "unknown method '%s'; valid methods: %s", c->sched ? c->sched : "(none)",
-                          tsched_method_list());
+                          cgalr_method_list());
     if (!c->out || !*c->out)
         return cgalr_fail(CGALR_EINVAL, "--out DIR is required");
-    if (tsched_has_lr(c->sched) && !(isfinite(c->lr) && c->lr > 0 && c->lr <= 10))
+    if (train_method_has_lr(c->sched) && !(isfinite(c->lr) && c->lr > 0 && c->lr <= 10))
         return cgalr_fail(CGALR_EINVAL, "--lr %g: expected a learning rate in (0, 10]", c->lr);
     if (c->epochs < 1 || c->epochs > 100000)
         return cgalr_fail(CGALR_EINVAL, "--epochs %ld: expected 1 .. 100000", c->epochs);
@@ -133,14 +126,14 @@ cgalr_status_t cgalr_train_config_validate(const cgalr_train_config_t *c)
     if (c->ctrl_every < 0 || c->ctrl_every > 100000000)
         return cgalr_fail(CGALR_EINVAL, "--ctrl-every %ld: expected >= 0 iterations (0 = after every epoch)",
                           c->ctrl_every);
-    if (c->ctrl_every > 0 && !tsched_is_cgalr(c->sched))
+    if (c->ctrl_every > 0 && !train_method_is_cgalr(c->sched))
         return cgalr_fail(CGALR_EINVAL, "--ctrl-every applies to the CG-ALR methods only, not '%s'", c->sched);
     if (tprobe_mode_parse(c->probe_mode) < 0)
         return cgalr_fail(CGALR_EINVAL, "--probe-mode '%s': expected one of %s", c->probe_mode, TPROBE_MODES);
     /* the default applies to CG-ALR only; a baseline has no connectome, so only an explicit source
      * other than pass is an error */
     if (c->probe_mode && *c->probe_mode && tprobe_mode_parse(c->probe_mode) != TPROBE_PASS &&
-        !tsched_is_cgalr(c->sched))
+        !train_method_is_cgalr(c->sched))
         return cgalr_fail(CGALR_EINVAL, "--probe-mode %s applies to the CG-ALR methods only, not '%s'", c->probe_mode,
                           c->sched);
     if (!(c->weight_decay >= 0 && c->weight_decay < 1))
@@ -175,8 +168,8 @@ cgalr_status_t cgalr_train_config_validate(const cgalr_train_config_t *c)
             p += strcspn(p, ",");
         }
     }
-    tsched_params_t p = sched_params(c, 0);
-    return tsched_check(&p);
+    cgalr_sched_config_t sc;
+    return train_sched_config(c, 0, 0, &sc);
 }
 
 /* ---- run state ---------------------------------------------------------------------------- */
@@ -205,7 +198,8 @@ typedef struct ctx {
     int graphs;
     cgalr_model_t *model;
     cgalr_optim_t *opt;
-    tsched_t *sched;
+    cgalr_sched_t *sched;
+    cgalr_method_t method;
     cgalr_loader_t *ld_train, *ld_val, *ld_test, *ld_probe;
     size_t nb;           /* training batches per epoch */
     int cgalr;           /* controller in use */
@@ -243,7 +237,7 @@ static void ctx_free(ctx *c)
     cgalr_loader_free(c->ld_val);
     cgalr_loader_free(c->ld_test);
     cgalr_loader_free(c->ld_probe);
-    tsched_free(c->sched);
+    cgalr_sched_free(c->sched);
     cgalr_optim_free(c->opt);
     tprobe_free(c->tp); /* before the model: it removes its hook from it */
     cgalr_model_free(c->model);
@@ -299,7 +293,7 @@ static cgalr_status_t evaluate(ctx *c, cgalr_loader_t *ld, eval_out *out)
 static cgalr_status_t evaluate_dog_average(ctx *c, eval_out *val, eval_out *test)
 {
     size_t n = 0, np = cgalr_model_num_params(c->model);
-    const float *avg = tsched_dog_averaged(c->sched, &n);
+    const float *avg = cgalr_sched_dog_averaged(c->sched, &n);
     if (!avg || n != np)
         return CGALR_OK;
     if (!c->swap && !(c->swap = malloc(np * sizeof *c->swap)))
@@ -325,7 +319,7 @@ static cgalr_status_t evaluate_dog_average(ctx *c, eval_out *val, eval_out *test
 static cgalr_status_t evaluate_at_x(ctx *c, long epoch, eval_out *val, eval_out *test)
 {
     size_t n = 0, np = cgalr_model_num_params(c->model);
-    const float *x = tsched_eval_params(c->sched, &n);
+    const float *x = cgalr_sched_eval_params(c->sched, &n);
     if (!x || n != np) {
         cgalr_status_t st = evaluate(c, c->ld_val, val);
         return st == CGALR_OK ? evaluate(c, c->ld_test, test) : st;
@@ -371,15 +365,16 @@ static cgalr_status_t save_probe_timed(ctx *c, void **buf, size_t *size)
 /* Probe forward (pass) or the training forward's rows (inline, stream), connectome and controller
  * step; timed as the controller's share. Without a connectome yet (inline before every probe sample
  * has been through a training forward, stream before 2 rows) the step waits for the next one. */
-static cgalr_status_t controller_step(ctx *c, double progress, tsched_trace_t *tr)
+static cgalr_status_t controller_step(ctx *c, double progress)
 {
     double t0 = now_s();
+    cgalr_sched_trace_t rec; /* also the scheduler's last trace, which the epoch record reads */
     take_capture_seconds(c);
     if (c->tp) {
         int ready = 0;
         cgalr_status_t st = tprobe_connectome(c->tp, c->conn, &ready);
         if (st == CGALR_OK && ready)
-            st = tsched_observe(c->sched, c->conn, c->probe_p, progress, tr);
+            st = cgalr_sched_observe_connectome(c->sched, c->conn, c->probe_p, progress, &rec);
         c->ctrl_seconds += now_s() - t0;
         return st;
     }
@@ -398,7 +393,7 @@ static cgalr_status_t controller_step(ctx *c, double progress, tsched_trace_t *t
     if (st == CGALR_OK) {
         st = cgalr_topo_connectome_f(c->act, c->probe_n, c->probe_p, c->conn);
         if (st == CGALR_OK)
-            st = tsched_observe(c->sched, c->conn, c->probe_p, progress, tr);
+            st = cgalr_sched_observe_connectome(c->sched, c->conn, c->probe_p, progress, &rec);
     }
     c->ctrl_seconds += now_s() - t0;
     return st;
@@ -473,11 +468,32 @@ static cgalr_status_t append_line(ctx *c, const char *line, int64_t *off)
     return CGALR_OK;
 }
 
+/* The scheduler's state as a malloc'd blob (checkpoints, and the guard's last good state). */
+static cgalr_status_t sched_state(const ctx *c, void **buf, size_t *size)
+{
+    *buf = NULL;
+    *size = 0;
+    size_t need = 0;
+    cgalr_status_t st = cgalr_sched_save(c->sched, NULL, &need);
+    if (st != CGALR_OK)
+        return st;
+    void *b = malloc(need ? need : 1);
+    if (!b)
+        return cgalr_fail(CGALR_ENOMEM, "scheduler state: out of memory");
+    if ((st = cgalr_sched_save(c->sched, b, &need)) != CGALR_OK) {
+        free(b);
+        return st;
+    }
+    *buf = b;
+    *size = need;
+    return CGALR_OK;
+}
+
 static cgalr_status_t save_checkpoint(ctx *c, const loop_state_t *ls_in)
 {
     void *sb = NULL;
     size_t ss = 0;
-    cgalr_status_t st = tsched_save(c->sched, &sb, &ss);
+    cgalr_status_t st = sched_state(c, &sb, &ss);
     if (st != CGALR_OK)
         return st;
     void *pb = NULL;
@@ -501,9 +517,9 @@ static cgalr_status_t save_checkpoint(ctx *c, const loop_state_t *ls_in)
     free(sb);
     free(pb);
     /* Schedule-Free: the checkpoint's model is x, the point evaluated and kept; y comes back
-     * from the scheduler state on load (tsched_train_params) */
+     * from the scheduler state on load (cgalr_sched_train_params) */
     size_t np = cgalr_model_num_params(c->model), nx = 0;
-    const float *x = tsched_eval_params(c->sched, &nx);
+    const float *x = cgalr_sched_eval_params(c->sched, &nx);
     float *p = cgalr_model_params(c->model);
     if (x && nx == np) {
         if (!c->swap && !(c->swap = malloc(np * sizeof *c->swap))) {
@@ -546,12 +562,12 @@ static cgalr_status_t load_checkpoint(ctx *c, loop_state_t *ls)
         return cgalr_fail(CGALR_ESTATE, "%s: the checkpoint %s probe-capture state, but this run's --probe-mode is %s",
                           c->path_ckpt, probe_size ? "holds" : "has no", tprobe_mode_name(c->probe_mode));
     }
-    st = tsched_load(c->sched, (unsigned char *)extra + sizeof *ls, (size_t)ls->sched_size);
+    st = cgalr_sched_load(c->sched, (unsigned char *)extra + sizeof *ls, (size_t)ls->sched_size);
     if (st == CGALR_OK && c->tp)
         st = tprobe_load(c->tp, (unsigned char *)extra + sizeof *ls + ls->sched_size, probe_size);
     free(extra);
     if (st == CGALR_OK) /* Schedule-Free saved x as the model: train on from y */
-        st = tsched_train_params(c->sched, cgalr_model_params(c->model), cgalr_model_num_params(c->model));
+        st = cgalr_sched_train_params(c->sched, cgalr_model_params(c->model), cgalr_model_num_params(c->model));
     return st;
 }
 
@@ -653,33 +669,34 @@ static cgalr_status_t setup(ctx *c)
             return st;
     }
 
-    tsched_params_t sp = sched_params(cfg, (long)c->nb);
-    sp.batch_norm = cgalr_model_num_buffers(c->model) > 0;
-    if ((st = tsched_create(&sp, &c->sched)) != CGALR_OK)
+    cgalr_sched_config_t sc;
+    if ((st = train_sched_config(cfg, (long)c->nb, cgalr_model_num_buffers(c->model) > 0, &sc)) != CGALR_OK ||
+        (st = cgalr_sched_create(&sc, &c->sched)) != CGALR_OK)
         return st;
-    c->cgalr = tsched_cgalr(c->sched);
-    c->dog = tsched_is_dog(c->sched);
-    c->adapt = tsched_owns_update(c->sched);
+    c->method = sc.method;
+    c->cgalr = cgalr_method_is_cgalr(c->method);
+    c->dog = c->method == CGALR_METHOD_DOG;
+    c->adapt = cgalr_adapt_arrays(c->method) > 0; /* prodigy, dadapt-*, sf-*: the scheduler steps */
 
     cgalr_optim_config_t oc;
-    switch (tsched_optimizer(c->sched)) {
-    case TS_OPT_ADAM:
+    switch (cgalr_sched_optimizer(c->sched)) {
+    case CGALR_SCHED_OPTIM_ADAM:
         cgalr_optim_config_default(&oc, CGALR_OPTIM_ADAM);
         oc.weight_decay = cfg->weight_decay;
         break;
-    case TS_OPT_ADAMW:
+    case CGALR_SCHED_OPTIM_ADAMW:
         cgalr_optim_config_default(&oc, CGALR_OPTIM_ADAMW);
         if (cfg->weight_decay > 0)
             oc.weight_decay = cfg->weight_decay;
         break;
-    case TS_OPT_SGD:
+    case CGALR_SCHED_OPTIM_SGD:
         cgalr_optim_config_default(&oc, CGALR_OPTIM_SGD);
         oc.momentum = 0;
         oc.weight_decay = cfg->weight_decay;
         break;
     default:
         cgalr_optim_config_default(&oc, CGALR_OPTIM_SGD);
-        oc.momentum = tsched_momentum(c->sched);
+        oc.momentum = cgalr_sched_config(c->sched)->momentum;
         oc.weight_decay = cfg->weight_decay;
         break;
     }
@@ -762,11 +779,10 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
     double t_session = now_s();
     double seconds0 = ls.seconds, ctrl0 = ls.ctrl_seconds;
     c->ctrl_seconds = 0;
-    tsched_trace_t tr;
     if (c->cgalr && !have_ckpt && !c->tp) {
         /* M_0: before the first training step (inline and stream have no rows before it: their
          * first connectome is the reference, docs/PROBE_MODES.md) */
-        if ((st = controller_step(c, 0.0, &tr)) != CGALR_OK)
+        if ((st = controller_step(c, 0.0)) != CGALR_OK)
             return st;
     }
     /* a checkpoint from the start, so that "logged epochs but no checkpoint" is never the
@@ -775,7 +791,7 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
         return st;
     if ((st = cgalr_nn_snapshot_take(c->model, c->opt, &c->good)) != CGALR_OK)
         return st;
-    if ((st = tsched_save(c->sched, &c->good_sched, &c->good_sched_size)) != CGALR_OK)
+    if ((st = sched_state(c, &c->good_sched, &c->good_sched_size)) != CGALR_OK)
         return st;
     if (c->tp && (st = save_probe_timed(c, &c->good_probe, &c->good_probe_size)) != CGALR_OK)
         return st;
@@ -830,7 +846,7 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
                  * themselves, and lr is the effective rate they used */
                 float *p = cgalr_model_params(c->model);
                 const float *g = cgalr_model_grads(c->model);
-                st = c->dog ? tsched_dog_step(c->sched, p, g, nparams, &lr) : tsched_update(c->sched, p, g, nparams, &lr);
+                st = c->dog ? cgalr_sched_dog_step(c->sched, p, g, nparams, &lr) : cgalr_sched_update(c->sched, p, g, nparams, &lr);
                 if (st == CGALR_ENONFINITE) {
                     nonfinite = 1;
                     snprintf(why, sizeof why, "non-finite gradient at epoch %ld batch %zu", epoch + 1, b);
@@ -839,13 +855,13 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
                 if (st != CGALR_OK)
                     return st;
             } else {
-                lr = tsched_lr(c->sched, (long)iter, progress);
+                lr = cgalr_sched_lr(c->sched, (long)iter, progress);
             }
             if (!isfinite(lr) || lr < 0)
                 return cgalr_fail(CGALR_EINTERNAL, "scheduler gave rate %g at iteration %lld", lr, (long long)iter);
             if (!c->adapt && (st = cgalr_optim_step(c->opt, lr)) != CGALR_OK)
                 return st;
-            if (c->dog && (st = tsched_dog_average(c->sched, cgalr_model_params(c->model), nparams)) != CGALR_OK &&
+            if (c->dog && (st = cgalr_sched_dog_average(c->sched, cgalr_model_params(c->model), nparams)) != CGALR_OK &&
                 st != CGALR_ENONFINITE)
                 return st;
             lr_used = lr;
@@ -855,7 +871,7 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
             iter++;
             iters_session++;
             if (c->cgalr && cfg->ctrl_every > 0 && iter % cfg->ctrl_every == 0) {
-                st = controller_step(c, (double)epoch + (double)(b + 1) / (double)c->nb, &tr);
+                st = controller_step(c, (double)epoch + (double)(b + 1) / (double)c->nb);
                 if (st == CGALR_ENONFINITE) {
                     nonfinite = 1;
                     snprintf(why, sizeof why, "non-finite connectome distance at epoch %ld batch %zu", epoch + 1, b);
@@ -894,7 +910,7 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
                 snprintf(why, sizeof why, "non-finite %s loss at epoch %ld", isfinite(train_loss) ? "validation" : "training",
                          epoch + 1);
             } else {
-                st = tsched_epoch_end(c->sched, epoch, train_loss, vl);
+                st = cgalr_sched_epoch_end(c->sched, epoch, train_loss, vl);
                 if (st == CGALR_ENONFINITE)
                     nonfinite = 1;
                 else if (st != CGALR_OK)
@@ -902,7 +918,7 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
             }
         }
         if (!nonfinite && c->cgalr && cfg->ctrl_every == 0) {
-            st = controller_step(c, (double)(epoch + 1), &tr);
+            st = controller_step(c, (double)(epoch + 1));
             if (st == CGALR_ENONFINITE) {
                 nonfinite = 1;
                 snprintf(why, sizeof why, "non-finite connectome distance after epoch %ld", epoch + 1);
@@ -915,11 +931,11 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
             ls.guard_events++;
             if ((st = cgalr_nn_snapshot_restore(c->good, c->model, c->opt)) != CGALR_OK)
                 return st;
-            if ((st = tsched_load(c->sched, c->good_sched, c->good_sched_size)) != CGALR_OK)
+            if ((st = cgalr_sched_load(c->sched, c->good_sched, c->good_sched_size)) != CGALR_OK)
                 return st;
             if (c->tp && (st = tprobe_load(c->tp, c->good_probe, c->good_probe_size)) != CGALR_OK)
                 return st;
-            st = tsched_on_nonfinite(c->sched, (double)epoch);
+            st = cgalr_sched_on_nonfinite(c->sched, (double)epoch, NULL);
             if (st == CGALR_OK) {
                 retries++;
                 goto redo;
@@ -962,16 +978,21 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
             rec.avg_val_acc = rec_avg_val.acc;
             rec.avg_test_acc = rec_avg_test.acc;
         }
-        rec.d = tsched_d(c->sched); /* prodigy / D-Adaptation (NAN otherwise; CG-ALR's d below) */
+        rec.d = cgalr_sched_d(c->sched); /* prodigy / D-Adaptation (NAN otherwise; CG-ALR's d below) */
         if (c->cgalr) {
-            tsched_current(c->sched, &tr);
+            const cgalr_sched_trace_t *tr = cgalr_sched_last_trace(c->sched);
             rec.has_ctrl = 1;
-            rec.d = tr.d;
-            rec.median = tr.median;
-            rec.mad = tr.mad;
-            rec.z = tr.z;
-            rec.rho = tr.rho;
-            snprintf(rec.state, sizeof rec.state, "%s", tr.state);
+            rec.d = tr->d;
+            rec.median = tr->median;
+            rec.mad = tr->mad;
+            /* METHOD.md section 4: z is not defined while |H| < 3 (warm-up). The controller still
+             * computes it for its own trace, but from one or two distances (MAD 0 gives |z| ~ 1e9),
+             * so the run's log says null (NaN) rather than a number nobody should read. */
+            rec.z = (tr->flags & CGALR_TRACE_WARMUP) ? NAN : tr->z;
+            rec.rho = cgalr_sched_rho(c->sched);
+            cgalr_gate_t g = cgalr_sched_gate(c->sched);
+            snprintf(rec.state, sizeof rec.state, "%s",
+                     g == CGALR_GATE_DECEL ? "decel" : g == CGALR_GATE_ACCEL ? "accel" : "hold");
             rec.ctrl_seconds = c->ctrl_seconds - ctrl_at_start;
         }
         char *line = NULL;
@@ -1001,7 +1022,7 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
             return st;
         free(c->good_sched);
         c->good_sched = NULL;
-        if ((st = tsched_save(c->sched, &c->good_sched, &c->good_sched_size)) != CGALR_OK)
+        if ((st = sched_state(c, &c->good_sched, &c->good_sched_size)) != CGALR_OK)
             return st;
         free(c->good_probe);
         c->good_probe = NULL;
@@ -1077,7 +1098,7 @@ static cgalr_status_t prepare(ctx *c, const cgalr_train_config_t *cfg, char **js
     snprintf(c->path_ckpt, sizeof c->path_ckpt, "%s/checkpoint.bin", cfg->out);
     snprintf(c->path_config, sizeof c->path_config, "%s/config.json", cfg->out);
     snprintf(c->path_summary, sizeof c->path_summary, "%s/summary.json", cfg->out);
-    if (!(*json = train_config_json(cfg, tsched_has_lr(cfg->sched))))
+    if (!(*json = train_config_json(cfg, train_method_has_lr(cfg->sched))))
         return cgalr_fail(CGALR_ENOMEM, "config: out of memory");
     /* the run directory's state decides what may happen before any data is read */
     if ((st = dir_allows(c, *json, summary, done)) != CGALR_OK || *done)
@@ -1099,7 +1120,7 @@ cgalr_status_t cgalr_train_config_compare(const cgalr_train_config_t *cfg, const
     char path[4200];
     if ((size_t)snprintf(path, sizeof path, "%s/config.json", dir) >= sizeof path)
         return cgalr_fail(CGALR_EINVAL, "%s: path too long", dir);
-    char *json = train_config_json(cfg, tsched_has_lr(cfg->sched));
+    char *json = train_config_json(cfg, train_method_has_lr(cfg->sched));
     if (!json)
         return cgalr_fail(CGALR_ENOMEM, "config: out of memory");
     st = train_config_matches(path, json);

@@ -5,7 +5,7 @@
 
 #include "cgalr/shellwords.h"
 #include "train/probe.h"
-#include "train/sched_glue.h"
+#include "train/sched_config.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -80,13 +80,13 @@ char *train_config_json(const cgalr_train_config_t *c, int has_lr)
     /* the source the run used, left out when it is pass (the only source before the option, and
      * the meaning of a config without the key), so run directories made before it still resume;
      * a baseline has no connectome */
-    int mode = tsched_is_cgalr(c->sched) ? tprobe_mode_parse(c->probe_mode) : TPROBE_PASS;
+    int mode = train_method_is_cgalr(c->sched) ? tprobe_mode_parse(c->probe_mode) : TPROBE_PASS;
     if (mode != TPROBE_PASS)
         cJSON_AddStringToObject(o, "probe_mode", tprobe_mode_name(mode));
     /* the defaults a CG-ALR run's empty options stand for: 1 = METHOD.md's first SPEC (s0 = T/10),
      * 2 = docs/ABLATION.md's choice (s0 = 1); a config without the key is version 1, so a run made
      * before the change is never resumed or skipped as if it were one of today's */
-    if (tsched_is_cgalr(c->sched))
+    if (train_method_is_cgalr(c->sched))
         cJSON_AddNumberToObject(o, "cgalr_defaults", CGALR_DEFAULTS_VERSION);
     cJSON_AddStringToObject(o, "sched_opts", c->sched_opts ? c->sched_opts : "");
     cJSON_AddNumberToObject(o, "weight_decay", c->weight_decay);
@@ -140,7 +140,7 @@ char *train_config_json(const cgalr_train_config_t *c, int has_lr)
         k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --train-subset %zu", c->train_subset);
     if (c->data_dir)
         append_quoted(cmd, sizeof cmd, &k, "--data-dir", c->data_dir);
-    if (k > 0 && (size_t)k < sizeof cmd && tsched_is_cgalr(c->sched) && mode != tprobe_mode_parse(NULL))
+    if (k > 0 && (size_t)k < sizeof cmd && train_method_is_cgalr(c->sched) && mode != tprobe_mode_parse(NULL))
         k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --probe-mode %s", tprobe_mode_name(mode));
     if (k > 0 && (size_t)k < sizeof cmd && c->probe_layer && *c->probe_layer)
         k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --probe-layer %s", c->probe_layer);
