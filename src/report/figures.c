@@ -1,0 +1,419 @@
+/* The figures of report.md, as the paper draws them: the learning rate over epochs, training and
+ * validation loss (best grid value thick, worst thin, min-max band over the runs, diverged runs
+ * crossed at their last finite point) and the controller trace; each one a .dat, a .gp script and
+ * the PNG and SVG gnuplot renders from them. */
+#include "report/report_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "report/figure_style.h"
+
+static void slug(char *out, size_t cap, const char *a, const char *b)
+{
+    size_t k = 0;
+    for (const char *p = a; *p && k + 1 < cap; p++)
+        out[k++] = *p;
+    if (k + 1 < cap)
+        out[k++] = '_';
+    for (const char *p = b; *p && k + 1 < cap; p++)
+        out[k++] = *p;
+    out[k] = '\0';
+    for (char *p = out; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-'))
+            *p = '_';
+}
+
+/* A string safe inside a gnuplot double-quoted title. */
+static void safe(char *out, size_t cap, const char *s)
+{
+    snprintf(out, cap, "%s", s);
+    for (char *p = out; *p; p++)
+        if (*p == '"' || *p == '\\' || *p == '\n' || (unsigned char)*p < 32)
+            *p = '_';
+}
+
+static double field(const cgalr_epoch_record_t *r, int which)
+{
+    switch (which) {
+    case 0: return r->lr;
+    case 1: return r->train_loss;
+    case 2: return r->val_loss;
+    default: return NAN;
+    }
+}
+
+/* Per-epoch mean, min and max over the seeds of a cell; one data block. */
+static void cell_block(sbuf *b, const run *runs, const cell *c, int which, const char *label)
+{
+    size_t maxe = 0;
+    for (size_t i = 0; i < c->count; i++)
+        if (runs[c->first + i].m.n > maxe)
+            maxe = runs[c->first + i].m.n;
+    report_printf(b, "# %s\n# epoch mean min max\n", label);
+    for (size_t e = 0; e < maxe; e++) {
+        double sum = 0, lo = NAN, hi = NAN;
+        size_t k = 0;
+        for (size_t i = 0; i < c->count; i++) {
+            const run *r = &runs[c->first + i];
+            if (e >= r->m.n)
+                continue;
+            double v = field(&r->m.rec[e], which);
+            if (!isfinite(v))
+                continue;
+            sum += v;
+            lo = k == 0 || v < lo ? v : lo;
+            hi = k == 0 || v > hi ? v : hi;
+            k++;
+        }
+        if (k)
+            report_printf(b, "%zu %.10g %.10g %.10g\n", e + 1, sum / (double)k, lo, hi);
+        else
+            report_printf(b, "%zu NaN NaN NaN\n", e + 1);
+    }
+    if (maxe == 0)
+        report_printf(b, "1 NaN NaN NaN\n");
+    report_printf(b, "\n\n");
+}
+
+/* Wraps a plot body so one script renders both PNG (pngcairo if present, else png) and SVG. */
+static void gp_script(sbuf *gp, const char *name, const char *body, int multi_rows)
+{
+    int h = multi_rows > 1 ? 250 * multi_rows : 560;
+    report_printf(gp,
+              "# Renders %s.png and %s.svg from %s.dat; edit and rerun `gnuplot %s.gp` to restyle.\n"
+              "set datafile missing \"NaN\"\n"
+              "if (strstrt(GPVAL_TERMINALS, \"pngcairo\") > 0) {\n"
+              "  set terminal pngcairo size 900,%d noenhanced font \",10\"\n"
+              "} else {\n"
+              "  set terminal png size 900,%d noenhanced\n"
+              "}\n"
+              "set output \"%s.png\"\n%s"
+              "unset multiplot\nset output\n"
+              "set terminal svg size 900,%d noenhanced\n"
+              "set output \"%s.svg\"\n%s"
+              "unset multiplot\nset output\n",
+              name, name, name, name, h, h, name, body, h, name, body);
+}
+
+static int render(const char *figdir, const char *name, const char *gnuplot)
+{
+    char script[512];
+    snprintf(script, sizeof script, "%s.gp", name);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return 0;
+    if (pid == 0) {
+        if (chdir(figdir) != 0)
+            _exit(127);
+        int fd = open("gnuplot.log", O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int nul = open("/dev/null", O_RDONLY);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        if (nul >= 0)
+            dup2(nul, 0);
+        execlp(gnuplot, gnuplot, script, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return 0;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return 0;
+    char p[4096];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s.png", figdir, name);
+    if (stat(p, &st) != 0 || st.st_size == 0)
+        return 0;
+    snprintf(p, sizeof p, "%s/%s.svg", figdir, name);
+    return stat(p, &st) == 0 && st.st_size > 0;
+}
+
+
+/* Writes name.dat and name.gp, renders; appends the markdown link. */
+static void figure(figctx *fx, sbuf *md, const char *name, const char *caption, sbuf *dat, const char *body,
+                   int rows)
+{
+    if (dat->oom) {
+        fx->oom = 1;
+        return;
+    }
+    char p[4096];
+    sbuf gp = {0};
+    gp_script(&gp, name, body, rows);
+    if (gp.oom) {
+        fx->oom = 1;
+        free(gp.s);
+        return;
+    }
+    snprintf(p, sizeof p, "%s/%s.dat", fx->figdir, name);
+    int ok = report_write_file(p, dat->s ? dat->s : "", dat->len);
+    snprintf(p, sizeof p, "%s/%s.gp", fx->figdir, name);
+    ok = ok && report_write_file(p, gp.s, gp.len);
+    free(gp.s);
+    if (ok && fx->enabled && !fx->failed) {
+        if (render(fx->figdir, name, fx->gnuplot))
+            fx->rendered++;
+        else
+            fx->failed = 1;
+    }
+    if (!ok)
+        fx->failed = 1;
+    report_printf(md, "![%s](figures/%s.png)\n\n*%s* (figures/%s.svg, data figures/%s.dat, script figures/%s.gp)\n\n",
+              caption, name, caption, name, name, name);
+}
+
+/* The style of a method's curve as gnuplot options; every curve of a method goes through here. */
+static void style_opts(sbuf *b, const char *method, double lw)
+{
+    fig_style_t st = fig_style_for(method);
+    report_printf(b, "lc rgb \"%s\" dt %d lw %g", st.colour, st.dash, lw > 0 ? lw : st.lw);
+}
+
+/* The last finite value of `which` in each diverged run of a cell: one block of "epoch value seed"
+ * rows, written only when there is a point (a run that diverged in its first epoch has none).
+ * Returns the number of points. */
+static size_t diverged_block(sbuf *b, const run *runs, const cell *c, int which, const char *label)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < c->count; i++) {
+        const run *r = &runs[c->first + i];
+        if (!r->m.diverged)
+            continue;
+        for (size_t e = r->m.n; e-- > 0;) {
+            double v = field(&r->m.rec[e], which);
+            if (!isfinite(v))
+                continue;
+            if (k++ == 0)
+                report_printf(b, "# %s: last finite point of each diverged run\n# epoch value seed\n", label);
+            report_printf(b, "%zu %.10g %lld\n", e + 1, v, r->seed);
+            break;
+        }
+    }
+    if (k)
+        report_printf(b, "\n\n");
+    return k;
+}
+
+/* A method's curve title: its grid value, which cell, and "(diverged k/n)" when runs diverged. */
+static void curve_title(char *out, size_t cap, const char *method, const cell *c, const char *which)
+{
+    char lab[300], div[64] = "";
+    if (c->diverged)
+        snprintf(div, sizeof div, " (diverged %zu/%zu)", c->diverged, c->count);
+    if (isnan(c->lr))
+        snprintf(lab, sizeof lab, "%s%s%s", method, which, div);
+    else
+        snprintf(lab, sizeof lab, "%s lr=%g%s%s", method, c->lr, which, div);
+    safe(out, cap, lab);
+}
+
+/* Crosses at the diverged runs' last finite points, in the method's colour. */
+static void diverged_plot(sbuf *body, const char *name, size_t block, const char *method)
+{
+    report_printf(body, ", \\\n     \"%s.dat\" index %zu using 1:2 with points pt 2 ps 2 ", name, block);
+    style_opts(body, method, 2);
+    report_printf(body, " notitle");
+}
+
+void report_dataset_figures(figctx *fx, sbuf *md, const run *runs, const cell *cells, const mgroup *mg,
+                            const dgroup *dg)
+{
+    char base[256], name[400], title[300], t2[200];
+    slug(base, sizeof base, dg->data, dg->model);
+    safe(t2, sizeof t2, dg->data);
+    char model[100];
+    safe(model, sizeof model, dg->model);
+
+    /* learning rate at each method's best grid value */
+    {
+        sbuf dat = {0}, body = {0};
+        snprintf(name, sizeof name, "%s_lr", base);
+        report_printf(&body, "set title \"%s (%s): learning rate at the best grid value, mean over seeds (x: diverged)\"\n"
+                         "set xlabel \"epoch\"\nset ylabel \"learning rate\"\nset logscale y\nset format y \"%%g\"\nset key outside right\n"
+                         "plot ",
+                  t2, model);
+        size_t block = 0;
+        for (size_t k = 0; k < dg->n_methods; k++) {
+            const mgroup *g = &mg[dg->first_method + k];
+            const cell *c = &cells[g->best];
+            curve_title(title, sizeof title, g->method, c, "");
+            cell_block(&dat, runs, c, 0, title);
+            report_printf(&body, "%s\"%s.dat\" index %zu using 1:2 with linespoints pt 7 ps 0.5 ", k ? ", \\\n     " : "",
+                      name, block++);
+            style_opts(&body, g->method, 0);
+            report_printf(&body, " title \"%s\"", title);
+            if (diverged_block(&dat, runs, c, 0, title))
+                diverged_plot(&body, name, block++, g->method);
+        }
+        report_printf(&body, "\n");
+        figure(fx, md, name, "Learning rate over epochs per method (best grid value; a cross marks where a diverged "
+                             "run stopped)", &dat, body.s ? body.s : "", 1);
+        free(dat.s);
+        free(body.s);
+        fx->oom |= body.oom;
+    }
+    /* training and validation loss: best thick, worst thin with open circles, min-max bands */
+    for (int which = 1; which <= 2; which++) {
+        sbuf dat = {0}, body = {0};
+        const char *what = which == 1 ? "training loss" : "validation loss";
+        snprintf(name, sizeof name, "%s_%s", base, which == 1 ? "train_loss" : "val_loss");
+        report_printf(&body, "set title \"%s (%s): %s (best lr thick, worst thin, x: diverged)\"\n"
+                         "set xlabel \"epoch\"\nset ylabel \"%s\"\nset logscale y\nset format y \"%%g\"\nset key outside right\n"
+                         "set style fill transparent solid 0.15 noborder\nplot ",
+                  t2, model, what, what);
+        size_t block = 0;
+        int first = 1;
+        for (size_t k = 0; k < dg->n_methods; k++) {
+            const mgroup *g = &mg[dg->first_method + k];
+            fig_style_t st = fig_style_for(g->method);
+            for (int w = 0; w < 2; w++) {
+                const cell *c = &cells[w == 0 ? g->best : g->worst];
+                if (w == 1 && g->worst == g->best)
+                    break;
+                curve_title(title, sizeof title, g->method, c, w == 0 ? " (best)" : " (worst)");
+                cell_block(&dat, runs, c, which, title);
+                report_printf(&body, "%s\"%s.dat\" index %zu using 1:3:4 with filledcurves fc rgb \"%s\" notitle, \\\n"
+                                 "     \"%s.dat\" index %zu using 1:2 with %s ",
+                          first ? "" : ", \\\n     ", name, block, st.colour, name, block,
+                          w == 0 ? "lines" : "linespoints pt 6 ps 0.6");
+                style_opts(&body, g->method, w == 0 ? 0 : 1);
+                report_printf(&body, " title \"%s\"", title);
+                first = 0;
+                block++;
+                if (diverged_block(&dat, runs, c, which, title))
+                    diverged_plot(&body, name, block++, g->method);
+            }
+        }
+        report_printf(&body, "\n");
+        snprintf(title, sizeof title, "%s over epochs per method: best grid value (thick), worst (thin, circles), "
+                                      "min-max band over seeds; a cross marks where a diverged run stopped",
+                 which == 1 ? "Training loss" : "Validation loss");
+        figure(fx, md, name, title, &dat, body.s ? body.s : "", 1);
+        free(dat.s);
+        free(body.s);
+        fx->oom |= body.oom;
+    }
+    /* controller trace of each CG-ALR variant at its best grid value, one line per seed */
+    for (size_t k = 0; k < dg->n_methods; k++) {
+        const mgroup *g = &mg[dg->first_method + k];
+        const cell *c = &cells[g->best];
+        int any = 0;
+        for (size_t i = 0; i < c->count; i++)
+            for (size_t e = 0; e < runs[c->first + i].m.n; e++)
+                any |= runs[c->first + i].m.rec[e].has_ctrl;
+        if (!any)
+            continue;
+        sbuf dat = {0}, body = {0};
+        char ms[100];
+        slug(ms, sizeof ms, base, g->method);
+        snprintf(name, sizeof name, "%s_ctrl", ms);
+        size_t maxe = 1;
+        for (size_t i = 0; i < c->count; i++)
+            if (runs[c->first + i].m.n > maxe)
+                maxe = runs[c->first + i].m.n;
+        size_t xmax = maxe > 1 ? maxe : 2;
+        for (size_t i = 0; i < c->count; i++) {
+            const run *r = &runs[c->first + i];
+            report_printf(&dat, "# seed %lld\n# epoch d z state(-1 decel, 0 hold, 1 accel) rho\n", r->seed);
+            for (size_t e = 0; e < r->m.n; e++) {
+                const cgalr_epoch_record_t *x = &r->m.rec[e];
+                double s = !strcmp(x->state, "decel") ? -1 : !strcmp(x->state, "accel") ? 1 : 0;
+                report_printf(&dat, "%d %.10g %.10g %g %.10g\n", x->epoch, isfinite(x->d) ? x->d : NAN,
+                          isfinite(x->z) ? x->z : NAN, x->has_ctrl ? s : NAN, isfinite(x->rho) ? x->rho : NAN);
+            }
+            if (r->m.n == 0)
+                report_printf(&dat, "1 NaN NaN NaN NaN\n");
+            report_printf(&dat, "\n\n");
+        }
+        /* the thresholds: those of the first seed; seeds of one cell normally share them */
+        double te = runs[c->first].tau_enter, tx = runs[c->first].tau_exit;
+        int tau_differ = 0;
+        for (size_t i = 1; i < c->count; i++)
+            tau_differ |= !report_same_lr(runs[c->first + i].tau_enter, te) || !report_same_lr(runs[c->first + i].tau_exit, tx);
+        /* panels share x: one xrange and fixed left/right margins, so the axes line up whatever
+         * the width of each panel's tick labels and key */
+        report_printf(&body, "set multiplot layout 4,1 title \"%s (%s): %s controller at lr=%g, one line per seed; "
+                         "shaded: warm-up (z undefined)%s\"\n"
+                         "set key outside right\nset lmargin at screen 0.1\nset rmargin at screen 0.78\n"
+                         "set xrange [1:%zu]\n",
+                  t2, model, g->method, c->lr, tau_differ ? "; seeds differ in tau, the first seed's shown" : "",
+                  xmax);
+        if (isfinite(te) && isfinite(tx))
+            report_printf(&body, "tau_enter = %.17g\ntau_exit = %.17g\n", te, tx);
+        /* warm-up: epochs where any seed's z is not defined (null in metrics.jsonl) */
+        int nobj = 0;
+        for (size_t e = 0; e < maxe;) {
+            int undefined = 0;
+            for (size_t i = 0; i < c->count && !undefined; i++) {
+                const run *r = &runs[c->first + i];
+                undefined = e < r->m.n && r->m.rec[e].has_ctrl && isnan(r->m.rec[e].z);
+            }
+            if (!undefined) {
+                e++;
+                continue;
+            }
+            size_t e0 = e;
+            for (;;) {
+                int more = 0;
+                for (size_t i = 0; e + 1 < maxe && i < c->count && !more; i++) {
+                    const run *r = &runs[c->first + i];
+                    more = e + 1 < r->m.n && r->m.rec[e + 1].has_ctrl && isnan(r->m.rec[e + 1].z);
+                }
+                if (!more)
+                    break;
+                e++;
+            }
+            double lo = (double)e0 + 0.5, hi = (double)e + 1.5; /* epochs e0+1 .. e+1, half a step either side */
+            report_printf(&body, "# warm-up: epochs %zu to %zu\n"
+                             "set object %d rect from first %g, graph 0 to first %g, graph 1 behind "
+                             "fillcolor rgb \"#e0e0e0\" fillstyle solid 1.0 noborder\n",
+                      e0 + 1, e + 1, ++nobj, lo < 1 ? 1 : lo, hi > (double)xmax ? (double)xmax : hi);
+            e++;
+        }
+        static const char *const ylab[] = {"distance d_t", "z_t (axis clipped to +-10)", "gate state", "multiplier rho"};
+        for (int col = 0; col < 4; col++) {
+            report_printf(&body, "set ylabel \"%s\"\n%s", ylab[col], col == 3 ? "set xlabel \"epoch\"\n" : "unset xlabel\n");
+            /* d_t spans decades (d_1 compares with the untrained network); z_t is clipped so a
+             * large score after a quiet history does not flatten the rest */
+            if (col == 2)
+                report_printf(&body, "unset logscale y\nset yrange [-1.5:1.5]\nset ytics (\"decel\" -1, \"hold\" 0, \"accel\" 1)\n");
+            else if (col == 0)
+                report_printf(&body, "set logscale y\nset autoscale y\nset ytics autofreq\n");
+            else if (col == 1)
+                report_printf(&body, "unset logscale y\nset yrange [-10:10]\nset ytics autofreq\n");
+            else
+                report_printf(&body, "unset logscale y\nset autoscale y\nset ytics autofreq\n");
+            report_printf(&body, "plot ");
+            for (size_t i = 0; i < c->count; i++)
+                report_printf(&body, "%s\"%s.dat\" index %zu using 1:%d with %s lc %zu title \"seed %lld\"",
+                          i ? ", " : "", name, i, col + 2, col == 2 ? "steps lw 2" : "linespoints pt 7 ps 0.5", i + 1,
+                          runs[c->first + i].seed);
+            if (col == 1 && isfinite(te) && isfinite(tx))
+                report_printf(&body, ", \\\n     tau_enter with lines lc rgb \"#000000\" dt 2 lw 1 title \"+-tau_enter = %g\", "
+                                 "-tau_enter with lines lc rgb \"#000000\" dt 2 lw 1 notitle, \\\n"
+                                 "     tau_exit with lines lc rgb \"#606060\" dt 3 lw 1 title \"+-tau_exit = %g\", "
+                                 "-tau_exit with lines lc rgb \"#606060\" dt 3 lw 1 notitle",
+                          te, tx);
+            report_printf(&body, "\n");
+        }
+        snprintf(title, sizeof title, "%s: d_t, z_t (with the gate's thresholds +-tau_enter, +-tau_exit), gate state "
+                                      "and rho over epochs (lr=%g); shaded: warm-up, where z is not defined",
+                 g->method, c->lr);
+        figure(fx, md, name, title, &dat, body.s ? body.s : "", 4);
+        free(dat.s);
+        free(body.s);
+        fx->oom |= body.oom;
+    }
+}
