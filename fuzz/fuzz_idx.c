@@ -1,5 +1,5 @@
 /* libFuzzer target: IDX parsing. The first byte picks where the input splits into an images file
- * and a labels file for idx_load_pair; the whole input is also parsed as each kind alone. */
+ * and a labels file for data_idx_load_pair; the whole input is also parsed as each kind alone. */
 #include <stdlib.h>
 
 #include "data/data_internal.h"
@@ -10,13 +10,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     size_t n, r, c;
     const uint8_t *payload;
-    idx_parse("fuzz", data, size, 1, &n, &r, &c, &payload);
-    idx_parse("fuzz", data, size, 3, &n, &r, &c, &payload);
+    data_idx_parse("fuzz", data, size, 1, &n, &r, &c, &payload);
+    data_idx_parse("fuzz", data, size, 3, &n, &r, &c, &payload);
     if (size < 2)
         return 0;
     size_t cut = 1 + (size - 1) * data[0] / 256;
     img_set_t s = {0};
-    idx_load_pair("img", data + 1, cut - 1, "lab", data + cut, size - cut, 0, &s);
-    img_set_free(&s);
+    data_idx_load_pair("img", data + 1, cut - 1, "lab", data + cut, size - cut, 0, &s);
+    data_img_set_free(&s);
     return 0;
 }

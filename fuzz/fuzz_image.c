@@ -9,9 +9,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint8_t *pix;
     size_t h, w;
-    if (image_decode("fuzz", data, size, &pix, &h, &w) == CGALR_OK) {
+    if (data_image_decode("fuzz", data, size, &pix, &h, &w) == CGALR_OK) {
         uint8_t out[3 * 7 * 5];
-        image_resize(pix, h, w, out, 7, 5);
+        data_image_resize(pix, h, w, out, 7, 5);
         free(pix);
     }
     return 0;

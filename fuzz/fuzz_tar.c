@@ -11,13 +11,13 @@ static cgalr_status_t entry(void *ctx, const char *path, const uint8_t *d, size_
     (void)ctx;
     uint8_t *pix;
     size_t h, w;
-    if (image_decode(path, d, len, &pix, &h, &w) == CGALR_OK)
+    if (data_image_decode(path, d, len, &pix, &h, &w) == CGALR_OK)
         free(pix);
     return CGALR_OK;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    tar_walk("fuzz", data, size, entry, NULL);
+    data_tar_walk("fuzz", data, size, entry, NULL);
     return 0;
 }

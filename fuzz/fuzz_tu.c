@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         off = stop + 1;
     }
     tu_raw_t r;
-    if (tu_parse(&t[0], &t[1], &t[2], &t[3], &t[4], &r) == CGALR_OK)
-        tu_raw_free(&r);
+    if (data_tu_parse(&t[0], &t[1], &t[2], &t[3], &t[4], &r) == CGALR_OK)
+        data_tu_raw_free(&r);
     return 0;
 }

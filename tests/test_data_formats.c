@@ -888,14 +888,14 @@ static void test_jpeg_colorspaces(void **state)
     unsigned char *jpg = flat_jpeg(JCS_GRAYSCALE, 1, &g, &len);
     uint8_t *pix;
     size_t h, w;
-    assert_int_equal(image_decode("gray.jpg", jpg, len, &pix, &h, &w), CGALR_OK);
+    assert_int_equal(data_image_decode("gray.jpg", jpg, len, &pix, &h, &w), CGALR_OK);
     assert_int_equal(h * 100 + w, 816);
     for (int c = 0; c < 3; c++)
         assert_true(abs(pix[c * 128 + 5] - 77) <= 2);
     free(pix);
     free(jpg);
     jpg = flat_jpeg(JCS_CMYK, 4, cmyk, &len);
-    assert_int_equal(image_decode("cmyk.jpg", jpg, len, &pix, &h, &w), CGALR_OK);
+    assert_int_equal(data_image_decode("cmyk.jpg", jpg, len, &pix, &h, &w), CGALR_OK);
     assert_true(abs(pix[0 * 128 + 9] - 200) <= 3);
     assert_true(abs(pix[1 * 128 + 9] - 100) <= 3);
     assert_true(abs(pix[2 * 128 + 9] - 50) <= 3);
@@ -904,9 +904,9 @@ static void test_jpeg_colorspaces(void **state)
     unsigned char *junk = malloc(len + 3);
     memcpy(junk, jpg, len - 2);
     memcpy(junk + len - 2, "\x01\x02\x03\xff\xd9", 5);
-    assert_int_equal(image_decode("junk.jpg", junk, len + 3, &pix, &h, &w), CGALR_OK);
+    assert_int_equal(data_image_decode("junk.jpg", junk, len + 3, &pix, &h, &w), CGALR_OK);
     free(pix);
-    assert_int_equal(image_decode("cut.jpg", jpg, len * 2 / 3, &pix, &h, &w), CGALR_EFORMAT);
+    assert_int_equal(data_image_decode("cut.jpg", jpg, len * 2 / 3, &pix, &h, &w), CGALR_EFORMAT);
     assert_non_null(strstr(cgalr_last_error(), "cut.jpg"));
     assert_null(pix);
     free(junk);

@@ -146,7 +146,7 @@ static int resize(char **argv)
     size_t h = (size_t)atol(argv[2]), w = (size_t)atol(argv[3]), oh = (size_t)atol(argv[4]), ow = (size_t)atol(argv[5]);
     unsigned char *in = malloc(3 * h * w), *out = malloc(3 * oh * ow);
     int rc = !in || !out || fread(in, 1, 3 * h * w, stdin) != 3 * h * w ||
-             image_resize(in, h, w, out, oh, ow) != CGALR_OK;
+             data_image_resize(in, h, w, out, oh, ow) != CGALR_OK;
     if (!rc)
         fwrite(out, 1, 3 * oh * ow, stdout);
     free(in);

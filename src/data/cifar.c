@@ -4,7 +4,7 @@
 
 #include "data/data_internal.h"
 
-cgalr_status_t cifar_parse(const char *name, const uint8_t *buf, size_t len, int label_bytes,
+cgalr_status_t data_cifar_parse(const char *name, const uint8_t *buf, size_t len, int label_bytes,
                            int coarse, uint8_t split, img_set_t *s)
 {
     const size_t plane = 32 * 32, px = 3 * plane;
@@ -28,11 +28,11 @@ cgalr_status_t cifar_parse(const char *name, const uint8_t *buf, size_t len, int
             return cgalr_fail(CGALR_EFORMAT, "cifar batch '%s': record %zu has %slabel %u, expected 0..%u", name,
                               i, label_bytes == 1 ? "" : coarse ? "coarse " : "fine ", lab, limit - 1);
     }
-    cgalr_status_t st = img_set_shape(s, 3, 32, 32, name);
+    cgalr_status_t st = data_img_set_shape(s, 3, 32, 32, name);
     if (st)
         return st;
     uint8_t *dst;
-    st = img_set_grow(s, n, &dst);
+    st = data_img_set_grow(s, n, &dst);
     if (st)
         return st;
     for (size_t i = 0; i < n; i++) {

@@ -25,11 +25,11 @@ static inline const uint8_t *img_sample(const img_set_t *s, size_t i)
     return s->pix + (s->row ? s->row[i] : i) * s->c * s->h * s->w;
 }
 
-void img_set_free(img_set_t *s);
+void data_img_set_free(img_set_t *s);
 /* Sets the shape on first use, rejects a different one later (`what` names the source). */
-cgalr_status_t img_set_shape(img_set_t *s, size_t c, size_t h, size_t w, const char *what);
+cgalr_status_t data_img_set_shape(img_set_t *s, size_t c, size_t h, size_t w, const char *what);
 /* Room for `more` samples; returns a pointer to the first new sample's pixels. */
-cgalr_status_t img_set_grow(img_set_t *s, size_t more, uint8_t **pix);
+cgalr_status_t data_img_set_grow(img_set_t *s, size_t more, uint8_t **pix);
 
 /* Parsed TU dataset, before features: everything 0-based, node ids global. */
 typedef struct tu_raw {
@@ -48,7 +48,7 @@ typedef struct tu_raw {
     size_t attr_dim;
 } tu_raw_t;
 
-void tu_raw_free(tu_raw_t *t);
+void data_tu_raw_free(tu_raw_t *t);
 
 /* A text file in memory for the TU parser (buf need not be NUL-terminated). */
 typedef struct tu_text {
@@ -58,37 +58,37 @@ typedef struct tu_text {
 } tu_text_t;
 
 /* indicator, A and graph_labels are required; node_labels and node_attr may have buf NULL. */
-cgalr_status_t tu_parse(const tu_text_t *indicator, const tu_text_t *a, const tu_text_t *glabels,
+cgalr_status_t data_tu_parse(const tu_text_t *indicator, const tu_text_t *a, const tu_text_t *glabels,
                         const tu_text_t *nlabels, const tu_text_t *nattr, tu_raw_t *out);
 
 /* IDX: checks magic (0x0000 08 ndim), dims against the buffer length; returns the count, the
  * per-item shape (rows, cols = 1 for ndim 1) and the payload. */
-cgalr_status_t idx_parse(const char *name, const uint8_t *buf, size_t len, int ndim, size_t *count,
+cgalr_status_t data_idx_parse(const char *name, const uint8_t *buf, size_t len, int ndim, size_t *count,
                          size_t *rows, size_t *cols, const uint8_t **payload);
 /* Appends the images+labels pair of IDX buffers to s (c = 1), with origin `split`. */
-cgalr_status_t idx_load_pair(const char *img_name, const uint8_t *img, size_t img_len,
+cgalr_status_t data_idx_load_pair(const char *img_name, const uint8_t *img, size_t img_len,
                              const char *lab_name, const uint8_t *lab, size_t lab_len,
                              uint8_t split, img_set_t *s);
 
 /* CIFAR binary: label_bytes 1 (CIFAR-10: label < 10) or 2 (CIFAR-100: coarse < 20, fine < 100;
  * `coarse` picks which). Appends 3 x 32 x 32 records with origin `split`. */
-cgalr_status_t cifar_parse(const char *name, const uint8_t *buf, size_t len, int label_bytes,
+cgalr_status_t data_cifar_parse(const char *name, const uint8_t *buf, size_t len, int label_bytes,
                            int coarse, uint8_t split, img_set_t *s);
 
 /* JPEG or PNG (by signature) from memory to 8-bit RGB, CHW, *pix malloc'ed. */
-cgalr_status_t image_decode(const char *name, const uint8_t *buf, size_t len, uint8_t **pix,
+cgalr_status_t data_image_decode(const char *name, const uint8_t *buf, size_t len, uint8_t **pix,
                             size_t *h, size_t *w);
 /* Bilinear resize of a 3-channel CHW image (half-pixel centres; the filter widens when
  * shrinking, as PIL and torch's antialiased interpolate do). */
-cgalr_status_t image_resize(const uint8_t *src, size_t h, size_t w, uint8_t *dst, size_t oh, size_t ow);
+cgalr_status_t data_image_resize(const uint8_t *src, size_t h, size_t w, uint8_t *dst, size_t oh, size_t ow);
 
 /* Whole file into memory, gunzipped when it starts with the gzip magic. At most `cap` bytes
  * after decompression (larger is CGALR_EFORMAT). */
-cgalr_status_t read_file(const char *path, size_t cap, uint8_t **buf, size_t *len);
-int path_is_dir(const char *path);
-int path_is_file(const char *path);
+cgalr_status_t data_read_file(const char *path, size_t cap, uint8_t **buf, size_t *len);
+int data_path_is_dir(const char *path);
+int data_path_is_file(const char *path);
 /* asprintf-like into a malloc'ed string (NULL on allocation failure). */
-char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *data_str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Image folder / mini-imagenet / CIFAR-10 JPEG archive loaders (folder.c). */
 typedef struct folder_result {
@@ -99,7 +99,7 @@ typedef struct folder_result {
     size_t decoded;   /* images decoded from their files by this load (0: all from the cache) */
 } folder_result_t;
 
-void folder_result_free(folder_result_t *r);
+void data_folder_result_free(folder_result_t *r);
 /* Which of n_all samples (labels, origin) an open with `cfg` uses: keep[i] = 1 for the members
  * of its splits after cfg->limit, *kept of them (dataset.c, the one owner of the splits). */
 cgalr_status_t data_select(const cgalr_data_config_t *cfg, size_t n_all, const int32_t *labels, size_t classes,
@@ -109,17 +109,17 @@ cgalr_status_t data_select(const cgalr_data_config_t *cfg, size_t n_all, const i
  * resize. With sel->limit (sel may be NULL) only the samples data_select keeps are decoded, and a
  * partial decode is never written to the cache (a complete cache is still read). */
 /* root/{train,val,test}/<class>/ images; resize 0 keeps sizes (must agree). */
-cgalr_status_t folder_load(const char *root, size_t resize, const char *cache_dir, const cgalr_data_config_t *sel,
+cgalr_status_t data_folder_load(const char *root, size_t resize, const char *cache_dir, const cgalr_data_config_t *sel,
                            folder_result_t *out);
 /* root/images + train.csv, val.csv, test.csv */
-cgalr_status_t miniimagenet_load(const char *root, size_t resize, const char *cache_dir,
+cgalr_status_t data_miniimagenet_load(const char *root, size_t resize, const char *cache_dir,
                                  const cgalr_data_config_t *sel, folder_result_t *out);
 /* The CIFAR-10 JPEG archive (tar.gz holding train/<class>/x.jpg, test/<class>/x.jpg). */
-cgalr_status_t tarjpg_load(const char *tar_gz, const char *cache_dir, const cgalr_data_config_t *sel,
+cgalr_status_t data_tarjpg_load(const char *tar_gz, const char *cache_dir, const cgalr_data_config_t *sel,
                            folder_result_t *out);
 /* Tar parsing from memory (fuzzed): calls fn for each regular file. */
 typedef cgalr_status_t (*tar_entry_fn)(void *ctx, const char *path, const uint8_t *data, size_t len);
-cgalr_status_t tar_walk(const char *name, const uint8_t *buf, size_t len, tar_entry_fn fn, void *ctx);
+cgalr_status_t data_tar_walk(const char *name, const uint8_t *buf, size_t len, tar_entry_fn fn, void *ctx);
 
 struct cgalr_dataset {
     cgalr_data_info_t info;

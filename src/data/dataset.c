@@ -50,8 +50,8 @@ void cgalr_dataset_free(cgalr_dataset_t *ds)
             free(ds->class_names[k]);
     free(ds->class_names);
     free(ds->labels);
-    img_set_free(&ds->img);
-    tu_raw_free(&ds->tu);
+    data_img_set_free(&ds->img);
+    data_tu_raw_free(&ds->tu);
     free(ds->feat);
     for (int s = 0; s < CGALR_N_SPLITS; s++) {
         free(ds->split_idx[s]);
@@ -84,7 +84,7 @@ const size_t *cgalr_dataset_split_ids(const cgalr_dataset_t *ds, cgalr_split_t s
 
 static cgalr_status_t append_source(cgalr_dataset_t *ds, const char *line)
 {
-    char *s = ds->source ? str_printf("%s\n%s", ds->source, line) : str_printf("%s", line);
+    char *s = ds->source ? data_str_printf("%s\n%s", ds->source, line) : data_str_printf("%s", line);
     if (!s)
         return cgalr_fail(CGALR_ENOMEM, "out of memory");
     free(ds->source);
@@ -99,7 +99,7 @@ static cgalr_status_t set_class_names(cgalr_dataset_t *ds, size_t classes, const
         return cgalr_fail(CGALR_ENOMEM, "out of memory");
     ds->info.classes = classes;
     for (size_t k = 0; k < classes; k++) {
-        ds->class_names[k] = names ? str_printf("%s", names[k]) : str_printf("%zu", k);
+        ds->class_names[k] = names ? data_str_printf("%s", names[k]) : data_str_printf("%zu", k);
         if (!ds->class_names[k])
             return cgalr_fail(CGALR_ENOMEM, "out of memory");
     }
@@ -111,7 +111,7 @@ static cgalr_status_t set_class_names(cgalr_dataset_t *ds, size_t classes, const
  * directories deliberately left read-only. */
 static int can_write_dir(const char *path)
 {
-    char *p = str_printf("%s", path);
+    char *p = data_str_printf("%s", path);
     if (!p)
         return 0;
     struct stat st;
@@ -139,13 +139,13 @@ static char *cache_root(const cgalr_data_config_t *cfg)
     char *c = NULL;
     const char *e = getenv("CGALR_CACHE_DIR"), *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
     if (cfg->cache_dir)
-        c = cfg->cache_dir[0] ? str_printf("%s", cfg->cache_dir) : NULL;
+        c = cfg->cache_dir[0] ? data_str_printf("%s", cfg->cache_dir) : NULL;
     else if (e && e[0])
-        c = str_printf("%s", e);
+        c = data_str_printf("%s", e);
     else if (x && x[0] == '/')
-        c = str_printf("%s/cgalr", x);
+        c = data_str_printf("%s/cgalr", x);
     else if (h && h[0])
-        c = str_printf("%s/.cache/cgalr", h);
+        c = data_str_printf("%s/.cache/cgalr", h);
     if (c && can_write_dir(c))
         return c;
     free(c);
@@ -156,7 +156,7 @@ static char *cache_root(const cgalr_data_config_t *cfg)
 static const char *first_dir(char **cand, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (cand[i] && path_is_dir(cand[i]))
+        if (cand[i] && data_path_is_dir(cand[i]))
             return cand[i];
     return NULL;
 }
@@ -184,16 +184,16 @@ static cgalr_status_t not_found(const char *what, char **cand, size_t n)
 
 static cgalr_status_t load_idx_file(const char *dir, const char *base, uint8_t **buf, size_t *len, char **path)
 {
-    *path = str_printf("%s/%s.gz", dir, base);
+    *path = data_str_printf("%s/%s.gz", dir, base);
     if (!*path)
         return cgalr_fail(CGALR_ENOMEM, "out of memory");
-    if (!path_is_file(*path)) {
+    if (!data_path_is_file(*path)) {
         free(*path);
-        *path = str_printf("%s/%s", dir, base);
+        *path = data_str_printf("%s/%s", dir, base);
         if (!*path)
             return cgalr_fail(CGALR_ENOMEM, "out of memory");
     }
-    return read_file(*path, FILE_CAP, buf, len);
+    return data_read_file(*path, FILE_CAP, buf, len);
 }
 
 static cgalr_status_t open_idx(cgalr_dataset_t *ds, const char *dir)
@@ -210,7 +210,7 @@ static cgalr_status_t open_idx(cgalr_dataset_t *ds, const char *dir)
         if (!st)
             st = load_idx_file(dir, lb, &lab, &ll, &lp);
         if (!st)
-            st = idx_load_pair(ip, img, il, lp, lab, ll, k == 0 ? CGALR_SPLIT_TRAIN : CGALR_SPLIT_TEST, &ds->img);
+            st = data_idx_load_pair(ip, img, il, lp, lab, ll, k == 0 ? CGALR_SPLIT_TRAIN : CGALR_SPLIT_TEST, &ds->img);
         if (!st)
             st = append_source(ds, ip);
         if (!st)
@@ -229,10 +229,10 @@ static cgalr_status_t resolve_idx(cgalr_dataset_t *ds, const char *root, int fas
 {
     char *cand[4] = {0};
     size_t n = 0;
-    cand[n++] = str_printf("%s/%s", root, fashion ? "fashion-mnist" : "mnist");
-    cand[n++] = str_printf("%s/%s", root, fashion ? "FashionMNIST/raw" : "MNIST/raw");
+    cand[n++] = data_str_printf("%s/%s", root, fashion ? "fashion-mnist" : "mnist");
+    cand[n++] = data_str_printf("%s/%s", root, fashion ? "FashionMNIST/raw" : "MNIST/raw");
     if (fashion)
-        cand[n++] = str_printf("/usr/share/datasets/fashion-mnist");
+        cand[n++] = data_str_printf("/usr/share/datasets/fashion-mnist");
     for (size_t i = 0; i < n; i++)
         if (!cand[i]) {
             free_strs(cand, n);
@@ -243,7 +243,7 @@ static cgalr_status_t resolve_idx(cgalr_dataset_t *ds, const char *root, int fas
     free_strs(cand, n);
     if (st)
         return st;
-    ds->display = str_printf("%s", fashion ? "Fashion-MNIST" : "MNIST");
+    ds->display = data_str_printf("%s", fashion ? "Fashion-MNIST" : "MNIST");
     return set_class_names(ds, 10, fashion ? FASHION_NAMES : NULL);
 }
 
@@ -252,14 +252,14 @@ static cgalr_status_t resolve_idx(cgalr_dataset_t *ds, const char *root, int fas
 static cgalr_status_t load_cifar_file(cgalr_dataset_t *ds, const char *dir, const char *base, int label_bytes,
                                       int coarse, uint8_t split)
 {
-    char *p = str_printf("%s/%s", dir, base);
+    char *p = data_str_printf("%s/%s", dir, base);
     if (!p)
         return cgalr_fail(CGALR_ENOMEM, "out of memory");
     uint8_t *buf;
     size_t len;
-    cgalr_status_t st = read_file(p, FILE_CAP, &buf, &len);
+    cgalr_status_t st = data_read_file(p, FILE_CAP, &buf, &len);
     if (!st) {
-        st = cifar_parse(p, buf, len, label_bytes, coarse, split, &ds->img);
+        st = data_cifar_parse(p, buf, len, label_bytes, coarse, split, &ds->img);
         free(buf);
     }
     if (!st)
@@ -275,7 +275,7 @@ static cgalr_status_t names_from_file(cgalr_dataset_t *ds, const char *path, siz
     size_t len;
     char *names[100];
     size_t n = 0;
-    if (classes > 100 || read_file(path, 1 << 20, &buf, &len) != CGALR_OK) {
+    if (classes > 100 || data_read_file(path, 1 << 20, &buf, &len) != CGALR_OK) {
         cgalr_clear_error();
         return set_class_names(ds, classes, NULL);
     }
@@ -292,7 +292,7 @@ static cgalr_status_t names_from_file(cgalr_dataset_t *ds, const char *path, siz
                 n++;
                 break;
             }
-            names[n] = str_printf("%.*s", (int)(e - i), (const char *)buf + i);
+            names[n] = data_str_printf("%.*s", (int)(e - i), (const char *)buf + i);
             if (!names[n]) {
                 free_strs(names, n);
                 free(buf);
@@ -321,7 +321,7 @@ static cgalr_status_t open_cifar10_bin(cgalr_dataset_t *ds, const char *dir)
     cgalr_status_t st = load_cifar_file(ds, dir, "test_batch.bin", 1, 0, CGALR_SPLIT_TEST);
     if (st)
         return st;
-    ds->display = str_printf("CIFAR-10");
+    ds->display = data_str_printf("CIFAR-10");
     return set_class_names(ds, 10, CIFAR10_NAMES);
 }
 
@@ -332,7 +332,7 @@ static cgalr_status_t set_from_folder(cgalr_dataset_t *ds, folder_result_t *r, c
     ds->cache_file = r->cache_file;
     r->cache_file = NULL;
     ds->info.decoded = r->decoded;
-    ds->display = str_printf("%s", display);
+    ds->display = data_str_printf("%s", display);
     cgalr_status_t st = set_class_names(ds, r->classes, (const char *const *)r->class_names);
     return st;
 }
@@ -341,11 +341,11 @@ static cgalr_status_t resolve_cifar10(cgalr_dataset_t *ds, const cgalr_data_conf
 {
     char *cand[6] = {0};
     size_t n = 0;
-    cand[n++] = str_printf("%s/cifar-10-batches-bin", root);
-    cand[n++] = str_printf("%s/cifar10-jpg", root);
-    cand[n++] = str_printf("%s/cifar10-jpg/cifar10-jpg.tar.gz", root);
-    cand[n++] = str_printf("%s/cifar10-jpg", SHARED_DATA);
-    cand[n++] = str_printf("%s/cifar10-jpg/cifar10-jpg.tar.gz", SHARED_DATA);
+    cand[n++] = data_str_printf("%s/cifar-10-batches-bin", root);
+    cand[n++] = data_str_printf("%s/cifar10-jpg", root);
+    cand[n++] = data_str_printf("%s/cifar10-jpg/cifar10-jpg.tar.gz", root);
+    cand[n++] = data_str_printf("%s/cifar10-jpg", SHARED_DATA);
+    cand[n++] = data_str_printf("%s/cifar10-jpg/cifar10-jpg.tar.gz", SHARED_DATA);
     for (size_t i = 0; i < n; i++)
         if (!cand[i]) {
             free_strs(cand, n);
@@ -356,7 +356,7 @@ static cgalr_status_t resolve_cifar10(cgalr_dataset_t *ds, const cgalr_data_conf
     memset(&r, 0, sizeof r);
     char *train0 = NULL, *cache = cache_root(cfg);
     int done = 0;
-    if (path_is_dir(cand[0])) {
+    if (data_path_is_dir(cand[0])) {
         st = open_cifar10_bin(ds, cand[0]);
         done = 1;
     }
@@ -364,18 +364,18 @@ static cgalr_status_t resolve_cifar10(cgalr_dataset_t *ds, const cgalr_data_conf
     for (size_t i = 1; !done && i < n; i++) {
         if (i == 1 || i == 3) {
             free(train0);
-            train0 = str_printf("%s/train", cand[i]);
+            train0 = data_str_printf("%s/train", cand[i]);
             if (!train0) {
                 st = cgalr_fail(CGALR_ENOMEM, "out of memory");
                 break;
             }
-            if (!path_is_dir(train0))
+            if (!data_path_is_dir(train0))
                 continue;
-            st = folder_load(cand[i], 0, cache, cfg, &r);
+            st = data_folder_load(cand[i], 0, cache, cfg, &r);
         } else {
-            if (!path_is_file(cand[i]))
+            if (!data_path_is_file(cand[i]))
                 continue;
-            st = tarjpg_load(cand[i], cache, cfg, &r);
+            st = data_tarjpg_load(cand[i], cache, cfg, &r);
         }
         done = 1;
         if (!st)
@@ -389,18 +389,18 @@ static cgalr_status_t resolve_cifar10(cgalr_dataset_t *ds, const cgalr_data_conf
         st = cgalr_fail(CGALR_EFORMAT, "cifar10 JPEG copy: %zu class folders, expected 10", ds->info.classes);
     free(train0);
     free(cache);
-    folder_result_free(&r);
+    data_folder_result_free(&r);
     free_strs(cand, n);
     return st;
 }
 
 static cgalr_status_t resolve_cifar100(cgalr_dataset_t *ds, const cgalr_data_config_t *cfg, const char *root)
 {
-    char *dir = str_printf("%s/cifar-100-binary", root);
+    char *dir = data_str_printf("%s/cifar-100-binary", root);
     if (!dir)
         return cgalr_fail(CGALR_ENOMEM, "out of memory");
     cgalr_status_t st;
-    if (!path_is_dir(dir)) {
+    if (!data_path_is_dir(dir)) {
         st = not_found("cifar100", &dir, 1);
         free(dir);
         return st;
@@ -409,13 +409,13 @@ static cgalr_status_t resolve_cifar100(cgalr_dataset_t *ds, const cgalr_data_con
     if (!st)
         st = load_cifar_file(ds, dir, "test.bin", 2, cfg->cifar100_coarse, CGALR_SPLIT_TEST);
     if (!st) {
-        char *names = str_printf("%s/%s", dir, cfg->cifar100_coarse ? "coarse_label_names.txt" : "fine_label_names.txt");
+        char *names = data_str_printf("%s/%s", dir, cfg->cifar100_coarse ? "coarse_label_names.txt" : "fine_label_names.txt");
         st = names ? names_from_file(ds, names, cfg->cifar100_coarse ? 20 : 100)
                    : cgalr_fail(CGALR_ENOMEM, "out of memory");
         free(names);
     }
     if (!st)
-        ds->display = str_printf("%s", cfg->cifar100_coarse ? "CIFAR-100 (coarse labels)" : "CIFAR-100");
+        ds->display = data_str_printf("%s", cfg->cifar100_coarse ? "CIFAR-100 (coarse labels)" : "CIFAR-100");
     free(dir);
     return st;
 }
@@ -426,22 +426,22 @@ static cgalr_status_t resolve_folder(cgalr_dataset_t *ds, const cgalr_data_confi
     folder_result_t r;
     memset(&r, 0, sizeof r);
     cgalr_status_t st;
-    char *dir = mini ? str_printf("%s/mini-imagenet", root) : str_printf("%s", path);
+    char *dir = mini ? data_str_printf("%s/mini-imagenet", root) : data_str_printf("%s", path);
     char *cache = cache_root(cfg);
     if (!dir) {
         free(cache);
         return cgalr_fail(CGALR_ENOMEM, "out of memory");
     }
-    if (!path_is_dir(dir)) {
+    if (!data_path_is_dir(dir)) {
         st = not_found(mini ? "mini-imagenet" : "image folder", &dir, 1);
         free(dir);
         free(cache);
         return st;
     }
     if (mini)
-        st = miniimagenet_load(dir, cfg->resize ? (size_t)cfg->resize : 84, cache, cfg, &r);
+        st = data_miniimagenet_load(dir, cfg->resize ? (size_t)cfg->resize : 84, cache, cfg, &r);
     else
-        st = folder_load(dir, (size_t)cfg->resize, cache, cfg, &r);
+        st = data_folder_load(dir, (size_t)cfg->resize, cache, cfg, &r);
     if (!st)
         st = append_source(ds, dir);
     if (!st) {
@@ -449,7 +449,7 @@ static cgalr_status_t resolve_folder(cgalr_dataset_t *ds, const cgalr_data_confi
         base = base && base[1] ? base + 1 : dir;
         st = set_from_folder(ds, &r, mini ? "Mini-ImageNet" : base);
     }
-    folder_result_free(&r);
+    data_folder_result_free(&r);
     free(dir);
     free(cache);
     return st;
@@ -466,7 +466,7 @@ static cgalr_status_t open_tu(cgalr_dataset_t *ds, const char *dir, const char *
     tu_text_t txt[5];
     cgalr_status_t st = CGALR_OK;
     for (int k = 0; k < 5 && !st; k++) {
-        path[k] = str_printf("%s/%s_%s.txt", dir, tname, suffix[k]);
+        path[k] = data_str_printf("%s/%s_%s.txt", dir, tname, suffix[k]);
         if (!path[k]) {
             st = cgalr_fail(CGALR_ENOMEM, "out of memory");
             break;
@@ -474,9 +474,9 @@ static cgalr_status_t open_tu(cgalr_dataset_t *ds, const char *dir, const char *
         txt[k].name = path[k];
         txt[k].buf = NULL;
         txt[k].len = 0;
-        if (k >= 3 && !path_is_file(path[k]))
+        if (k >= 3 && !data_path_is_file(path[k]))
             continue;
-        st = read_file(path[k], FILE_CAP, &buf[k], &len[k]);
+        st = data_read_file(path[k], FILE_CAP, &buf[k], &len[k]);
         if (!st) {
             txt[k].buf = (const char *)buf[k];
             txt[k].len = len[k];
@@ -484,20 +484,20 @@ static cgalr_status_t open_tu(cgalr_dataset_t *ds, const char *dir, const char *
         }
     }
     if (!st)
-        st = tu_parse(&txt[0], &txt[1], &txt[2], &txt[3], &txt[4], &ds->tu);
+        st = data_tu_parse(&txt[0], &txt[1], &txt[2], &txt[3], &txt[4], &ds->tu);
     for (int k = 0; k < 5; k++) {
         free(buf[k]);
         free(path[k]);
     }
     if (st)
         return st;
-    ds->display = str_printf("%s", tname);
+    ds->display = data_str_printf("%s", tname);
     ds->class_names = calloc(ds->tu.classes, sizeof *ds->class_names);
     if (!ds->class_names)
         return cgalr_fail(CGALR_ENOMEM, "out of memory");
     ds->info.classes = ds->tu.classes;
     for (size_t k = 0; k < ds->tu.classes; k++)
-        if (!(ds->class_names[k] = str_printf("%ld", ds->tu.class_values[k])))
+        if (!(ds->class_names[k] = data_str_printf("%ld", ds->tu.class_values[k])))
             return cgalr_fail(CGALR_ENOMEM, "out of memory");
     return CGALR_OK;
 }
@@ -507,9 +507,9 @@ static cgalr_status_t resolve_tu(cgalr_dataset_t *ds, const char *root, const ch
     if (!tname[0] || strchr(tname, '/'))
         return cgalr_fail(CGALR_EINVAL, "tu:'%s': expected a TU dataset name such as MUTAG", tname);
     char *cand[3];
-    cand[0] = str_printf("%s/TU/%s", root, tname);
-    cand[1] = str_printf("%s/%s", root, tname);
-    cand[2] = str_printf("%s/TU/%s", SHARED_DATA, tname);
+    cand[0] = data_str_printf("%s/TU/%s", root, tname);
+    cand[1] = data_str_printf("%s/%s", root, tname);
+    cand[2] = data_str_printf("%s/TU/%s", SHARED_DATA, tname);
     if (!cand[0] || !cand[1] || !cand[2]) {
         free_strs(cand, 3);
         return cgalr_fail(CGALR_ENOMEM, "out of memory");
@@ -517,8 +517,8 @@ static cgalr_status_t resolve_tu(cgalr_dataset_t *ds, const char *root, const ch
     /* The directory must hold the indicator file: D/NAME may be something else entirely. */
     const char *dir = NULL;
     for (int i = 0; i < 3 && !dir; i++) {
-        char *f = str_printf("%s/%s_graph_indicator.txt", cand[i], tname);
-        if (f && path_is_file(f))
+        char *f = data_str_printf("%s/%s_graph_indicator.txt", cand[i], tname);
+        if (f && data_path_is_file(f))
             dir = cand[i];
         free(f);
     }
@@ -975,11 +975,11 @@ cgalr_status_t cgalr_dataset_open(const cgalr_data_config_t *cfg, cgalr_dataset_
     int known = 1;
     if (tu) {
         ds->info.kind = CGALR_DATA_GRAPH;
-        ds->name = str_printf("tu:%s", tu);
+        ds->name = data_str_printf("tu:%s", tu);
         st = ds->name ? resolve_tu(ds, root, tu) : cgalr_fail(CGALR_ENOMEM, "out of memory");
     } else {
         ds->info.kind = CGALR_DATA_IMAGE;
-        ds->name = str_printf("%s", n);
+        ds->name = data_str_printf("%s", n);
         if (!ds->name)
             st = cgalr_fail(CGALR_ENOMEM, "out of memory");
         else if (name_is(n, "mnist") || name_is(n, "fashion-mnist"))

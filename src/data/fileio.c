@@ -10,19 +10,19 @@
 
 #include "data/data_internal.h"
 
-int path_is_dir(const char *path)
+int data_path_is_dir(const char *path)
 {
     struct stat st;
     return path && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-int path_is_file(const char *path)
+int data_path_is_file(const char *path)
 {
     struct stat st;
     return path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-char *str_printf(const char *fmt, ...)
+char *data_str_printf(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -39,11 +39,11 @@ char *str_printf(const char *fmt, ...)
     return s;
 }
 
-cgalr_status_t read_file(const char *path, size_t cap, uint8_t **buf, size_t *len)
+cgalr_status_t data_read_file(const char *path, size_t cap, uint8_t **buf, size_t *len)
 {
     *buf = NULL;
     *len = 0;
-    if (!path_is_file(path))
+    if (!data_path_is_file(path))
         return cgalr_fail(CGALR_EIO, "'%s': not found or not a regular file", path);
     /* gzread passes non-gzip files through unchanged, so one path serves .gz and raw files;
      * the buffer grows with what is actually read, never with a size claimed by the file. */
@@ -107,7 +107,7 @@ cgalr_status_t read_file(const char *path, size_t cap, uint8_t **buf, size_t *le
     return CGALR_OK;
 }
 
-void img_set_free(img_set_t *s)
+void data_img_set_free(img_set_t *s)
 {
     if (!s)
         return;
@@ -118,7 +118,7 @@ void img_set_free(img_set_t *s)
     memset(s, 0, sizeof *s);
 }
 
-cgalr_status_t img_set_shape(img_set_t *s, size_t c, size_t h, size_t w, const char *what)
+cgalr_status_t data_img_set_shape(img_set_t *s, size_t c, size_t h, size_t w, const char *what)
 {
     if (c == 0 || h == 0 || w == 0)
         return cgalr_fail(CGALR_EFORMAT, "%s: empty image shape %zu x %zu x %zu", what, c, h, w);
@@ -134,7 +134,7 @@ cgalr_status_t img_set_shape(img_set_t *s, size_t c, size_t h, size_t w, const c
     return CGALR_OK;
 }
 
-cgalr_status_t img_set_grow(img_set_t *s, size_t more, uint8_t **pix)
+cgalr_status_t data_img_set_grow(img_set_t *s, size_t more, uint8_t **pix)
 {
     size_t per = s->c * s->h * s->w;
     if (s->n + more > s->cap) {

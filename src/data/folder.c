@@ -16,11 +16,11 @@
 #define CACHE_MAGIC "CGALRIC2"
 #define ARCHIVE_CAP ((size_t)1 << 31)
 
-void folder_result_free(folder_result_t *r)
+void data_folder_result_free(folder_result_t *r)
 {
     if (!r)
         return;
-    img_set_free(&r->set);
+    data_img_set_free(&r->set);
     if (r->class_names)
         for (size_t k = 0; k < r->classes; k++)
             free(r->class_names[k]);
@@ -98,18 +98,18 @@ static cgalr_status_t list_dir(const char *path, int dirs, strlist_t *out)
     while (!st && (e = readdir(d))) {
         if (e->d_name[0] == '.')
             continue;
-        char *full = str_printf("%s/%s", path, e->d_name);
+        char *full = data_str_printf("%s/%s", path, e->d_name);
         if (!full) {
             st = cgalr_fail(CGALR_ENOMEM, "out of memory");
             break;
         }
         int keep;
         if (dirs) {
-            keep = path_is_dir(full);
+            keep = data_path_is_dir(full);
         } else {
             const char *dot = strrchr(e->d_name, '.');
             keep = dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png")) &&
-                   path_is_file(full);
+                   data_path_is_file(full);
         }
         free(full);
         if (keep)
@@ -147,7 +147,7 @@ static uint64_t fnv_stat(uint64_t h, const char *path)
 static char *abs_path(const char *path)
 {
     char *r = realpath(path, NULL);
-    return r ? r : str_printf("%s", path);
+    return r ? r : data_str_printf("%s", path);
 }
 
 static void put_u64(uint8_t *b, uint64_t v)
@@ -167,7 +167,7 @@ static uint64_t get_u64(const uint8_t *p)
 /* mkdir -p; an existing directory (another process won the race) is success. */
 static int make_dirs(const char *dir)
 {
-    char *d = str_printf("%s", dir);
+    char *d = data_str_printf("%s", dir);
     if (!d)
         return 0;
     for (char *p = d + 1; *p; p++)
@@ -179,7 +179,7 @@ static int make_dirs(const char *dir)
             }
             *p = '/';
         }
-    int ok = mkdir(d, 0777) == 0 || (errno == EEXIST && path_is_dir(d));
+    int ok = mkdir(d, 0777) == 0 || (errno == EEXIST && data_path_is_dir(d));
     free(d);
     return ok;
 }
@@ -191,7 +191,7 @@ static char *cache_path(const char *cache_dir, const char *abs_src, uint64_t key
         return NULL;
     const char *base = strrchr(abs_src, '/');
     base = base && base[1] ? base + 1 : "images";
-    return str_printf("%s/%s-%016llx.cgalr-cache", cache_dir, base, (unsigned long long)key);
+    return data_str_printf("%s/%s-%016llx.cgalr-cache", cache_dir, base, (unsigned long long)key);
 }
 
 /* Layout (integers little-endian u64): magic, key, n, c<<40|h<<20|w, classes, per class its
@@ -201,9 +201,9 @@ static cgalr_status_t cache_read(const char *path, uint64_t key, folder_result_t
 {
     uint8_t *b;
     size_t len;
-    if (!path_is_file(path))
+    if (!data_path_is_file(path))
         return CGALR_EIO;
-    cgalr_status_t st = read_file(path, ARCHIVE_CAP, &b, &len);
+    cgalr_status_t st = data_read_file(path, ARCHIVE_CAP, &b, &len);
     if (st) {
         cgalr_clear_error();
         return st;
@@ -230,7 +230,7 @@ static cgalr_status_t cache_read(const char *path, uint64_t key, folder_result_t
         off += 8;
         if (sl > 4096 || off + sl > len)
             goto done;
-        out->class_names[k] = str_printf("%.*s", (int)sl, (const char *)b + off);
+        out->class_names[k] = data_str_printf("%.*s", (int)sl, (const char *)b + off);
         if (!out->class_names[k])
             goto done;
         off += (size_t)sl;
@@ -238,7 +238,7 @@ static cgalr_status_t cache_read(const char *path, uint64_t key, folder_result_t
     size_t per = c * h * w;
     if (n > (len - off) / (per + 5) || off + n * (per + 5) != len)
         goto done;
-    if (img_set_shape(&out->set, c, h, w, path) || img_set_grow(&out->set, (size_t)n, NULL))
+    if (data_img_set_shape(&out->set, c, h, w, path) || data_img_set_grow(&out->set, (size_t)n, NULL))
         goto done;
     memcpy(out->set.origin, b + off, (size_t)n);
     off += (size_t)n;
@@ -255,7 +255,7 @@ static cgalr_status_t cache_read(const char *path, uint64_t key, folder_result_t
 done:
     free(b);
     if (st) {
-        folder_result_free(out);
+        data_folder_result_free(out);
         cgalr_clear_error();
     }
     return st;
@@ -286,7 +286,7 @@ static int cache_write(const char *cache_dir, const char *path, uint64_t key, co
 {
     if (!make_dirs(cache_dir))
         return 0;
-    char *tmp = str_printf("%s.tmp-XXXXXX", path);
+    char *tmp = data_str_printf("%s.tmp-XXXXXX", path);
     if (!tmp)
         return 0;
     int fd = mkstemp(tmp);
@@ -336,19 +336,19 @@ static cgalr_status_t add_image(img_set_t *s, const char *name, const uint8_t *b
 {
     uint8_t *pix;
     size_t h, w;
-    cgalr_status_t st = image_decode(name, buf, len, &pix, &h, &w);
+    cgalr_status_t st = data_image_decode(name, buf, len, &pix, &h, &w);
     if (st)
         return st;
     size_t oh = resize ? resize : h, ow = resize ? resize : w;
     uint8_t *dst;
-    st = img_set_shape(s, 3, oh, ow, name);
+    st = data_img_set_shape(s, 3, oh, ow, name);
     if (!st)
-        st = img_set_grow(s, 1, &dst);
+        st = data_img_set_grow(s, 1, &dst);
     if (!st) {
         if (oh == h && ow == w)
             memcpy(dst, pix, 3 * h * w);
         else
-            st = image_resize(pix, h, w, dst, oh, ow);
+            st = data_image_resize(pix, h, w, dst, oh, ow);
     }
     if (!st) {
         s->labels[s->n] = label;
@@ -363,7 +363,7 @@ static cgalr_status_t add_image_file(img_set_t *s, const char *path, int32_t lab
 {
     uint8_t *buf;
     size_t len;
-    cgalr_status_t st = read_file(path, (size_t)1 << 28, &buf, &len);
+    cgalr_status_t st = data_read_file(path, (size_t)1 << 28, &buf, &len);
     if (st)
         return st;
     st = add_image(s, path, buf, len, label, origin, resize);
@@ -435,7 +435,7 @@ static cgalr_status_t decode_samples(const cgalr_data_config_t *sel, size_t n, c
         part.pix = NULL;
         out->decoded = kept;
     }
-    img_set_free(&part);
+    data_img_set_free(&part);
     free(keep);
     return st;
 }
@@ -461,7 +461,7 @@ static cgalr_status_t cached(const char *cache_dir, const char *src, uint64_t ke
     cgalr_status_t st = build(ctx, out);
     if (st) {
         free(cp);
-        folder_result_free(out);
+        data_folder_result_free(out);
         return st;
     }
     if (cp && (out->set.row || !cache_write(cache_dir, cp, key, out))) {
@@ -531,7 +531,7 @@ static cgalr_status_t folder_decode(void *vctx, size_t i, int32_t label, uint8_t
     static const char *const split_dir[CGALR_N_SPLITS] = {"train", "val", "test"};
     folder_ctx_t *ctx = vctx;
     int sp = split_pos(ctx->files, &i);
-    char *p = str_printf("%s/%s/%s", ctx->root, split_dir[sp], ctx->files[sp].s[i]);
+    char *p = data_str_printf("%s/%s/%s", ctx->root, split_dir[sp], ctx->files[sp].s[i]);
     if (!p)
         return cgalr_fail(CGALR_ENOMEM, "out of memory");
     cgalr_status_t st = add_image_file(s, p, label, origin, ctx->resize);
@@ -560,7 +560,7 @@ static cgalr_status_t folder_build(void *vctx, folder_result_t *out)
     return st ? st : copy_classes(&ctx->classes, out);
 }
 
-cgalr_status_t folder_load(const char *root, size_t resize, const char *cache_dir, const cgalr_data_config_t *sel,
+cgalr_status_t data_folder_load(const char *root, size_t resize, const char *cache_dir, const cgalr_data_config_t *sel,
                            folder_result_t *out)
 {
     static const char *const split_dir[CGALR_N_SPLITS] = {"train", "val", "test"};
@@ -570,10 +570,10 @@ cgalr_status_t folder_load(const char *root, size_t resize, const char *cache_di
     ctx.root = root;
     ctx.resize = resize;
     cgalr_status_t st = CGALR_OK;
-    char *train = str_printf("%s/train", root);
+    char *train = data_str_printf("%s/train", root);
     if (!train)
         return cgalr_fail(CGALR_ENOMEM, "out of memory");
-    if (!path_is_dir(train))
+    if (!data_path_is_dir(train))
         st = cgalr_fail(CGALR_EIO, "image folder '%s': no train/ directory (expected ROOT/train/<class>/*.jpg)", root);
     else
         st = list_dir(train, 1, &ctx.classes);
@@ -582,12 +582,12 @@ cgalr_status_t folder_load(const char *root, size_t resize, const char *cache_di
     free(train);
     uint64_t key = fnv(0xcbf29ce484222325ULL, &resize, sizeof resize);
     for (int s = 0; s < CGALR_N_SPLITS && !st; s++) {
-        char *sd = str_printf("%s/%s", root, split_dir[s]);
+        char *sd = data_str_printf("%s/%s", root, split_dir[s]);
         if (!sd) {
             st = cgalr_fail(CGALR_ENOMEM, "out of memory");
             break;
         }
-        if (!path_is_dir(sd)) {
+        if (!data_path_is_dir(sd)) {
             free(sd);
             continue;
         }
@@ -600,13 +600,13 @@ cgalr_status_t folder_load(const char *root, size_t resize, const char *cache_di
                                 cls.s[k]);
                 break;
             }
-            char *cd = str_printf("%s/%s", sd, cls.s[k]);
+            char *cd = data_str_printf("%s/%s", sd, cls.s[k]);
             strlist_t files = {0, 0, NULL};
             st = cd ? list_dir(cd, 0, &files) : cgalr_fail(CGALR_ENOMEM, "out of memory");
             size_t base = ctx.files[s].n;
             for (size_t i = 0; i < files.n && !st; i++) {
-                char *rel = str_printf("%s/%s", cls.s[k], files.s[i]);
-                char *full = str_printf("%s/%s", cd, files.s[i]);
+                char *rel = data_str_printf("%s/%s", cls.s[k], files.s[i]);
+                char *full = data_str_printf("%s/%s", cd, files.s[i]);
                 if (!rel || !full)
                     st = cgalr_fail(CGALR_ENOMEM, "out of memory");
                 else {
@@ -660,7 +660,7 @@ static cgalr_status_t read_csv(const char *path, strlist_t *files, strlist_t *la
 {
     uint8_t *b;
     size_t len;
-    cgalr_status_t st = read_file(path, (size_t)1 << 28, &b, &len);
+    cgalr_status_t st = data_read_file(path, (size_t)1 << 28, &b, &len);
     if (st)
         return st;
     size_t i = 0, line = 0;
@@ -698,7 +698,7 @@ static cgalr_status_t mini_decode(void *vctx, size_t i, int32_t label, uint8_t o
 {
     mini_ctx_t *ctx = vctx;
     int sp = split_pos(ctx->files, &i);
-    char *p = str_printf("%s/images/%s", ctx->root, ctx->files[sp].s[i]);
+    char *p = data_str_printf("%s/images/%s", ctx->root, ctx->files[sp].s[i]);
     if (!p)
         return cgalr_fail(CGALR_ENOMEM, "out of memory");
     cgalr_status_t st = add_image_file(s, p, label, origin, ctx->resize);
@@ -733,7 +733,7 @@ static cgalr_status_t mini_build(void *vctx, folder_result_t *out)
     return st ? st : copy_classes(&ctx->classes, out);
 }
 
-cgalr_status_t miniimagenet_load(const char *root, size_t resize, const char *cache_dir,
+cgalr_status_t data_miniimagenet_load(const char *root, size_t resize, const char *cache_dir,
                                  const cgalr_data_config_t *sel, folder_result_t *out)
 {
     static const char *const csv[CGALR_N_SPLITS] = {"train.csv", "val.csv", "test.csv"};
@@ -745,10 +745,10 @@ cgalr_status_t miniimagenet_load(const char *root, size_t resize, const char *ca
     cgalr_status_t st = CGALR_OK;
     uint64_t key = fnv(0xcbf29ce484222325ULL, &resize, sizeof resize);
     for (int s = 0; s < CGALR_N_SPLITS && !st; s++) {
-        char *p = str_printf("%s/%s", root, csv[s]);
+        char *p = data_str_printf("%s/%s", root, csv[s]);
         if (!p)
             return cgalr_fail(CGALR_ENOMEM, "out of memory");
-        if (s > 0 && !path_is_file(p)) {
+        if (s > 0 && !data_path_is_file(p)) {
             free(p);
             continue;
         }
@@ -761,10 +761,10 @@ cgalr_status_t miniimagenet_load(const char *root, size_t resize, const char *ca
     for (int s = 0; s < CGALR_N_SPLITS && !st; s++)
         for (size_t i = 0; i < ctx.labs[s].n && !st; i++) {
             st = sl_push(&ctx.classes, ctx.labs[s].s[i], strlen(ctx.labs[s].s[i]));
-            char *img = str_printf("%s/images/%s", root, ctx.files[s].s[i]);
+            char *img = data_str_printf("%s/images/%s", root, ctx.files[s].s[i]);
             if (!img)
                 st = cgalr_fail(CGALR_ENOMEM, "out of memory");
-            else if (!path_is_file(img))
+            else if (!data_path_is_file(img))
                 st = cgalr_fail(CGALR_EIO, "mini-imagenet '%s' row %zu: image '%s' not found", csv[s], i + 1, img);
             else
                 key = fnv_stat(key, img);
@@ -804,7 +804,7 @@ static int octal(const uint8_t *p, size_t n, uint64_t *v)
     return digits > 0;
 }
 
-cgalr_status_t tar_walk(const char *name, const uint8_t *buf, size_t len, tar_entry_fn fn, void *ctx)
+cgalr_status_t data_tar_walk(const char *name, const uint8_t *buf, size_t len, tar_entry_fn fn, void *ctx)
 {
     size_t off = 0, rec = 0;
     if (len == 0)
@@ -899,8 +899,8 @@ static cgalr_status_t tar_collect(void *vctx, const char *path, const uint8_t *d
     }
     tar_item_t *it = &ctx->items[ctx->n];
     it->split = split;
-    it->cls = str_printf("%.*s", (int)(slash - rest), rest);
-    it->file = str_printf("%s", slash + 1);
+    it->cls = data_str_printf("%.*s", (int)(slash - rest), rest);
+    it->file = data_str_printf("%s", slash + 1);
     it->data = data;
     it->len = len;
     if (!it->cls || !it->file) {
@@ -944,13 +944,13 @@ static cgalr_status_t tarjpg_build(void *vctx, folder_result_t *out)
     tarjpg_ctx_t *tc = bc->src;
     uint8_t *buf;
     size_t len;
-    cgalr_status_t st = read_file(tc->path, ARCHIVE_CAP, &buf, &len);
+    cgalr_status_t st = data_read_file(tc->path, ARCHIVE_CAP, &buf, &len);
     if (st)
         return st;
     tar_ctx_t ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.name = tc->path;
-    st = tar_walk(tc->path, buf, len, tar_collect, &ctx);
+    st = data_tar_walk(tc->path, buf, len, tar_collect, &ctx);
     if (!st) {
         sl_sort_unique(&ctx.classes);
         if (ctx.classes.n == 0)
@@ -993,7 +993,7 @@ static cgalr_status_t tarjpg_build(void *vctx, folder_result_t *out)
     return st;
 }
 
-cgalr_status_t tarjpg_load(const char *tar_gz, const char *cache_dir, const cgalr_data_config_t *sel,
+cgalr_status_t data_tarjpg_load(const char *tar_gz, const char *cache_dir, const cgalr_data_config_t *sel,
                            folder_result_t *out)
 {
     tarjpg_ctx_t ctx = {tar_gz, NULL};

@@ -9,7 +9,7 @@ static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
-cgalr_status_t idx_parse(const char *name, const uint8_t *buf, size_t len, int ndim, size_t *count,
+cgalr_status_t data_idx_parse(const char *name, const uint8_t *buf, size_t len, int ndim, size_t *count,
                          size_t *rows, size_t *cols, const uint8_t **payload)
 {
     size_t hdr = 4 + 4 * (size_t)ndim;
@@ -41,16 +41,16 @@ cgalr_status_t idx_parse(const char *name, const uint8_t *buf, size_t len, int n
     return CGALR_OK;
 }
 
-cgalr_status_t idx_load_pair(const char *img_name, const uint8_t *img, size_t img_len,
+cgalr_status_t data_idx_load_pair(const char *img_name, const uint8_t *img, size_t img_len,
                              const char *lab_name, const uint8_t *lab, size_t lab_len,
                              uint8_t split, img_set_t *s)
 {
     size_t n = 0, r = 0, c = 0, nl = 0, r1, c1;
     const uint8_t *pix = NULL, *labels = NULL;
-    cgalr_status_t st = idx_parse(img_name, img, img_len, 3, &n, &r, &c, &pix);
+    cgalr_status_t st = data_idx_parse(img_name, img, img_len, 3, &n, &r, &c, &pix);
     if (st)
         return st;
-    st = idx_parse(lab_name, lab, lab_len, 1, &nl, &r1, &c1, &labels);
+    st = data_idx_parse(lab_name, lab, lab_len, 1, &nl, &r1, &c1, &labels);
     if (st)
         return st;
     if (n != nl)
@@ -60,11 +60,11 @@ cgalr_status_t idx_load_pair(const char *img_name, const uint8_t *img, size_t im
         if (labels[i] > 9)
             return cgalr_fail(CGALR_EFORMAT, "idx '%s': record %zu has label %u, expected 0..9", lab_name, i,
                               labels[i]);
-    st = img_set_shape(s, 1, r, c, img_name);
+    st = data_img_set_shape(s, 1, r, c, img_name);
     if (st)
         return st;
     uint8_t *dst;
-    st = img_set_grow(s, n, &dst);
+    st = data_img_set_grow(s, n, &dst);
     if (st)
         return st;
     memcpy(dst, pix, n * r * c);

@@ -154,7 +154,7 @@ static cgalr_status_t decode_png(const char *name, const uint8_t *buf, size_t le
     return CGALR_OK;
 }
 
-cgalr_status_t image_decode(const char *name, const uint8_t *buf, size_t len, uint8_t **pix, size_t *h, size_t *w)
+cgalr_status_t data_image_decode(const char *name, const uint8_t *buf, size_t len, uint8_t **pix, size_t *h, size_t *w)
 {
     *pix = NULL;
     *h = *w = 0;
@@ -219,7 +219,7 @@ static void free_taps(taps_t **t, size_t n)
     free(t);
 }
 
-cgalr_status_t image_resize(const uint8_t *src, size_t h, size_t w, uint8_t *dst, size_t oh, size_t ow)
+cgalr_status_t data_image_resize(const uint8_t *src, size_t h, size_t w, uint8_t *dst, size_t oh, size_t ow)
 {
     taps_t **tx = make_taps(w, ow), **ty = make_taps(h, oh);
     double *tmp = malloc(h * ow * sizeof *tmp);

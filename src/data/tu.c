@@ -159,7 +159,7 @@ static cgalr_status_t remap(const char *name, const long *raw, size_t n, int32_t
     return CGALR_OK;
 }
 
-void tu_raw_free(tu_raw_t *t)
+void data_tu_raw_free(tu_raw_t *t)
 {
     if (!t)
         return;
@@ -355,7 +355,7 @@ static cgalr_status_t parse_attrs(const tu_text_t *t, tu_raw_t *r)
     return CGALR_OK;
 }
 
-cgalr_status_t tu_parse(const tu_text_t *indicator, const tu_text_t *a, const tu_text_t *glabels,
+cgalr_status_t data_tu_parse(const tu_text_t *indicator, const tu_text_t *a, const tu_text_t *glabels,
                         const tu_text_t *nlabels, const tu_text_t *nattr, tu_raw_t *out)
 {
     memset(out, 0, sizeof *out);
@@ -381,6 +381,6 @@ cgalr_status_t tu_parse(const tu_text_t *indicator, const tu_text_t *a, const tu
     free(gl);
     free(nl);
     if (st)
-        tu_raw_free(out);
+        data_tu_raw_free(out);
     return st;
 }
