@@ -22,8 +22,6 @@ int cgalr_cmd_bench(int argc, char **argv);
 /* The exit code of a library status (cli_util.c): 2 for what the user can fix (bad options or
  * input, a run directory in the wrong state), 1 for runtime failures. */
 int cli_exit_code(cgalr_status_t st);
-/* A whole file in memory, NUL-terminated, *len bytes ("-" is stdin); the message names the path. */
-cgalr_status_t cli_slurp(const char *path, char **out, size_t *len);
 /* A whole text file (malloc'd, NUL-terminated); NULL when unreadable. */
 char *cli_read_text(const char *path);
 /* The one integer parser of every option: decimal digits only (no sign, blank, "0x" or octal

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/files.h"
 
 int cli_parse_uint(const char *s, unsigned long long lo, unsigned long long hi, unsigned long long *out)
 {
@@ -37,52 +38,11 @@ int cli_exit_code(cgalr_status_t st)
                : CGALR_EXIT_FAIL;
 }
 
-/* The whole file in memory, NUL-terminated ("-" is stdin). */
-cgalr_status_t cli_slurp(const char *path, char **out, size_t *len)
-{
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!f)
-        return cgalr_fail(CGALR_EIO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    cgalr_status_t st = CGALR_OK;
-    while (buf) {
-        if (n + 1 >= cap) {
-            char *nb = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (!buf)
-        st = cgalr_fail(CGALR_ENOMEM, "%s: out of memory reading %zu bytes", path, n);
-    else if (ferror(f))
-        st = cgalr_fail(CGALR_EIO, "%s: read error after %zu bytes", path, n);
-    if (f != stdin)
-        fclose(f);
-    if (st != CGALR_OK) {
-        free(buf);
-        return st;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return CGALR_OK;
-}
-
 char *cli_read_text(const char *path)
 {
     char *text = NULL;
     size_t len;
-    return cli_slurp(path, &text, &len) == CGALR_OK ? text : NULL;
+    return core_read_text(path, SIZE_MAX, &text, &len) == CGALR_OK ? text : NULL;
 }
 
 void cli_fmt_time(char *buf, size_t n, double s)

@@ -24,6 +24,7 @@
 #include "cgalr/report.h"
 #include "cgalr/train.h"
 #include "cli/cli.h"
+#include "core/files.h"
 
 #define MAX_ITEMS 64
 #define MAX_PASS 128
@@ -552,16 +553,13 @@ static int manifest_differs(const grid_args *g, const cJSON *man)
 
 static int write_manifest(const grid_args *g, const cJSON *man)
 {
-    char manp[4200], tmpp[4300];
+    char manp[4200];
     snprintf(manp, sizeof manp, "%s/grid.json", g->out);
-    snprintf(tmpp, sizeof tmpp, "%s.tmp", manp);
     char *txt = cJSON_Print(man);
-    FILE *w = txt ? fopen(tmpp, "wb") : NULL;
-    int ok = w && fputs(txt, w) >= 0 && fputc('\n', w) != EOF;
-    ok = (w && fclose(w) == 0) && ok;
+    cgalr_status_t st = txt ? core_write_atomic(manp, txt, strlen(txt), 1) : cgalr_fail(CGALR_ENOMEM, "out of memory");
     free(txt);
-    if (!ok || rename(tmpp, manp) != 0) {
-        fprintf(stderr, "cgalr grid: cannot write %s: %s\n", manp, strerror(errno));
+    if (st != CGALR_OK) {
+        fprintf(stderr, "cgalr grid: cannot write %s: %s\n", manp, cgalr_last_error());
         return 0;
     }
     return 1;

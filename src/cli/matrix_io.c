@@ -2,6 +2,7 @@
  * exactly where a file is wrong, the checks `cgalr topo` needs, and a lossless CSV writer. */
 #include "cli/cli.h"
 #include "cli/matrix_io.h"
+#include "core/files.h"
 
 #include <errno.h>
 #include <math.h>
@@ -45,7 +46,7 @@ cgalr_status_t cli_matrix_read(const char *path, cli_matrix_t *out)
         return cgalr_fail(CGALR_EINVAL, "matrix read: NULL path");
     char *text = NULL;
     size_t len = 0;
-    cgalr_status_t st = cli_slurp(path, &text, &len);
+    cgalr_status_t st = core_read_text(path, SIZE_MAX, &text, &len);
     if (st != CGALR_OK)
         return st;
     st = cli_matrix_parse(text, len, path, out);

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "cgalr/ctrl.h"
+#include "core/files.h"
 
 static int push_dir(collection *c, const char *path)
 {
@@ -85,27 +86,9 @@ static int add_skip(collection *c, const char *dir, const char *why)
 
 static char *read_text(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) != 0) {
-        fclose(f);
-        return NULL;
-    }
-    long n = ftell(f);
-    if (n < 0 || n > (1L << 24) || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return NULL;
-    }
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    if (s)
-        s[n] = '\0';
-    fclose(f);
-    return s;
+    char *text = NULL;
+    size_t len;
+    return core_read_text(path, 1u << 24, &text, &len) == CGALR_OK ? text : NULL;
 }
 
 /* What the report needs to know of a method comes from the control layer's one list. */

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/files.h"
 #include "report/figure_style.h"
 
 static void slug(char *out, size_t cap, const char *a, const char *b)
@@ -158,9 +159,9 @@ static void figure(figctx *fx, sbuf *md, const char *name, const char *caption, 
         return;
     }
     snprintf(p, sizeof p, "%s/%s.dat", fx->figdir, name);
-    int ok = report_write_file(p, dat->s ? dat->s : "", dat->len);
+    int ok = core_write_atomic(p, dat->s ? dat->s : "", dat->len, 0) == CGALR_OK;
     snprintf(p, sizeof p, "%s/%s.gp", fx->figdir, name);
-    ok = ok && report_write_file(p, gp.s, gp.len);
+    ok = ok && core_write_atomic(p, gp.s, gp.len, 0) == CGALR_OK;
     free(gp.s);
     if (ok && fx->enabled && !fx->failed) {
         if (render(fx->figdir, name, fx->gnuplot))

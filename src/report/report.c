@@ -5,6 +5,7 @@
  * and provenance.c (the reproduce lines). */
 #include "cgalr/report.h"
 
+#include "core/files.h"
 #include "report/provenance.h"
 #include "report/report_internal.h"
 
@@ -48,22 +49,6 @@ void report_printf(sbuf *b, const char *fmt, ...)
         b->s = ns;
         b->cap = nc;
     }
-}
-
-int report_write_file(const char *path, const char *text, size_t len)
-{
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return 0;
-    int ok = fwrite(text, 1, len, f) == len;
-    ok = (fclose(f) == 0) && ok;
-    if (ok && rename(tmp, path) != 0)
-        ok = 0;
-    if (!ok)
-        remove(tmp);
-    return ok;
 }
 
 cgalr_status_t cgalr_report_write(const char *dir, const cgalr_report_config_t *cfg_in,
@@ -173,10 +158,8 @@ cgalr_status_t cgalr_report_write(const char *dir, const cgalr_report_config_t *
     }
     char path[4096];
     snprintf(path, sizeof path, "%s/report.md", dir);
-    if (!report_write_file(path, md.s, md.len)) {
-        st = cgalr_fail(CGALR_EIO, "%s: cannot write: %s", path, strerror(errno));
+    if ((st = core_write_atomic(path, md.s, md.len, 0)) != CGALR_OK)
         goto done;
-    }
     if (result) {
         result->runs = c.n;
         result->incomplete = c.n_skip;

@@ -18,8 +18,6 @@ typedef struct {
 } sbuf;
 
 void report_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Writes path through a temporary file and a rename; 0 on failure (errno set). */
-int report_write_file(const char *path, const char *text, size_t len);
 
 /* ---- runs (collect.c) ---- */
 typedef struct {

@@ -21,6 +21,7 @@
 #include "cgalr/topo.h"
 #include "train/probe.h"
 #include "train/runfiles.h"
+#include "core/files.h"
 #include "train/sched_config.h"
 
 void cgalr_train_config_default(cgalr_train_config_t *c)
@@ -1163,7 +1164,7 @@ cgalr_status_t cgalr_train_run(const cgalr_train_config_t *cfg, const cgalr_trai
     if (st == CGALR_OK && !done && cfg->restart)
         remove(c.path_summary); /* the run is unfinished again from here on */
     if (st == CGALR_OK && !done && !exists(c.path_config))
-        st = train_write_file_atomic(c.path_config, json);
+        st = core_write_atomic(c.path_config, json, strlen(json), 1);
     free(json);
     if (st == CGALR_OK && !done)
         st = run_loop(&c, summary);

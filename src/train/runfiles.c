@@ -4,6 +4,7 @@
 #include "train/runfiles.h"
 
 #include "cgalr/shellwords.h"
+#include "core/files.h"
 #include "train/probe.h"
 #include "train/sched_config.h"
 
@@ -13,30 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-cgalr_status_t train_write_file_atomic(const char *path, const char *text)
-{
-    char tmp[4200];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
-        return cgalr_fail(CGALR_EINVAL, "%s: path too long", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return cgalr_fail(CGALR_EIO, "%s: cannot write: %s", tmp, strerror(errno));
-    size_t n = strlen(text);
-    int ok = fwrite(text, 1, n, f) == n && fputc('\n', f) != EOF;
-    int e = errno;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok) {
-        remove(tmp);
-        return cgalr_fail(CGALR_EIO, "%s: write failed: %s", tmp, strerror(e ? e : EIO));
-    }
-    if (rename(tmp, path) != 0) {
-        e = errno;
-        remove(tmp);
-        return cgalr_fail(CGALR_EIO, "%s: cannot rename into place: %s", path, strerror(e));
-    }
-    return CGALR_OK;
-}
 
 /* Appends " flag 'value'" with the value quoted for a POSIX shell (a ' inside becomes '\''),
  * so the command reruns as written and `cgalr train --resume` can split it back into words. */
@@ -170,37 +147,12 @@ char *train_config_json(const cgalr_train_config_t *c, int has_lr)
     return s;
 }
 
+/* config.json and summary.json are small; a bigger file there is not one of ours */
 static char *read_all(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (cap - len < 1024) {
-            cap = cap ? cap * 2 : 4096;
-            if (cap > (1u << 24)) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            char *nb = realloc(buf, cap + 1);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    fclose(f);
-    buf[len] = '\0';
-    return buf;
+    char *text = NULL;
+    size_t len;
+    return core_read_text(path, 1u << 24, &text, &len) == CGALR_OK ? text : NULL;
 }
 
 /* Keys added to config.json after runs already existed: a config written before them holds none,
@@ -312,7 +264,7 @@ cgalr_status_t train_write_summary(const char *path, const cgalr_train_summary_t
     cJSON_Delete(o);
     if (!text)
         return cgalr_fail(CGALR_ENOMEM, "summary: out of memory");
-    cgalr_status_t st = train_write_file_atomic(path, text);
+    cgalr_status_t st = core_write_atomic(path, text, strlen(text), 1);
     free(text);
     return st;
 }

@@ -9,7 +9,6 @@
 #include "cgalr/train.h"
 
 /* Writes text + newline to path.tmp, then renames it over path. */
-cgalr_status_t train_write_file_atomic(const char *path, const char *text);
 /* config.json text for cfg (malloc'd; NULL when out of memory). */
 char *train_config_json(const cgalr_train_config_t *cfg, int has_lr);
 /* CGALR_OK when the config.json at path holds the same settings as expected_json; CGALR_ESTATE

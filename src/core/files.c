@@ -1,0 +1,81 @@
+/* See files.h. */
+#include "core/files.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+cgalr_status_t core_read_text(const char *path, size_t cap, char **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f)
+        return cgalr_fail(CGALR_EIO, "%s: cannot open: %s", path, strerror(errno));
+    size_t alloc = 1 << 16, n = 0;
+    char *buf = malloc(alloc);
+    cgalr_status_t st = CGALR_OK;
+    while (buf) {
+        if (n + 1 >= alloc) {
+            if (alloc > cap) {
+                st = cgalr_fail(CGALR_EFORMAT, "%s: larger than %zu bytes", path, cap);
+                break;
+            }
+            char *nb = alloc > SIZE_MAX / 2 ? NULL : realloc(buf, alloc * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            alloc *= 2;
+        }
+        size_t got = fread(buf + n, 1, alloc - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (st == CGALR_OK && !buf)
+        st = cgalr_fail(CGALR_ENOMEM, "%s: out of memory reading %zu bytes", path, n);
+    else if (st == CGALR_OK && ferror(f))
+        st = cgalr_fail(CGALR_EIO, "%s: read error after %zu bytes", path, n);
+    else if (st == CGALR_OK && n > cap)
+        st = cgalr_fail(CGALR_EFORMAT, "%s: larger than %zu bytes", path, cap);
+    if (f != stdin)
+        fclose(f);
+    if (st != CGALR_OK) {
+        free(buf);
+        return st;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return CGALR_OK;
+}
+
+cgalr_status_t core_write_atomic(const char *path, const void *data, size_t len, int newline)
+{
+    char tmp[4200];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
+        return cgalr_fail(CGALR_EINVAL, "%s: path too long", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f)
+        return cgalr_fail(CGALR_EIO, "%s: cannot write: %s", tmp, strerror(errno));
+    errno = 0;
+    int ok = (len == 0 || fwrite(data, 1, len, f) == len) && (!newline || fputc('\n', f) != EOF);
+    int e = errno;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok) {
+        e = e ? e : errno;
+        remove(tmp);
+        return cgalr_fail(CGALR_EIO, "%s: write failed: %s", tmp, strerror(e ? e : EIO));
+    }
+    if (rename(tmp, path) != 0) {
+        e = errno;
+        remove(tmp);
+        return cgalr_fail(CGALR_EIO, "%s: cannot rename into place: %s", path, strerror(e));
+    }
+    return CGALR_OK;
+}
