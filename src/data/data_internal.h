@@ -101,7 +101,13 @@ typedef struct folder_result {
 
 void data_folder_result_free(folder_result_t *r);
 /* Which of n_all samples (labels, origin) an open with `cfg` uses: keep[i] = 1 for the members
- * of its splits after cfg->limit, *kept of them (dataset.c, the one owner of the splits). */
+ * of its splits after cfg->limit, *kept of them (splits.c, the one owner of the splits). */
+/* splits.c: the splits of ds (labels and classes set; origin: each sample's file of origin, or
+ * NULL), with their labels and class counts. */
+cgalr_status_t data_make_splits(cgalr_dataset_t *ds, const cgalr_data_config_t *cfg, const uint8_t *origin);
+/* normalize.c: splits, then normalisation statistics (images) or node features (graphs). */
+cgalr_status_t data_finish_images(cgalr_dataset_t *ds, const cgalr_data_config_t *cfg);
+cgalr_status_t data_finish_graphs(cgalr_dataset_t *ds, const cgalr_data_config_t *cfg);
 cgalr_status_t data_select(const cgalr_data_config_t *cfg, size_t n_all, const int32_t *labels, size_t classes,
                            const uint8_t *origin, uint8_t *keep, size_t *kept);
 /* The loaders below keep a cache of decoded pixels in cache_dir (NULL: none), one file per
