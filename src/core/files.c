@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 cgalr_status_t core_read_text(const char *path, size_t cap, char **out, size_t *len)
 {
@@ -77,5 +78,26 @@ cgalr_status_t core_write_atomic(const char *path, const void *data, size_t len,
         remove(tmp);
         return cgalr_fail(CGALR_EIO, "%s: cannot rename into place: %s", path, strerror(e));
     }
+    return CGALR_OK;
+}
+
+cgalr_status_t core_mkdirs(const char *path)
+{
+    char tmp[4096];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s", path) >= sizeof tmp)
+        return cgalr_fail(CGALR_EINVAL, "%s: path too long", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+            return cgalr_fail(CGALR_EIO, "cannot create %s: %s", tmp, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+        return cgalr_fail(CGALR_EIO, "cannot create %s: %s", tmp, strerror(errno));
+    struct stat st;
+    if (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cgalr_fail(CGALR_EIO, "%s: not a directory", tmp);
     return CGALR_OK;
 }

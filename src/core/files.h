@@ -17,4 +17,8 @@ cgalr_status_t core_read_text(const char *path, size_t cap, char **out, size_t *
  * path; on any failure path is untouched, path.tmp removed, and the message names what failed. */
 cgalr_status_t core_write_atomic(const char *path, const void *data, size_t len, int newline);
 
+/* mkdir -p path; an existing directory (another process may have won the race) is success, an
+ * existing non-directory is not. The message names the component that could not be made. */
+cgalr_status_t core_mkdirs(const char *path);
+
 #endif

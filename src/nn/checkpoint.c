@@ -4,19 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "nn/nn_internal.h"
-
-uint64_t nn_fnv1a(uint64_t h, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    if (h == 0)
-        h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
 
 #define MAGIC "CGALRNN\0"
 #define VERSION 1u
@@ -75,7 +64,7 @@ cgalr_status_t cgalr_nn_save(const char *path, const cgalr_model_t *m, const cga
         free(tmp);
         return st;
     }
-    uint64_t sum = nn_fnv1a(0, &h, sizeof h);
+    uint64_t sum = core_fnv1a(CORE_FNV_BASIS, &h, sizeof h);
     int ok = fwrite(&h, sizeof h, 1, f) == 1;
     struct {
         const void *p;
@@ -87,7 +76,7 @@ cgalr_status_t cgalr_nn_save(const char *path, const cgalr_model_t *m, const cga
     for (int i = 0; i < 4 && ok; i++) {
         if (parts[i].n == 0)
             continue;
-        sum = nn_fnv1a(sum, parts[i].p, parts[i].n);
+        sum = core_fnv1a(sum, parts[i].p, parts[i].n);
         ok = fwrite(parts[i].p, 1, parts[i].n, f) == parts[i].n;
     }
     ok = ok && fwrite(&sum, sizeof sum, 1, f) == 1;
@@ -169,7 +158,7 @@ cgalr_status_t cgalr_nn_load(const char *path, cgalr_model_t *m, cgalr_optim_t *
         return cgalr_fail(CGALR_EIO, "checkpoint '%s': read failed", path);
     }
     fclose(f);
-    uint64_t sum = nn_fnv1a(nn_fnv1a(0, &h, sizeof h), data, body), stored;
+    uint64_t sum = core_fnv1a(core_fnv1a(CORE_FNV_BASIS, &h, sizeof h), data, body), stored;
     memcpy(&stored, data + body, 8);
     if (sum != stored) {
         st = cgalr_fail(CGALR_EFORMAT, "checkpoint '%s': checksum mismatch (corrupted file)", path);

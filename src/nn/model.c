@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "nn/nn_internal.h"
 
 #define MAX_NODES 512
@@ -620,11 +621,11 @@ static cgalr_status_t create_impl(const cgalr_model_config_t *cfg, const char *s
     }
     init_params(m);
     m->drop_rng = cgalr_rng_init(cfg->seed, CGALR_STREAM_DROPOUT);
-    uint64_t h = nn_fnv1a(0, &m->cfg.kind, sizeof m->cfg.kind);
-    h = nn_fnv1a(h, &m->n_buffers, sizeof m->n_buffers);
+    uint64_t h = core_fnv1a(CORE_FNV_BASIS, &m->cfg.kind, sizeof m->cfg.kind);
+    h = core_fnv1a(h, &m->n_buffers, sizeof m->n_buffers);
     for (size_t t = 0; t < m->n_tensors; t++) {
-        h = nn_fnv1a(h, m->tensors[t].name, strlen(m->tensors[t].name));
-        h = nn_fnv1a(h, m->tensors[t].shape, sizeof m->tensors[t].shape);
+        h = core_fnv1a(h, m->tensors[t].name, strlen(m->tensors[t].name));
+        h = core_fnv1a(h, m->tensors[t].shape, sizeof m->tensors[t].shape);
     }
     m->arch_hash = h;
     mark_inplace(m);

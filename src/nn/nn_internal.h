@@ -194,6 +194,5 @@ struct cgalr_optim {
  * channels). Layers are named l1, l2, ... in order. */
 cgalr_status_t nn_model_create_seq(const cgalr_model_config_t *cfg, const char *spec, cgalr_model_t **out);
 
-uint64_t nn_fnv1a(uint64_t h, const void *data, size_t len);
 
 #endif

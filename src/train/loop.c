@@ -580,23 +580,12 @@ static int exists(const char *p)
 
 static cgalr_status_t mkdirs(const char *path)
 {
-    char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s", path) >= sizeof tmp)
-        return cgalr_fail(CGALR_EINVAL, "--out: path too long");
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-            return cgalr_fail(CGALR_EIO, "--out %s: cannot create %s: %s", path, tmp, strerror(errno));
-        *p = '/';
+    if (core_mkdirs(path) != CGALR_OK) {
+        char why[1024];
+        snprintf(why, sizeof why, "%s", cgalr_last_error());
+        return cgalr_fail(CGALR_EIO, "--out %s: %s", path, why);
     }
-    if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-        return cgalr_fail(CGALR_EIO, "--out %s: cannot create: %s", path, strerror(errno));
-    struct stat st;
-    if (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode))
-        return cgalr_fail(CGALR_EIO, "--out %s: not a directory", path);
-    if (access(tmp, W_OK) != 0)
+    if (access(path, W_OK) != 0)
         return cgalr_fail(CGALR_EIO, "--out %s: not writable: %s", path, strerror(errno));
     return CGALR_OK;
 }
