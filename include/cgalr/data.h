@@ -93,6 +93,10 @@ typedef struct cgalr_dataset cgalr_dataset_t;
  * the message lists the valid names), CGALR_EIO (files not found: the message lists the paths
  * tried), CGALR_EFORMAT (malformed file: names file and record or line), CGALR_ENOMEM. */
 CGALR_API cgalr_status_t cgalr_dataset_open(const cgalr_data_config_t *cfg, cgalr_dataset_t **out);
+/* The TU graph set a dataset name stands for ("MUTAG" for mutag, the rest of tu:NAME), or NULL
+ * for an image dataset or an unknown name: the kind told from the name alone, before any file is
+ * read, so options of the other kind can be refused first. */
+CGALR_API const char *cgalr_data_graph_name(const char *name);
 CGALR_API void cgalr_dataset_free(cgalr_dataset_t *ds);
 
 /* What a dataset resolved to. All pointers are owned by the dataset. */

@@ -548,6 +548,19 @@ static int name_is(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
+const char *cgalr_data_graph_name(const char *n)
+{
+    if (!n)
+        return NULL;
+    if (name_is(n, "mutag"))
+        return "MUTAG";
+    if (name_is(n, "enzymes"))
+        return "ENZYMES";
+    if (name_is(n, "proteins"))
+        return "PROTEINS";
+    return strncmp(n, "tu:", 3) ? NULL : n + 3;
+}
+
 cgalr_status_t cgalr_dataset_open(const cgalr_data_config_t *cfg, cgalr_dataset_t **out)
 {
     if (!out)
@@ -565,15 +578,7 @@ cgalr_status_t cgalr_dataset_open(const cgalr_data_config_t *cfg, cgalr_dataset_
     if (!ds)
         return cgalr_fail(CGALR_ENOMEM, "out of memory");
     const char *n = cfg->name;
-    const char *tu = NULL;
-    if (name_is(n, "mutag"))
-        tu = "MUTAG";
-    else if (name_is(n, "enzymes"))
-        tu = "ENZYMES";
-    else if (name_is(n, "proteins"))
-        tu = "PROTEINS";
-    else if (!strncmp(n, "tu:", 3))
-        tu = n + 3;
+    const char *tu = cgalr_data_graph_name(n);
     int known = 1;
     if (tu) {
         ds->info.kind = CGALR_DATA_GRAPH;
