@@ -6,6 +6,7 @@ set -eu
 
 PKGS="build-essential cmake pkg-config gnuplot-nox
 libopenblas-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev libcjson-dev libcmocka-dev
+libopenmpi-dev openmpi-bin
 clang libclang-rt-14-dev valgrind
 ripser python3-gudhi python3-pot python3-scipy python3-numpy python3-torch
 dataset-fashion-mnist"

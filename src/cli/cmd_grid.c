@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -24,6 +23,7 @@
 #include "cgalr/report.h"
 #include "cgalr/train.h"
 #include "cli/cli.h"
+#include "cli/dist.h"
 #include "core/files.h"
 
 #define MAX_ITEMS 64
@@ -54,11 +54,16 @@ static void usage(FILE *f)
             "  --epochs E       epochs per run (default 10)\n"
             "  --folds K        graph datasets: stratified K-fold, one run per fold as well (DIR/..._f<fold>),\n"
             "                   each fold the test set of its run; the report pairs runs by (fold, seed)\n"
-            "  --jobs J         runs at once, as separate processes (default 1)\n"
+            "  --jobs J         runs at once, as separate processes (default 1; under mpirun: per rank)\n"
             "  --force          accept a DIR made by a different grid command; rerun its runs that differ\n"
             "  --dry-run        list the runs and what would happen to each, run nothing\n"
             "  every other cgalr train option (cgalr train --help) is given to each run, e.g.\n"
-            "  --batch 64 --limit 2000 --threads 1 --data-dir DIR; they may also follow a lone --\n",
+            "  --batch 64 --limit 2000 --threads 1 --data-dir DIR; they may also follow a lone --\n\n"
+            "On a cluster: `mpirun -np R cgalr grid ...` (or srun) with the same options. Rank 0 plans the grid,\n"
+            "hands out one run at a time to whichever rank has a free slot, prints the progress and writes\n"
+            "grid.json; DIR must be on a file system every rank sees at the same path. The run directories\n"
+            "are the same as those of a local grid. A rank that dies takes only its current runs with it:\n"
+            "rerun the same command and they resume.\n",
             cgalr_train_methods());
 }
 
@@ -111,21 +116,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int mkdir_p(const char *path)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-            return 0;
-        *p = '/';
-    }
-    return mkdir(tmp, 0777) == 0 || errno == EEXIST;
 }
 
 static int is_dir(const char *p)
@@ -572,33 +562,8 @@ static pid_t launch(const char *self, const grid_args *g, job *j)
     char *args[MAX_PASS + 33];
     args[0] = "cgalr";
     train_argv(g, j, args + 1);
-    char logp[4200];
-    snprintf(logp, sizeof logp, "%s/train.log", j->dir);
-    fflush(NULL);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid != 0)
-        return pid;
-    /* the run dies with the grid (kill -9 included): no orphan keeps writing after it; it
-     * resumes from its last checkpoint when the grid is rerun */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) /* the grid died before prctl took effect */
-        _exit(CGALR_EXIT_FAIL);
-    int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-        close(fd);
-    }
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    /* the running binary itself, even if a rebuild replaced the file meanwhile: every run of
-     * a grid uses the same program */
-    execv("/proc/self/exe", args);
-    execv(self, args);
-    _exit(127);
+    return cli_spawn_run(self, args, j->dir);
 }
-
 
 /* The finished run's final test accuracy from its summary.json ("?" when absent). */
 static void final_acc(const char *dir, char *buf, size_t n)
@@ -640,6 +605,67 @@ static void report_done(progress *pr, const job *j, double t)
     printf("[%zu/%zu] done   %s: %s (%s) | ETA %s\n", k, pr->total, j->dir, acc, took, eta);
 }
 
+/* The next run to start, its directory prepared (created; cleared when damaged or replaced), or
+ * NULL when none is left. */
+static job *next_job(job *J, long nj, long *next, progress *pr)
+{
+    while (*next < nj) {
+        job *j = &J[(*next)++];
+        if (j->state != J_TODO)
+            continue;
+        if (core_mkdirs(j->dir) != CGALR_OK) {
+            fprintf(stderr, "cgalr grid: %s: cannot prepare: %s\n", j->dir, cgalr_last_error());
+            j->state = J_FAILED;
+            pr->failed++;
+            continue;
+        }
+        if (j->clear && !clear_run(j)) {
+            fprintf(stderr, "cgalr grid: %s: cannot prepare: %s\n", j->dir, strerror(errno));
+            j->state = J_FAILED;
+            pr->failed++;
+            continue;
+        }
+        return j;
+    }
+    return NULL;
+}
+
+static void started(job *j, int rank)
+{
+    j->state = J_RUNNING;
+    j->t_start = now_s();
+    char where[32] = "";
+    if (cli_dist_size() > 1)
+        snprintf(where, sizeof where, " [rank %d]", rank);
+    printf("start  %s%s%s%s%s\n", j->dir, where, j->resumed ? " (resume: " : j->clear ? " (" : "",
+           j->resumed || j->clear ? j->why : "", j->resumed || j->clear ? ")" : "");
+    fflush(stdout);
+}
+
+/* A run ended with exit code rc: what it left in its directory decides. */
+static void ended(job *j, int rc, progress *pr)
+{
+    j->rc = rc;
+    cgalr_run_status_t rs;
+    cgalr_run_status(j->dir, &rs);
+    if (rc == 0 && rs.state == CGALR_RUN_FINISHED) {
+        j->state = J_DONE;
+        report_done(pr, j, now_s());
+    } else if (grid_stop && rc == CGALR_EXIT_FAIL) {
+        j->state = J_TODO; /* stopped at a checkpoint: left for the next run of the grid */
+        printf("stopped %s (resumes when the grid is rerun)\n", j->dir);
+    } else {
+        j->state = J_FAILED;
+        pr->failed++;
+        printf("FAILED %s (exit %d, %s; see %s/train.log)\n", j->dir, rc, rs.why, j->dir);
+    }
+    fflush(stdout);
+}
+
+/* Runs every J_TODO job: up to g->jobs at once here, and under mpirun up to g->jobs on every
+ * other rank as well, each rank's free slot asking for the next run (a work queue, so long and
+ * short runs balance). Rank 0 never blocks while other ranks are at work: it polls their
+ * messages and its own children in turn. */
 static int run_all(const char *self, const grid_args *g, job *J, long nj, progress *pr)
 {
     struct sigaction sa;
@@ -650,17 +676,12 @@ static int run_all(const char *self, const grid_args *g, job *J, long nj, progre
     sigaction(SIGTERM, &sa, NULL);
     long next = 0;
     size_t running = 0;
+    long remote_open = (long)(cli_dist_size() - 1) * g->jobs; /* worker slots not yet closed */
     for (;;) {
-        while (!grid_stop && (long)running < g->jobs && next < nj) {
-            job *j = &J[next++];
-            if (j->state != J_TODO)
-                continue;
-            if (!mkdir_p(j->dir) || (j->clear && !clear_run(j))) {
-                fprintf(stderr, "cgalr grid: %s: cannot prepare: %s\n", j->dir, strerror(errno));
-                j->state = J_FAILED;
-                pr->failed++;
-                continue;
-            }
+        while (!grid_stop && (long)running < g->jobs) {
+            job *j = next_job(J, nj, &next, pr);
+            if (!j)
+                break;
             j->pid = launch(self, g, j);
             if (j->pid < 0) {
                 fprintf(stderr, "cgalr grid: cannot start a process: %s\n", strerror(errno));
@@ -668,25 +689,72 @@ static int run_all(const char *self, const grid_args *g, job *J, long nj, progre
                 pr->failed++;
                 continue;
             }
-            j->state = J_RUNNING;
-            j->t_start = now_s();
+            started(j, 0);
             running++;
-            printf("start  %s%s%s%s\n", j->dir, j->resumed ? " (resume: " : j->clear ? " (" : "",
-                   j->resumed || j->clear ? j->why : "", j->resumed || j->clear ? ")" : "");
-            fflush(stdout);
         }
-        if (running == 0)
-            break;
+        int rank, rrc;
+        long idx;
+        while (remote_open > 0 && cli_gq_poll(&rank, &idx, &rrc)) {
+            if (idx >= 0 && idx < nj && J[idx].state == J_RUNNING && rrc == CLI_GQ_NOT_SHARED) {
+                /* that rank does not see DIR: its run goes back in the queue for a rank that
+                 * does, and the slot gets no more work (the worker printed why) */
+                J[idx].state = J_TODO;
+                J[idx].clear = 0;
+                if (next > idx)
+                    next = idx;
+                printf("rank %d cannot see %s (--out must be on a file system every rank sees at the same "
+                       "path): it gets no more runs; %s goes to another rank\n", rank, g->out, J[idx].dir);
+                fflush(stdout);
+                cli_gq_close(rank);
+                remote_open--;
+                continue;
+            }
+            if (idx >= 0 && idx < nj && J[idx].state == J_RUNNING)
+                ended(&J[idx], rrc, pr);
+            job *j = grid_stop ? NULL : next_job(J, nj, &next, pr);
+            char *args[MAX_PASS + 33];
+            args[0] = "cgalr";
+            if (j)
+                train_argv(g, j, args + 1);
+            if (j && cli_gq_send(rank, (long)(j - J), j->dir, args) == 0) {
+                j->pid = -1;
+                started(j, rank);
+            } else {
+                if (j) {
+                    j->state = J_FAILED;
+                    pr->failed++;
+                }
+                cli_gq_close(rank);
+                remote_open--;
+            }
+        }
+        if (running == 0 && remote_open == 0) {
+            int left = 0; /* a run handed back by a rank that could not see DIR */
+            for (long i = next; i < nj && !grid_stop && !left; i++)
+                left = J[i].state == J_TODO;
+            if (!left)
+                break;
+            continue;
+        }
         if (grid_stop == 1) {
             /* pass the stop on (the runs may not share our terminal): each stops after a
              * consistent checkpoint, and rerunning the grid resumes them */
             for (long i = 0; i < nj; i++)
-                if (J[i].state == J_RUNNING)
+                if (J[i].state == J_RUNNING && J[i].pid > 0)
                     kill(J[i].pid, SIGINT);
             grid_stop = 2;
         }
         int status;
-        pid_t p = waitpid(-1, &status, 0);
+        pid_t p;
+        if (remote_open > 0) {
+            p = running ? waitpid(-1, &status, WNOHANG) : 0;
+            if (p == 0) {
+                struct timespec ts = {0, 20 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+                continue;
+            }
+        } else
+            p = waitpid(-1, &status, 0);
         if (p < 0) {
             if (errno == EINTR)
                 continue;
@@ -697,27 +765,26 @@ static int run_all(const char *self, const grid_args *g, job *J, long nj, progre
             if (j->state != J_RUNNING || j->pid != p)
                 continue;
             running--;
-            j->rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-            cgalr_run_status_t rs;
-            cgalr_run_status(j->dir, &rs);
-            if (j->rc == 0 && rs.state == CGALR_RUN_FINISHED) {
-                j->state = J_DONE;
-                report_done(pr, j, now_s());
-            } else if (grid_stop && j->rc == CGALR_EXIT_FAIL) {
-                j->state = J_TODO; /* stopped at a checkpoint: left for the next run of the grid */
-                printf("stopped %s (resumes when the grid is rerun)\n", j->dir);
-            } else {
-                j->state = J_FAILED;
-                pr->failed++;
-                printf("FAILED %s (exit %d, %s; see %s/train.log)\n", j->dir, j->rc, rs.why, j->dir);
-            }
-            fflush(stdout);
+            ended(j, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), pr);
         }
     }
     return 0;
 }
 
+static int grid_main(int argc, char **argv);
+
+/* Under mpirun the ranks > 0 only run what rank 0 sends them (they parse nothing, so a bad
+ * option is reported once); rank 0 tells them whether the grid goes ahead on every path. */
 int cgalr_cmd_grid(int argc, char **argv)
+{
+    if (cli_dist_rank() > 0)
+        return cli_gq_worker();
+    int rc = grid_main(argc, argv);
+    cli_gq_start(0, rc); /* when the grid stopped before running: the workers leave with its code */
+    return rc;
+}
+
+static int grid_main(int argc, char **argv)
 {
     grid_args g;
     int rc = parse_args(argc, argv, &g);
@@ -763,8 +830,8 @@ int cgalr_cmd_grid(int argc, char **argv)
         goto out;
     }
     rc = CGALR_EXIT_FAIL;
-    if (!mkdir_p(g.out)) {
-        fprintf(stderr, "cgalr grid: --out %s: cannot create: %s\n", g.out, strerror(errno));
+    if (core_mkdirs(g.out) != CGALR_OK) {
+        fprintf(stderr, "cgalr grid: --out %s: %s\n", g.out, cgalr_last_error());
         goto out;
     }
     if (lock_fd < 0 && cgalr_lock_take(g.out, CGALR_GRID_LOCK, &lock_fd) != CGALR_OK) {
@@ -780,10 +847,15 @@ int cgalr_cmd_grid(int argc, char **argv)
         goto out;
     }
     self[sl] = '\0';
-    printf("grid %s: %ld runs, %zu finished already, %zu to run with %ld job%s\n", g.out, nj, (size_t)nj - todo,
-           todo, g.jobs, g.jobs == 1 ? "" : "s");
+    if (cli_dist_size() > 1)
+        printf("grid %s: %ld runs, %zu finished already, %zu to run on %d ranks x %ld job%s\n", g.out, nj,
+               (size_t)nj - todo, todo, cli_dist_size(), g.jobs, g.jobs == 1 ? "" : "s");
+    else
+        printf("grid %s: %ld runs, %zu finished already, %zu to run with %ld job%s\n", g.out, nj, (size_t)nj - todo,
+               todo, g.jobs, g.jobs == 1 ? "" : "s");
     fflush(stdout);
-    progress pr = {(size_t)nj, todo, 0, 0, now_s(), 0, g.jobs};
+    progress pr = {(size_t)nj, todo, 0, 0, now_s(), 0, g.jobs * cli_dist_size()};
+    cli_gq_start(g.jobs, 0);
     run_all(self, &g, J, nj, &pr);
     size_t skipped = 0, left = 0;
     for (long i = 0; i < nj; i++) {

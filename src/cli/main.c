@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/dist.h"
 
 typedef struct {
     const char *name;
@@ -29,7 +30,7 @@ static void usage(FILE *f)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
@@ -40,15 +41,34 @@ int main(int argc, char **argv)
         return CGALR_EXIT_OK;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("cgalr 0.1.0\n");
+        printf("cgalr 0.1.0 (MPI: %s)\n", cli_dist_built_with_mpi() ? "yes" : "no");
         return CGALR_EXIT_OK;
     }
-    for (size_t i = 0; i < N_COMMANDS; i++)
-        if (!strcmp(argv[1], commands[i].name))
-            return commands[i].run(argc - 1, argv + 1);
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(argv[1], commands[i].name))
+            continue;
+        if (cli_dist_size() > 1 && strcmp(argv[1], "grid")) {
+            if (cli_dist_rank() == 0)
+                fprintf(stderr, "cgalr %s: started on %d MPI ranks, but only `cgalr grid` runs on several ranks "
+                                "(data-parallel `cgalr train` is not there yet); run it as one process\n",
+                        argv[1], cli_dist_size());
+            return CGALR_EXIT_USAGE;
+        }
+        return commands[i].run(argc - 1, argv + 1);
+    }
     fprintf(stderr, "cgalr: unknown command '%s'; valid commands:", argv[1]);
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(stderr, " %s", commands[i].name);
     fprintf(stderr, "\n");
     return CGALR_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    int rc = cli_dist_init(&argc, &argv);
+    if (rc != 0)
+        return rc;
+    rc = run(argc, argv);
+    cli_dist_finalize();
+    return rc;
 }
