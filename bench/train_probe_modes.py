@@ -5,7 +5,7 @@ step every iteration). Prints per case the median over repetitions of the epoch-
 cgalr-top / constant (each ratio from one adjacent pair of runs) and the controller's share of
 the CG-ALR epoch time (ctrl_seconds / seconds in metrics.jsonl: every cost the controller adds).
 Not a test: the machine is shared, so only ratios of adjacent runs mean anything.
-Usage: bench/train_probe_modes.py BUILD_DIR [--reps R] [--only mlp,gin,cnn] [--work DIR]"""
+Usage: bench/train_probe_modes.py BUILD_DIR [--reps R] [--only mlp,gin,cnn] [--cases inline:1,...] [--work DIR]"""
 import argparse
 import json
 import os
@@ -20,6 +20,7 @@ ap.add_argument("--reps", type=int, default=3)
 ap.add_argument("--only", default="mlp,gin,cnn")
 ap.add_argument("--work", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "cgalr-bench-probe"))
 ap.add_argument("--threads", default="1")
+ap.add_argument("--cases", default="", help="only these mode:ctrl_every cases, e.g. inline:1,stream:0")
 a = ap.parse_args()
 BIN = os.path.join(a.build, "cgalr")
 shutil.rmtree(a.work, ignore_errors=True)
@@ -58,6 +59,8 @@ for key, name, opts, epochs, cases in ALL:
         continue
     train(opts, 1, "constant", [])  # warm the data cache and the page cache, not timed
     for mode, every in cases:
+        if a.cases and f"{mode}:{every}" not in a.cases.split(","):
+            continue
         ratios, shares, tcs, tgs = [], [], [], []
         extra = ["--probe-mode", mode] + (["--ctrl-every", str(every)] if every else [])
         for rep in range(a.reps):

@@ -222,6 +222,12 @@ static cgalr_status_t controller_step(ctx *c, double progress)
     double t0 = now_s();
     cgalr_sched_trace_t rec; /* also the scheduler's last trace, which the epoch record reads */
     take_capture_seconds(c);
+    if (c->tp && tprobe_unchanged(c->tp)) {
+        /* the same connectome as at the last step: d = 0 exactly, what the full step computes */
+        cgalr_status_t st = cgalr_sched_observe_distance(c->sched, 0.0, progress, &rec);
+        c->ctrl_seconds += now_s() - t0;
+        return st;
+    }
     if (c->tp) {
         int ready = 0;
         cgalr_status_t st = tprobe_connectome(c->tp, c->conn, &ready);

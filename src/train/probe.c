@@ -44,6 +44,9 @@ struct tprobe {
      * `built` (every probe row seen and added), then moved by one replacement per new row */
     cgalr_connectome_acc_t *acc;
     int sliding, built;
+    /* inline: no probe row has been replaced since the connectome last handed out (see
+     * tprobe_unchanged); cleared by every replacement and by a load */
+    int same;
     /* per batch */
     const size_t *index;
     size_t index_n;
@@ -105,8 +108,10 @@ static cgalr_status_t hook(void *user, cgalr_model_t *m, size_t rows)
                 t->pos[k++] = (size_t)t->slot[s];
             }
         }
-        if (k > 0)
+        if (k > 0) {
+            t->same = 0;
             st = cgalr_model_pool_probe(m, t->rows, k, t->pooled);
+        }
         for (size_t i = 0; st == CGALR_OK && i < k; i++) {
             float *dst = t->store + t->pos[i] * t->p;
             if (t->built && cgalr_topo_acc_replace_f(t->acc, dst, t->pooled + i * t->p) != CGALR_OK)
@@ -236,7 +241,15 @@ cgalr_status_t tprobe_connectome(tprobe_t *t, double *out, int *ready)
         st = cgalr_topo_connectome_f(t->store, t->n, t->p, out);
     }
     *ready = st == CGALR_OK;
+    t->same = *ready;
     return st;
+}
+
+int tprobe_unchanged(const tprobe_t *t)
+{
+    /* a step that would rebuild the statistics from the stored rows (stale) still runs: the
+     * rebuild moves the connectome by rounding, and skipping it would change later steps */
+    return t->mode == TPROBE_INLINE && t->same && !(t->sliding && t->built && cgalr_topo_acc_stale(t->acc));
 }
 
 /* ---- state: magic, mode, p, n, then stream: the accumulator's bytes; inline: n_seen, seen (n
@@ -323,5 +336,6 @@ cgalr_status_t tprobe_load(tprobe_t *t, const void *buf, size_t size)
     memcpy(t->seen, body, t->n);
     memcpy(t->store, body + t->n, t->n * t->p * sizeof(float));
     t->n_seen = seen;
+    t->same = 0;
     return CGALR_OK;
 }
