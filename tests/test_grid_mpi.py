@@ -2,7 +2,7 @@
 same metrics (timing fields aside) as the local grid; more ranks than runs is fine; SIGKILL of a
 worker rank in the middle, then the same command again, completes the grid with the same
 results; a rank that cannot see the grid directory hands its run back and the grid completes on
-the others; a non-grid command on several ranks is refused once. Skipped, with a message, when
+the others; a command that runs on one process only is refused once on several ranks. Skipped, with a message, when
 the tool was built without MPI or mpirun is missing. MUTAG with gin: each run is a second or
 less."""
 import json
@@ -104,10 +104,11 @@ p = mpirun(2, grid_args(os.path.join(TMP, "bad"), extra=("--epochs", "0")))
 check(p.returncode == 2, f"bad option under mpirun: exit {p.returncode}")
 check(p.stderr.count("--epochs") == 1, f"the message once, not once per rank: {p.stderr}")
 
-# 5. a non-grid command on two ranks: refused with a message, once
-p = mpirun(2, ["train", "--data", "mutag", "--model", "gin", "--out", os.path.join(TMP, "t")])
-check(p.returncode == 2 and p.stderr.count("only `cgalr grid` runs on several ranks") == 1,
-      f"train under mpirun: {p.returncode} {p.stderr}")
+# 5. a command that runs on one process only, on two ranks: refused with a message, once
+# (data-parallel `cgalr train` is tests/test_train_mpi.py's)
+p = mpirun(2, ["report", os.path.join(TMP, "local")])
+check(p.returncode == 2 and p.stderr.count("run on several ranks") == 1,
+      f"report under mpirun: {p.returncode} {p.stderr}")
 
 # 6. SIGKILL of the worker rank while it runs something: the job dies, the same command resumes it
 killed = os.path.join(TMP, "killed")

@@ -181,6 +181,11 @@ typedef struct cgalr_batch {
 
 /* Batch b (0 <= b < n_batches) of epoch `epoch`. */
 CGALR_API cgalr_status_t cgalr_loader_batch(cgalr_loader_t *ld, uint64_t epoch, size_t b, cgalr_batch_t *out);
+/* Part `part` of `parts` of batch b (data-parallel training: one part per rank): its samples
+ * [n part / parts, n (part + 1) / parts) of the batch's n, each prepared exactly as in the whole
+ * batch. A part may be empty (n < parts): out->n = 0. */
+CGALR_API cgalr_status_t cgalr_loader_batch_part(cgalr_loader_t *ld, uint64_t epoch, size_t b, size_t part,
+                                                 size_t parts, cgalr_batch_t *out);
 
 /* The samples idx[0..n) (positions in the loader's split, repeats allowed) as one batch, in that
  * order, never augmented: the probe set of the connectome uses this. */

@@ -102,6 +102,28 @@ typedef struct cgalr_train_progress {
     double eta_s;             /* estimated seconds left in the run */
 } cgalr_train_progress_t;
 
+/* Data-parallel training over several processes (`mpirun -np R cgalr train`, docs/CLUSTER.md):
+ * the collectives of a communicator the caller owns, so that the library itself has no MPI in
+ * it. Every rank calls cgalr_train_run with the same configuration; each takes its part of every
+ * batch (cgalr_loader_batch_part), the gradients are summed before the optimiser step, so every
+ * rank holds the same parameters, and so are the connectome's rows, the losses and the
+ * evaluation's counts. Rank 0 alone touches the run directory's files (lock, config.json,
+ * metrics.jsonl, checkpoints, summary.json); the others read its checkpoint on resume, so the
+ * directory must be on a file system every rank sees. Each collective must give every rank the
+ * same bytes. A rank whose call fails must not return to a collective: the caller ends the job. */
+typedef struct cgalr_train_comm {
+    int rank, size;
+    /* in place: buf[i] = the sum over ranks of buf[i] */
+    cgalr_status_t (*sum_f)(void *user, float *buf, size_t n);
+    cgalr_status_t (*sum_d)(void *user, double *buf, size_t n);
+    /* rank 0's bytes into every rank's buf */
+    cgalr_status_t (*bcast)(void *user, void *buf, size_t bytes);
+    /* every rank's `bytes` bytes at `mine`, concatenated in rank order into a malloc'd *all
+     * (free it) of *total bytes */
+    cgalr_status_t (*gather)(void *user, const void *mine, size_t bytes, void **all, size_t *total);
+    void *user;
+} cgalr_train_comm_t;
+
 typedef struct cgalr_train_hooks {
     /* Called at most about 5 times a second during training (may be NULL). */
     void (*progress)(void *user, const cgalr_train_progress_t *p);
@@ -111,6 +133,9 @@ typedef struct cgalr_train_hooks {
      * checkpoint is consistent and --resume continues from it. May be NULL. */
     volatile sig_atomic_t *stop;
     void *user;
+    /* NULL: one process. Otherwise data-parallel over comm->size ranks (see above); the stop
+     * flag of any rank stops them all at the same batch. */
+    const cgalr_train_comm_t *comm;
 } cgalr_train_hooks_t;
 
 typedef struct cgalr_train_summary {
@@ -136,6 +161,9 @@ typedef struct cgalr_train_summary {
     size_t samples[3];       /* samples in the train, validation and test splits */
     int guard_events;        /* non-finite guard activations */
     char message[256];       /* the divergence message when diverged */
+    int error_shared;        /* data parallel: the error is rank 0's, found before training and
+                                returned by every rank, so no rank waits for another; rank 0
+                                reports it */
 } cgalr_train_summary_t;
 
 /* Runs (or resumes) the training described by cfg. Returns CGALR_OK when the run finished,

@@ -14,6 +14,7 @@
 #include "cgalr/shellwords.h"
 #include "cgalr/train.h"
 #include "cli/cli.h"
+#include "cli/dist.h"
 
 static volatile sig_atomic_t stop_flag = 0;
 
@@ -378,7 +379,12 @@ int cgalr_cmd_train(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    cgalr_train_hooks_t hooks = {on_progress, on_epoch, &stop_flag, &u};
+    /* data parallel (mpirun -np R): rank 0 speaks for the run */
+    const cgalr_train_comm_t *comm = cli_dist_comm();
+    int rank = comm ? comm->rank : 0;
+    cgalr_train_hooks_t hooks = {rank == 0 ? on_progress : NULL, rank == 0 ? on_epoch : NULL, &stop_flag, &u, comm};
+    if (rank != 0)
+        u.quiet = 1;
     cgalr_train_summary_t s;
     cgalr_status_t st = cgalr_train_run(&cfg, &hooks, &s);
     free(saved); /* cfg's strings may point into the saved words until here */
@@ -386,9 +392,16 @@ int cgalr_cmd_train(int argc, char **argv)
     if (u.line_open)
         fprintf(stderr, "\n");
     if (st != CGALR_OK) {
-        fprintf(stderr, "cgalr train: %s\n", cgalr_last_error());
+        if (!comm)
+            fprintf(stderr, "cgalr train: %s\n", cgalr_last_error());
+        else if (rank == 0 || !s.error_shared)
+            fprintf(stderr, "cgalr train: rank %d (%s): %s\n", rank, cli_dist_host(), cgalr_last_error());
+        if (comm && !s.error_shared)
+            cli_dist_abort(cli_exit_code(st)); /* the other ranks may be waiting for this one */
         return cli_exit_code(st);
     }
+    if (rank != 0)
+        return s.interrupted ? CGALR_EXIT_FAIL : CGALR_EXIT_OK;
     if (s.interrupted) {
         fprintf(stderr, "cgalr train: interrupted after %ld complete epochs; continue with: cgalr train --out %s "
                         "--resume\n",

@@ -8,6 +8,7 @@
 #include "cli/dist.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -343,7 +344,134 @@ int cli_gq_worker(void)
     return CGALR_EXIT_OK;
 }
 
+/* ---- data-parallel training: the collectives cgalr_train_run asks for ------------------- */
+
+static cgalr_status_t mpi_fail(int rc, const char *what)
+{
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, msg, &len);
+    return cgalr_fail(CGALR_EIO, "MPI %s on rank %d (%s): %s", what, cli_dist_rank(), cli_dist_host(), msg);
+}
+
+/* Sums go to rank 0 and come back from it, not through MPI_Allreduce: its algorithms may add in
+ * a different order on different ranks, and every rank must hold the same bits, or their
+ * parameters drift apart. Counts above INT_MAX go in pieces. */
+static cgalr_status_t comm_sum(MPI_Datatype type, size_t width, void *buf, size_t n)
+{
+    const size_t piece = (size_t)1 << 28;
+    for (size_t k = 0; k < n; k += piece) {
+        int m = (int)(n - k < piece ? n - k : piece);
+        char *b = (char *)buf + k * width;
+        int rc = MPI_Reduce(cli_dist_rank() == 0 ? MPI_IN_PLACE : b, cli_dist_rank() == 0 ? b : NULL, m, type,
+                            MPI_SUM, 0, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS)
+            return mpi_fail(rc, "reduce");
+        if ((rc = MPI_Bcast(b, m, type, 0, MPI_COMM_WORLD)) != MPI_SUCCESS)
+            return mpi_fail(rc, "broadcast");
+    }
+    return CGALR_OK;
+}
+
+static cgalr_status_t comm_sum_f(void *user, float *buf, size_t n)
+{
+    (void)user;
+    return comm_sum(MPI_FLOAT, sizeof *buf, buf, n);
+}
+
+static cgalr_status_t comm_sum_d(void *user, double *buf, size_t n)
+{
+    (void)user;
+    return comm_sum(MPI_DOUBLE, sizeof *buf, buf, n);
+}
+
+static cgalr_status_t comm_bcast(void *user, void *buf, size_t bytes)
+{
+    (void)user;
+    const size_t piece = (size_t)1 << 30;
+    for (size_t k = 0; k < bytes; k += piece) {
+        int rc = MPI_Bcast((char *)buf + k, (int)(bytes - k < piece ? bytes - k : piece), MPI_BYTE, 0, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS)
+            return mpi_fail(rc, "broadcast");
+    }
+    return CGALR_OK;
+}
+
+static cgalr_status_t comm_gather(void *user, const void *mine, size_t bytes, void **all, size_t *total)
+{
+    (void)user;
+    *all = NULL;
+    *total = 0;
+    int size = cli_dist_size();
+    if (bytes > (size_t)INT_MAX)
+        return cgalr_fail(CGALR_EINVAL, "gather: %zu bytes from one rank, at most %d", bytes, INT_MAX);
+    int mine_n = (int)bytes, *counts = malloc(2 * (size_t)size * sizeof *counts);
+    if (!counts)
+        return cgalr_fail(CGALR_ENOMEM, "gather: out of memory");
+    int *displs = counts + size;
+    int rc = MPI_Allgather(&mine_n, 1, MPI_INT, counts, 1, MPI_INT, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) {
+        free(counts);
+        return mpi_fail(rc, "allgather");
+    }
+    size_t sum = 0;
+    for (int r = 0; r < size; r++) {
+        displs[r] = (int)sum;
+        sum += (size_t)counts[r];
+    }
+    if (sum > (size_t)INT_MAX) {
+        free(counts);
+        return cgalr_fail(CGALR_EINVAL, "gather: %zu bytes in all, at most %d", sum, INT_MAX);
+    }
+    void *out = malloc(sum ? sum : 1);
+    if (!out) {
+        free(counts);
+        return cgalr_fail(CGALR_ENOMEM, "gather: out of memory for %zu bytes", sum);
+    }
+    rc = MPI_Allgatherv(mine, mine_n, MPI_BYTE, out, counts, displs, MPI_BYTE, MPI_COMM_WORLD);
+    free(counts);
+    if (rc != MPI_SUCCESS) {
+        free(out);
+        return mpi_fail(rc, "allgatherv");
+    }
+    *all = out;
+    *total = sum;
+    return CGALR_OK;
+}
+
+static cgalr_train_comm_t dist_comm;
+
+const cgalr_train_comm_t *cli_dist_comm(void)
+{
+    if (cli_dist_size() < 2)
+        return NULL;
+    dist_comm.rank = cli_dist_rank();
+    dist_comm.size = cli_dist_size();
+    dist_comm.sum_f = comm_sum_f;
+    dist_comm.sum_d = comm_sum_d;
+    dist_comm.bcast = comm_bcast;
+    dist_comm.gather = comm_gather;
+    dist_comm.user = NULL;
+    return &dist_comm;
+}
+
+void cli_dist_abort(int rc)
+{
+    if (cli_dist_size() > 1)
+        MPI_Abort(MPI_COMM_WORLD, rc);
+}
+
 #else /* without MPI: one process, no workers */
+
+const cgalr_train_comm_t *cli_dist_comm(void)
+{
+    return NULL;
+}
+
+void cli_dist_abort(int rc)
+{
+    (void)rc;
+}
 
 void cli_gq_start(long jobs, int rc)
 {

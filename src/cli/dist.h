@@ -10,6 +10,8 @@
 
 #include <sys/types.h>
 
+#include "cgalr/train.h"
+
 /* Called first in main. 0, or an exit code (the message printed by rank 0). */
 int cli_dist_init(int *argc, char ***argv);
 /* Called last in main, with the exit code main is about to return. */
@@ -20,6 +22,12 @@ int cli_dist_size(void);
 const char *cli_dist_host(void);
 /* 1 when the tool was built with MPI. */
 int cli_dist_built_with_mpi(void);
+
+/* Data-parallel `cgalr train`: the collectives over every rank (NULL on one rank). */
+const cgalr_train_comm_t *cli_dist_comm(void);
+/* Ends every rank of the job (after a rank's error, which must not leave the others waiting in
+ * a collective); returns only on one rank. */
+void cli_dist_abort(int rc);
 
 /* ---- the grid's work queue (ranks > 0 are workers, rank 0 hands out runs) --------------- */
 

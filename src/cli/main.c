@@ -47,10 +47,10 @@ static int run(int argc, char **argv)
     for (size_t i = 0; i < N_COMMANDS; i++) {
         if (strcmp(argv[1], commands[i].name))
             continue;
-        if (cli_dist_size() > 1 && strcmp(argv[1], "grid")) {
+        if (cli_dist_size() > 1 && strcmp(argv[1], "grid") && strcmp(argv[1], "train")) {
             if (cli_dist_rank() == 0)
-                fprintf(stderr, "cgalr %s: started on %d MPI ranks, but only `cgalr grid` runs on several ranks "
-                                "(data-parallel `cgalr train` is not there yet); run it as one process\n",
+                fprintf(stderr, "cgalr %s: started on %d MPI ranks, but only `cgalr grid` (a work queue) and "
+                                "`cgalr train` (data parallel) run on several ranks; run it as one process\n",
                         argv[1], cli_dist_size());
             return CGALR_EXIT_USAGE;
         }

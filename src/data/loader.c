@@ -234,8 +234,16 @@ static cgalr_status_t fill(cgalr_loader_t *ld, size_t n, int aug, uint64_t epoch
 
 cgalr_status_t cgalr_loader_batch(cgalr_loader_t *ld, uint64_t epoch, size_t b, cgalr_batch_t *out)
 {
+    return cgalr_loader_batch_part(ld, epoch, b, 0, 1, out);
+}
+
+cgalr_status_t cgalr_loader_batch_part(cgalr_loader_t *ld, uint64_t epoch, size_t b, size_t part, size_t parts,
+                                       cgalr_batch_t *out)
+{
     if (!ld || !out)
         return cgalr_fail(CGALR_EINVAL, "cgalr_loader_batch: NULL argument");
+    if (parts == 0 || part >= parts)
+        return cgalr_fail(CGALR_EINVAL, "loader: part %zu of %zu", part, parts);
     if (b >= ld->nb)
         return cgalr_fail(CGALR_EINVAL, "loader: batch %zu of epoch %llu, the %s split has %zu batches", b,
                           (unsigned long long)epoch, cgalr_split_name(ld->cfg.split), ld->nb);
@@ -246,6 +254,11 @@ cgalr_status_t cgalr_loader_batch(cgalr_loader_t *ld, uint64_t epoch, size_t b, 
     }
     size_t pos0 = b * ld->cfg.batch_size;
     size_t n = ld->n - pos0 < ld->cfg.batch_size ? ld->n - pos0 : ld->cfg.batch_size;
+    /* the part's slice [lo, hi) of the batch; augmentation is keyed by the position in the
+     * epoch, so a sample is cropped and flipped the same whatever the number of parts */
+    size_t lo = n * part / parts, hi = n * (part + 1) / parts;
+    pos0 += lo;
+    n = hi - lo;
     cgalr_status_t st = grow((void **)&ld->bidx, &ld->bidx_cap, n + 1, sizeof *ld->bidx);
     if (st)
         return st;

@@ -73,6 +73,12 @@ typedef struct ctx {
     size_t good_probe_size;
     int metrics_fd;
     int lock_fd;         /* DIR/.lock, held from before the first write to the end */
+    /* data-parallel (hooks->comm, size > 1): this rank's part of every batch; rank 0 alone writes */
+    const cgalr_train_comm_t *comm;
+    int rank;
+    size_t n_reduce;     /* doubles reduced with the gradients: see DP_* */
+    void *rows_buf;      /* this rank's probe rows of a batch, packed for the gather */
+    size_t rows_cap;
     char path_metrics[4096], path_ckpt[4096], path_config[4096], path_summary[4096];
 } ctx;
 
@@ -102,6 +108,7 @@ static void ctx_free(ctx *c)
     free(c->act);
     free(c->conn);
     free(c->swap);
+    free(c->rows_buf);
     if (c->metrics_fd >= 0)
         close(c->metrics_fd);
     cgalr_lock_release(c->lock_fd);
@@ -113,12 +120,109 @@ typedef struct {
     double loss, acc;
 } eval_out;
 
+/* ---- data parallel: the pieces every rank runs in step (cgalr_train_comm_t) ---------------- */
+
+/* Batch-norm running statistics come from each rank's own part of the batches; like PyTorch's
+ * DDP (broadcast_buffers), every inference forward uses rank 0's, which its checkpoint holds. */
+static cgalr_status_t dp_sync_buffers(ctx *c)
+{
+    size_t nb = cgalr_model_num_buffers(c->model);
+    if (!c->comm || nb == 0)
+        return CGALR_OK;
+    return c->comm->bcast(c->comm->user, cgalr_model_buffers(c->model), nb * sizeof(float));
+}
+
+/* The doubles reduced with each batch's gradients. */
+enum { DP_LOSS, DP_CORRECT, DP_N, DP_BAD_PROBE, DP_STOP, DP_COUNT };
+
+/* After this rank's forward and backward of its part (r: its mean loss over r->n samples, or
+ * nothing when its part is empty): the gradient of the whole batch's mean loss, the batch's
+ * loss, count and hits, and the flags, the same on every rank. n_batch: the whole batch's size. */
+static cgalr_status_t dp_reduce_batch(ctx *c, size_t n_batch, cgalr_step_result_t *r, int *bad_probe, int *stop)
+{
+    size_t np = cgalr_model_num_params(c->model);
+    float *g = cgalr_model_grads(c->model);
+    if (r->n == 0) {
+        memset(g, 0, np * sizeof *g);
+    } else {
+        float w = (float)((double)r->n / (double)n_batch);
+        for (size_t i = 0; i < np; i++)
+            g[i] *= w;
+    }
+    double v[DP_COUNT] = {r->n ? r->loss * (double)r->n : 0.0, (double)r->correct, (double)r->n, (double)*bad_probe,
+                          (double)*stop};
+    cgalr_status_t st = c->comm->sum_f(c->comm->user, g, np);
+    if (st == CGALR_OK)
+        st = c->comm->sum_d(c->comm->user, v, DP_COUNT);
+    if (st != CGALR_OK)
+        return st;
+    r->n = (size_t)v[DP_N];
+    r->correct = (size_t)v[DP_CORRECT];
+    r->loss = r->n ? v[DP_LOSS] / v[DP_N] : NAN;
+    *bad_probe = v[DP_BAD_PROBE] > 0;
+    *stop = v[DP_STOP] > 0;
+    return CGALR_OK;
+}
+
+/* inline: every rank's probe rows of the batch, stored by every rank in rank order (the order of
+ * the samples in the batch), so all hold the rows one process would. */
+static cgalr_status_t dp_gather_rows(ctx *c)
+{
+    double t0 = now_s();
+    const size_t *pos;
+    const float *rows;
+    size_t k = tprobe_pending(c->tp, &pos, &rows), p = c->probe_p, rec = sizeof(uint64_t) + p * sizeof(float);
+    if (k * rec > c->rows_cap) {
+        void *nb = realloc(c->rows_buf, k * rec);
+        if (!nb)
+            return cgalr_fail(CGALR_ENOMEM, "probe rows: out of memory for %zu rows", k);
+        c->rows_buf = nb;
+        c->rows_cap = k * rec;
+    }
+    unsigned char *o = c->rows_buf;
+    for (size_t i = 0; i < k; i++, o += rec) {
+        uint64_t q = pos[i];
+        memcpy(o, &q, sizeof q);
+        memcpy(o + sizeof q, rows + i * p, p * sizeof(float));
+    }
+    void *all = NULL;
+    size_t total = 0;
+    cgalr_status_t st = c->comm->gather(c->comm->user, c->rows_buf, k * rec, &all, &total);
+    if (st == CGALR_OK && total % rec != 0)
+        st = cgalr_fail(CGALR_EINTERNAL, "probe rows: gathered %zu bytes, not a whole number of %zu-byte rows", total,
+                        rec);
+    size_t n = st == CGALR_OK ? total / rec : 0;
+    size_t *gp = n ? malloc(n * sizeof *gp) : NULL;
+    float *gr = n ? malloc(n * p * sizeof *gr) : NULL;
+    if (n && (!gp || !gr) && st == CGALR_OK)
+        st = cgalr_fail(CGALR_ENOMEM, "probe rows: out of memory for %zu gathered rows", n);
+    for (size_t i = 0; st == CGALR_OK && i < n; i++) {
+        const unsigned char *in = (const unsigned char *)all + i * rec;
+        uint64_t q;
+        memcpy(&q, in, sizeof q);
+        gp[i] = (size_t)q;
+        memcpy(gr + i * p, in + sizeof q, p * sizeof(float));
+    }
+    if (st == CGALR_OK)
+        st = tprobe_apply(c->tp, gp, gr, n);
+    free(gp);
+    free(gr);
+    free(all);
+    c->ctrl_seconds += now_s() - t0;
+    return st;
+}
+
 static cgalr_status_t evaluate(ctx *c, cgalr_loader_t *ld, eval_out *out)
 {
     out->loss = out->acc = NAN;
     size_t nb = cgalr_loader_n_batches(ld), n = 0, correct = 0, bad = 0;
     double sum = 0;
+    cgalr_status_t sst = dp_sync_buffers(c);
+    if (sst != CGALR_OK)
+        return sst;
     for (size_t b = 0; b < nb; b++) {
+        if (c->comm && b % (size_t)c->comm->size != (size_t)c->rank)
+            continue; /* data parallel: rank r evaluates batches r, r + R, ... */
         cgalr_batch_t batch;
         cgalr_step_result_t r;
         cgalr_status_t st = cgalr_loader_batch(ld, 0, b, &batch);
@@ -132,6 +236,15 @@ static cgalr_status_t evaluate(ctx *c, cgalr_loader_t *ld, eval_out *out)
         n += r.n;
         correct += r.correct;
         bad += r.nonfinite;
+    }
+    if (c->comm) {
+        double v[4] = {sum, (double)n, (double)correct, (double)bad};
+        if ((sst = c->comm->sum_d(c->comm->user, v, 4)) != CGALR_OK)
+            return sst;
+        sum = v[0];
+        n = (size_t)v[1];
+        correct = (size_t)v[2];
+        bad = (size_t)v[3];
     }
     if (n == 0)
         return CGALR_OK;
@@ -237,7 +350,7 @@ static cgalr_status_t controller_step(ctx *c, double progress)
         return st;
     }
     const size_t chunk = 256;
-    cgalr_status_t st = CGALR_OK;
+    cgalr_status_t st = dp_sync_buffers(c); /* data parallel: every rank runs the whole probe pass */
     for (size_t k = 0; k < c->probe_n && st == CGALR_OK; k += chunk) {
         size_t m = c->probe_n - k < chunk ? c->probe_n - k : chunk;
         cgalr_batch_t batch;
@@ -301,6 +414,10 @@ static cgalr_status_t setup_probe(ctx *c)
 static cgalr_status_t append_line(ctx *c, const char *line, int64_t *off)
 {
     size_t n = strlen(line);
+    if (c->rank != 0) { /* data parallel: rank 0 writes the run's files */
+        *off += (int64_t)(n + 1);
+        return CGALR_OK;
+    }
     char *buf = malloc(n + 1);
     if (!buf)
         return cgalr_fail(CGALR_ENOMEM, "metrics: out of memory");
@@ -349,6 +466,8 @@ static cgalr_status_t sched_state(const ctx *c, void **buf, size_t *size)
 
 static cgalr_status_t save_checkpoint(ctx *c, const loop_state_t *ls_in)
 {
+    if (c->rank != 0)
+        return CGALR_OK;
     void *sb = NULL;
     size_t ss = 0;
     cgalr_status_t st = sched_state(c, &sb, &ss);
@@ -594,6 +713,31 @@ static void fill_summary(cgalr_train_summary_t *s, const loop_state_t *ls, const
     s->guard_events = ls->guard_events;
 }
 
+/* metrics.jsonl for appending, cut back to what the checkpoint (ls) says was logged: whatever
+ * a killed run wrote after its last checkpoint goes; a file shorter than the checkpoint says is
+ * not this run's (extending it would write zeros into it). Data parallel: rank 0's alone. */
+static cgalr_status_t open_metrics(ctx *c, const loop_state_t *ls)
+{
+    if (c->rank != 0)
+        return CGALR_OK;
+    c->metrics_fd = open(c->path_metrics, O_WRONLY | O_CREAT, 0644);
+    if (c->metrics_fd < 0)
+        return cgalr_fail(CGALR_EIO, "%s: cannot open: %s", c->path_metrics, strerror(errno));
+    struct stat mst;
+    if (fstat(c->metrics_fd, &mst) != 0 || (int64_t)mst.st_size < ls->metrics_off)
+        return cgalr_fail(CGALR_ESTATE, "%s: %lld bytes, but the checkpoint was taken after %lld: the metrics file was "
+                                        "changed; remove the run directory and start again",
+                          c->path_metrics, (long long)mst.st_size, (long long)ls->metrics_off);
+    if (ftruncate(c->metrics_fd, (off_t)ls->metrics_off) != 0 || lseek(c->metrics_fd, 0, SEEK_END) < 0)
+        return cgalr_fail(CGALR_EIO, "%s: cannot truncate: %s", c->path_metrics, strerror(errno));
+    return CGALR_OK;
+}
+
+static cgalr_status_t write_summary(const ctx *c, const cgalr_train_summary_t *sum)
+{
+    return c->rank == 0 ? train_write_summary(c->path_summary, sum) : CGALR_OK;
+}
+
 static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
 {
     const cgalr_train_config_t *cfg = c->cfg;
@@ -605,23 +749,21 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
     ls.version = LOOP_VERSION;
     ls.best_val_acc = ls.final_test_acc = ls.final_val_loss = NAN;
 
+    if (c->comm && c->tp)
+        tprobe_defer(c->tp);
     int have_ckpt = cfg->resume && !cfg->restart && exists(c->path_ckpt);
+    if (c->comm && (st = c->comm->bcast(c->comm->user, &have_ckpt, sizeof have_ckpt)) != CGALR_OK)
+        return st; /* rank 0's view of the directory decides */
+    if (have_ckpt && c->rank != 0 && !exists(c->path_ckpt))
+        return cgalr_fail(CGALR_EIO, "%s: rank %d does not see the checkpoint rank 0 resumes from: data-parallel "
+                                     "training needs --out on a file system every rank shares",
+                          cfg->out, c->rank);
     if (have_ckpt) {
         if ((st = load_checkpoint(c, &ls)) != CGALR_OK)
             return st;
     }
-    c->metrics_fd = open(c->path_metrics, O_WRONLY | O_CREAT, 0644);
-    if (c->metrics_fd < 0)
-        return cgalr_fail(CGALR_EIO, "%s: cannot open: %s", c->path_metrics, strerror(errno));
-    /* drop whatever a killed run wrote after its last checkpoint; a file shorter than the
-     * checkpoint says is not this run's (extending it would write zeros into it) */
-    struct stat mst;
-    if (fstat(c->metrics_fd, &mst) != 0 || (int64_t)mst.st_size < ls.metrics_off)
-        return cgalr_fail(CGALR_ESTATE, "%s: %lld bytes, but the checkpoint was taken after %lld: the metrics file was "
-                                        "changed; remove the run directory and start again",
-                          c->path_metrics, (long long)mst.st_size, (long long)ls.metrics_off);
-    if (ftruncate(c->metrics_fd, (off_t)ls.metrics_off) != 0 || lseek(c->metrics_fd, 0, SEEK_END) < 0)
-        return cgalr_fail(CGALR_EIO, "%s: cannot truncate: %s", c->path_metrics, strerror(errno));
+    if ((st = open_metrics(c, &ls)) != CGALR_OK)
+        return st;
 
     double t_session = now_s();
     double seconds0 = ls.seconds, ctrl0 = ls.ctrl_seconds;
@@ -643,7 +785,8 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
     if (c->tp && (st = save_probe_timed(c, &c->good_probe, &c->good_probe_size)) != CGALR_OK)
         return st;
 
-    size_t nparams = cgalr_model_num_params(c->model);
+    size_t nparams = cgalr_model_num_params(c->model), ntrain = cgalr_loader_size(c->ld_train);
+    int dp_stop = 0;
     double last_progress = 0;
     long iters_session = 0;
     for (long epoch = ls.epochs_done; epoch < cfg->epochs; epoch++) {
@@ -657,7 +800,8 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
         int nonfinite = 0;
         char why[200] = "";
         for (size_t b = 0; b < c->nb; b++) {
-            if (hk && hk->stop && *hk->stop) {
+            /* data parallel: the stop every rank agreed on at the last batch */
+            if (c->comm ? dp_stop : hk && hk->stop && *hk->stop) {
                 sum->interrupted = 1;
                 ls.seconds = seconds0; /* the partial epoch is redone on resume */
                 fill_summary(sum, &ls, c);
@@ -666,14 +810,32 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
             double progress = (double)epoch + (double)b / (double)c->nb;
             cgalr_batch_t batch;
             cgalr_step_result_t r;
-            if ((st = cgalr_loader_batch(c->ld_train, (uint64_t)epoch, b, &batch)) != CGALR_OK)
+            memset(&r, 0, sizeof r);
+            st = c->comm ? cgalr_loader_batch_part(c->ld_train, (uint64_t)epoch, b, (size_t)c->rank,
+                                                   (size_t)c->comm->size, &batch)
+                         : cgalr_loader_batch(c->ld_train, (uint64_t)epoch, b, &batch);
+            if (st != CGALR_OK)
                 return st;
-            if (c->tp)
-                tprobe_arm(c->tp, batch.index, batch.n);
-            st = c->graphs ? cgalr_model_train_graphs(c->model, &batch.graph, &r)
-                           : cgalr_model_train_images(c->model, &batch.image, &r);
-            if (c->tp)
-                tprobe_disarm(c->tp);
+            if (batch.n > 0) { /* a rank's part is empty when the batch has fewer samples than ranks */
+                if (c->tp)
+                    tprobe_arm(c->tp, batch.index, batch.n);
+                st = c->graphs ? cgalr_model_train_graphs(c->model, &batch.graph, &r)
+                               : cgalr_model_train_images(c->model, &batch.image, &r);
+                if (c->tp)
+                    tprobe_disarm(c->tp);
+            }
+            if (c->comm) {
+                int bad_probe = st == CGALR_ENONFINITE && c->tp;
+                if (st != CGALR_OK && !bad_probe)
+                    return st;
+                int stop_flag = hk && hk->stop && *hk->stop;
+                size_t left = ntrain - b * cfg->batch;
+                if ((st = dp_reduce_batch(c, left < cfg->batch ? left : cfg->batch, &r, &bad_probe, &stop_flag)) !=
+                    CGALR_OK)
+                    return st;
+                dp_stop = stop_flag;
+                st = bad_probe ? CGALR_ENONFINITE : c->tp ? dp_gather_rows(c) : CGALR_OK;
+            }
             if (st == CGALR_ENONFINITE && c->tp) {
                 /* the captured rows are not finite: the guard's case, like a non-finite loss */
                 nonfinite = 1;
@@ -803,7 +965,7 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
             sum->diverged = 1;
             sum->finished = 1;
             fill_summary(sum, &ls, c);
-            return train_write_summary(c->path_summary, sum);
+            return write_summary(c, sum);
         }
 
         /* the epoch is good: record it, then make it the new last good state */
@@ -880,7 +1042,7 @@ static cgalr_status_t run_loop(ctx *c, cgalr_train_summary_t *sum)
     }
     sum->finished = 1;
     fill_summary(sum, &ls, c);
-    return train_write_summary(c->path_summary, sum);
+    return write_summary(c, sum);
 }
 
 /* What the run directory allows before anything is written: refused (an error status), nothing
@@ -953,6 +1115,24 @@ static cgalr_status_t prepare(ctx *c, const cgalr_train_config_t *cfg, char **js
     return setup(c);
 }
 
+/* Data parallel, rank > 0: what prepare does without the run directory (rank 0's business). */
+static cgalr_status_t prepare_peer(ctx *c, const cgalr_train_config_t *cfg)
+{
+    memset(c, 0, sizeof *c);
+    c->cfg = cfg;
+    c->metrics_fd = -1;
+    c->lock_fd = -1;
+    cgalr_status_t st = cgalr_train_config_validate(cfg);
+    if (st != CGALR_OK)
+        return st;
+    if ((size_t)snprintf(c->path_metrics, sizeof c->path_metrics, "%s/metrics.jsonl", cfg->out) >= sizeof c->path_metrics)
+        return cgalr_fail(CGALR_EINVAL, "--out: path too long");
+    snprintf(c->path_ckpt, sizeof c->path_ckpt, "%s/checkpoint.bin", cfg->out);
+    snprintf(c->path_config, sizeof c->path_config, "%s/config.json", cfg->out);
+    snprintf(c->path_summary, sizeof c->path_summary, "%s/summary.json", cfg->out);
+    return setup(c);
+}
+
 static void summary_init(cgalr_train_summary_t *summary)
 {
     memset(summary, 0, sizeof *summary);
@@ -988,6 +1168,76 @@ cgalr_status_t cgalr_train_check(const cgalr_train_config_t *cfg)
     return st;
 }
 
+/* Data parallel: rank 0 prepares the run directory as one process would and tells the others
+ * what it found (an error, already finished, or go), then every rank sets itself up. */
+static cgalr_status_t train_run_dp(const cgalr_train_config_t *cfg, const cgalr_train_hooks_t *hooks,
+                                   cgalr_train_summary_t *summary)
+{
+    const cgalr_train_comm_t *comm = hooks->comm;
+    ctx c;
+    char *json = NULL;
+    int done = 0;
+    cgalr_status_t st = CGALR_OK;
+    /* verdict: rank 0's status, whether there is nothing to do, and its message */
+    struct {
+        int32_t status, done;
+        char why[480];
+    } v;
+    memset(&v, 0, sizeof v);
+    if (comm->rank == 0) {
+        if (cfg->probe_mode && !strcmp(cfg->probe_mode, "stream")) {
+            memset(&c, 0, sizeof c);
+            c.metrics_fd = c.lock_fd = -1;
+            st = cgalr_fail(CGALR_EINVAL, "--probe-mode stream is not built for data-parallel training (%d ranks): use "
+                                          "inline, the default, or pass",
+                            comm->size);
+        } else {
+            st = prepare(&c, cfg, &json, summary, &done);
+        }
+        if (st == CGALR_OK && !done)
+            st = mkdirs(cfg->out);
+        if (st == CGALR_OK && !done)
+            st = cgalr_lock_take(cfg->out, CGALR_RUN_LOCK, &c.lock_fd);
+        if (st == CGALR_OK && !done)
+            st = dir_allows(&c, json, summary, &done);
+        if (st == CGALR_OK && !done && cfg->restart)
+            remove(c.path_summary);
+        if (st == CGALR_OK && !done && !exists(c.path_config))
+            st = core_write_atomic(c.path_config, json, strlen(json), 1);
+        v.status = (int32_t)st;
+        v.done = done;
+        if (st != CGALR_OK)
+            snprintf(v.why, sizeof v.why, "%s", cgalr_last_error());
+    } else {
+        memset(&c, 0, sizeof c);
+        c.metrics_fd = c.lock_fd = -1;
+    }
+    cgalr_status_t cst = comm->bcast(comm->user, &v, sizeof v);
+    summary->error_shared = cst == CGALR_OK && v.status != CGALR_OK;
+    if (cst != CGALR_OK) {
+        free(json);
+        ctx_free(&c);
+        return cst;
+    }
+    if (comm->rank != 0) {
+        if (v.status != CGALR_OK)
+            return cgalr_fail((cgalr_status_t)v.status, "%s", v.why);
+        if (v.done) {
+            summary->already_finished = 1;
+            return CGALR_OK;
+        }
+        st = prepare_peer(&c, cfg);
+    }
+    free(json);
+    c.hooks = hooks;
+    c.comm = comm;
+    c.rank = comm->rank;
+    if (st == CGALR_OK && !v.done)
+        st = run_loop(&c, summary);
+    ctx_free(&c);
+    return st;
+}
+
 cgalr_status_t cgalr_train_run(const cgalr_train_config_t *cfg, const cgalr_train_hooks_t *hooks,
                                cgalr_train_summary_t *summary)
 {
@@ -995,6 +1245,8 @@ cgalr_status_t cgalr_train_run(const cgalr_train_config_t *cfg, const cgalr_trai
     if (!summary)
         summary = &local;
     summary_init(summary);
+    if (hooks && hooks->comm && hooks->comm->size > 1)
+        return train_run_dp(cfg, hooks, summary);
     ctx c;
     char *json;
     int done;

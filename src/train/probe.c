@@ -47,6 +47,10 @@ struct tprobe {
     /* inline: no probe row has been replaced since the connectome last handed out (see
      * tprobe_unchanged); cleared by every replacement and by a load */
     int same;
+    /* data-parallel: the hook keeps a batch's rows (pos, pooled: `pending` of them) for
+     * tprobe_apply, after every rank's rows have been gathered */
+    int deferred;
+    size_t pending;
     /* per batch */
     const size_t *index;
     size_t index_n;
@@ -84,6 +88,22 @@ static cgalr_status_t grow(tprobe_t *t, size_t rows)
     return CGALR_OK;
 }
 
+/* inline: rows[i] (p floats) becomes the stored row of probe position pos[i], in order */
+static void replace_rows(tprobe_t *t, const size_t *pos, const float *rows, size_t k)
+{
+    if (k > 0)
+        t->same = 0;
+    for (size_t i = 0; i < k; i++) {
+        float *dst = t->store + pos[i] * t->p;
+        if (t->built && cgalr_topo_acc_replace_f(t->acc, dst, rows + i * t->p) != CGALR_OK)
+            t->built = 0; /* a non-finite row: the rebuild at the step meets and reports it, as
+                             the dense form would, and the guard takes over from there */
+        memcpy(dst, rows + i * t->p, t->p * sizeof(float));
+        t->n_seen += !t->seen[pos[i]];
+        t->seen[pos[i]] = 1;
+    }
+}
+
 static cgalr_status_t hook(void *user, cgalr_model_t *m, size_t rows)
 {
     tprobe_t *t = user;
@@ -108,19 +128,12 @@ static cgalr_status_t hook(void *user, cgalr_model_t *m, size_t rows)
                 t->pos[k++] = (size_t)t->slot[s];
             }
         }
-        if (k > 0) {
-            t->same = 0;
+        if (k > 0)
             st = cgalr_model_pool_probe(m, t->rows, k, t->pooled);
-        }
-        for (size_t i = 0; st == CGALR_OK && i < k; i++) {
-            float *dst = t->store + t->pos[i] * t->p;
-            if (t->built && cgalr_topo_acc_replace_f(t->acc, dst, t->pooled + i * t->p) != CGALR_OK)
-                t->built = 0; /* a non-finite row: the rebuild at the step meets and reports it, as
-                                 the dense form would, and the guard takes over from there */
-            memcpy(dst, t->pooled + i * t->p, t->p * sizeof(float));
-            t->n_seen += !t->seen[t->pos[i]];
-            t->seen[t->pos[i]] = 1;
-        }
+        if (st == CGALR_OK && t->deferred)
+            t->pending = k;
+        else if (st == CGALR_OK)
+            replace_rows(t, t->pos, t->pooled, k);
     }
     t->seconds += now_s() - t0;
     return st;
@@ -193,6 +206,7 @@ void tprobe_arm(tprobe_t *t, const size_t *index, size_t n)
     t->index = index;
     t->index_n = n;
     t->armed = 1;
+    t->pending = 0;
 }
 
 void tprobe_disarm(tprobe_t *t)
@@ -243,6 +257,32 @@ cgalr_status_t tprobe_connectome(tprobe_t *t, double *out, int *ready)
     *ready = st == CGALR_OK;
     t->same = *ready;
     return st;
+}
+
+void tprobe_defer(tprobe_t *t)
+{
+    t->deferred = 1;
+}
+
+size_t tprobe_pending(tprobe_t *t, const size_t **pos, const float **rows)
+{
+    size_t k = t->pending;
+    *pos = t->pos;
+    *rows = t->pooled;
+    t->pending = 0;
+    return k;
+}
+
+cgalr_status_t tprobe_apply(tprobe_t *t, const size_t *pos, const float *rows, size_t k)
+{
+    double t0 = now_s();
+    for (size_t i = 0; i < k; i++)
+        if (pos[i] >= t->n)
+            return cgalr_fail(CGALR_EINTERNAL, "probe capture: gathered row %zu for probe position %zu of %zu", i,
+                              pos[i], t->n);
+    replace_rows(t, pos, rows, k);
+    t->seconds += now_s() - t0;
+    return CGALR_OK;
 }
 
 int tprobe_unchanged(const tprobe_t *t)
@@ -337,5 +377,6 @@ cgalr_status_t tprobe_load(tprobe_t *t, const void *buf, size_t size)
     memcpy(t->store, body + t->n, t->n * t->p * sizeof(float));
     t->n_seen = seen;
     t->same = 0;
+    t->pending = 0;
     return CGALR_OK;
 }
