@@ -76,7 +76,10 @@ static void usage(FILE *f)
             "  --check              run every check the training would (options, run directory, dataset,\n"
             "                       model, probe layer) and exit (0 valid, 2 not); writes nothing\n\n"
             "Exit status: 0 finished (also when the run diverged: see the summary), 1 runtime failure or\n"
-            "interrupted (resume with --resume), 2 bad usage or input.\n",
+            "interrupted (resume with --resume), 2 bad usage or input.\n\n"
+            "Data parallel: `mpirun -np R cgalr train ...` splits every batch of --batch samples over the R\n"
+            "ranks and sums their gradients; rank 0 writes the run directory, which every rank must see\n"
+            "(docs/CLUSTER.md). Batch-norm statistics are per rank; --probe-mode stream is not available.\n",
             cgalr_train_models(), cgalr_train_methods());
     fprintf(f, "\nScheduler options for --sched-opt:\n%s", cgalr_sched_options_help());
 }
