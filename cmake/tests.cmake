@@ -53,4 +53,8 @@ foreach(src ${script_tests})
   add_test(NAME ${name} COMMAND ${runner} ${src} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(${name} PROPERTIES LABELS ${layer}
     ENVIRONMENT "CGALR_BIN=${PROJECT_BINARY_DIR}/cgalr;CGALR_TOOLS=${CGALR_TOOLS_DIR};CGALR_SRC=${PROJECT_SOURCE_DIR};CGALR_SHARED=${CGALR_SHARED_DIR};CGALR_SANITIZED=${san};CGALR_TMP=${tmp};OMP_WAIT_POLICY=passive")
+  if(name MATCHES "_mpi$")
+    # two mpirun jobs at once on two cores oversubscribe them fourfold and busy-poll each other
+    set_tests_properties(${name} PROPERTIES RESOURCE_LOCK mpirun)
+  endif()
 endforeach()

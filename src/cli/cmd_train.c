@@ -1,5 +1,6 @@
 /* `cgalr train`: one model, one learning-rate method, one run directory. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -79,7 +80,7 @@ static void usage(FILE *f)
             "interrupted (resume with --resume), 2 bad usage or input.\n\n"
             "Data parallel: `mpirun -np R cgalr train ...` splits every batch of --batch samples over the R\n"
             "ranks and sums their gradients; rank 0 writes the run directory, which every rank must see\n"
-            "(docs/CLUSTER.md). Batch-norm statistics are per rank; --probe-mode stream is not available.\n",
+            "(docs/CLUSTER.md). Batch-norm statistics are per rank (no --sync-bn yet).\n",
             cgalr_train_models(), cgalr_train_methods());
     fprintf(f, "\nScheduler options for --sched-opt:\n%s", cgalr_sched_options_help());
 }
@@ -326,10 +327,44 @@ static char **saved_command(const char *out, int *argc_out)
     return words;
 }
 
+/* Data parallel: every rank parses the same arguments, so a usage message or --help would come
+ * once per rank; ranks > 0 keep quiet until the run starts, where what they say is their own. */
+static int peer_out = -1, peer_err = -1;
+
+static void peer_silence(void)
+{
+    if (cli_dist_size() < 2 || cli_dist_rank() == 0)
+        return;
+    int null = open("/dev/null", O_WRONLY);
+    if (null < 0)
+        return;
+    fflush(stdout);
+    fflush(stderr);
+    peer_out = dup(1);
+    peer_err = dup(2);
+    dup2(null, 1);
+    dup2(null, 2);
+    close(null);
+}
+
+static void peer_restore(void)
+{
+    if (peer_out < 0)
+        return;
+    fflush(stdout);
+    fflush(stderr);
+    dup2(peer_out, 1);
+    dup2(peer_err, 2);
+    close(peer_out);
+    close(peer_err);
+    peer_out = peer_err = -1;
+}
+
 int cgalr_cmd_train(int argc, char **argv)
 {
     cgalr_train_config_t cfg;
     cgalr_train_config_default(&cfg);
+    peer_silence();
     ui u = {isatty(2), 0, 0};
     int check_only = 0;
     opterr = 1;
@@ -383,6 +418,7 @@ int cgalr_cmd_train(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     /* data parallel (mpirun -np R): rank 0 speaks for the run */
+    peer_restore();
     const cgalr_train_comm_t *comm = cli_dist_comm();
     int rank = comm ? comm->rank : 0;
     cgalr_train_hooks_t hooks = {rank == 0 ? on_progress : NULL, rank == 0 ? on_epoch : NULL, &stop_flag, &u, comm};

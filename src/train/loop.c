@@ -164,14 +164,17 @@ static cgalr_status_t dp_reduce_batch(ctx *c, size_t n_batch, cgalr_step_result_
     return CGALR_OK;
 }
 
-/* inline: every rank's probe rows of the batch, stored by every rank in rank order (the order of
- * the samples in the batch), so all hold the rows one process would. */
+/* inline and stream: every rank's probe rows of the batch, taken by every rank in rank order (the
+ * order of the samples in the batch), so all hold the rows (inline) or the statistics (stream)
+ * one process would. */
 static cgalr_status_t dp_gather_rows(ctx *c)
 {
     double t0 = now_s();
     const size_t *pos;
     const float *rows;
-    size_t k = tprobe_pending(c->tp, &pos, &rows), p = c->probe_p, rec = sizeof(uint64_t) + p * sizeof(float);
+    size_t k = tprobe_pending(c->tp, &pos, &rows), p = c->probe_p;
+    size_t tag = c->probe_mode == TPROBE_STREAM ? 0 : sizeof(uint64_t); /* inline: the probe position */
+    size_t rec = tag + p * sizeof(float);
     if (k * rec > c->rows_cap) {
         void *nb = realloc(c->rows_buf, k * rec);
         if (!nb)
@@ -181,9 +184,9 @@ static cgalr_status_t dp_gather_rows(ctx *c)
     }
     unsigned char *o = c->rows_buf;
     for (size_t i = 0; i < k; i++, o += rec) {
-        uint64_t q = pos[i];
-        memcpy(o, &q, sizeof q);
-        memcpy(o + sizeof q, rows + i * p, p * sizeof(float));
+        uint64_t q = tag ? pos[i] : 0;
+        memcpy(o, &q, tag);
+        memcpy(o + tag, rows + i * p, p * sizeof(float));
     }
     void *all = NULL;
     size_t total = 0;
@@ -198,13 +201,13 @@ static cgalr_status_t dp_gather_rows(ctx *c)
         st = cgalr_fail(CGALR_ENOMEM, "probe rows: out of memory for %zu gathered rows", n);
     for (size_t i = 0; st == CGALR_OK && i < n; i++) {
         const unsigned char *in = (const unsigned char *)all + i * rec;
-        uint64_t q;
-        memcpy(&q, in, sizeof q);
+        uint64_t q = 0;
+        memcpy(&q, in, tag);
         gp[i] = (size_t)q;
-        memcpy(gr + i * p, in + sizeof q, p * sizeof(float));
+        memcpy(gr + i * p, in + tag, p * sizeof(float));
     }
     if (st == CGALR_OK)
-        st = tprobe_apply(c->tp, gp, gr, n);
+        st = tprobe_apply(c->tp, tag ? gp : NULL, gr, n);
     free(gp);
     free(gr);
     free(all);
@@ -350,9 +353,16 @@ static cgalr_status_t controller_step(ctx *c, double progress)
         return st;
     }
     const size_t chunk = 256;
-    cgalr_status_t st = dp_sync_buffers(c); /* data parallel: every rank runs the whole probe pass */
-    for (size_t k = 0; k < c->probe_n && st == CGALR_OK; k += chunk) {
-        size_t m = c->probe_n - k < chunk ? c->probe_n - k : chunk;
+    /* data parallel: rank r captures rows [n r / R, n (r + 1) / R) with rank 0's batch-norm
+     * statistics, and the ranks' rows are gathered in rank order */
+    size_t lo = 0, hi = c->probe_n;
+    if (c->comm) {
+        lo = c->probe_n * (size_t)c->rank / (size_t)c->comm->size;
+        hi = c->probe_n * (size_t)(c->rank + 1) / (size_t)c->comm->size;
+    }
+    cgalr_status_t st = dp_sync_buffers(c);
+    for (size_t k = lo; k < hi && st == CGALR_OK; k += chunk) {
+        size_t m = hi - k < chunk ? hi - k : chunk;
         cgalr_batch_t batch;
         st = cgalr_loader_gather(c->ld_probe, c->probe_idx + k, m, &batch);
         if (st == CGALR_OK)
@@ -360,6 +370,18 @@ static cgalr_status_t controller_step(ctx *c, double progress)
                                                         c->act + k * c->probe_p)
                            : cgalr_model_capture_images(c->model, c->cfg->probe_layer, &batch.image,
                                                         c->act + k * c->probe_p);
+    }
+    if (c->comm && st == CGALR_OK) {
+        /* (a capture error above skips the gather: it ends the job, cgalr_train_comm_t) */
+        void *all = NULL;
+        size_t total = 0, bytes = c->probe_n * c->probe_p * sizeof *c->act;
+        st = c->comm->gather(c->comm->user, c->act + lo * c->probe_p, (hi - lo) * c->probe_p * sizeof *c->act, &all,
+                             &total);
+        if (st == CGALR_OK && total != bytes)
+            st = cgalr_fail(CGALR_EINTERNAL, "probe pass: gathered %zu bytes of rows, expected %zu", total, bytes);
+        if (st == CGALR_OK)
+            memcpy(c->act, all, bytes);
+        free(all);
     }
     if (st == CGALR_OK) {
         st = cgalr_topo_connectome_f(c->act, c->probe_n, c->probe_p, c->conn);
@@ -1185,15 +1207,7 @@ static cgalr_status_t train_run_dp(const cgalr_train_config_t *cfg, const cgalr_
     } v;
     memset(&v, 0, sizeof v);
     if (comm->rank == 0) {
-        if (cfg->probe_mode && !strcmp(cfg->probe_mode, "stream")) {
-            memset(&c, 0, sizeof c);
-            c.metrics_fd = c.lock_fd = -1;
-            st = cgalr_fail(CGALR_EINVAL, "--probe-mode stream is not built for data-parallel training (%d ranks): use "
-                                          "inline, the default, or pass",
-                            comm->size);
-        } else {
-            st = prepare(&c, cfg, &json, summary, &done);
-        }
+        st = prepare(&c, cfg, &json, summary, &done);
         if (st == CGALR_OK && !done)
             st = mkdirs(cfg->out);
         if (st == CGALR_OK && !done)

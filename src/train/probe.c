@@ -117,7 +117,9 @@ static cgalr_status_t hook(void *user, cgalr_model_t *m, size_t rows)
         st = grow(t, rows);
     if (st == CGALR_OK && t->mode == TPROBE_STREAM) {
         st = cgalr_model_pool_probe(m, NULL, rows, t->pooled);
-        if (st == CGALR_OK)
+        if (st == CGALR_OK && t->deferred)
+            t->pending = rows;
+        else if (st == CGALR_OK)
             st = cgalr_topo_acc_add_f(t->acc, t->pooled, rows);
     } else if (st == CGALR_OK) {
         size_t k = 0;
@@ -267,7 +269,7 @@ void tprobe_defer(tprobe_t *t)
 size_t tprobe_pending(tprobe_t *t, const size_t **pos, const float **rows)
 {
     size_t k = t->pending;
-    *pos = t->pos;
+    *pos = t->mode == TPROBE_STREAM ? NULL : t->pos;
     *rows = t->pooled;
     t->pending = 0;
     return k;
@@ -276,13 +278,19 @@ size_t tprobe_pending(tprobe_t *t, const size_t **pos, const float **rows)
 cgalr_status_t tprobe_apply(tprobe_t *t, const size_t *pos, const float *rows, size_t k)
 {
     double t0 = now_s();
-    for (size_t i = 0; i < k; i++)
-        if (pos[i] >= t->n)
-            return cgalr_fail(CGALR_EINTERNAL, "probe capture: gathered row %zu for probe position %zu of %zu", i,
-                              pos[i], t->n);
-    replace_rows(t, pos, rows, k);
+    cgalr_status_t st = CGALR_OK;
+    if (t->mode == TPROBE_STREAM) {
+        if (k > 0)
+            st = cgalr_topo_acc_add_f(t->acc, rows, k);
+    } else {
+        for (size_t i = 0; i < k; i++)
+            if (pos[i] >= t->n)
+                return cgalr_fail(CGALR_EINTERNAL, "probe capture: gathered row %zu for probe position %zu of %zu",
+                                  i, pos[i], t->n);
+        replace_rows(t, pos, rows, k);
+    }
     t->seconds += now_s() - t0;
-    return CGALR_OK;
+    return st;
 }
 
 int tprobe_unchanged(const tprobe_t *t)

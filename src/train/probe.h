@@ -46,10 +46,10 @@ cgalr_status_t tprobe_connectome(tprobe_t *t, double *out, int *ready);
  * itself is exactly 0 for TOP, WD and SWK, so the step needs neither a connectome nor a barcode.
  * 0 after a load (checkpoint or guard): the next step recomputes, with the same result. */
 int tprobe_unchanged(const tprobe_t *t);
-/* Data-parallel (inline only): from tprobe_defer on, a training forward's probe rows are kept,
- * not stored; tprobe_pending hands them out (k rows: probe positions pos[0..k), rows k x p; valid
- * until the next forward) and tprobe_apply stores rows, every rank's in rank order, so that every
- * rank holds the rows one process would. */
+/* Data parallel: from tprobe_defer on, a training forward's rows are kept, not used;
+ * tprobe_pending hands them out (k rows k x p, valid until the next forward; inline: their probe
+ * positions pos[0..k), stream: pos = NULL) and tprobe_apply takes rows, every rank's in rank
+ * order, so that every rank holds the rows, or the statistics, one process would. */
 void tprobe_defer(tprobe_t *t);
 size_t tprobe_pending(tprobe_t *t, const size_t **pos, const float **rows);
 cgalr_status_t tprobe_apply(tprobe_t *t, const size_t *pos, const float *rows, size_t k);
