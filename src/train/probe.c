@@ -7,9 +7,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cgalr/topo.h"
+#include "core/clock.h"
 
 static const char *const mode_names[] = {"pass", "inline", "stream"};
 
@@ -62,13 +62,6 @@ struct tprobe {
     double seconds;
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static cgalr_status_t grow(tprobe_t *t, size_t rows)
 {
     if (rows <= t->cap)
@@ -109,7 +102,7 @@ static cgalr_status_t hook(void *user, cgalr_model_t *m, size_t rows)
     tprobe_t *t = user;
     if (!t->armed)
         return CGALR_OK;
-    double t0 = now_s();
+    double t0 = core_now();
     cgalr_status_t st = CGALR_OK;
     if (rows != t->index_n)
         st = cgalr_fail(CGALR_EINTERNAL, "probe capture: batch of %zu rows, %zu sample indices", rows, t->index_n);
@@ -137,7 +130,7 @@ static cgalr_status_t hook(void *user, cgalr_model_t *m, size_t rows)
         else if (st == CGALR_OK)
             replace_rows(t, t->pos, t->pooled, k);
     }
-    t->seconds += now_s() - t0;
+    t->seconds += core_now() - t0;
     return st;
 }
 
@@ -277,7 +270,7 @@ size_t tprobe_pending(tprobe_t *t, const size_t **pos, const float **rows)
 
 cgalr_status_t tprobe_apply(tprobe_t *t, const size_t *pos, const float *rows, size_t k)
 {
-    double t0 = now_s();
+    double t0 = core_now();
     cgalr_status_t st = CGALR_OK;
     if (t->mode == TPROBE_STREAM) {
         if (k > 0)
@@ -289,7 +282,7 @@ cgalr_status_t tprobe_apply(tprobe_t *t, const size_t *pos, const float *rows, s
                                   i, pos[i], t->n);
         replace_rows(t, pos, rows, k);
     }
-    t->seconds += now_s() - t0;
+    t->seconds += core_now() - t0;
     return st;
 }
 
