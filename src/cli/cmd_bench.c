@@ -10,6 +10,7 @@
 
 #include "cgalr.h"
 #include "cli/cli.h"
+#include "core/clock.h"
 
 typedef struct bench_opts {
     double budget_s; /* time spent per measurement (at least 3 repetitions) */
@@ -18,13 +19,6 @@ typedef struct bench_opts {
     int json;
     int first_json;
 } bench_opts_t;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -43,12 +37,12 @@ static double measure(const bench_opts_t *o, bench_fn fn, void *arg)
     int n = 0;
     if (fn(arg) != CGALR_OK) /* warm caches, allocators and BLAS buffers: not timed */
         return -1;
-    double start = now_s();
-    while (n < MAXREP && (n < 3 || now_s() - start < o->budget_s)) {
-        double t0 = now_s();
+    double start = core_now();
+    while (n < MAXREP && (n < 3 || core_now() - start < o->budget_s)) {
+        double t0 = core_now();
         if (fn(arg) != CGALR_OK)
             return -1;
-        t[n++] = now_s() - t0;
+        t[n++] = core_now() - t0;
     }
     qsort(t, (size_t)n, sizeof *t, cmp_double);
     return (n % 2) ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
