@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ctrl/sched_internal.h"
+#include "core/hash.h"
 
 #define STATE_MAGIC 0x43475343u /* "CSGC" read little-endian; a byte-swapped read fails */
 #define STATE_VERSION 2u /* 2: the adaptive methods' scalars and arrays */
@@ -49,16 +50,6 @@ static uint32_t get_u32(rd_t *r) { uint32_t v; get(r, &v, sizeof v); return v; }
 static int64_t get_i64(rd_t *r) { int64_t v; get(r, &v, sizeof v); return v; }
 static uint64_t get_u64(rd_t *r) { uint64_t v; get(r, &v, sizeof v); return v; }
 static double get_f64(rd_t *r) { double v; get(r, &v, sizeof v); return v; }
-
-static uint64_t fnv1a(const unsigned char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 /* The configuration values that must agree for a saved state to mean the same thing. */
 static void put_fingerprint(wr_t *w, const cgalr_sched_config_t *c)
@@ -166,234 +157,305 @@ cgalr_status_t cgalr_sched_save(const cgalr_sched_t *s, void *buf, size_t *size)
     st = write_state(s, &w);
     if (st != CGALR_OK)
         return st;
-    put_u64(&w, fnv1a(buf, count.pos));
+    put_u64(&w, core_fnv1a(CORE_FNV_BASIS, buf, count.pos));
     *size = need;
     return CGALR_OK;
 }
 
-#define LOAD_FAIL(code, ...)                                                                                  \
-    do {                                                                                                      \
-        st = cgalr_fail(code, __VA_ARGS__);                                                                   \
-        goto fail;                                                                                            \
-    } while (0)
+/* A saved state, read and checked in full before any of it reaches the scheduler. */
+typedef struct loaded {
+    int64_t t;
+    uint32_t gate, retries;
+    double rho;
+    uint64_t hist_n;
+    double *hist;
+    cgalr_sched_trace_t last;
+    double plat_lr, plat_best;
+    int64_t plat_bad, last_epoch;
+    uint64_t dog_n;
+    double dog_r, dog_G, dog_eta;
+    int64_t dog_steps, dog_avg_t;
+    float *x0, *avg;
+    cgalr_adapt_state_t ad;
+    uint64_t ad_n;
+    float *ad_arr;
+    uint32_t have_prev;
+    uint64_t prev_p;
+    cgalr_topo_summary_t prev;
+    int have_summary;
+} loaded_t;
 
-cgalr_status_t cgalr_sched_load(cgalr_sched_t *s, const void *buf, size_t size)
+static void loaded_free(loaded_t *l)
 {
-    if (!s || !buf)
-        return cgalr_fail(CGALR_EINVAL, "scheduler load: NULL scheduler or buffer");
+    free(l->ad_arr);
+    free(l->hist);
+    free(l->x0);
+    free(l->avg);
+    if (l->have_summary)
+        ctrl_summary_free(&l->prev);
+}
+
+/* magic, version, checksum (over everything before it) */
+static cgalr_status_t load_envelope(rd_t *r, const void *buf, size_t size)
+{
     const size_t min_size = 2 * sizeof(uint32_t) + sizeof(uint64_t);
     if (size < min_size)
         return cgalr_fail(CGALR_EFORMAT, "scheduler state: %zu bytes, too short (at least %zu)", size, min_size);
     uint64_t sum;
     memcpy(&sum, (const unsigned char *)buf + size - sizeof sum, sizeof sum);
-    rd_t r = {buf, size - sizeof sum, 0, 0};
-    if (get_u32(&r) != STATE_MAGIC)
+    *r = (rd_t){buf, size - sizeof sum, 0, 0};
+    if (get_u32(r) != STATE_MAGIC)
         return cgalr_fail(CGALR_EFORMAT, "scheduler state: bad magic (not a cgalr scheduler state)");
-    uint32_t version = get_u32(&r);
+    uint32_t version = get_u32(r);
     if (version != STATE_VERSION)
         return cgalr_fail(CGALR_EFORMAT, "scheduler state: version %u, expected %u", version, STATE_VERSION);
-    if (fnv1a(buf, size - sizeof sum) != sum)
+    if (core_fnv1a(CORE_FNV_BASIS, buf, size - sizeof sum) != sum)
         return cgalr_fail(CGALR_EFORMAT, "scheduler state: checksum mismatch (%zu bytes, truncated or corrupt)", size);
+    return CGALR_OK;
+}
 
-    const cgalr_sched_config_t *c = &s->cfg;
-    cgalr_status_t st = CGALR_OK;
-    float *x0 = NULL, *avg = NULL, *ad_arr = NULL;
-    double *hist = NULL;
-    cgalr_topo_summary_t prev;
-    memset(&prev, 0, sizeof prev);
-    int have_summary = 0;
-
-    uint32_t method = get_u32(&r), window = get_u32(&r), score = get_u32(&r), kind = get_u32(&r);
-    double eta0 = get_f64(&r), rho_min = get_f64(&r), rho_max = get_f64(&r);
-    if (r.bad)
-        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: truncated in the header");
+/* the configuration the state was saved under must be this scheduler's */
+static cgalr_status_t load_fingerprint(rd_t *r, const cgalr_sched_config_t *c)
+{
+    uint32_t method = get_u32(r), window = get_u32(r), score = get_u32(r), kind = get_u32(r);
+    double eta0 = get_f64(r), rho_min = get_f64(r), rho_max = get_f64(r);
+    if (r->bad)
+        return cgalr_fail(CGALR_EFORMAT, "scheduler state: truncated in the header");
     if (method != (uint32_t)c->method || window != (uint32_t)c->window || score != (uint32_t)c->score ||
         kind != (uint32_t)c->topo.kind || eta0 != c->eta0 || rho_min != c->rho_min || rho_max != c->rho_max)
-        LOAD_FAIL(CGALR_ESTATE,
-                  "scheduler state was saved for method %s (K=%u, score=%u, lr=%g, rho in [%g, %g]); this scheduler "
-                  "is %s (K=%d, score=%d, lr=%g, rho in [%g, %g])",
-                  cgalr_method_name((cgalr_method_t)(method < CGALR_METHOD_COUNT ? method : CGALR_METHOD_COUNT)),
-                  window, score, eta0, rho_min, rho_max, cgalr_method_name(c->method), c->window, (int)c->score,
-                  c->eta0, c->rho_min, c->rho_max);
+        return cgalr_fail(CGALR_ESTATE,
+                          "scheduler state was saved for method %s (K=%u, score=%u, lr=%g, rho in [%g, %g]); this "
+                          "scheduler is %s (K=%d, score=%d, lr=%g, rho in [%g, %g])",
+                          cgalr_method_name((cgalr_method_t)(method < CGALR_METHOD_COUNT ? method : CGALR_METHOD_COUNT)),
+                          window, score, eta0, rho_min, rho_max, cgalr_method_name(c->method), c->window,
+                          (int)c->score, c->eta0, c->rho_min, c->rho_max);
+    return CGALR_OK;
+}
 
-    int64_t t = get_i64(&r);
-    uint32_t gate = get_u32(&r), retries = get_u32(&r);
-    double rho = get_f64(&r);
-    uint64_t hist_n = get_u64(&r);
-    if (r.bad)
-        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: truncated in the controller");
-    if (t < 0 || t > MAX_COUNT || gate > CGALR_GATE_ACCEL || retries > 1000000u ||
-        !(rho >= c->rho_min && rho <= c->rho_max) || hist_n > (uint64_t)c->window)
-        LOAD_FAIL(CGALR_EFORMAT,
-                  "scheduler state: controller fields out of range (t=%lld, gate=%u, retries=%u, rho=%g in [%g, %g], "
-                  "|H|=%llu <= K=%d expected)",
-                  (long long)t, gate, retries, rho, c->rho_min, c->rho_max, (unsigned long long)hist_n, c->window);
-    hist = calloc((size_t)c->window, sizeof *hist);
-    if (!hist)
-        LOAD_FAIL(CGALR_ENOMEM, "scheduler load: out of memory");
-    for (uint64_t i = 0; i < hist_n; i++) {
-        hist[i] = get_f64(&r);
-        if (!isfinite(hist[i]))
-            LOAD_FAIL(CGALR_EFORMAT, "scheduler state: history value %llu = %g is not finite", (unsigned long long)i,
-                      hist[i]);
+/* the controller: step, gate, rho, the distance history and the last trace */
+static cgalr_status_t load_controller(rd_t *r, const cgalr_sched_config_t *c, loaded_t *l)
+{
+    l->t = get_i64(r);
+    l->gate = get_u32(r);
+    l->retries = get_u32(r);
+    l->rho = get_f64(r);
+    l->hist_n = get_u64(r);
+    if (r->bad)
+        return cgalr_fail(CGALR_EFORMAT, "scheduler state: truncated in the controller");
+    if (l->t < 0 || l->t > MAX_COUNT || l->gate > CGALR_GATE_ACCEL || l->retries > 1000000u ||
+        !(l->rho >= c->rho_min && l->rho <= c->rho_max) || l->hist_n > (uint64_t)c->window)
+        return cgalr_fail(CGALR_EFORMAT,
+                          "scheduler state: controller fields out of range (t=%lld, gate=%u, retries=%u, rho=%g in "
+                          "[%g, %g], |H|=%llu <= K=%d expected)",
+                          (long long)l->t, l->gate, l->retries, l->rho, c->rho_min, c->rho_max,
+                          (unsigned long long)l->hist_n, c->window);
+    l->hist = calloc((size_t)c->window, sizeof *l->hist);
+    if (!l->hist)
+        return cgalr_fail(CGALR_ENOMEM, "scheduler load: out of memory");
+    for (uint64_t i = 0; i < l->hist_n; i++) {
+        l->hist[i] = get_f64(r);
+        if (!isfinite(l->hist[i]))
+            return cgalr_fail(CGALR_EFORMAT, "scheduler state: history value %llu = %g is not finite",
+                              (unsigned long long)i, l->hist[i]);
     }
-    cgalr_sched_trace_t last;
-    memset(&last, 0, sizeof last);
-    last.t = get_i64(&r);
-    last.progress = get_f64(&r);
-    last.d = get_f64(&r);
-    last.median = get_f64(&r);
-    last.mad = get_f64(&r);
-    last.z = get_f64(&r);
-    last.state = (cgalr_gate_t)get_u32(&r);
-    last.flags = get_u32(&r);
-    last.rho = get_f64(&r);
-    last.eta = get_f64(&r);
-    last.history = get_u64(&r);
-    if (r.bad)
-        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: truncated in the trace");
-    if ((uint32_t)last.state > CGALR_GATE_ACCEL)
-        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: trace gate %u out of range", (unsigned)last.state);
+    cgalr_sched_trace_t *last = &l->last;
+    last->t = get_i64(r);
+    last->progress = get_f64(r);
+    last->d = get_f64(r);
+    last->median = get_f64(r);
+    last->mad = get_f64(r);
+    last->z = get_f64(r);
+    last->state = (cgalr_gate_t)get_u32(r);
+    last->flags = get_u32(r);
+    last->rho = get_f64(r);
+    last->eta = get_f64(r);
+    last->history = get_u64(r);
+    if (r->bad)
+        return cgalr_fail(CGALR_EFORMAT, "scheduler state: truncated in the trace");
+    if ((uint32_t)last->state > CGALR_GATE_ACCEL)
+        return cgalr_fail(CGALR_EFORMAT, "scheduler state: trace gate %u out of range", (unsigned)last->state);
+    return CGALR_OK;
+}
 
-    double plat_lr = get_f64(&r), plat_best = get_f64(&r);
-    int64_t plat_bad = get_i64(&r), last_epoch = get_i64(&r);
-    if (r.bad)
-        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: truncated in the plateau counters");
-    if (!isfinite(plat_lr) || plat_lr < 0 || isnan(plat_best) || plat_bad < 0 || plat_bad > MAX_COUNT ||
-        last_epoch < -1 || last_epoch > MAX_COUNT)
-        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: plateau fields out of range (lr=%g, best=%g, bad=%lld, epoch=%lld)",
-                  plat_lr, plat_best, (long long)plat_bad, (long long)last_epoch);
+static cgalr_status_t load_plateau(rd_t *r, loaded_t *l)
+{
+    l->plat_lr = get_f64(r);
+    l->plat_best = get_f64(r);
+    l->plat_bad = get_i64(r);
+    l->last_epoch = get_i64(r);
+    if (r->bad)
+        return cgalr_fail(CGALR_EFORMAT, "scheduler state: truncated in the plateau counters");
+    if (!isfinite(l->plat_lr) || l->plat_lr < 0 || isnan(l->plat_best) || l->plat_bad < 0 || l->plat_bad > MAX_COUNT ||
+        l->last_epoch < -1 || l->last_epoch > MAX_COUNT)
+        return cgalr_fail(CGALR_EFORMAT,
+                          "scheduler state: plateau fields out of range (lr=%g, best=%g, bad=%lld, epoch=%lld)",
+                          l->plat_lr, l->plat_best, (long long)l->plat_bad, (long long)l->last_epoch);
+    return CGALR_OK;
+}
 
-    uint64_t dog_n = get_u64(&r);
-    double dog_r = get_f64(&r), dog_G = get_f64(&r), dog_eta = get_f64(&r);
-    int64_t dog_steps = get_i64(&r), dog_avg_t = get_i64(&r);
-    if (r.bad)
-        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: truncated in the DoG sums");
-    if (dog_n && c->method != CGALR_METHOD_DOG)
-        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: DoG buffers of %llu parameters for method %s",
-                  (unsigned long long)dog_n, cgalr_method_name(c->method));
-    if (!isfinite(dog_r) || dog_r < 0 || !isfinite(dog_G) || dog_G < 0 || !isfinite(dog_eta) || dog_eta < 0 ||
-        dog_steps < 0 || dog_steps > MAX_COUNT || dog_avg_t < 1 || dog_avg_t > MAX_COUNT || (dog_n && !(dog_G > 0)) ||
-        !dog_n != !dog_steps)
-        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: DoG fields out of range (r=%g, G=%g, eta=%g, steps=%lld, t=%lld)",
-                  dog_r, dog_G, dog_eta, (long long)dog_steps, (long long)dog_avg_t);
-    if (dog_n) {
-        /* Sizes are checked against what is left before anything is allocated. */
-        if (dog_n > (r.size - r.pos) / (2 * sizeof(float)))
-            LOAD_FAIL(CGALR_EFORMAT, "scheduler state: DoG claims %llu parameters, only %zu bytes left",
-                      (unsigned long long)dog_n, r.size - r.pos);
-        x0 = malloc((size_t)dog_n * sizeof *x0);
-        avg = malloc((size_t)dog_n * sizeof *avg);
-        if (!x0 || !avg)
-            LOAD_FAIL(CGALR_ENOMEM, "scheduler load: out of memory for %llu DoG parameters", (unsigned long long)dog_n);
-        get(&r, x0, (size_t)dog_n * sizeof *x0);
-        get(&r, avg, (size_t)dog_n * sizeof *avg);
-        for (uint64_t i = 0; i < dog_n; i++)
-            if (!isfinite(x0[i]) || !isfinite(avg[i]))
-                LOAD_FAIL(CGALR_EFORMAT, "scheduler state: DoG parameter %llu not finite", (unsigned long long)i);
-    }
+static cgalr_status_t load_dog(rd_t *r, const cgalr_sched_config_t *c, loaded_t *l)
+{
+    l->dog_n = get_u64(r);
+    l->dog_r = get_f64(r);
+    l->dog_G = get_f64(r);
+    l->dog_eta = get_f64(r);
+    l->dog_steps = get_i64(r);
+    l->dog_avg_t = get_i64(r);
+    if (r->bad)
+        return cgalr_fail(CGALR_EFORMAT, "scheduler state: truncated in the DoG sums");
+    if (l->dog_n && c->method != CGALR_METHOD_DOG)
+        return cgalr_fail(CGALR_EFORMAT, "scheduler state: DoG buffers of %llu parameters for method %s",
+                          (unsigned long long)l->dog_n, cgalr_method_name(c->method));
+    if (!isfinite(l->dog_r) || l->dog_r < 0 || !isfinite(l->dog_G) || l->dog_G < 0 || !isfinite(l->dog_eta) ||
+        l->dog_eta < 0 || l->dog_steps < 0 || l->dog_steps > MAX_COUNT || l->dog_avg_t < 1 ||
+        l->dog_avg_t > MAX_COUNT || (l->dog_n && !(l->dog_G > 0)) || !l->dog_n != !l->dog_steps)
+        return cgalr_fail(CGALR_EFORMAT,
+                          "scheduler state: DoG fields out of range (r=%g, G=%g, eta=%g, steps=%lld, t=%lld)",
+                          l->dog_r, l->dog_G, l->dog_eta, (long long)l->dog_steps, (long long)l->dog_avg_t);
+    if (!l->dog_n)
+        return CGALR_OK;
+    /* Sizes are checked against what is left before anything is allocated. */
+    if (l->dog_n > (r->size - r->pos) / (2 * sizeof(float)))
+        return cgalr_fail(CGALR_EFORMAT, "scheduler state: DoG claims %llu parameters, only %zu bytes left",
+                          (unsigned long long)l->dog_n, r->size - r->pos);
+    l->x0 = malloc((size_t)l->dog_n * sizeof *l->x0);
+    l->avg = malloc((size_t)l->dog_n * sizeof *l->avg);
+    if (!l->x0 || !l->avg)
+        return cgalr_fail(CGALR_ENOMEM, "scheduler load: out of memory for %llu DoG parameters",
+                          (unsigned long long)l->dog_n);
+    get(r, l->x0, (size_t)l->dog_n * sizeof *l->x0);
+    get(r, l->avg, (size_t)l->dog_n * sizeof *l->avg);
+    for (uint64_t i = 0; i < l->dog_n; i++)
+        if (!isfinite(l->x0[i]) || !isfinite(l->avg[i]))
+            return cgalr_fail(CGALR_EFORMAT, "scheduler state: DoG parameter %llu not finite", (unsigned long long)i);
+    return CGALR_OK;
+}
 
-    cgalr_adapt_state_t ad;
-    memset(&ad, 0, sizeof ad);
-    ad.k = (long)get_i64(&r);
-    ad.d = get_f64(&r);
-    ad.r = get_f64(&r);
-    ad.g0_norm = get_f64(&r);
-    ad.lr_max = get_f64(&r);
-    ad.weight_sum = get_f64(&r);
-    ad.last_lr = get_f64(&r);
-    uint64_t ad_n = get_u64(&r);
+/* prodigy, D-Adaptation, Schedule-Free: scalars, then cgalr_adapt_arrays(method) arrays */
+static cgalr_status_t load_adapt(rd_t *r, const cgalr_sched_config_t *c, loaded_t *l)
+{
+    cgalr_adapt_state_t *ad = &l->ad;
+    ad->k = (long)get_i64(r);
+    ad->d = get_f64(r);
+    ad->r = get_f64(r);
+    ad->g0_norm = get_f64(r);
+    ad->lr_max = get_f64(r);
+    ad->weight_sum = get_f64(r);
+    ad->last_lr = get_f64(r);
+    l->ad_n = get_u64(r);
     size_t ad_k = cgalr_adapt_arrays(c->method);
-    if (r.bad)
-        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: truncated in the adaptive method's scalars");
-    if (ad.k < 0 || ad.k > MAX_COUNT || !isfinite(ad.d) || !(ad.d > 0) || !isfinite(ad.r) || !isfinite(ad.g0_norm) ||
-        ad.g0_norm < 0 || !isfinite(ad.lr_max) || ad.lr_max < -1 || !isfinite(ad.weight_sum) || ad.weight_sum < 0 ||
-        !isfinite(ad.last_lr) || ad.last_lr < 0 || (ad_n && !ad_k) || (ad.k > 0 && ad_k && !ad_n))
-        LOAD_FAIL(CGALR_EFORMAT,
-                  "scheduler state: %s fields out of range (k=%ld, d=%g, r=%g, |g0|=%g, lr_max=%g, weights=%g, "
-                  "lr=%g, n=%llu)",
-                  cgalr_method_name(c->method), ad.k, ad.d, ad.r, ad.g0_norm, ad.lr_max, ad.weight_sum, ad.last_lr,
-                  (unsigned long long)ad_n);
-    if (ad_n) {
-        if (ad_n > (r.size - r.pos) / (ad_k * sizeof(float)))
-            LOAD_FAIL(CGALR_EFORMAT, "scheduler state: %s claims %llu parameters, only %zu bytes left",
-                      cgalr_method_name(c->method), (unsigned long long)ad_n, r.size - r.pos);
-        ad_arr = malloc(ad_k * (size_t)ad_n * sizeof *ad_arr);
-        if (!ad_arr)
-            LOAD_FAIL(CGALR_ENOMEM, "scheduler load: out of memory for %llu parameters", (unsigned long long)ad_n);
-        get(&r, ad_arr, ad_k * (size_t)ad_n * sizeof *ad_arr);
-        for (size_t i = 0; i < ad_k * (size_t)ad_n; i++)
-            if (!isfinite(ad_arr[i]))
-                LOAD_FAIL(CGALR_EFORMAT, "scheduler state: %s state value %zu not finite", cgalr_method_name(c->method),
-                          i);
-    }
+    if (r->bad)
+        return cgalr_fail(CGALR_EFORMAT, "scheduler state: truncated in the adaptive method's scalars");
+    if (ad->k < 0 || ad->k > MAX_COUNT || !isfinite(ad->d) || !(ad->d > 0) || !isfinite(ad->r) ||
+        !isfinite(ad->g0_norm) || ad->g0_norm < 0 || !isfinite(ad->lr_max) || ad->lr_max < -1 ||
+        !isfinite(ad->weight_sum) || ad->weight_sum < 0 || !isfinite(ad->last_lr) || ad->last_lr < 0 ||
+        (l->ad_n && !ad_k) || (ad->k > 0 && ad_k && !l->ad_n))
+        return cgalr_fail(CGALR_EFORMAT,
+                          "scheduler state: %s fields out of range (k=%ld, d=%g, r=%g, |g0|=%g, lr_max=%g, "
+                          "weights=%g, lr=%g, n=%llu)",
+                          cgalr_method_name(c->method), ad->k, ad->d, ad->r, ad->g0_norm, ad->lr_max, ad->weight_sum,
+                          ad->last_lr, (unsigned long long)l->ad_n);
+    if (!l->ad_n)
+        return CGALR_OK;
+    if (l->ad_n > (r->size - r->pos) / (ad_k * sizeof(float)))
+        return cgalr_fail(CGALR_EFORMAT, "scheduler state: %s claims %llu parameters, only %zu bytes left",
+                          cgalr_method_name(c->method), (unsigned long long)l->ad_n, r->size - r->pos);
+    l->ad_arr = malloc(ad_k * (size_t)l->ad_n * sizeof *l->ad_arr);
+    if (!l->ad_arr)
+        return cgalr_fail(CGALR_ENOMEM, "scheduler load: out of memory for %llu parameters", (unsigned long long)l->ad_n);
+    get(r, l->ad_arr, ad_k * (size_t)l->ad_n * sizeof *l->ad_arr);
+    for (size_t i = 0; i < ad_k * (size_t)l->ad_n; i++)
+        if (!isfinite(l->ad_arr[i]))
+            return cgalr_fail(CGALR_EFORMAT, "scheduler state: %s state value %zu not finite",
+                              cgalr_method_name(c->method), i);
+    return CGALR_OK;
+}
 
-    uint32_t have_prev = get_u32(&r);
-    uint64_t prev_p = get_u64(&r), prev_size = get_u64(&r);
-    if (r.bad)
-        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: truncated before the topology summary");
-    if (have_prev > 1 || (have_prev && (prev_size == 0 || prev_p < 2)) || (!have_prev && prev_size != 0))
-        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: summary flags inconsistent (have=%u, p=%llu, bytes=%llu)", have_prev,
-                  (unsigned long long)prev_p, (unsigned long long)prev_size);
-    if (prev_size > r.size - r.pos)
-        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: summary of %llu bytes, only %zu left", (unsigned long long)prev_size,
-                  r.size - r.pos);
-    if (have_prev) {
-        st = ctrl_summary_load(r.buf + r.pos, (size_t)prev_size, &prev);
+/* the previous connectome's topology summary (the reference of the next distance), then the end */
+static cgalr_status_t load_summary(rd_t *r, const cgalr_sched_config_t *c, loaded_t *l)
+{
+    l->have_prev = get_u32(r);
+    l->prev_p = get_u64(r);
+    uint64_t prev_size = get_u64(r);
+    if (r->bad)
+        return cgalr_fail(CGALR_EFORMAT, "scheduler state: truncated before the topology summary");
+    if (l->have_prev > 1 || (l->have_prev && (prev_size == 0 || l->prev_p < 2)) || (!l->have_prev && prev_size != 0))
+        return cgalr_fail(CGALR_EFORMAT, "scheduler state: summary flags inconsistent (have=%u, p=%llu, bytes=%llu)",
+                          l->have_prev, (unsigned long long)l->prev_p, (unsigned long long)prev_size);
+    if (prev_size > r->size - r->pos)
+        return cgalr_fail(CGALR_EFORMAT, "scheduler state: summary of %llu bytes, only %zu left",
+                          (unsigned long long)prev_size, r->size - r->pos);
+    if (l->have_prev) {
+        cgalr_status_t st = ctrl_summary_load(r->buf + r->pos, (size_t)prev_size, &l->prev);
         if (st != CGALR_OK)
-            goto fail;
-        have_summary = 1;
-        if (prev.p != prev_p || prev.kind != c->topo.kind)
-            LOAD_FAIL(CGALR_EFORMAT, "scheduler state: summary has p=%zu kind=%d, expected p=%llu kind=%d", prev.p,
-                      (int)prev.kind, (unsigned long long)prev_p, (int)c->topo.kind);
-        r.pos += (size_t)prev_size;
+            return st;
+        l->have_summary = 1;
+        if (l->prev.p != l->prev_p || l->prev.kind != c->topo.kind)
+            return cgalr_fail(CGALR_EFORMAT, "scheduler state: summary has p=%zu kind=%d, expected p=%llu kind=%d",
+                              l->prev.p, (int)l->prev.kind, (unsigned long long)l->prev_p, (int)c->topo.kind);
+        r->pos += (size_t)prev_size;
     }
-    if (r.pos != r.size)
-        LOAD_FAIL(CGALR_EFORMAT, "scheduler state: %zu trailing bytes", r.size - r.pos);
+    if (r->pos != r->size)
+        return cgalr_fail(CGALR_EFORMAT, "scheduler state: %zu trailing bytes", r->size - r->pos);
+    return CGALR_OK;
+}
 
-    /* Everything checked: commit. */
+/* Everything checked: the scheduler takes the loaded state (and owns its buffers from here). */
+static void load_commit(cgalr_sched_t *s, loaded_t *l)
+{
     ctrl_prev_clear(s);
-    if (have_prev) {
-        s->prev = prev;
+    if (l->have_prev) {
+        s->prev = l->prev;
         s->have_prev = 1;
-        s->prev_p = (size_t)prev_p;
+        s->prev_p = (size_t)l->prev_p;
     }
     free(s->hist);
-    s->hist = hist;
-    s->hist_n = (size_t)hist_n;
-    s->t = (long)t;
-    s->gate = (cgalr_gate_t)gate;
-    s->rho = rho;
+    s->hist = l->hist;
+    s->hist_n = (size_t)l->hist_n;
+    s->t = (long)l->t;
+    s->gate = (cgalr_gate_t)l->gate;
+    s->rho = l->rho;
     /* A rollback to the last good epoch must not forget the guard events since. */
-    if ((int)retries > s->retries)
-        s->retries = (int)retries;
-    s->last = last;
-    s->plat_lr = plat_lr;
-    s->plat_best = plat_best;
-    s->plat_bad = (long)plat_bad;
-    s->last_epoch = (long)last_epoch;
+    if ((int)l->retries > s->retries)
+        s->retries = (int)l->retries;
+    s->last = l->last;
+    s->plat_lr = l->plat_lr;
+    s->plat_best = l->plat_best;
+    s->plat_bad = (long)l->plat_bad;
+    s->last_epoch = (long)l->last_epoch;
     free(s->dog_x0);
     free(s->dog_avg);
-    s->dog_x0 = x0;
-    s->dog_avg = avg;
-    s->dog_n = (size_t)dog_n;
-    s->dog.r = dog_r;
-    s->dog.G = dog_G;
-    s->dog.eta = dog_eta;
-    s->dog.steps = (long)dog_steps;
-    s->dog.avg_t = (long)dog_avg_t;
-    s->ad = ad;
+    s->dog_x0 = l->x0;
+    s->dog_avg = l->avg;
+    s->dog_n = (size_t)l->dog_n;
+    s->dog.r = l->dog_r;
+    s->dog.G = l->dog_G;
+    s->dog.eta = l->dog_eta;
+    s->dog.steps = (long)l->dog_steps;
+    s->dog.avg_t = (long)l->dog_avg_t;
+    s->ad = l->ad;
     free(s->ad_arr);
-    s->ad_arr = ad_arr;
-    s->ad_n = (size_t)ad_n;
-    return CGALR_OK;
+    s->ad_arr = l->ad_arr;
+    s->ad_n = (size_t)l->ad_n;
+}
 
-fail:
-    free(ad_arr);
-    free(hist);
-    free(x0);
-    free(avg);
-    if (have_summary)
-        ctrl_summary_free(&prev);
+cgalr_status_t cgalr_sched_load(cgalr_sched_t *s, const void *buf, size_t size)
+{
+    if (!s || !buf)
+        return cgalr_fail(CGALR_EINVAL, "scheduler load: NULL scheduler or buffer");
+    rd_t r = {buf, 0, 0, 0};
+    cgalr_status_t st = load_envelope(&r, buf, size);
+    if (st != CGALR_OK)
+        return st;
+    const cgalr_sched_config_t *c = &s->cfg;
+    loaded_t l;
+    memset(&l, 0, sizeof l);
+    if ((st = load_fingerprint(&r, c)) == CGALR_OK && (st = load_controller(&r, c, &l)) == CGALR_OK &&
+        (st = load_plateau(&r, &l)) == CGALR_OK && (st = load_dog(&r, c, &l)) == CGALR_OK &&
+        (st = load_adapt(&r, c, &l)) == CGALR_OK && (st = load_summary(&r, c, &l)) == CGALR_OK) {
+        load_commit(s, &l);
+        return CGALR_OK;
+    }
+    loaded_free(&l);
     return st;
 }
