@@ -181,7 +181,7 @@ void nn_wino_dw_finish(const float *dU, size_t M, size_t C, float *dW);
 void nn_par_for(struct cgalr_model *m, size_t n, size_t grain, void (*fn)(void *ctx, size_t lo, size_t hi),
                 void *ctx);
 
-/* pool.c: condition-variable thread pool; run calls fn(ctx, tid) for tid 0..threads-1 (the
+/* threadpool.c: condition-variable thread pool; run calls fn(ctx, tid) for tid 0..threads-1 (the
  * caller is tid 0) and returns when all are done. create(n < 2) gives NULL, which runs inline. */
 nn_pool_t *nn_pool_create(int n);
 void nn_pool_free(nn_pool_t *p);
