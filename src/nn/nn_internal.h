@@ -197,6 +197,25 @@ struct cgalr_optim {
     uint64_t steps;
 };
 
+/* models.c: the architectures. nn_check_config checks a config against its kind; nn_build_arch
+ * adds the nodes and tensors of cfg's architecture (or of the test spec, see nn_model_create_seq)
+ * after the input node and returns the last node (-1: it cannot be built); nn_init_params gives the
+ * parameters and buffers PyTorch's default initialisation. */
+cgalr_status_t nn_check_config(const cgalr_model_config_t *c);
+int nn_build_arch(struct cgalr_model *m, const char *spec);
+void nn_init_params(struct cgalr_model *m);
+
+/* arena.c: nn_mark_inplace lets ReLUs overwrite inputs nothing else reads (once, at creation);
+ * nn_arena_prepare carves the y, dy and scratch buffers of nodes 0..upto for a batch of
+ * rows_sample samples (rows_node graph nodes). */
+void nn_mark_inplace(struct cgalr_model *m);
+cgalr_status_t nn_arena_prepare(struct cgalr_model *m, size_t rows_sample, size_t rows_node, int training, int upto);
+
+/* loss.c: cross-entropy over the logits; in training, writes dL/dlogits (mean reduction) into the
+ * last node's dy. */
+cgalr_status_t nn_loss_and_grad(struct cgalr_model *m, const int32_t *labels, int training,
+                                cgalr_step_result_t *res);
+
 /* Test hook: an image model whose body is a comma-separated layer list, followed by flatten and a
  * Linear "head" to cfg->n_classes. Tokens: conv:OC:K:S:P[:b] bn relu lrelu maxpool:K:S avgpool:K:S
  * gap flatten fc:N dropout:P mark add (adds the output at the last mark) shortcut_a (doubles the
