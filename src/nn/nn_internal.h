@@ -49,7 +49,7 @@ typedef struct nn_node {
     int probe;           /* can be a probe signal */
     int needs_grad;      /* its output depends on parameters: backward must reach it */
     int inplace;         /* ReLU sharing its input's y and dy (the input has no other reader) */
-    int fuse_relu;       /* BN, ADD: index of the in-place ReLU it feeds (0: none); see bn_fused in ops.c */
+    int fuse_relu;       /* BN, ADD: index of the in-place ReLU it feeds (0: none); see nn_bn_fused in batchnorm.c */
     int dy_fresh;        /* this step's gradient not yet written: the first writer stores instead of adding
                           * (or zeroes it first); kept on the node that owns the buffer, see nn_dy_owner */
     /* per batch */
@@ -58,6 +58,12 @@ typedef struct nn_node {
     float *aux;          /* BN: mean, invstd (2c); dropout: mask (rows*c*h*w) */
     int32_t *idx;        /* max-pool argmax */
 } nn_node_t;
+
+/* Floats of one row of a node's output. */
+static inline size_t nn_rowsize(const nn_node_t *n)
+{
+    return n->c * n->h * n->w;
+}
 
 typedef struct nn_tensor {
     char name[NN_NAME];
@@ -116,35 +122,38 @@ typedef enum nn_isa { NN_ISA_GENERIC = 0, NN_ISA_AVX2 = 1, NN_ISA_AVX512 = 2 } n
 __attribute__((visibility("hidden"))) nn_isa_t nn_isa(void);
 __attribute__((visibility("hidden"))) cgalr_status_t nn_isa_check(void);
 
-/* ops.c: kernels. Each forward reads its inputs' y and writes its own y; each backward ADDS into
- * its inputs' dy (when they need it) and into the gradient block. */
+/* ops.c: one node's forward or backward, run by the kernels of its op (nn_ops.h). Each forward
+ * reads its inputs' y and writes its own y; each backward ADDS into its inputs' dy (when they need
+ * it) and into the gradient block. */
 cgalr_status_t nn_forward_node(struct cgalr_model *m, nn_node_t *n);
 void nn_backward_node(struct cgalr_model *m, nn_node_t *n);
 /* The node whose buffer holds n's gradient (aliases and in-place ReLUs share their input's). */
 nn_node_t *nn_dy_owner(const struct cgalr_model *m, const nn_node_t *n);
-size_t nn_conv_out(size_t in, int k, int stride, int pad);
 /* Sets OpenBLAS's (process-wide) thread count, skipping the call when unchanged. */
 void nn_blas_threads(int t);
-/* Samples per convolution chunk, and the floats of scratch a convolution needs. */
+
+/* conv.c: output size of a convolution or pooling window; samples per convolution chunk, and the
+ * floats of scratch a convolution needs. */
+size_t nn_conv_out(size_t in, int k, int stride, int pad);
 size_t nn_conv_chunk(size_t kk, size_t ohw, size_t oc, size_t rows, int threads);
 size_t nn_conv_work(size_t kk, int k, size_t ohw, size_t oc, size_t S, int training, int tconv);
 /* Samples per chunk of the convolution n over ic input channels (its rows set). */
 size_t nn_conv_samples(size_t ic, const nn_node_t *n, int threads);
-/* Whether a convolution's input gradient is computed as a transposed convolution (see ops.c). */
+/* Whether a convolution's input gradient is computed as a transposed convolution (see conv.c). */
 int nn_conv_tconv(int k, int stride, int pad);
-/* Whether a stride/pad/kernel convolution producing `rows` channels runs as a direct convolution
- * (see ops.c), and the floats of scratch one needs over c planes of h x w. */
+/* conv_direct.c: whether a stride/pad/kernel convolution producing `rows` channels runs as a
+ * direct convolution (see there), and the floats of scratch one needs over c planes of h x w. */
 int nn_conv_direct(size_t rows, int k, int stride, int pad);
 size_t nn_direct_work(size_t c, size_t h, size_t w, int k, int p);
 /* Whether a convolution producing `rows` channels from ih x iw maps is a 3x3 stride-2 pad-1 one run
- * directly over the input's phase planes (see ops.c), and the floats of scratch it needs over c
- * planes with an oh x ow output. */
+ * directly over the input's phase planes (see conv_direct.c), and the floats of scratch it needs
+ * over c planes with an oh x ow output. */
 int nn_conv_s2(size_t rows, int k, int stride, int pad, size_t ih, size_t iw);
 size_t nn_s2_work(size_t c, size_t oh, size_t ow);
-/* The direct convolution's AVX2 kernels (ops.c), shared with the Winograd products (wino.c):
- * tile (npr x 16) = sum_q x[off[q] + P] * wb[q][16] over K taps for positions P < npr, a multiple of
- * 6; dW[o][q] += sum_P dyT[P][o] * x[off[q] + P] for P < np; and the position-major tile's store
- * into 16 NCHW planes. */
+/* The direct convolution's AVX2 kernels (conv_direct.c), shared with the Winograd products
+ * (wino.c): tile (npr x 16) = sum_q x[off[q] + P] * wb[q][16] over K taps for positions P < npr, a
+ * multiple of 6; dW[o][q] += sum_P dyT[P][o] * x[off[q] + P] for P < np; and the position-major
+ * tile's store into 16 NCHW planes. */
 void nn_direct_tiles(const float *xpad, const int32_t *off, size_t K, const float *wb, size_t npr, float *tile);
 void nn_direct_dw6(const float *dyT, size_t np, const float *xpad, const int32_t *off, size_t K, float *dW,
                    size_t ldw);
@@ -167,12 +176,12 @@ void nn_wino_dw(const float *dy, size_t M, const float *x, size_t G, size_t C, s
                 float *scratch);
 void nn_wino_dw_finish(const float *dU, size_t M, size_t C, float *dW);
 
-/* Runs fn(ctx, lo, hi) over [0, n) split into one contiguous range per pool thread when n * grain
+/* ops.c: runs fn(ctx, lo, hi) over [0, n) split into one contiguous range per pool thread when n * grain
  * (floats touched) is large enough, else inline. */
 void nn_par_for(struct cgalr_model *m, size_t n, size_t grain, void (*fn)(void *ctx, size_t lo, size_t hi),
                 void *ctx);
 
-/* pool.c: condition-variable thread pool; run calls fn(ctx, tid) for tid 0..threads-1 (the
+/* threadpool.c: condition-variable thread pool; run calls fn(ctx, tid) for tid 0..threads-1 (the
  * caller is tid 0) and returns when all are done. create(n < 2) gives NULL, which runs inline. */
 nn_pool_t *nn_pool_create(int n);
 void nn_pool_free(nn_pool_t *p);
@@ -187,6 +196,25 @@ struct cgalr_optim {
     size_t n_state;
     uint64_t steps;
 };
+
+/* models.c: the architectures. nn_check_config checks a config against its kind; nn_build_arch
+ * adds the nodes and tensors of cfg's architecture (or of the test spec, see nn_model_create_seq)
+ * after the input node and returns the last node (-1: it cannot be built); nn_init_params gives the
+ * parameters and buffers PyTorch's default initialisation. */
+cgalr_status_t nn_check_config(const cgalr_model_config_t *c);
+int nn_build_arch(struct cgalr_model *m, const char *spec);
+void nn_init_params(struct cgalr_model *m);
+
+/* arena.c: nn_mark_inplace lets ReLUs overwrite inputs nothing else reads (once, at creation);
+ * nn_arena_prepare carves the y, dy and scratch buffers of nodes 0..upto for a batch of
+ * rows_sample samples (rows_node graph nodes). */
+void nn_mark_inplace(struct cgalr_model *m);
+cgalr_status_t nn_arena_prepare(struct cgalr_model *m, size_t rows_sample, size_t rows_node, int training, int upto);
+
+/* loss.c: cross-entropy over the logits; in training, writes dL/dlogits (mean reduction) into the
+ * last node's dy. */
+cgalr_status_t nn_loss_and_grad(struct cgalr_model *m, const int32_t *labels, int training,
+                                cgalr_step_result_t *res);
 
 /* Test hook: an image model whose body is a comma-separated layer list, followed by flatten and a
  * Linear "head" to cfg->n_classes. Tokens: conv:OC:K:S:P[:b] bn relu lrelu maxpool:K:S avgpool:K:S

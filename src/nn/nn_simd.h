@@ -1,4 +1,5 @@
-/* AVX2 helpers shared by the nn kernels (ops.c, wino.c); only where the compiler targets x86-64. */
+/* AVX2 helpers shared by the nn kernels (conv_direct.c, batchnorm.c, wino.c); only where the compiler
+ * targets x86-64. */
 #ifndef CGALR_NN_SIMD_H
 #define CGALR_NN_SIMD_H
 

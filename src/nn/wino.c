@@ -3,7 +3,7 @@
  * patch of the tile and g the 3x3 kernel of one (output, input) channel pair: 16 multiplications
  * per tile and channel pair instead of 36. With the 16 transformed positions xi = (i, k) as
  * separate products, one sample's convolution is 16 GEMMs Y_xi (M x T) = U_xi (M x C) V_xi (C x T)
- * over its T tiles, run with the direct convolution's 6 x 16 register tile (ops.c).
+ * over its T tiles, run with the direct convolution's 6 x 16 register tile (conv_direct.c).
  *
  * The weight gradient follows from the same factorisation: dL/dU_xi = sum over tiles of
  * (A dy_t A^T)_xi V_xi,t, 16 GEMMs with the tiles as the inner dimension, and dL/dg = G^T dU G
