@@ -45,6 +45,25 @@ def metrics_without_timing(path, missing_ok=False):
     return out
 
 
+def mpi_or_skip():
+    """mpirun and the environment the MPI tests run it with; exits with a SKIP line when the tool
+    was built without MPI or there is no mpirun."""
+    version = run("--version").stdout
+    mpirun = shutil.which("mpirun")
+    if "MPI: yes" not in version or not mpirun:
+        print(f"SKIP: cgalr built without MPI ({version.strip()}) or no mpirun on PATH")
+        sys.exit(0)
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_rmaps_base_oversubscribe="1", OMPI_MCA_btl="self,vader", OMPI_MCA_plm="isolated",
+               OMPI_MCA_btl_vader_single_copy_mechanism="none")
+    # ASan reports Open MPI's own allocations at exit as leaks (they are not ours): suppressed by
+    # their stacks, which the fast unwinder cuts short at the components Open MPI loads and unloads
+    env["LSAN_OPTIONS"] = "suppressions=" + os.path.join(os.path.dirname(os.path.abspath(__file__)), "lsan_mpi.supp")
+    if env.get("ASAN_OPTIONS") is not None or os.environ.get("CGALR_SANITIZED") == "1":
+        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":fast_unwind_on_malloc=0"
+    return mpirun, env
+
+
 def finish():
     if failures:
         print(f"{len(failures)} failures")

@@ -19,21 +19,10 @@ import subprocess
 import sys
 import time
 
-from runlib import BIN, check, finish, run, scratch
+from runlib import BIN, check, finish, mpi_or_skip, run, scratch
 
 TMP = scratch(os.path.join(os.getcwd(), "test-tmp", "test_train_mpi"))
-version = run("--version").stdout
-MPIRUN = shutil.which("mpirun")
-if "MPI: yes" not in version or not MPIRUN:
-    print(f"SKIP: cgalr built without MPI ({version.strip()}) or no mpirun on PATH")
-    sys.exit(0)
-
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1", OMPI_MCA_btl="self,vader", OMPI_MCA_plm="isolated",
-           OMPI_MCA_btl_vader_single_copy_mechanism="none")
-ENV["LSAN_OPTIONS"] = "suppressions=" + os.path.join(os.path.dirname(os.path.abspath(__file__)), "lsan_mpi.supp")
-if ENV.get("ASAN_OPTIONS") is not None or os.environ.get("CGALR_SANITIZED") == "1":
-    ENV["ASAN_OPTIONS"] = ENV.get("ASAN_OPTIONS", "") + ":fast_unwind_on_malloc=0"
+MPIRUN, ENV = mpi_or_skip()
 
 
 def mlp(out, epochs=3, extra=()):

@@ -482,15 +482,7 @@ static cgalr_status_t train_run_dp(const cgalr_train_config_t *cfg, const cgalr_
     if (comm->rank == 0) {
         st = train_prepare(&c, cfg, &json, summary, &done);
         if (st == CGALR_OK && !done)
-            st = train_mkdirs(cfg->out);
-        if (st == CGALR_OK && !done)
-            st = cgalr_lock_take(cfg->out, CGALR_RUN_LOCK, &c.lock_fd);
-        if (st == CGALR_OK && !done)
-            st = train_dir_allows(&c, json, summary, &done);
-        if (st == CGALR_OK && !done && cfg->restart)
-            remove(c.path_summary);
-        if (st == CGALR_OK && !done && !train_exists(c.path_config))
-            st = core_write_atomic(c.path_config, json, strlen(json), 1);
+            st = train_claim_dir(&c, json, summary, &done);
         v.status = (int32_t)st;
         v.done = done;
         if (st != CGALR_OK)
@@ -540,16 +532,7 @@ cgalr_status_t cgalr_train_run(const cgalr_train_config_t *cfg, const cgalr_trai
     cgalr_status_t st = train_prepare(&c, cfg, &json, summary, &done);
     c.hooks = hooks;
     if (st == CGALR_OK && !done)
-        st = train_mkdirs(cfg->out);
-    if (st == CGALR_OK && !done)
-        st = cgalr_lock_take(cfg->out, CGALR_RUN_LOCK, &c.lock_fd);
-    /* another writer may have come and gone between the first look and the lock */
-    if (st == CGALR_OK && !done)
-        st = train_dir_allows(&c, json, summary, &done);
-    if (st == CGALR_OK && !done && cfg->restart)
-        remove(c.path_summary); /* the run is unfinished again from here on */
-    if (st == CGALR_OK && !done && !train_exists(c.path_config))
-        st = core_write_atomic(c.path_config, json, strlen(json), 1);
+        st = train_claim_dir(&c, json, summary, &done);
     free(json);
     if (st == CGALR_OK && !done)
         st = run_loop(&c, summary);

@@ -88,6 +88,8 @@ cgalr_status_t train_prepare(ctx *c, const cgalr_train_config_t *cfg, char **jso
                              int *done);
 /* Data parallel, rank > 0: train_prepare without the run directory (rank 0's business). */
 cgalr_status_t train_prepare_peer(ctx *c, const cgalr_train_config_t *cfg);
+/* After train_prepare: the directory made, locked, looked at again, config.json written. */
+cgalr_status_t train_claim_dir(ctx *c, const char *json, cgalr_train_summary_t *summary, int *done);
 
 /* evaluate.c */
 /* Validation and test at the point the method evaluates (Schedule-Free: x). */

@@ -262,17 +262,13 @@ cgalr_status_t train_dir_allows(ctx *c, const char *json, cgalr_train_summary_t 
     return CGALR_OK;
 }
 
-/* Validation, the directory's state, and setup (data, model, probe) with nothing written:
- * what cgalr_train_check stops after and cgalr_train_run starts from. */
-cgalr_status_t train_prepare(ctx *c, const cgalr_train_config_t *cfg, char **json, cgalr_train_summary_t *summary,
-                              int *done)
+/* A context for cfg with its run files' paths, after the configuration's validation. */
+static cgalr_status_t start_ctx(ctx *c, const cgalr_train_config_t *cfg)
 {
     memset(c, 0, sizeof *c);
     c->cfg = cfg;
     c->metrics_fd = -1;
     c->lock_fd = -1;
-    *json = NULL;
-    *done = 0;
     cgalr_status_t st = cgalr_train_config_validate(cfg);
     if (st != CGALR_OK)
         return st;
@@ -281,6 +277,19 @@ cgalr_status_t train_prepare(ctx *c, const cgalr_train_config_t *cfg, char **jso
     snprintf(c->path_ckpt, sizeof c->path_ckpt, "%s/checkpoint.bin", cfg->out);
     snprintf(c->path_config, sizeof c->path_config, "%s/config.json", cfg->out);
     snprintf(c->path_summary, sizeof c->path_summary, "%s/summary.json", cfg->out);
+    return CGALR_OK;
+}
+
+/* Validation, the directory's state, and setup (data, model, probe) with nothing written:
+ * what cgalr_train_check stops after and cgalr_train_run starts from. */
+cgalr_status_t train_prepare(ctx *c, const cgalr_train_config_t *cfg, char **json, cgalr_train_summary_t *summary,
+                              int *done)
+{
+    *json = NULL;
+    *done = 0;
+    cgalr_status_t st = start_ctx(c, cfg);
+    if (st != CGALR_OK)
+        return st;
     if (!(*json = train_config_json(cfg, train_method_has_lr(cfg->sched))))
         return cgalr_fail(CGALR_ENOMEM, "config: out of memory");
     /* the run directory's state decides what may happen before any data is read */
@@ -292,17 +301,23 @@ cgalr_status_t train_prepare(ctx *c, const cgalr_train_config_t *cfg, char **jso
 /* Data parallel, rank > 0: what prepare does without the run directory (rank 0's business). */
 cgalr_status_t train_prepare_peer(ctx *c, const cgalr_train_config_t *cfg)
 {
-    memset(c, 0, sizeof *c);
-    c->cfg = cfg;
-    c->metrics_fd = -1;
-    c->lock_fd = -1;
-    cgalr_status_t st = cgalr_train_config_validate(cfg);
-    if (st != CGALR_OK)
-        return st;
-    if ((size_t)snprintf(c->path_metrics, sizeof c->path_metrics, "%s/metrics.jsonl", cfg->out) >= sizeof c->path_metrics)
-        return cgalr_fail(CGALR_EINVAL, "--out: path too long");
-    snprintf(c->path_ckpt, sizeof c->path_ckpt, "%s/checkpoint.bin", cfg->out);
-    snprintf(c->path_config, sizeof c->path_config, "%s/config.json", cfg->out);
-    snprintf(c->path_summary, sizeof c->path_summary, "%s/summary.json", cfg->out);
-    return setup(c);
+    cgalr_status_t st = start_ctx(c, cfg);
+    return st == CGALR_OK ? setup(c) : st;
+}
+
+/* After train_prepare: the run directory made and locked, looked at again under the lock
+ * (another writer may have come and gone since the first look), and config.json written. */
+cgalr_status_t train_claim_dir(ctx *c, const char *json, cgalr_train_summary_t *summary, int *done)
+{
+    const cgalr_train_config_t *cfg = c->cfg;
+    cgalr_status_t st = train_mkdirs(cfg->out);
+    if (st == CGALR_OK)
+        st = cgalr_lock_take(cfg->out, CGALR_RUN_LOCK, &c->lock_fd);
+    if (st == CGALR_OK)
+        st = train_dir_allows(c, json, summary, done);
+    if (st == CGALR_OK && !*done && cfg->restart)
+        remove(c->path_summary); /* the run is unfinished again from here on */
+    if (st == CGALR_OK && !*done && !train_exists(c->path_config))
+        st = core_write_atomic(c->path_config, json, strlen(json), 1);
+    return st;
 }
