@@ -7,7 +7,8 @@ accuracies within one sample in 500; inline (every epoch and every iteration), p
 and with a batch of one sample, where rank 1's part is always empty. Rank 0 alone writes: the run directory holds the
 same files as one process's. A SIGINT to mpirun stops both ranks at the same batch, and the run
 resumes on one process, ending as the uninterrupted run does. gin on MUTAG (batch norm per rank,
-as PyTorch's DDP) runs to the end. Bad input: a bad option refused once; an existing run without
+as PyTorch's DDP) runs to the end; the cnn with --sync-bn follows one process (and without it
+does not), and --sync-bn with a batch that leaves a rank empty is refused once. Bad input: a bad option refused once; an existing run without
 --resume refused once, with no rank left waiting; a resume on a rank that cannot see the
 checkpoint ends the job with a message naming the shared directory. Skipped, with a message,
 when the tool was built without MPI or mpirun is missing."""
@@ -134,6 +135,27 @@ if p.returncode == 0:
     check(len(lg) == 4 and all(0 <= x["val_acc"] <= 1 and x["train_loss"] > 0 for x in lg),
           f"gin on 2 ranks: {lg}")
     check([x["lr"] for x in lg] == [x["lr"] for x in lines(g1)], "gin: constant rate differs")
+
+# 3b. --sync-bn on the cnn (batch norm after every convolution): the statistics of the whole batch,
+#     so the run follows one process's (losses within 1e-5, lr within 1e-9); without it each rank's
+#     part has its own statistics and the losses differ from the first epoch on (the control)
+CNN = ["train", "--data", "fashion-mnist", "--model", "cnn", "--limit", "200", "--batch", "64", "--epochs", "3",
+       "--sched", "cgalr-top", "--lr", "0.001", "--threads", "1", "--quiet"]
+c1, c2, c3 = (os.path.join(TMP, f"cnn-{k}") for k in ("1", "sync", "part"))
+p = run(*CNN, "--out", c1)
+check(p.returncode == 0, f"cnn one process: {p.stderr}")
+p = mpirun(2, CNN + ["--sync-bn", "--out", c2])
+check(p.returncode == 0, f"cnn --sync-bn on 2 ranks: exit {p.returncode}: {p.stderr}")
+if p.returncode == 0:
+    same_training(c1, c2, "cnn --sync-bn", d_tol=1e-2)
+p = mpirun(2, CNN + ["--out", c3])
+check(p.returncode == 0, f"cnn on 2 ranks: exit {p.returncode}: {p.stderr}")
+if p.returncode == 0:
+    a, b = lines(c1)[0]["train_loss"], lines(c3)[0]["train_loss"]
+    check(rel(a, b) > 1e-4, f"cnn without --sync-bn should differ from one process: {a!r} against {b!r}")
+p = mpirun(2, CNN + ["--sync-bn", "--batch", "1", "--out", os.path.join(TMP, "sync-empty")])
+check(p.returncode == 2 and p.stderr.count("--sync-bn on 2 ranks") == 1 and "MPI_ABORT" not in p.stderr,
+      f"--sync-bn with empty parts: refused once: {p.returncode} {p.stderr}")
 
 # 4. bad input, reported once
 p = mpirun(2, mlp(os.path.join(TMP, "bad"), 1, ("--sched", "cgalr-top", "--probe-mode", "streem")))

@@ -205,6 +205,18 @@ CGALR_API cgalr_status_t cgalr_model_set_train_capture(cgalr_model_t *m, const c
  * k x P row-major matrix in out. */
 CGALR_API cgalr_status_t cgalr_model_pool_probe(const cgalr_model_t *m, const size_t *rows, size_t k, float *out);
 
+/* Synchronised batch norm for data-parallel training (cgalr train --sync-bn): with a sum set,
+ * every batch-norm layer of a training forward and backward takes its per-channel statistics
+ * over the whole batch of all processes, summing its partial sums through sum (in place, over
+ * the processes, the same bits on every one), as one process would over the whole batch. Every
+ * process must then run every training forward and backward in step, with parts of at least one
+ * sample. share: this process's part of the whole batch's samples (n_r / n), by which the loss
+ * of its part (a mean over its own samples) is weighted; set it before each batch. sum = NULL:
+ * statistics of this process's part alone (the default). */
+typedef cgalr_status_t (*cgalr_batch_sum_fn)(void *user, double *buf, size_t n);
+CGALR_API void cgalr_model_set_batch_sum(cgalr_model_t *m, cgalr_batch_sum_fn sum, void *user);
+CGALR_API void cgalr_model_set_batch_share(cgalr_model_t *m, double share);
+
 /* ---- Checkpoints --------------------------------------------------------------------------- */
 
 /* Writes model (parameters, buffers, dropout stream) + optimiser state (o may be NULL) + an opaque

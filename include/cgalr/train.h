@@ -69,6 +69,9 @@ typedef struct cgalr_train_config {
                                 probe set's rows from the training forward), "pass" (a separate
                                 inference forward over the probe set, the reference) or "stream"
                                 (every training row of the controller period) */
+    int sync_bn;             /* data parallel (cgalr_train_comm_t): batch-norm statistics of the
+                                whole batch of all ranks in training forwards (cgalr_model_set_batch_sum)
+                                instead of each rank's part. No effect on one process. Default 0 */
 } cgalr_train_config_t;
 
 CGALR_API void cgalr_train_config_default(cgalr_train_config_t *cfg);

@@ -63,6 +63,8 @@ static void usage(FILE *f)
             "  --folds K --fold I   graphs: stratified K-fold (K = 2 .. 100), fold I (0 .. K-1) is the test\n"
             "                       set, validation carved from the rest (default: stratified 80/10/10)\n"
             "  --degree-features    graphs without node labels: one-hot degree instead of a constant\n"
+            "  --sync-bn            under mpirun: batch-norm statistics over the whole batch of all ranks\n"
+            "                       (each batch must give every rank at least one sample)\n"
             "  --augment            images: --crop and --flip (the CIFAR protocol); training batches only,\n"
             "                       never the probe set, validation or test; drawn from seed and epoch\n"
             "  --crop               images: random crop with 4-pixel zero padding\n"
@@ -80,7 +82,7 @@ static void usage(FILE *f)
             "interrupted (resume with --resume), 2 bad usage or input.\n\n"
             "Data parallel: `mpirun -np R cgalr train ...` splits every batch of --batch samples over the R\n"
             "ranks and sums their gradients; rank 0 writes the run directory, which every rank must see\n"
-            "(docs/CLUSTER.md). Batch-norm statistics are per rank (no --sync-bn yet).\n",
+            "(docs/CLUSTER.md). Batch-norm statistics are each rank's part's unless --sync-bn.\n",
             cgalr_train_models(), cgalr_train_methods());
     fprintf(f, "\nScheduler options for --sched-opt:\n%s", cgalr_sched_options_help());
 }
@@ -152,7 +154,7 @@ static void on_epoch(void *user, const cgalr_epoch_record_t *r)
 enum { O_DATA = 256, O_DATADIR, O_MODEL, O_SCHED, O_LR, O_EPOCHS, O_BATCH, O_SEED, O_THREADS, O_OUT, O_RESUME,
        O_PROBE, O_PROBELAYER, O_CTRLEVERY, O_SCHEDOPT, O_WD, O_VALFRAC, O_SPLITSEED, O_LIMIT, O_NODEATTR,
        O_FOLDS, O_FOLD, O_DEGREE, O_AUGMENT, O_CROP, O_FLIP, O_NONORM, O_COARSE, O_RESIZE, O_CACHEDIR,
-       O_CHECK, O_QUIET, O_RESTART, O_SUBSET, O_PROBEMODE, O_HELP };
+       O_CHECK, O_QUIET, O_RESTART, O_SUBSET, O_PROBEMODE, O_SYNCBN, O_HELP };
 static const struct option opts[] = {
     {"data", required_argument, 0, O_DATA},         {"data-dir", required_argument, 0, O_DATADIR},
     {"model", required_argument, 0, O_MODEL},       {"sched", required_argument, 0, O_SCHED},
@@ -172,7 +174,8 @@ static const struct option opts[] = {
     {"cache-dir", required_argument, 0, O_CACHEDIR}, {"check", no_argument, 0, O_CHECK},
     {"quiet", no_argument, 0, O_QUIET},           {"restart", no_argument, 0, O_RESTART},
     {"train-subset", required_argument, 0, O_SUBSET}, {"probe-mode", required_argument, 0, O_PROBEMODE},
-    {"help", no_argument, 0, O_HELP},               {0, 0, 0, 0}};
+    {"sync-bn", no_argument, 0, O_SYNCBN},          {"help", no_argument, 0, O_HELP},
+    {0, 0, 0, 0}};
 
 const struct option *cli_train_options(void) { return opts; }
 
@@ -272,6 +275,7 @@ static int parse_options(int argc, char **argv, cgalr_train_config_t *cfg, ui *u
             cfg->fold = (int)v;
             break;
         case O_DEGREE: cfg->degree_features = 1; break;
+        case O_SYNCBN: cfg->sync_bn = 1; break;
         case O_AUGMENT: cfg->augment_crop = cfg->augment_flip = 1; break;
         case O_CROP: cfg->augment_crop = 1; break;
         case O_FLIP: cfg->augment_flip = 1; break;

@@ -2,6 +2,7 @@
  * features, training statistics and running estimates as PyTorch keeps them, and the ReLU a
  * BatchNorm2d (or an ADD) can fuse into its own pass. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nn/nn_internal.h"
@@ -343,9 +344,178 @@ static void bn_run(struct cgalr_model *m, nn_node_t *n, int backward)
     }
 }
 
+/* ---- synchronised batch norm (cgalr_model_set_batch_sum) ----------------------------------
+ * The same statistics as one process over the whole batch: the forward sums x per channel and
+ * the count, takes the mean of the whole batch, then sums the squares about it (two passes, as
+ * above); the backward sums dy and dy (x - mean) weighted by this process's share w of the
+ * loss (the whole batch's gradient is w times this part's), so that with S and T those sums over
+ * the whole batch, dx = k (dy - S / (w M) - xh T / (w M)) in this part's scale. One thread: the
+ * sums are few and the data-parallel ranks run one each. */
+
+static double *bn_scratch(struct cgalr_model *m, size_t n)
+{
+    if (n > m->bn_buf_cap) {
+        double *b = realloc(m->bn_buf, n * sizeof *b);
+        if (!b)
+            return NULL;
+        m->bn_buf = b;
+        m->bn_buf_cap = n;
+    }
+    return m->bn_buf;
+}
+
+/* x of row i, channel c: its hw values at x + off(i, c), one after the other */
+static size_t bn_at(const nn_node_t *n, size_t i, size_t c)
+{
+    size_t hw = n->h * n->w;
+    return hw == 1 ? i * n->c + c : (i * n->c + c) * hw;
+}
+
+static cgalr_status_t bn_sync_forward(struct cgalr_model *m, nn_node_t *n)
+{
+    const nn_node_t *in = &m->nodes[n->in0];
+    size_t C = n->c, hw = n->h * n->w, r = n->rows;
+    const float *g = m->params + n->w_off, *b = m->params + n->b_off;
+    float *rm = m->buffers + n->buf_off, *rv = rm + C;
+    double *acc = bn_scratch(m, 2 * C + 1);
+    if (!acc)
+        return cgalr_fail(CGALR_ENOMEM, "batch norm '%s': out of memory", n->name);
+    for (size_t c = 0; c < C; c++) {
+        double s = 0.0;
+        for (size_t i = 0; i < r; i++)
+            s += hw == 1 ? (double)in->y[bn_at(n, i, c)] : nn_sum8(in->y + bn_at(n, i, c), hw);
+        acc[c] = s;
+    }
+    acc[C] = (double)(r * hw);
+    cgalr_status_t st = m->bn_sum(m->bn_sum_user, acc, C + 1);
+    if (st != CGALR_OK)
+        return st;
+    double M = acc[C];
+    if (!(M >= 2))
+        return cgalr_fail(CGALR_EINVAL, "batch norm '%s': %g value(s) per channel in the whole batch, need at least 2",
+                          n->name, M);
+    for (size_t c = 0; c < C; c++)
+        n->aux[c] = (float)(acc[c] / M);
+    double *ss = acc + C + 1;
+    for (size_t c = 0; c < C; c++) {
+        double q = 0.0;
+        float mu = n->aux[c];
+        for (size_t i = 0; i < r; i++) {
+            if (hw == 1) {
+                float d = in->y[bn_at(n, i, c)] - mu;
+                q += (double)(d * d);
+            } else {
+                q += sqdev8(in->y + bn_at(n, i, c), hw, mu);
+            }
+        }
+        ss[c] = q;
+    }
+    if ((st = m->bn_sum(m->bn_sum_user, ss, C)) != CGALR_OK)
+        return st;
+    int relu = hw > 1 && nn_bn_fused(m, n);
+    for (size_t c = 0; c < C; c++) {
+        double mu = acc[c] / M, var = ss[c] / M;
+        float mean = n->aux[c], invstd = (float)(1.0 / sqrt(var + BN_EPS));
+        n->aux[C + c] = invstd;
+        rm[c] = (float)((1.0 - BN_MOMENTUM) * rm[c] + BN_MOMENTUM * mu);
+        rv[c] = (float)((1.0 - BN_MOMENTUM) * rv[c] + BN_MOMENTUM * ss[c] / (M - 1.0));
+        float a = g[c] * invstd, bb = b[c] - mean * a;
+        for (size_t i = 0; i < r; i++) {
+            const float *restrict x = in->y + bn_at(n, i, c);
+            float *restrict y = n->y + bn_at(n, i, c);
+            for (size_t j = 0; j < hw; j++) {
+                float v = bn_pre(x[j], a, bb);
+                y[j] = relu ? ((v > 0.0f || v != v) ? v : 0.0f) : v; /* NaN passes like torch.relu */
+            }
+        }
+    }
+    n->bn_M = M;
+    return CGALR_OK;
+}
+
+static void bn_sync_backward(struct cgalr_model *m, nn_node_t *n)
+{
+    nn_node_t *in = &m->nodes[n->in0];
+    size_t C = n->c, hw = n->h * n->w, r = n->rows;
+    const float *g = m->params + n->w_off, *bias = m->params + n->b_off;
+    float *dg = m->grads + n->w_off, *db = m->grads + n->b_off;
+    int relu = hw > 1 && nn_bn_fused(m, n);
+    double *acc = bn_scratch(m, 2 * C + 1);
+    if (!acc) {
+        if (m->bn_status == CGALR_OK)
+            m->bn_status = cgalr_fail(CGALR_ENOMEM, "batch norm '%s': out of memory", n->name);
+        return;
+    }
+    double w = m->bn_share;
+    for (size_t c = 0; c < C; c++) {
+        float mean = n->aux[c], invstd = n->aux[C + c], a = g[c] * invstd, bb = bias[c] - mean * a;
+        double sdy = 0.0, sdyx = 0.0;
+        for (size_t i = 0; i < r; i++) {
+            const float *dy = n->dy + bn_at(n, i, c), *x = in->y + bn_at(n, i, c);
+            if (relu) {
+                double s1, s2;
+                masked_sums8(dy, x, hw, a, bb, mean, &s1, &s2);
+                sdy += s1;
+                sdyx += s2;
+            } else if (hw == 1) {
+                sdy += dy[0];
+                sdyx += (double)(dy[0] * (x[0] - mean));
+            } else {
+                sdy += nn_sum8(dy, hw);
+                sdyx += dotdev8(dy, x, hw, mean);
+            }
+        }
+        sdyx *= invstd;
+        dg[c] += (float)sdyx; /* this part's share: the gradient sum adds the others' */
+        db[c] += (float)sdy;
+        acc[c] = w * sdy;
+        acc[C + c] = w * sdyx;
+    }
+    cgalr_status_t st = m->bn_sum(m->bn_sum_user, acc, 2 * C);
+    if (st != CGALR_OK) {
+        if (m->bn_status == CGALR_OK)
+            m->bn_status = st;
+        return;
+    }
+    if (!in->needs_grad)
+        return;
+    double wM = w * n->bn_M;
+    for (size_t c = 0; c < C; c++) {
+        float mean = n->aux[c], invstd = n->aux[C + c], a = g[c] * invstd, bb = bias[c] - mean * a;
+        float k = g[c] * invstd, mdy = (float)(acc[c] / wM), mdyx = (float)(acc[C + c] / wM);
+        for (size_t i = 0; i < r; i++) {
+            const float *restrict x = in->y + bn_at(n, i, c), *restrict dy = n->dy + bn_at(n, i, c);
+            float *restrict dx = in->dy + bn_at(n, i, c);
+            for (size_t j = 0; j < hw; j++) {
+                float xh = (x[j] - mean) * invstd;
+                float d = relu ? (bn_pre(x[j], a, bb) > 0.0f ? dy[j] : 0.0f) : dy[j];
+                float v = k * (d - mdy - xh * mdyx);
+                if (m->ow0 && hw > 1)
+                    dx[j] = v;
+                else
+                    dx[j] += v;
+            }
+        }
+    }
+}
+
+void cgalr_model_set_batch_sum(cgalr_model_t *m, cgalr_batch_sum_fn sum, void *user)
+{
+    m->bn_sum = sum;
+    m->bn_sum_user = user;
+    m->bn_share = 1.0;
+}
+
+void cgalr_model_set_batch_share(cgalr_model_t *m, double share)
+{
+    m->bn_share = share;
+}
+
 cgalr_status_t nn_bn_forward(struct cgalr_model *m, nn_node_t *n)
 {
     size_t hw = n->h * n->w, M = n->rows * hw;
+    if (m->training && m->bn_sum)
+        return bn_sync_forward(m, n);
     if (m->training && M < 2)
         return cgalr_fail(CGALR_EINVAL, "batch norm '%s': %zu value(s) per channel in training mode, need at least 2",
                           n->name, M);
@@ -357,6 +527,10 @@ cgalr_status_t nn_bn_forward(struct cgalr_model *m, nn_node_t *n)
 
 void nn_bn_backward(struct cgalr_model *m, nn_node_t *n)
 {
+    if (m->bn_sum) {
+        bn_sync_backward(m, n);
+        return;
+    }
     if (n->h * n->w == 1) {
         bn1d_backward(m, n);
         return;

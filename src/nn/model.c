@@ -25,6 +25,7 @@ void cgalr_model_free(cgalr_model_t *m)
     free(m->work);
     free(m->gscratch);
     free(m->wt);
+    free(m->bn_buf);
     free(m->apack);
     free(m->dwork);
     nn_pool_free(m->pool);
@@ -238,10 +239,11 @@ static cgalr_status_t train_common(cgalr_model_t *m, const int32_t *labels, cgal
     if (labels) /* the loss wrote every row of the last node's gradient */
         nn_dy_owner(m, &m->nodes[m->n_nodes - 1])->dy_fresh = 0;
     memset(m->grads, 0, m->n_params * sizeof(float));
+    m->bn_status = CGALR_OK;
     for (int i = m->n_nodes - 1; i >= 1; i--)
         if (m->nodes[i].needs_grad)
             nn_backward_node(m, &m->nodes[i]);
-    return CGALR_OK;
+    return m->bn_status; /* a synchronised batch norm's sum that failed in the backward */
 }
 
 static cgalr_status_t setup_images(cgalr_model_t *m, const cgalr_image_batch_t *b, int training, int upto)

@@ -56,6 +56,7 @@ typedef struct nn_node {
     size_t rows;
     float *y, *dy;
     float *aux;          /* BN: mean, invstd (2c); dropout: mask (rows*c*h*w) */
+    double bn_M;         /* synchronised batch norm: values per channel in the whole batch */
     int32_t *idx;        /* max-pool argmax */
 } nn_node_t;
 
@@ -108,6 +109,15 @@ struct cgalr_model {
     /* training-capture hook (cgalr_model_set_train_capture) */
     cgalr_train_capture_fn cap_fn;
     void *cap_user;
+    /* synchronised batch norm (cgalr_model_set_batch_sum): the sum over processes, this
+     * process's share of the batch, a scratch of 2C + 1 doubles, and the first failure of a sum
+     * in a backward pass (which returns nothing) */
+    cgalr_batch_sum_fn bn_sum;
+    void *bn_sum_user;
+    double bn_share;
+    double *bn_buf;
+    size_t bn_buf_cap;
+    cgalr_status_t bn_status;
     int cap_idx[64];     /* probe nodes of its spec, in spec order (MAX_PROBE_LAYERS in model.c) */
     size_t cap_count, cap_width;
     int cap_upto;        /* the last of them in forward order: the hook runs after it */

@@ -19,6 +19,30 @@
 #include "train/runfiles.h"
 #include "train/sched_config.h"
 
+/* --sync-bn: the batch-norm layers' sums over the ranks (cgalr_model_set_batch_sum) */
+static cgalr_status_t dp_bn_sum(void *user, double *buf, size_t n)
+{
+    const ctx *c = user;
+    return c->comm->sum_d(c->comm->user, buf, n);
+}
+
+cgalr_status_t train_dp_sync_bn_check(const ctx *c, int ranks)
+{
+    size_t ntrain = cgalr_loader_size(c->ld_train), B = c->cfg->batch, R = (size_t)ranks;
+    size_t last = ntrain - (c->nb - 1) * B;
+    if (B < R || last < R)
+        return cgalr_fail(CGALR_EINVAL,
+                          "--sync-bn on %zu ranks: every batch must give each rank a sample, but %s has %zu "
+                          "(the %zu training samples in batches of %zu); choose --batch so that both are at least %zu",
+                          R, B < R ? "a batch" : "the last batch", B < R ? B : last, ntrain, B, R);
+    return CGALR_OK;
+}
+
+void train_dp_sync_bn(ctx *c)
+{
+    cgalr_model_set_batch_sum(c->model, dp_bn_sum, c);
+}
+
 /* The doubles reduced with each batch's gradients. */
 enum { DP_LOSS, DP_CORRECT, DP_N, DP_BAD_PROBE, DP_STOP, DP_COUNT };
 

@@ -54,6 +54,8 @@ static cgalr_status_t start_run(ctx *c, loop_state_t *ls, session_t *ss)
     ls->best_val_acc = ls->final_test_acc = ls->final_val_loss = NAN;
     if (c->comm && c->tp)
         tprobe_defer(c->tp);
+    if (c->comm && cfg->sync_bn)
+        train_dp_sync_bn(c);
     int have_ckpt = cfg->resume && !cfg->restart && train_exists(c->path_ckpt);
     if (c->comm && (st = c->comm->bcast(c->comm->user, &have_ckpt, sizeof have_ckpt)) != CGALR_OK)
         return st; /* rank 0's view of the directory decides */
@@ -103,6 +105,10 @@ static cgalr_status_t train_batch(ctx *c, long epoch, size_t b, session_t *ss, c
                                 : cgalr_loader_batch(c->ld_train, (uint64_t)epoch, b, &batch);
     if (st != CGALR_OK)
         return st;
+    if (c->comm && c->cfg->sync_bn) {
+        size_t left = cgalr_loader_size(c->ld_train) - b * c->cfg->batch;
+        cgalr_model_set_batch_share(c->model, (double)batch.n / (double)(left < c->cfg->batch ? left : c->cfg->batch));
+    }
     if (batch.n > 0) { /* a rank's part is empty when the batch has fewer samples than ranks */
         if (c->tp)
             tprobe_arm(c->tp, batch.index, batch.n);
@@ -481,6 +487,8 @@ static cgalr_status_t train_run_dp(const cgalr_train_config_t *cfg, const cgalr_
     memset(&v, 0, sizeof v);
     if (comm->rank == 0) {
         st = train_prepare(&c, cfg, &json, summary, &done);
+        if (st == CGALR_OK && !done && cfg->sync_bn)
+            st = train_dp_sync_bn_check(&c, comm->size);
         if (st == CGALR_OK && !done)
             st = train_claim_dir(&c, json, summary, &done);
         v.status = (int32_t)st;

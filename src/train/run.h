@@ -116,5 +116,9 @@ cgalr_status_t train_write_run_summary(const ctx *c, const cgalr_train_summary_t
 cgalr_status_t train_dp_sync_buffers(ctx *c);
 cgalr_status_t train_dp_reduce_batch(ctx *c, size_t n_batch, cgalr_step_result_t *r, int *bad_probe, int *stop);
 cgalr_status_t train_dp_gather_rows(ctx *c);
+/* --sync-bn: refused when a rank's part of a batch can be empty (rank 0 decides, before training);
+ * then the batch norm's statistics summed over the ranks */
+cgalr_status_t train_dp_sync_bn_check(const ctx *c, int ranks);
+void train_dp_sync_bn(ctx *c);
 
 #endif

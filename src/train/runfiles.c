@@ -87,6 +87,7 @@ char *train_config_json(const cgalr_train_config_t *c, int has_lr)
     cJSON_AddBoolToObject(o, "normalize", c->normalize != 0);
     cJSON_AddBoolToObject(o, "cifar100_coarse", c->cifar100_coarse != 0);
     cJSON_AddNumberToObject(o, "resize", c->resize);
+    cJSON_AddBoolToObject(o, "sync_bn", c->sync_bn != 0);
 
     /* the command line that reruns it */
     char cmd[4096], lr[32], wd[32], vf[32];
@@ -135,6 +136,8 @@ char *train_config_json(const cgalr_train_config_t *c, int has_lr)
         k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --folds %d --fold %d", c->folds, c->fold);
     if (k > 0 && (size_t)k < sizeof cmd && c->degree_features)
         k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --degree-features");
+    if (k > 0 && (size_t)k < sizeof cmd && c->sync_bn)
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --sync-bn");
     if (k > 0 && (size_t)k < sizeof cmd && !c->normalize)
         k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --no-normalize");
     if (k > 0 && (size_t)k < sizeof cmd && c->cifar100_coarse)
@@ -164,7 +167,7 @@ static int absent_means(const cJSON *want, const char *key)
         int type; /* 0 false, 1 true, 2 number 0, 3 null, 4 number 1 */
     } later[] = {{"augment_crop", 0}, {"augment_flip", 0}, {"folds", 2},           {"fold", 3},
                  {"degree_features", 0}, {"normalize", 1}, {"cifar100_coarse", 0}, {"resize", 2},
-                 {"train_subset", 2}, {"cgalr_defaults", 4}};
+                 {"train_subset", 2}, {"cgalr_defaults", 4}, {"sync_bn", 0}};
     for (size_t i = 0; i < sizeof later / sizeof later[0]; i++) {
         if (strcmp(key, later[i].key))
             continue;
