@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 cgalr_status_t core_read_text(const char *path, size_t cap, char **out, size_t *len)
 {
@@ -56,29 +57,60 @@ cgalr_status_t core_read_text(const char *path, size_t cap, char **out, size_t *
     return CGALR_OK;
 }
 
-cgalr_status_t core_write_atomic(const char *path, const void *data, size_t len, int newline)
+cgalr_status_t core_atomic_open(core_atomic_t *a, const char *path, int unique)
 {
-    char tmp[4200];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
+    a->f = NULL;
+    a->path = path;
+    if ((size_t)snprintf(a->tmp, sizeof a->tmp, unique ? "%s.tmp-XXXXXX" : "%s.tmp", path) >= sizeof a->tmp)
         return cgalr_fail(CGALR_EINVAL, "%s: path too long", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return cgalr_fail(CGALR_EIO, "%s: cannot write: %s", tmp, strerror(errno));
-    errno = 0;
-    int ok = (len == 0 || fwrite(data, 1, len, f) == len) && (!newline || fputc('\n', f) != EOF);
-    int e = errno;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok) {
-        e = e ? e : errno;
-        remove(tmp);
-        return cgalr_fail(CGALR_EIO, "%s: write failed: %s", tmp, strerror(e ? e : EIO));
+    if (!unique) {
+        a->f = fopen(a->tmp, "wb");
+    } else {
+        int fd = mkstemp(a->tmp);
+        if (fd >= 0) {
+            fchmod(fd, 0644); /* mkstemp's 0600 would hide a shared directory's file from the group */
+            if (!(a->f = fdopen(fd, "wb"))) {
+                close(fd);
+                remove(a->tmp);
+            }
+        }
     }
-    if (rename(tmp, path) != 0) {
+    if (!a->f)
+        return cgalr_fail(CGALR_EIO, "%s: cannot write: %s", a->tmp, strerror(errno));
+    return CGALR_OK;
+}
+
+cgalr_status_t core_atomic_commit(core_atomic_t *a, int ok)
+{
+    int e = errno; /* the failing write's, when the caller says it failed */
+    if (ferror(a->f))
+        ok = 0;
+    if (fclose(a->f) != 0) {
+        if (ok)
+            e = errno;
+        ok = 0;
+    }
+    a->f = NULL;
+    if (!ok) {
+        remove(a->tmp);
+        return cgalr_fail(CGALR_EIO, "%s: write failed: %s", a->tmp, strerror(e ? e : EIO));
+    }
+    if (rename(a->tmp, a->path) != 0) {
         e = errno;
-        remove(tmp);
-        return cgalr_fail(CGALR_EIO, "%s: cannot rename into place: %s", path, strerror(e));
+        remove(a->tmp);
+        return cgalr_fail(CGALR_EIO, "%s: cannot rename into place: %s", a->path, strerror(e));
     }
     return CGALR_OK;
+}
+
+cgalr_status_t core_write_atomic(const char *path, const void *data, size_t len, int newline)
+{
+    core_atomic_t a;
+    cgalr_status_t st = core_atomic_open(&a, path, 0);
+    if (st != CGALR_OK)
+        return st;
+    int ok = (len == 0 || fwrite(data, 1, len, a.f) == len) && (!newline || fputc('\n', a.f) != EOF);
+    return core_atomic_commit(&a, ok);
 }
 
 cgalr_status_t core_mkdirs(const char *path)

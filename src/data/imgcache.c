@@ -154,20 +154,10 @@ static int cache_write(const char *cache_dir, const char *path, uint64_t key, co
 {
     if (core_mkdirs(cache_dir) != CGALR_OK)
         return 0;
-    char *tmp = data_str_printf("%s.tmp-XXXXXX", path);
-    if (!tmp)
+    core_atomic_t a;
+    if (core_atomic_open(&a, path, 1) != CGALR_OK)
         return 0;
-    int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    if (!f) {
-        if (fd >= 0) {
-            close(fd);
-            remove(tmp);
-        }
-        free(tmp);
-        return 0;
-    }
-    fchmod(fd, 0644); /* mkstemp's 0600 would hide a shared --cache-dir from the group */
+    FILE *f = a.f;
     cache_out_t o = {f, crc32_z(0, NULL, 0)};
     const img_set_t *s = &r->set;
     cache_put(&o, CACHE_MAGIC, 8);
@@ -189,13 +179,7 @@ static int cache_write(const char *cache_dir, const char *path, uint64_t key, co
     uint8_t crc[8];
     put_u64(crc, o.crc);
     fwrite(crc, 1, 8, f);
-    int ok = !ferror(f);
-    ok = fclose(f) == 0 && ok;
-    ok = ok && rename(tmp, path) == 0;
-    if (!ok)
-        remove(tmp);
-    free(tmp);
-    return ok;
+    return core_atomic_commit(&a, 1) == CGALR_OK;
 }
 
 /* Uses the cache when it matches `key`; otherwise runs `build` and caches what it decoded unless

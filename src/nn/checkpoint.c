@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/files.h"
 #include "core/hash.h"
 #include "nn/nn_internal.h"
 
@@ -52,20 +53,12 @@ cgalr_status_t cgalr_nn_save(const char *path, const cgalr_model_t *m, const cga
     h.optim_steps = o ? o->steps : 0;
     h.optim_state = o ? o->n_state : 0;
     h.extra_size = extra_size;
-    size_t len = strlen(path);
-    char *tmp = malloc(len + 5);
-    if (!tmp)
-        return cgalr_fail(CGALR_ENOMEM, "cgalr_nn_save: out of memory");
-    memcpy(tmp, path, len);
-    memcpy(tmp + len, ".tmp", 5);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        cgalr_status_t st = cgalr_fail(CGALR_EIO, "checkpoint '%s': cannot create it", tmp);
-        free(tmp);
+    core_atomic_t a;
+    cgalr_status_t st = core_atomic_open(&a, path, 0);
+    if (st != CGALR_OK)
         return st;
-    }
     uint64_t sum = core_fnv1a(CORE_FNV_BASIS, &h, sizeof h);
-    int ok = fwrite(&h, sizeof h, 1, f) == 1;
+    int ok = fwrite(&h, sizeof h, 1, a.f) == 1;
     struct {
         const void *p;
         size_t n;
@@ -77,23 +70,14 @@ cgalr_status_t cgalr_nn_save(const char *path, const cgalr_model_t *m, const cga
         if (parts[i].n == 0)
             continue;
         sum = core_fnv1a(sum, parts[i].p, parts[i].n);
-        ok = fwrite(parts[i].p, 1, parts[i].n, f) == parts[i].n;
+        ok = fwrite(parts[i].p, 1, parts[i].n, a.f) == parts[i].n;
     }
-    ok = ok && fwrite(&sum, sizeof sum, 1, f) == 1;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok) {
-        remove(tmp);
-        cgalr_status_t st = cgalr_fail(CGALR_EIO, "checkpoint '%s': write failed (disk full?)", tmp);
-        free(tmp);
-        return st;
+    ok = ok && fwrite(&sum, sizeof sum, 1, a.f) == 1;
+    if ((st = core_atomic_commit(&a, ok)) != CGALR_OK) {
+        char why[4400];
+        snprintf(why, sizeof why, "%s", cgalr_last_error());
+        return cgalr_fail(CGALR_EIO, "checkpoint: %s", why);
     }
-    if (rename(tmp, path) != 0) {
-        remove(tmp);
-        cgalr_status_t st = cgalr_fail(CGALR_EIO, "checkpoint '%s': cannot rename %s over it", path, tmp);
-        free(tmp);
-        return st;
-    }
-    free(tmp);
     return CGALR_OK;
 }
 
