@@ -27,7 +27,8 @@ typedef enum nn_op {
     OP_ADD,        /* in0 + in1 */
     OP_SHORTCUT_A, /* stride-2 subsample + zero channel padding (ResNet option A) */
     OP_GIN_AGG,    /* (1 + eps) x_v + sum of neighbours; optional learnable eps */
-    OP_GRAPH_SUM   /* node level -> graph level sum readout */
+    OP_GRAPH_SUM,  /* node level -> graph level sum readout */
+    OP_COUNT       /* the number of ops: the op table in ops.c has one row per op */
 } nn_op_t;
 
 enum { LEVEL_SAMPLE = 0, LEVEL_NODE = 1 };
@@ -132,10 +133,12 @@ typedef enum nn_isa { NN_ISA_GENERIC = 0, NN_ISA_AVX2 = 1, NN_ISA_AVX512 = 2 } n
 __attribute__((visibility("hidden"))) nn_isa_t nn_isa(void);
 __attribute__((visibility("hidden"))) cgalr_status_t nn_isa_check(void);
 
-/* ops.c: one node's forward or backward, run by the kernels of its op (nn_ops.h). Each forward
- * reads its inputs' y and writes its own y; each backward ADDS into its inputs' dy (when they need
- * it) and into the gradient block. */
+/* ops.c: one node's forward or backward, run through the op table by the kernels of its op
+ * (nn_ops.h). Each forward reads its inputs' y and writes its own y; each backward adds into its
+ * inputs' dy (or stores, where the table says it may) and into the gradient block. An op's name
+ * for messages. */
 cgalr_status_t nn_forward_node(struct cgalr_model *m, nn_node_t *n);
+const char *nn_op_name(int op);
 void nn_backward_node(struct cgalr_model *m, nn_node_t *n);
 /* The node whose buffer holds n's gradient (aliases and in-place ReLUs share their input's). */
 nn_node_t *nn_dy_owner(const struct cgalr_model *m, const nn_node_t *n);

@@ -60,52 +60,113 @@ void nn_par_for(struct cgalr_model *m, size_t n, size_t grain, nn_range_fn fn, v
     }
 }
 
+/* ---- the op table: one row per op, its name, forward, backward and which input gradients its
+ * backward can store rather than add (bits 1: input 0, 2: input 1; see dy_take) ---------------- */
+
+typedef struct nn_op_desc {
+    const char *name;
+    cgalr_status_t (*forward)(struct cgalr_model *m, nn_node_t *n); /* NULL: an alias, nothing runs */
+    void (*backward)(struct cgalr_model *m, nn_node_t *n);
+    int (*stores)(const struct cgalr_model *m, const nn_node_t *n); /* NULL: adds into both */
+} nn_op_desc_t;
+
+#define NN_FORWARD(op)                                                                                          \
+    static cgalr_status_t fw_##op(struct cgalr_model *m, nn_node_t *n)                                         \
+    {                                                                                                           \
+        nn_##op##_forward(m, n);                                                                                \
+        return CGALR_OK;                                                                                        \
+    }
+NN_FORWARD(linear)
+NN_FORWARD(conv)
+NN_FORWARD(relu)
+NN_FORWARD(lrelu)
+NN_FORWARD(gap)
+NN_FORWARD(dropout)
+NN_FORWARD(add)
+NN_FORWARD(shortcut_a)
+NN_FORWARD(gin_agg)
+NN_FORWARD(graph_sum)
+#undef NN_FORWARD
+
+static cgalr_status_t fw_maxpool(struct cgalr_model *m, nn_node_t *n)
+{
+    nn_pool_forward(m, n, 1);
+    return CGALR_OK;
+}
+
+static cgalr_status_t fw_avgpool(struct cgalr_model *m, nn_node_t *n)
+{
+    nn_pool_forward(m, n, 0);
+    return CGALR_OK;
+}
+
+static void bw_maxpool(struct cgalr_model *m, nn_node_t *n)
+{
+    nn_pool_backward(m, n, 1);
+}
+
+static void bw_avgpool(struct cgalr_model *m, nn_node_t *n)
+{
+    nn_pool_backward(m, n, 0);
+}
+
+static int stores_linear(const struct cgalr_model *m, const nn_node_t *n)
+{
+    (void)m;
+    (void)n;
+    return 1;
+}
+
+/* Winograd or direct input gradient (whole planes), or the transposed convolution through
+ * im2col; not the col2im scatter */
+static int stores_conv(const struct cgalr_model *m, const nn_node_t *n)
+{
+    const nn_node_t *in = &m->nodes[n->in0];
+    return nn_conv_wino(in->c, n->c, n->k, n->stride, n->pad) || nn_conv_direct(in->c, n->k, n->stride, n->pad) ||
+           nn_conv_tconv(n->k, n->stride, n->pad);
+}
+
+static int stores_bn(const struct cgalr_model *m, const nn_node_t *n)
+{
+    (void)m;
+    return n->h * n->w > 1; /* BatchNorm2d */
+}
+
+static int stores_add(const struct cgalr_model *m, const nn_node_t *n)
+{
+    (void)m;
+    (void)n;
+    return 3;
+}
+
+static const nn_op_desc_t op_table[] = {
+    [OP_INPUT] = {"input", NULL, NULL, NULL},
+    [OP_FLATTEN] = {"flatten", NULL, NULL, NULL}, /* aliases its input's buffers */
+    [OP_LINEAR] = {"linear", fw_linear, nn_linear_backward, stores_linear},
+    [OP_CONV] = {"conv", fw_conv, nn_conv_backward, stores_conv},
+    [OP_BN] = {"batchnorm", nn_bn_forward, nn_bn_backward, stores_bn},
+    [OP_RELU] = {"relu", fw_relu, nn_relu_backward, NULL},
+    [OP_LRELU] = {"leaky_relu", fw_lrelu, nn_lrelu_backward, NULL},
+    [OP_MAXPOOL] = {"maxpool", fw_maxpool, bw_maxpool, NULL},
+    [OP_AVGPOOL] = {"avgpool", fw_avgpool, bw_avgpool, NULL},
+    [OP_GAP] = {"global_avgpool", fw_gap, nn_gap_backward, NULL},
+    [OP_DROPOUT] = {"dropout", fw_dropout, nn_dropout_backward, NULL},
+    [OP_ADD] = {"add", fw_add, nn_add_backward, stores_add},
+    [OP_SHORTCUT_A] = {"shortcut_a", fw_shortcut_a, nn_shortcut_a_backward, NULL},
+    [OP_GIN_AGG] = {"gin_agg", fw_gin_agg, nn_gin_agg_backward, NULL},
+    [OP_GRAPH_SUM] = {"graph_sum", fw_graph_sum, nn_graph_sum_backward, NULL},
+};
+_Static_assert(sizeof op_table / sizeof op_table[0] == OP_COUNT, "the op table has one row per op");
+
+const char *nn_op_name(int op)
+{
+    return op >= 0 && op < OP_COUNT ? op_table[op].name : "?";
+}
+
 cgalr_status_t nn_forward_node(struct cgalr_model *m, nn_node_t *n)
 {
-    switch (n->op) {
-    case OP_INPUT:
-    case OP_FLATTEN:
-        break;
-    case OP_LINEAR:
-        nn_linear_forward(m, n);
-        break;
-    case OP_CONV:
-        nn_conv_forward(m, n);
-        break;
-    case OP_BN:
-        return nn_bn_forward(m, n);
-    case OP_RELU:
-        nn_relu_forward(m, n);
-        break;
-    case OP_LRELU:
-        nn_lrelu_forward(m, n);
-        break;
-    case OP_MAXPOOL:
-        nn_pool_forward(m, n, 1);
-        break;
-    case OP_AVGPOOL:
-        nn_pool_forward(m, n, 0);
-        break;
-    case OP_GAP:
-        nn_gap_forward(m, n);
-        break;
-    case OP_DROPOUT:
-        nn_dropout_forward(m, n);
-        break;
-    case OP_ADD:
-        nn_add_forward(m, n);
-        break;
-    case OP_SHORTCUT_A:
-        nn_shortcut_a_forward(m, n);
-        break;
-    case OP_GIN_AGG:
-        nn_gin_agg_forward(m, n);
-        break;
-    case OP_GRAPH_SUM:
-        nn_graph_sum_forward(m, n);
-        break;
-    }
-    return CGALR_OK;
+    const nn_op_desc_t *d = &op_table[n->op];
+    return d->forward ? d->forward(m, n) : CGALR_OK;
 }
 
 nn_node_t *nn_dy_owner(const struct cgalr_model *m, const nn_node_t *n)
@@ -136,28 +197,6 @@ static int dy_take(struct cgalr_model *m, nn_node_t *x, int can_store)
     return 0;
 }
 
-/* Ops whose backward can store into the gradient of input 0 (1) and input 1 (2): the whole
- * buffer, every element written once. */
-static int stores_dx(struct cgalr_model *m, const nn_node_t *n)
-{
-    const nn_node_t *in = &m->nodes[n->in0];
-    switch (n->op) {
-    case OP_LINEAR:
-        return 1;
-    case OP_CONV:
-        /* Winograd or direct input gradient (whole planes), or the transposed convolution
-         * through im2col; not the col2im scatter */
-        return nn_conv_wino(in->c, n->c, n->k, n->stride, n->pad) || nn_conv_direct(in->c, n->k, n->stride, n->pad) ||
-               nn_conv_tconv(n->k, n->stride, n->pad);
-    case OP_BN:
-        return n->h * n->w > 1; /* BatchNorm2d */
-    case OP_ADD:
-        return 3;
-    default:
-        return 0;
-    }
-}
-
 void nn_backward_node(struct cgalr_model *m, nn_node_t *n)
 {
     nn_node_t *in = n->in0 >= 0 ? &m->nodes[n->in0] : NULL;
@@ -166,51 +205,12 @@ void nn_backward_node(struct cgalr_model *m, nn_node_t *n)
         own->dy_fresh = 0;
         nn_par_for(m, own->rows * nn_rowsize(own), 1, zero_range, own->dy);
     }
-    int st = stores_dx(m, n);
+    const nn_op_desc_t *d = &op_table[n->op];
+    /* the ops whose backward can store into an input's gradient write the whole buffer, every
+     * element once */
+    int st = d->stores ? d->stores(m, n) : 0;
     m->ow0 = in && in->needs_grad && in->dy ? dy_take(m, in, st & 1) : 0;
     m->ow1 = n->in1 >= 0 && m->nodes[n->in1].needs_grad && m->nodes[n->in1].dy ? dy_take(m, &m->nodes[n->in1], (st & 2) != 0) : 0;
-    switch (n->op) {
-    case OP_INPUT:
-    case OP_FLATTEN: /* aliases its input's buffers */
-        break;
-    case OP_LINEAR:
-        nn_linear_backward(m, n);
-        break;
-    case OP_CONV:
-        nn_conv_backward(m, n);
-        break;
-    case OP_BN:
-        nn_bn_backward(m, n);
-        break;
-    case OP_RELU:
-        nn_relu_backward(m, n);
-        break;
-    case OP_LRELU:
-        nn_lrelu_backward(m, n);
-        break;
-    case OP_MAXPOOL:
-        nn_pool_backward(m, n, 1);
-        break;
-    case OP_AVGPOOL:
-        nn_pool_backward(m, n, 0);
-        break;
-    case OP_GAP:
-        nn_gap_backward(m, n);
-        break;
-    case OP_DROPOUT:
-        nn_dropout_backward(m, n);
-        break;
-    case OP_ADD:
-        nn_add_backward(m, n);
-        break;
-    case OP_SHORTCUT_A:
-        nn_shortcut_a_backward(m, n);
-        break;
-    case OP_GIN_AGG:
-        nn_gin_agg_backward(m, n);
-        break;
-    case OP_GRAPH_SUM:
-        nn_graph_sum_backward(m, n);
-        break;
-    }
+    if (d->backward)
+        d->backward(m, n);
 }
