@@ -65,7 +65,6 @@ typedef struct ctx {
     /* data-parallel (hooks->comm, size > 1): this rank's part of every batch; rank 0 alone writes */
     const cgalr_train_comm_t *comm;
     int rank;
-    size_t n_reduce;     /* doubles reduced with the gradients: see DP_* */
     void *rows_buf;      /* this rank's probe rows of a batch, packed for the gather */
     size_t rows_cap;
     char path_metrics[4096], path_ckpt[4096], path_config[4096], path_summary[4096];
