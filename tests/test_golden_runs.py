@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-from runlib import check, finish, run, scratch
+from runlib import check, finish, metrics_without_timing, run, scratch
 
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
 TMP = scratch(os.path.join(os.getcwd(), "test-tmp", "test_golden_runs"))
@@ -35,23 +35,13 @@ os.environ["CGALR_ISA"] = "avx2"
 os.environ["OPENBLAS_NUM_THREADS"] = "1"
 
 
-def records(path):
-    out = []
-    for line in open(path):
-        o = json.loads(line)
-        o.pop("seconds", None)
-        o.pop("ctrl_seconds", None)
-        out.append(o)
-    return out
-
-
 for name, opts in RUNS.items():
     out = os.path.join(TMP, name)
     p = run("train", *opts, "--threads", "1", "--quiet", "--out", out)
     check(p.returncode == 0, f"{name}: exit {p.returncode}: {p.stderr}")
     if p.returncode != 0:
         continue
-    got = records(os.path.join(out, "metrics.jsonl"))
+    got = metrics_without_timing(os.path.join(out, "metrics.jsonl"))
     gold = os.path.join(GOLDEN, name + ".jsonl")
     if update:
         os.makedirs(GOLDEN, exist_ok=True)
@@ -60,7 +50,7 @@ for name, opts in RUNS.items():
                 f.write(json.dumps(o, sort_keys=True) + "\n")
         print(f"wrote {gold}")
         continue
-    want = records(gold)
+    want = metrics_without_timing(gold)
     check(len(got) == len(want), f"{name}: {len(got)} epochs, golden {len(want)}")
     for g, w in zip(got, want):
         check(g == w, f"{name}: epoch {w.get('epoch')}: {json.dumps(g, sort_keys=True)} against the golden "
