@@ -1,12 +1,13 @@
 /* Save and restore of the complete scheduler state in a byte buffer (for checkpoints), so a
- * resumed run continues exactly. Native byte order (checkpoints are not exchanged between
- * machines); a magic number, a version, a configuration fingerprint and an FNV-1a checksum
- * guard every load, and everything read is range-checked before it is used. */
+ * resumed run continues exactly. Little-endian (core/bytes.h); a magic number, a version, a
+ * configuration fingerprint and an FNV-1a checksum guard every load, and everything read is
+ * range-checked before it is used. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctrl/sched_internal.h"
+#include "core/bytes.h"
 #include "core/hash.h"
 
 #define STATE_MAGIC 0x43475343u /* "CSGC" read little-endian; a byte-swapped read fails */
@@ -14,119 +15,93 @@
 /* Counters far beyond any run, so a corrupt state can never make an increment overflow. */
 #define MAX_COUNT ((int64_t)1 << 50)
 
-typedef struct wr {
-    unsigned char *buf; /* NULL: only count */
-    size_t cap, pos;
-} wr_t;
-
-static void put(wr_t *w, const void *p, size_t n)
+/* n floats (the caller checked they fit in what is left), every one finite: the index of the
+ * first one that is not, n when all are. */
+static size_t get_finite_f32s(core_rd_t *r, float *dst, size_t n)
 {
-    if (w->buf && w->pos + n <= w->cap)
-        memcpy(w->buf + w->pos, p, n);
-    w->pos += n;
+    core_get_f32s(r, dst, n);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(dst[i]))
+            return i;
+    return n;
 }
-static void put_u32(wr_t *w, uint32_t v) { put(w, &v, sizeof v); }
-static void put_i64(wr_t *w, int64_t v) { put(w, &v, sizeof v); }
-static void put_u64(wr_t *w, uint64_t v) { put(w, &v, sizeof v); }
-static void put_f64(wr_t *w, double v) { put(w, &v, sizeof v); }
-
-typedef struct rd {
-    const unsigned char *buf;
-    size_t size, pos;
-    int bad; /* ran past the end */
-} rd_t;
-
-static void get(rd_t *r, void *p, size_t n)
-{
-    if (r->bad || n > r->size - r->pos) {
-        r->bad = 1;
-        memset(p, 0, n);
-        return;
-    }
-    memcpy(p, r->buf + r->pos, n);
-    r->pos += n;
-}
-static uint32_t get_u32(rd_t *r) { uint32_t v; get(r, &v, sizeof v); return v; }
-static int64_t get_i64(rd_t *r) { int64_t v; get(r, &v, sizeof v); return v; }
-static uint64_t get_u64(rd_t *r) { uint64_t v; get(r, &v, sizeof v); return v; }
-static double get_f64(rd_t *r) { double v; get(r, &v, sizeof v); return v; }
 
 /* The configuration values that must agree for a saved state to mean the same thing. */
-static void put_fingerprint(wr_t *w, const cgalr_sched_config_t *c)
+static void put_fingerprint(core_wr_t *w, const cgalr_sched_config_t *c)
 {
-    put_u32(w, (uint32_t)c->method);
-    put_u32(w, (uint32_t)c->window);
-    put_u32(w, (uint32_t)c->score);
-    put_u32(w, (uint32_t)c->topo.kind);
-    put_f64(w, c->eta0);
-    put_f64(w, c->rho_min);
-    put_f64(w, c->rho_max);
+    core_put_u32(w, (uint32_t)c->method);
+    core_put_u32(w, (uint32_t)c->window);
+    core_put_u32(w, (uint32_t)c->score);
+    core_put_u32(w, (uint32_t)c->topo.kind);
+    core_put_f64(w, c->eta0);
+    core_put_f64(w, c->rho_min);
+    core_put_f64(w, c->rho_max);
 }
 
-static void put_trace(wr_t *w, const cgalr_sched_trace_t *t)
+static void put_trace(core_wr_t *w, const cgalr_sched_trace_t *t)
 {
-    put_i64(w, t->t);
-    put_f64(w, t->progress);
-    put_f64(w, t->d);
-    put_f64(w, t->median);
-    put_f64(w, t->mad);
-    put_f64(w, t->z);
-    put_u32(w, (uint32_t)t->state);
-    put_u32(w, t->flags);
-    put_f64(w, t->rho);
-    put_f64(w, t->eta);
-    put_u64(w, t->history);
+    core_put_i64(w, t->t);
+    core_put_f64(w, t->progress);
+    core_put_f64(w, t->d);
+    core_put_f64(w, t->median);
+    core_put_f64(w, t->mad);
+    core_put_f64(w, t->z);
+    core_put_u32(w, (uint32_t)t->state);
+    core_put_u32(w, t->flags);
+    core_put_f64(w, t->rho);
+    core_put_f64(w, t->eta);
+    core_put_u64(w, t->history);
 }
 
-static cgalr_status_t write_state(const cgalr_sched_t *s, wr_t *w)
+static cgalr_status_t write_state(const cgalr_sched_t *s, core_wr_t *w)
 {
     size_t prev_size = 0;
     cgalr_status_t st = ctrl_prev_save_size(s, &prev_size);
     if (st != CGALR_OK)
         return st;
-    put_u32(w, STATE_MAGIC);
-    put_u32(w, STATE_VERSION);
+    core_put_u32(w, STATE_MAGIC);
+    core_put_u32(w, STATE_VERSION);
     put_fingerprint(w, &s->cfg);
     /* controller */
-    put_i64(w, s->t);
-    put_u32(w, (uint32_t)s->gate);
-    put_u32(w, (uint32_t)s->retries);
-    put_f64(w, s->rho);
-    put_u64(w, s->hist_n);
+    core_put_i64(w, s->t);
+    core_put_u32(w, (uint32_t)s->gate);
+    core_put_u32(w, (uint32_t)s->retries);
+    core_put_f64(w, s->rho);
+    core_put_u64(w, s->hist_n);
     for (size_t i = 0; i < s->hist_n; i++)
-        put_f64(w, s->hist[i]);
+        core_put_f64(w, s->hist[i]);
     put_trace(w, &s->last);
     /* plateau */
-    put_f64(w, s->plat_lr);
-    put_f64(w, s->plat_best);
-    put_i64(w, s->plat_bad);
-    put_i64(w, s->last_epoch);
+    core_put_f64(w, s->plat_lr);
+    core_put_f64(w, s->plat_best);
+    core_put_i64(w, s->plat_bad);
+    core_put_i64(w, s->last_epoch);
     /* dog */
-    put_u64(w, s->dog_n);
-    put_f64(w, s->dog.r);
-    put_f64(w, s->dog.G);
-    put_f64(w, s->dog.eta);
-    put_i64(w, s->dog.steps);
-    put_i64(w, s->dog.avg_t);
+    core_put_u64(w, s->dog_n);
+    core_put_f64(w, s->dog.r);
+    core_put_f64(w, s->dog.G);
+    core_put_f64(w, s->dog.eta);
+    core_put_i64(w, s->dog.steps);
+    core_put_i64(w, s->dog.avg_t);
     if (s->dog_n) {
-        put(w, s->dog_x0, s->dog_n * sizeof(float));
-        put(w, s->dog_avg, s->dog_n * sizeof(float));
+        core_put_f32s(w, s->dog_x0, s->dog_n);
+        core_put_f32s(w, s->dog_avg, s->dog_n);
     }
     /* methods that own the update */
-    put_i64(w, s->ad.k);
-    put_f64(w, s->ad.d);
-    put_f64(w, s->ad.r);
-    put_f64(w, s->ad.g0_norm);
-    put_f64(w, s->ad.lr_max);
-    put_f64(w, s->ad.weight_sum);
-    put_f64(w, s->ad.last_lr);
-    put_u64(w, s->ad_n);
+    core_put_i64(w, s->ad.k);
+    core_put_f64(w, s->ad.d);
+    core_put_f64(w, s->ad.r);
+    core_put_f64(w, s->ad.g0_norm);
+    core_put_f64(w, s->ad.lr_max);
+    core_put_f64(w, s->ad.weight_sum);
+    core_put_f64(w, s->ad.last_lr);
+    core_put_u64(w, s->ad_n);
     if (s->ad_n)
-        put(w, s->ad_arr, cgalr_adapt_arrays(s->cfg.method) * s->ad_n * sizeof(float));
+        core_put_f32s(w, s->ad_arr, cgalr_adapt_arrays(s->cfg.method) * s->ad_n);
     /* previous topology summary */
-    put_u32(w, (uint32_t)s->have_prev);
-    put_u64(w, s->prev_p);
-    put_u64(w, prev_size);
+    core_put_u32(w, (uint32_t)s->have_prev);
+    core_put_u64(w, s->prev_p);
+    core_put_u64(w, prev_size);
     if (prev_size) {
         if (w->buf && w->pos + prev_size <= w->cap) {
             st = ctrl_prev_save(s, w->buf + w->pos, prev_size);
@@ -142,7 +117,7 @@ cgalr_status_t cgalr_sched_save(const cgalr_sched_t *s, void *buf, size_t *size)
 {
     if (!s || !size)
         return cgalr_fail(CGALR_EINVAL, "scheduler save: NULL scheduler or size");
-    wr_t count = {NULL, 0, 0};
+    core_wr_t count = {NULL, 0, 0};
     cgalr_status_t st = write_state(s, &count);
     if (st != CGALR_OK)
         return st;
@@ -153,11 +128,11 @@ cgalr_status_t cgalr_sched_save(const cgalr_sched_t *s, void *buf, size_t *size)
     }
     if (*size < need)
         return cgalr_fail(CGALR_EINVAL, "scheduler save: buffer of %zu bytes, need %zu", *size, need);
-    wr_t w = {buf, need, 0};
+    core_wr_t w = {buf, need, 0};
     st = write_state(s, &w);
     if (st != CGALR_OK)
         return st;
-    put_u64(&w, core_fnv1a(CORE_FNV_BASIS, buf, count.pos));
+    core_put_u64(&w, core_fnv1a(CORE_FNV_BASIS, buf, count.pos));
     *size = need;
     return CGALR_OK;
 }
@@ -196,17 +171,17 @@ static void loaded_free(loaded_t *l)
 }
 
 /* magic, version, checksum (over everything before it) */
-static cgalr_status_t load_envelope(rd_t *r, const void *buf, size_t size)
+static cgalr_status_t load_envelope(core_rd_t *r, const void *buf, size_t size)
 {
     const size_t min_size = 2 * sizeof(uint32_t) + sizeof(uint64_t);
     if (size < min_size)
         return cgalr_fail(CGALR_EFORMAT, "scheduler state: %zu bytes, too short (at least %zu)", size, min_size);
-    uint64_t sum;
-    memcpy(&sum, (const unsigned char *)buf + size - sizeof sum, sizeof sum);
-    *r = (rd_t){buf, size - sizeof sum, 0, 0};
-    if (get_u32(r) != STATE_MAGIC)
+    core_rd_t tail = {(const unsigned char *)buf + size - sizeof(uint64_t), sizeof(uint64_t), 0, 0};
+    uint64_t sum = core_get_u64(&tail);
+    *r = (core_rd_t){buf, size - sizeof sum, 0, 0};
+    if (core_get_u32(r) != STATE_MAGIC)
         return cgalr_fail(CGALR_EFORMAT, "scheduler state: bad magic (not a cgalr scheduler state)");
-    uint32_t version = get_u32(r);
+    uint32_t version = core_get_u32(r);
     if (version != STATE_VERSION)
         return cgalr_fail(CGALR_EFORMAT, "scheduler state: version %u, expected %u", version, STATE_VERSION);
     if (core_fnv1a(CORE_FNV_BASIS, buf, size - sizeof sum) != sum)
@@ -215,10 +190,10 @@ static cgalr_status_t load_envelope(rd_t *r, const void *buf, size_t size)
 }
 
 /* the configuration the state was saved under must be this scheduler's */
-static cgalr_status_t load_fingerprint(rd_t *r, const cgalr_sched_config_t *c)
+static cgalr_status_t load_fingerprint(core_rd_t *r, const cgalr_sched_config_t *c)
 {
-    uint32_t method = get_u32(r), window = get_u32(r), score = get_u32(r), kind = get_u32(r);
-    double eta0 = get_f64(r), rho_min = get_f64(r), rho_max = get_f64(r);
+    uint32_t method = core_get_u32(r), window = core_get_u32(r), score = core_get_u32(r), kind = core_get_u32(r);
+    double eta0 = core_get_f64(r), rho_min = core_get_f64(r), rho_max = core_get_f64(r);
     if (r->bad)
         return cgalr_fail(CGALR_EFORMAT, "scheduler state: truncated in the header");
     if (method != (uint32_t)c->method || window != (uint32_t)c->window || score != (uint32_t)c->score ||
@@ -233,13 +208,13 @@ static cgalr_status_t load_fingerprint(rd_t *r, const cgalr_sched_config_t *c)
 }
 
 /* the controller: step, gate, rho, the distance history and the last trace */
-static cgalr_status_t load_controller(rd_t *r, const cgalr_sched_config_t *c, loaded_t *l)
+static cgalr_status_t load_controller(core_rd_t *r, const cgalr_sched_config_t *c, loaded_t *l)
 {
-    l->t = get_i64(r);
-    l->gate = get_u32(r);
-    l->retries = get_u32(r);
-    l->rho = get_f64(r);
-    l->hist_n = get_u64(r);
+    l->t = core_get_i64(r);
+    l->gate = core_get_u32(r);
+    l->retries = core_get_u32(r);
+    l->rho = core_get_f64(r);
+    l->hist_n = core_get_u64(r);
     if (r->bad)
         return cgalr_fail(CGALR_EFORMAT, "scheduler state: truncated in the controller");
     if (l->t < 0 || l->t > MAX_COUNT || l->gate > CGALR_GATE_ACCEL || l->retries > 1000000u ||
@@ -253,23 +228,23 @@ static cgalr_status_t load_controller(rd_t *r, const cgalr_sched_config_t *c, lo
     if (!l->hist)
         return cgalr_fail(CGALR_ENOMEM, "scheduler load: out of memory");
     for (uint64_t i = 0; i < l->hist_n; i++) {
-        l->hist[i] = get_f64(r);
+        l->hist[i] = core_get_f64(r);
         if (!isfinite(l->hist[i]))
             return cgalr_fail(CGALR_EFORMAT, "scheduler state: history value %llu = %g is not finite",
                               (unsigned long long)i, l->hist[i]);
     }
     cgalr_sched_trace_t *last = &l->last;
-    last->t = get_i64(r);
-    last->progress = get_f64(r);
-    last->d = get_f64(r);
-    last->median = get_f64(r);
-    last->mad = get_f64(r);
-    last->z = get_f64(r);
-    last->state = (cgalr_gate_t)get_u32(r);
-    last->flags = get_u32(r);
-    last->rho = get_f64(r);
-    last->eta = get_f64(r);
-    last->history = get_u64(r);
+    last->t = core_get_i64(r);
+    last->progress = core_get_f64(r);
+    last->d = core_get_f64(r);
+    last->median = core_get_f64(r);
+    last->mad = core_get_f64(r);
+    last->z = core_get_f64(r);
+    last->state = (cgalr_gate_t)core_get_u32(r);
+    last->flags = core_get_u32(r);
+    last->rho = core_get_f64(r);
+    last->eta = core_get_f64(r);
+    last->history = core_get_u64(r);
     if (r->bad)
         return cgalr_fail(CGALR_EFORMAT, "scheduler state: truncated in the trace");
     if ((uint32_t)last->state > CGALR_GATE_ACCEL)
@@ -277,12 +252,12 @@ static cgalr_status_t load_controller(rd_t *r, const cgalr_sched_config_t *c, lo
     return CGALR_OK;
 }
 
-static cgalr_status_t load_plateau(rd_t *r, loaded_t *l)
+static cgalr_status_t load_plateau(core_rd_t *r, loaded_t *l)
 {
-    l->plat_lr = get_f64(r);
-    l->plat_best = get_f64(r);
-    l->plat_bad = get_i64(r);
-    l->last_epoch = get_i64(r);
+    l->plat_lr = core_get_f64(r);
+    l->plat_best = core_get_f64(r);
+    l->plat_bad = core_get_i64(r);
+    l->last_epoch = core_get_i64(r);
     if (r->bad)
         return cgalr_fail(CGALR_EFORMAT, "scheduler state: truncated in the plateau counters");
     if (!isfinite(l->plat_lr) || l->plat_lr < 0 || isnan(l->plat_best) || l->plat_bad < 0 || l->plat_bad > MAX_COUNT ||
@@ -293,14 +268,14 @@ static cgalr_status_t load_plateau(rd_t *r, loaded_t *l)
     return CGALR_OK;
 }
 
-static cgalr_status_t load_dog(rd_t *r, const cgalr_sched_config_t *c, loaded_t *l)
+static cgalr_status_t load_dog(core_rd_t *r, const cgalr_sched_config_t *c, loaded_t *l)
 {
-    l->dog_n = get_u64(r);
-    l->dog_r = get_f64(r);
-    l->dog_G = get_f64(r);
-    l->dog_eta = get_f64(r);
-    l->dog_steps = get_i64(r);
-    l->dog_avg_t = get_i64(r);
+    l->dog_n = core_get_u64(r);
+    l->dog_r = core_get_f64(r);
+    l->dog_G = core_get_f64(r);
+    l->dog_eta = core_get_f64(r);
+    l->dog_steps = core_get_i64(r);
+    l->dog_avg_t = core_get_i64(r);
     if (r->bad)
         return cgalr_fail(CGALR_EFORMAT, "scheduler state: truncated in the DoG sums");
     if (l->dog_n && c->method != CGALR_METHOD_DOG)
@@ -315,34 +290,34 @@ static cgalr_status_t load_dog(rd_t *r, const cgalr_sched_config_t *c, loaded_t 
     if (!l->dog_n)
         return CGALR_OK;
     /* Sizes are checked against what is left before anything is allocated. */
-    if (l->dog_n > (r->size - r->pos) / (2 * sizeof(float)))
+    if (l->dog_n > (core_rd_left(r)) / (2 * sizeof(float)))
         return cgalr_fail(CGALR_EFORMAT, "scheduler state: DoG claims %llu parameters, only %zu bytes left",
-                          (unsigned long long)l->dog_n, r->size - r->pos);
+                          (unsigned long long)l->dog_n, core_rd_left(r));
     l->x0 = malloc((size_t)l->dog_n * sizeof *l->x0);
     l->avg = malloc((size_t)l->dog_n * sizeof *l->avg);
     if (!l->x0 || !l->avg)
         return cgalr_fail(CGALR_ENOMEM, "scheduler load: out of memory for %llu DoG parameters",
                           (unsigned long long)l->dog_n);
-    get(r, l->x0, (size_t)l->dog_n * sizeof *l->x0);
-    get(r, l->avg, (size_t)l->dog_n * sizeof *l->avg);
-    for (uint64_t i = 0; i < l->dog_n; i++)
-        if (!isfinite(l->x0[i]) || !isfinite(l->avg[i]))
-            return cgalr_fail(CGALR_EFORMAT, "scheduler state: DoG parameter %llu not finite", (unsigned long long)i);
+    size_t bad = get_finite_f32s(r, l->x0, (size_t)l->dog_n);
+    if (bad == (size_t)l->dog_n)
+        bad = get_finite_f32s(r, l->avg, (size_t)l->dog_n);
+    if (bad < (size_t)l->dog_n)
+        return cgalr_fail(CGALR_EFORMAT, "scheduler state: DoG parameter %zu not finite", bad);
     return CGALR_OK;
 }
 
 /* prodigy, D-Adaptation, Schedule-Free: scalars, then cgalr_adapt_arrays(method) arrays */
-static cgalr_status_t load_adapt(rd_t *r, const cgalr_sched_config_t *c, loaded_t *l)
+static cgalr_status_t load_adapt(core_rd_t *r, const cgalr_sched_config_t *c, loaded_t *l)
 {
     cgalr_adapt_state_t *ad = &l->ad;
-    ad->k = (long)get_i64(r);
-    ad->d = get_f64(r);
-    ad->r = get_f64(r);
-    ad->g0_norm = get_f64(r);
-    ad->lr_max = get_f64(r);
-    ad->weight_sum = get_f64(r);
-    ad->last_lr = get_f64(r);
-    l->ad_n = get_u64(r);
+    ad->k = (long)core_get_i64(r);
+    ad->d = core_get_f64(r);
+    ad->r = core_get_f64(r);
+    ad->g0_norm = core_get_f64(r);
+    ad->lr_max = core_get_f64(r);
+    ad->weight_sum = core_get_f64(r);
+    ad->last_lr = core_get_f64(r);
+    l->ad_n = core_get_u64(r);
     size_t ad_k = cgalr_adapt_arrays(c->method);
     if (r->bad)
         return cgalr_fail(CGALR_EFORMAT, "scheduler state: truncated in the adaptive method's scalars");
@@ -357,34 +332,33 @@ static cgalr_status_t load_adapt(rd_t *r, const cgalr_sched_config_t *c, loaded_
                           ad->last_lr, (unsigned long long)l->ad_n);
     if (!l->ad_n)
         return CGALR_OK;
-    if (l->ad_n > (r->size - r->pos) / (ad_k * sizeof(float)))
+    if (l->ad_n > (core_rd_left(r)) / (ad_k * sizeof(float)))
         return cgalr_fail(CGALR_EFORMAT, "scheduler state: %s claims %llu parameters, only %zu bytes left",
-                          cgalr_method_name(c->method), (unsigned long long)l->ad_n, r->size - r->pos);
+                          cgalr_method_name(c->method), (unsigned long long)l->ad_n, core_rd_left(r));
     l->ad_arr = malloc(ad_k * (size_t)l->ad_n * sizeof *l->ad_arr);
     if (!l->ad_arr)
         return cgalr_fail(CGALR_ENOMEM, "scheduler load: out of memory for %llu parameters", (unsigned long long)l->ad_n);
-    get(r, l->ad_arr, ad_k * (size_t)l->ad_n * sizeof *l->ad_arr);
-    for (size_t i = 0; i < ad_k * (size_t)l->ad_n; i++)
-        if (!isfinite(l->ad_arr[i]))
-            return cgalr_fail(CGALR_EFORMAT, "scheduler state: %s state value %zu not finite",
-                              cgalr_method_name(c->method), i);
+    size_t n = ad_k * (size_t)l->ad_n, bad = get_finite_f32s(r, l->ad_arr, n);
+    if (bad < n)
+        return cgalr_fail(CGALR_EFORMAT, "scheduler state: %s state value %zu not finite",
+                          cgalr_method_name(c->method), bad);
     return CGALR_OK;
 }
 
 /* the previous connectome's topology summary (the reference of the next distance), then the end */
-static cgalr_status_t load_summary(rd_t *r, const cgalr_sched_config_t *c, loaded_t *l)
+static cgalr_status_t load_summary(core_rd_t *r, const cgalr_sched_config_t *c, loaded_t *l)
 {
-    l->have_prev = get_u32(r);
-    l->prev_p = get_u64(r);
-    uint64_t prev_size = get_u64(r);
+    l->have_prev = core_get_u32(r);
+    l->prev_p = core_get_u64(r);
+    uint64_t prev_size = core_get_u64(r);
     if (r->bad)
         return cgalr_fail(CGALR_EFORMAT, "scheduler state: truncated before the topology summary");
     if (l->have_prev > 1 || (l->have_prev && (prev_size == 0 || l->prev_p < 2)) || (!l->have_prev && prev_size != 0))
         return cgalr_fail(CGALR_EFORMAT, "scheduler state: summary flags inconsistent (have=%u, p=%llu, bytes=%llu)",
                           l->have_prev, (unsigned long long)l->prev_p, (unsigned long long)prev_size);
-    if (prev_size > r->size - r->pos)
+    if (prev_size > core_rd_left(r))
         return cgalr_fail(CGALR_EFORMAT, "scheduler state: summary of %llu bytes, only %zu left",
-                          (unsigned long long)prev_size, r->size - r->pos);
+                          (unsigned long long)prev_size, core_rd_left(r));
     if (l->have_prev) {
         cgalr_status_t st = ctrl_summary_load(r->buf + r->pos, (size_t)prev_size, &l->prev);
         if (st != CGALR_OK)
@@ -396,7 +370,7 @@ static cgalr_status_t load_summary(rd_t *r, const cgalr_sched_config_t *c, loade
         r->pos += (size_t)prev_size;
     }
     if (r->pos != r->size)
-        return cgalr_fail(CGALR_EFORMAT, "scheduler state: %zu trailing bytes", r->size - r->pos);
+        return cgalr_fail(CGALR_EFORMAT, "scheduler state: %zu trailing bytes", core_rd_left(r));
     return CGALR_OK;
 }
 
@@ -443,7 +417,7 @@ cgalr_status_t cgalr_sched_load(cgalr_sched_t *s, const void *buf, size_t size)
 {
     if (!s || !buf)
         return cgalr_fail(CGALR_EINVAL, "scheduler load: NULL scheduler or buffer");
-    rd_t r = {buf, 0, 0, 0};
+    core_rd_t r = {buf, 0, 0, 0};
     cgalr_status_t st = load_envelope(&r, buf, size);
     if (st != CGALR_OK)
         return st;

@@ -7,6 +7,7 @@
 
 #include "cgalr/rng.h"
 #include "cgalr/topo.h"
+#include "core/bytes.h"
 
 #define DEFAULT_P_PH 128
 #define DEFAULT_SW_DIRECTIONS 50
@@ -222,38 +223,7 @@ cgalr_status_t cgalr_topo_summary_distance(const cgalr_topo_config_t *cfg, const
     return cgalr_fail(CGALR_EINTERNAL, "summary distance: unreachable kind");
 }
 
-/* ---- Checkpoint blob: explicit little-endian so a checkpoint moves between machines ---------- */
-
-static void put_u64(unsigned char **p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        (*p)[i] = (unsigned char)(v >> (8 * i));
-    *p += 8;
-}
-
-static uint64_t get_u64(const unsigned char **p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)(*p)[i] << (8 * i);
-    *p += 8;
-    return v;
-}
-
-static void put_f64(unsigned char **p, double d)
-{
-    uint64_t v;
-    memcpy(&v, &d, sizeof v);
-    put_u64(p, v);
-}
-
-static double get_f64(const unsigned char **p)
-{
-    uint64_t v = get_u64(p);
-    double d;
-    memcpy(&d, &v, sizeof d);
-    return d;
-}
+/* ---- Checkpoint blob: explicit little-endian (core/bytes.h) so a checkpoint moves between machines */
 
 /* Header: magic(4) version(4) kind(4) pad(4) p(8) n1(8) n2(8) = 40 bytes. TOP: n1 births and n2
  * deaths; WD/SWK: n1 pairs (birth, death), n2 = 0. */
@@ -287,35 +257,33 @@ cgalr_status_t cgalr_topo_summary_save(const cgalr_topo_summary_t *s, void *buf,
     }
     if (*size < need)
         return cgalr_fail(CGALR_EINVAL, "summary save: buffer of %zu bytes; expected at least %zu", *size, need);
-    unsigned char *p = buf;
-    memcpy(p, BLOB_MAGIC, 4);
-    p += 4;
-    uint64_t word = BLOB_VERSION | ((uint64_t)s->kind << 32);
-    put_u64(&p, word); /* version and kind: two 32-bit little-endian fields */
-    memset(p, 0, 4);
-    p += 4;
-    put_u64(&p, s->p);
-    put_u64(&p, n1);
-    put_u64(&p, n2);
+    core_wr_t w = {buf, need, 0};
+    core_put_bytes(&w, BLOB_MAGIC, 4);
+    core_put_u32(&w, BLOB_VERSION);
+    core_put_u32(&w, (uint32_t)s->kind);
+    core_put_u32(&w, 0); /* pad: the counts start 8-aligned */
+    core_put_u64(&w, s->p);
+    core_put_u64(&w, n1);
+    core_put_u64(&w, n2);
     if (s->kind == CGALR_DIST_TOP) {
         for (uint64_t i = 0; i < n1; i++)
-            put_f64(&p, s->barcode.births[i]);
+            core_put_f64(&w, s->barcode.births[i]);
         for (uint64_t i = 0; i < n2; i++)
-            put_f64(&p, s->barcode.deaths[i]);
+            core_put_f64(&w, s->barcode.deaths[i]);
     } else {
         for (uint64_t i = 0; i < n1; i++) {
-            put_f64(&p, s->diagram.pairs[i].birth);
-            put_f64(&p, s->diagram.pairs[i].death);
+            core_put_f64(&w, s->diagram.pairs[i].birth);
+            core_put_f64(&w, s->diagram.pairs[i].death);
         }
     }
     *size = need;
     return CGALR_OK;
 }
 
-static cgalr_status_t load_sorted(const unsigned char **p, double *dst, uint64_t n, const char *what)
+static cgalr_status_t load_sorted(core_rd_t *p, double *dst, uint64_t n, const char *what)
 {
     for (uint64_t i = 0; i < n; i++) {
-        double v = get_f64(p);
+        double v = core_get_f64(p);
         if (!(v >= 0.0 && v <= 1.0))
             return cgalr_fail(CGALR_EFORMAT, "summary load: %s %llu = %.17g; expected a value in [0, 1]",
                               what, (unsigned long long)i, v);
@@ -337,18 +305,18 @@ cgalr_status_t cgalr_topo_summary_load(const void *buf, size_t size, cgalr_topo_
     if (size < HEADER_BYTES)
         return cgalr_fail(CGALR_EFORMAT, "summary load: %zu bytes; expected at least a %u-byte header",
                           size, HEADER_BYTES);
-    const unsigned char *p = buf;
-    if (memcmp(p, BLOB_MAGIC, 4) != 0)
+    core_rd_t rd = {buf, size, 0, 0}, *p = &rd; /* sizes are checked before any value is read */
+    char magic[4];
+    core_get_bytes(p, magic, 4);
+    if (memcmp(magic, BLOB_MAGIC, 4) != 0)
         return cgalr_fail(CGALR_EFORMAT, "summary load: bad magic; expected \"%s\"", BLOB_MAGIC);
-    p += 4;
-    uint64_t word = get_u64(&p);
-    uint32_t version = (uint32_t)word, kind = (uint32_t)(word >> 32);
-    p += 4;
+    uint32_t version = core_get_u32(p), kind = core_get_u32(p);
+    (void)core_get_u32(p); /* pad */
     if (version != BLOB_VERSION)
         return cgalr_fail(CGALR_EFORMAT, "summary load: version %u; expected %u", version, BLOB_VERSION);
     if (kind > CGALR_DIST_SWK)
         return cgalr_fail(CGALR_EFORMAT, "summary load: kind %u; expected 0 (top), 1 (wd) or 2 (swk)", kind);
-    uint64_t pp = get_u64(&p), n1 = get_u64(&p), n2 = get_u64(&p);
+    uint64_t pp = core_get_u64(p), n1 = core_get_u64(p), n2 = core_get_u64(p);
     size_t body = size - HEADER_BYTES;
     if (pp < 2 || pp > ((uint64_t)1 << 31))
         return cgalr_fail(CGALR_EFORMAT, "summary load: p = %llu; expected 2 .. 2^31", (unsigned long long)pp);
@@ -382,9 +350,9 @@ cgalr_status_t cgalr_topo_summary_load(const void *buf, size_t size, cgalr_topo_
         b->p = (size_t)pp;
         b->n_births = (size_t)n1;
         b->n_deaths = (size_t)n2;
-        st = load_sorted(&p, b->births, n1, "birth");
+        st = load_sorted(p, b->births, n1, "birth");
         if (st == CGALR_OK)
-            st = load_sorted(&p, b->deaths, n2, "death");
+            st = load_sorted(p, b->deaths, n2, "death");
     } else if (n1 > 0) {
         cgalr_diagram_t *d = &out->diagram;
         d->pairs = malloc((size_t)n1 * sizeof *d->pairs);
@@ -394,7 +362,7 @@ cgalr_status_t cgalr_topo_summary_load(const void *buf, size_t size, cgalr_topo_
         }
         d->n = (size_t)n1;
         for (uint64_t i = 0; i < n1 && st == CGALR_OK; i++) {
-            double bi = get_f64(&p), de = get_f64(&p);
+            double bi = core_get_f64(p), de = core_get_f64(p);
             if (!isfinite(bi) || isnan(de) || de < bi)
                 st = cgalr_fail(CGALR_EFORMAT, "summary load: pair %llu = (%.17g, %.17g); expected a finite "
                                 "birth and death >= birth", (unsigned long long)i, bi, de);
