@@ -100,6 +100,21 @@ cgalr_status_t train_mkdirs(const char *path)
     return CGALR_OK;
 }
 
+#define EVAL_BATCH 256
+
+/* One loader of the run's dataset. shuffled: the training order (drawn from the seed each epoch)
+ * with the dataset's augmentation; else the split in order, never augmented. */
+static cgalr_status_t open_loader(ctx *c, cgalr_split_t split, size_t batch, int shuffled, cgalr_loader_t **out)
+{
+    cgalr_loader_config_t lc;
+    cgalr_loader_config_default(&lc, split);
+    lc.batch_size = batch;
+    lc.seed = c->cfg->seed;
+    lc.shuffle = shuffled;
+    lc.augment = shuffled;
+    return cgalr_loader_create(c->ds, &lc, out);
+}
+
 static cgalr_status_t setup(ctx *c)
 {
     const cgalr_train_config_t *cfg = c->cfg;
@@ -149,23 +164,13 @@ static cgalr_status_t setup(ctx *c)
     if ((st = cgalr_model_create(&mc, &c->model)) != CGALR_OK)
         return st;
 
-    cgalr_loader_config_t lc;
-    cgalr_loader_config_default(&lc, CGALR_SPLIT_TRAIN);
-    lc.batch_size = cfg->batch;
-    lc.seed = cfg->seed;
-    lc.augment = 1; /* the only augmented loader: crop/flip as the dataset was opened with */
-    if ((st = cgalr_loader_create(c->ds, &lc, &c->ld_train)) != CGALR_OK)
+    /* the training loader is the only shuffled and augmented one (crop/flip as the dataset was
+     * opened with); evaluation and the probe pass read in order, 256 at a time */
+    if ((st = open_loader(c, CGALR_SPLIT_TRAIN, cfg->batch, 1, &c->ld_train)) != CGALR_OK ||
+        (st = open_loader(c, CGALR_SPLIT_VAL, EVAL_BATCH, 0, &c->ld_val)) != CGALR_OK ||
+        (st = open_loader(c, CGALR_SPLIT_TEST, EVAL_BATCH, 0, &c->ld_test)) != CGALR_OK)
         return st;
     c->nb = cgalr_loader_n_batches(c->ld_train);
-    for (int s = 1; s <= 2; s++) {
-        cgalr_loader_config_default(&lc, (cgalr_split_t)s);
-        lc.batch_size = 256;
-        lc.seed = cfg->seed;
-        lc.shuffle = 0;
-        lc.augment = 0;
-        if ((st = cgalr_loader_create(c->ds, &lc, s == 1 ? &c->ld_val : &c->ld_test)) != CGALR_OK)
-            return st;
-    }
 
     cgalr_sched_config_t sc;
     if ((st = train_sched_config(cfg, (long)c->nb, cgalr_model_num_buffers(c->model) > 0, &sc)) != CGALR_OK ||
@@ -202,14 +207,8 @@ static cgalr_status_t setup(ctx *c)
         return st;
 
     if (c->cgalr) {
-        cgalr_loader_config_default(&lc, CGALR_SPLIT_TRAIN);
-        lc.shuffle = 0;
-        lc.augment = 0;
-        lc.batch_size = 256;
-        lc.seed = cfg->seed;
-        if ((st = cgalr_loader_create(c->ds, &lc, &c->ld_probe)) != CGALR_OK)
-            return st;
-        if ((st = setup_probe(c)) != CGALR_OK)
+        if ((st = open_loader(c, CGALR_SPLIT_TRAIN, EVAL_BATCH, 0, &c->ld_probe)) != CGALR_OK ||
+            (st = setup_probe(c)) != CGALR_OK)
             return st;
     } else if (cfg->probe_layer && *cfg->probe_layer) {
         size_t p;
