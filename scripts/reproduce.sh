@@ -60,9 +60,9 @@ SGD_LRS=0.1,0.01,0.001
 ADAMW_LRS=0.01,0.001,0.0001
 
 if [ $quick = 1 ]; then
-    seeds=0; graph_folds=2; graph_epochs=3; img_epochs=2; subset="--limit 2000"; cifar_subset="--limit 2000"
+    seeds=0; graph_folds=2; graph_epochs=3; img_epochs=2; subset="--limit 2000"; img_subset="--limit 2000"
 else
-    seeds=0,1,2; graph_folds=10; graph_epochs=100; img_epochs=; subset=; cifar_subset="--train-subset 5000"
+    seeds=0,1,2; graph_folds=10; graph_epochs=100; img_epochs=; subset=; img_subset="--train-subset 5000" # img_subset: CIFAR-10 and Fashion-MNIST cnn (docs/PROTOCOL.md)
 fi
 
 n_grids=$(echo $grids | wc -w)
@@ -79,10 +79,10 @@ for g in $grids; do
         extra="--batch 128 $subset" ;;
     fashion-mnist-cnn)
         data=fashion-mnist; model=cnn; epochs=${img_epochs:-15}
-        extra="--batch 128 $subset" ;;
+        extra="--batch 128 $img_subset" ;;
     cifar10-cnn|cifar10-resnet20)
         data=cifar10; model=${g#cifar10-}; epochs=${img_epochs:-15}
-        extra="--batch 128 --augment $cifar_subset" ;;
+        extra="--batch 128 --augment $img_subset" ;;
     esac
     dir=$out/$g
     elapsed=$(( $(date +%s) - t0 ))
