@@ -15,6 +15,10 @@ usage() {
     sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
 }
 
+# The whole script is one function called on its last line, so the shell has read all of it
+# before the first grid starts: editing or updating this file (git pull) while a long run is in
+# progress cannot change what that run does next.
+main() {
 quick=0
 jobs=2
 build=build
@@ -100,3 +104,6 @@ for g in $grids; do
     echo "   report: $dir/report.md"
 done
 echo "done in $(( $(date +%s) - t0 ))s: $(for g in $grids; do printf '%s/%s/report.md ' "$out" "$g"; done)"
+}
+
+main "$@"
