@@ -4,35 +4,36 @@
 
 #include <math.h>
 
+#define LENTZ_TINY 1e-300 /* keeps a denominator of the recurrence off zero */
+
+/* One term num of the continued fraction through the modified Lentz recurrence on (c, d): the
+ * factor it multiplies the running value by. */
+static double lentz_step(double num, double *c, double *d)
+{
+    *d = 1.0 + num * *d;
+    if (fabs(*d) < LENTZ_TINY)
+        *d = LENTZ_TINY;
+    *c = 1.0 + num / *c;
+    if (fabs(*c) < LENTZ_TINY)
+        *c = LENTZ_TINY;
+    *d = 1.0 / *d;
+    return *d * *c;
+}
+
 /* Continued fraction of I_x(a, b) (valid and fast for x < (a + 1) / (a + b + 2)). */
 static double beta_cf(double a, double b, double x)
 {
-    const double tiny = 1e-300;
     double c = 1.0, d = 1.0 - (a + b) * x / (a + 1.0);
-    if (fabs(d) < tiny)
-        d = tiny;
+    if (fabs(d) < LENTZ_TINY)
+        d = LENTZ_TINY;
     d = 1.0 / d;
     double h = d;
     for (int m = 1; m <= 300; m++) {
         double m2 = 2.0 * m;
         double num = m * (b - m) * x / ((a + m2 - 1.0) * (a + m2));
-        d = 1.0 + num * d;
-        if (fabs(d) < tiny)
-            d = tiny;
-        c = 1.0 + num / c;
-        if (fabs(c) < tiny)
-            c = tiny;
-        d = 1.0 / d;
-        h *= d * c;
+        h *= lentz_step(num, &c, &d);
         num = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1.0));
-        d = 1.0 + num * d;
-        if (fabs(d) < tiny)
-            d = tiny;
-        c = 1.0 + num / c;
-        if (fabs(c) < tiny)
-            c = tiny;
-        d = 1.0 / d;
-        double del = d * c;
+        double del = lentz_step(num, &c, &d);
         h *= del;
         if (fabs(del - 1.0) < 1e-15)
             break;

@@ -2,40 +2,15 @@
  * Oudot, ICML 2017; METHOD.md section 3): project both diagonal-augmented diagrams onto M evenly
  * spaced lines, sort, take the L1 distance, average over the lines. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cgalr/topo.h"
+#include "topo/topo_internal.h"
 
 #define FN "cgalr_topo_sliced_wasserstein"
 #define MAX_DIRS 1000000
-
-static cgalr_status_t check_diagram(const cgalr_diagram_t *d, const char *name)
-{
-    if (!d)
-        return cgalr_fail(CGALR_EINVAL, FN ": diagram %s is NULL", name);
-    if (d->n > 0 && !d->pairs)
-        return cgalr_fail(CGALR_EINVAL, FN ": diagram %s has n = %zu but pairs = NULL", name, d->n);
-    for (size_t i = 0; i < d->n; i++) {
-        double b = d->pairs[i].birth, e = d->pairs[i].death;
-        if (!isfinite(b))
-            return cgalr_fail(CGALR_ENONFINITE, FN ": diagram %s, point %zu: birth = %g, expected a finite number",
-                              name, i, b);
-        if (isnan(e))
-            return cgalr_fail(CGALR_ENONFINITE, FN ": diagram %s, point %zu: death is NaN", name, i);
-        if (b > e)
-            return cgalr_fail(CGALR_EINVAL, FN ": diagram %s, point %zu: birth %.17g > death %.17g, expected birth <= death",
-                              name, i, b, e);
-        if (isinf(e))
-            return cgalr_fail(CGALR_EINVAL, FN ": diagram %s, point %zu: death = inf; essential points are not supported",
-                              name, i);
-        /* Keeps every projection and difference finite. */
-        if (fabs(b) > 1e100 || fabs(e) > 1e100)
-            return cgalr_fail(CGALR_EINVAL, FN ": diagram %s, point %zu: (%g, %g) exceeds 1e100 in magnitude",
-                              name, i, b, e);
-    }
-    return CGALR_OK;
-}
 
 /* A projected value and the point it came from. */
 typedef struct proj {
@@ -48,6 +23,25 @@ static void swap_proj(proj_t *x, size_t i, size_t j)
     proj_t t = x[i];
     x[i] = x[j];
     x[j] = t;
+}
+
+/* Insertion sort by v, giving up (0) once more than budget elements have moved in all; 1 when
+ * sorted. Linear in n plus the moves, so it is the sort for short or nearly sorted runs. */
+static int insertion_sort(proj_t *x, size_t n, size_t budget)
+{
+    for (size_t i = 1; i < n; i++) {
+        proj_t t = x[i];
+        size_t j = i;
+        while (j > 0 && x[j - 1].v > t.v) {
+            x[j] = x[j - 1];
+            j--;
+        }
+        x[j] = t;
+        if (i - j > budget)
+            return 0;
+        budget -= i - j;
+    }
+    return 1;
 }
 
 /* In-place ascending sort by v (no NaN here): quicksort with median-of-three pivots and
@@ -86,15 +80,7 @@ static void sort_proj(proj_t *x, size_t n)
             n = left;
         }
     }
-    for (size_t i = 1; i < n; i++) {
-        proj_t t = x[i];
-        size_t j = i;
-        while (j > 0 && x[j - 1].v > t.v) {
-            x[j] = x[j - 1];
-            j--;
-        }
-        x[j] = t;
-    }
+    insertion_sort(x, n, SIZE_MAX);
 }
 
 /* Re-sorts x after its values moved a little: insertion sort is linear in n plus the number of
@@ -102,22 +88,8 @@ static void sort_proj(proj_t *x, size_t n)
  * angle steps) it hands over to the quicksort. */
 static void resort(proj_t *x, size_t n)
 {
-    size_t budget = 4 * n + 64;
-    for (size_t i = 1; i < n; i++) {
-        proj_t t = x[i];
-        size_t j = i;
-        while (j > 0 && x[j - 1].v > t.v) {
-            x[j] = x[j - 1];
-            j--;
-        }
-        x[j] = t;
-        size_t moved = i - j;
-        if (moved > budget) {
-            sort_proj(x, n);
-            return;
-        }
-        budget -= moved;
-    }
+    if (!insertion_sort(x, n, 4 * n + 64))
+        sort_proj(x, n);
 }
 
 /* out = the merge of x (ascending, nx values) with mid[k] * g for the ascending mid[0..nm):
@@ -170,10 +142,10 @@ cgalr_status_t cgalr_topo_sliced_wasserstein(const cgalr_diagram_t *a, const cga
 {
     if (!out)
         return cgalr_fail(CGALR_EINVAL, FN ": out is NULL");
-    cgalr_status_t st = check_diagram(a, "a");
+    cgalr_status_t st = topo_diagram_check(a, FN, "a", NULL);
     if (st != CGALR_OK)
         return st;
-    st = check_diagram(b, "b");
+    st = topo_diagram_check(b, FN, "b", NULL);
     if (st != CGALR_OK)
         return st;
     if (n_dirs < 1 || n_dirs > MAX_DIRS)

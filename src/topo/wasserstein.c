@@ -7,37 +7,9 @@
 #include <string.h>
 
 #include "cgalr/topo.h"
+#include "topo/topo_internal.h"
 
 #define FN "cgalr_topo_wasserstein1"
-
-/* Checks every pair and counts the essential ones (death = +inf). */
-static cgalr_status_t check_diagram(const cgalr_diagram_t *d, const char *name, size_t *n_ess)
-{
-    if (!d)
-        return cgalr_fail(CGALR_EINVAL, FN ": diagram %s is NULL", name);
-    if (d->n > 0 && !d->pairs)
-        return cgalr_fail(CGALR_EINVAL, FN ": diagram %s has n = %zu but pairs = NULL", name, d->n);
-    size_t ess = 0;
-    for (size_t i = 0; i < d->n; i++) {
-        double b = d->pairs[i].birth, e = d->pairs[i].death;
-        if (!isfinite(b))
-            return cgalr_fail(CGALR_ENONFINITE, FN ": diagram %s, point %zu: birth = %g, expected a finite number",
-                              name, i, b);
-        if (isnan(e))
-            return cgalr_fail(CGALR_ENONFINITE, FN ": diagram %s, point %zu: death is NaN", name, i);
-        if (b > e)
-            return cgalr_fail(CGALR_EINVAL, FN ": diagram %s, point %zu: birth %.17g > death %.17g, expected birth <= death",
-                              name, i, b, e);
-        /* Keeps every squared difference finite in the cost matrix. */
-        if (fabs(b) > 1e100 || (isfinite(e) && fabs(e) > 1e100))
-            return cgalr_fail(CGALR_EINVAL, FN ": diagram %s, point %zu: (%g, %g) exceeds 1e100 in magnitude",
-                              name, i, b, e);
-        if (isinf(e))
-            ess++;
-    }
-    *n_ess = ess;
-    return CGALR_OK;
-}
 
 static int cmp_double(const void *x, const void *y)
 {
@@ -409,10 +381,10 @@ cgalr_status_t cgalr_topo_wasserstein1(const cgalr_diagram_t *a, const cgalr_dia
     if (!out)
         return cgalr_fail(CGALR_EINVAL, FN ": out is NULL");
     size_t ea = 0, eb = 0;
-    cgalr_status_t st = check_diagram(a, "a", &ea);
+    cgalr_status_t st = topo_diagram_check(a, FN, "a", &ea);
     if (st != CGALR_OK)
         return st;
-    st = check_diagram(b, "b", &eb);
+    st = topo_diagram_check(b, FN, "b", &eb);
     if (st != CGALR_OK)
         return st;
     if (ea != eb) {
