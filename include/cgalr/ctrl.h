@@ -90,6 +90,9 @@ typedef struct cgalr_sched_config {
     double rho_max;          /* [rho_max] Default 2.0 */
     double alpha;            /* [alpha] in (0.5, 1]. Default 1 */
     double s0;               /* [s0] envelope scale in epochs; 0 = auto: T/10 if T known, else 10 */
+    double calm_clock;       /* [calm_clock] extension (docs/ABLATION.md): the envelope's clock runs at
+                              * this speed in (0, 1] while the gate is out of warm-up and not in
+                              * DECEL, at 1 otherwise. Default 1: METHOD.md's envelope exactly */
     long ctrl_every;         /* [ctrl_every] controller step every this many iterations; 0 = once
                               * per epoch (the default). For the driving loop: the scheduler
                               * steps whenever it is told a connectome or distance. */

@@ -23,6 +23,7 @@ cgalr_status_t cgalr_sched_observe_distance(cgalr_sched_t *s, double d, double p
                           cgalr_method_name(c->method));
     if (isnan(progress))
         return cgalr_fail(CGALR_EINVAL, "scheduler observe: progress is NaN");
+    ctrl_clock_advance(s, progress); /* at the speed of the state up to this step */
     cgalr_sched_trace_t r;
     ctrl_trace_reset(&r);
     s->t++;

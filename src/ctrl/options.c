@@ -39,6 +39,7 @@ void cgalr_sched_config_default(cgalr_sched_config_t *cfg, cgalr_method_t method
     cfg->rho_max = 2.0;
     cfg->alpha = 1.0;
     cfg->s0 = 1; /* METHOD.md's first SPEC had T/10 (s0=0 below); docs/ABLATION.md chose 1 */
+    cfg->calm_clock = 1;
     cfg->ctrl_every = 0;
     cfg->max_retries = 3;
     cgalr_topo_config_default(&cfg->topo, method_distance(method));
@@ -107,6 +108,7 @@ static const opt_t options[] = {
     {"rho_max", T_DOUBLE, OFF(rho_max), 1, 1e6, 0, 0, "[1, 1e6]", "2.0", "CG-ALR: largest multiplier"},
     {"alpha", T_DOUBLE, OFF(alpha), 0.5, 1, 1, 0, "(0.5, 1]", "1", "CG-ALR: envelope exponent"},
     {"s0", T_DOUBLE, OFF(s0), 0, 1e9, 0, 0, "[0, 1e9] (0 = T/10, or 10)", "1", "CG-ALR: envelope scale in epochs (0: METHOD.md's first SPEC)"},
+    {"calm_clock", T_DOUBLE, OFF(calm_clock), 0, 1, 1, 0, "(0, 1]", "1", "CG-ALR extension: envelope clock speed outside DECEL and warm-up (1: METHOD.md)"},
     {"ctrl_every", T_LONG, OFF(ctrl_every), 0, 1e12, 0, 0, "[0, 1e12]", "0 (per epoch)", "CG-ALR: controller step every k iterations"},
     {"max_retries", T_INT, OFF(max_retries), 0, 1000, 0, 0, "[0, 1000]", "3", "guard retries before a run is declared diverged"},
     {"p_ph", T_SIZE, TOFF(p_ph), 2, 1e6, 0, 0, "[2, 1e6]", "128", "cgalr-wd/swk: signals in the persistence subset"},

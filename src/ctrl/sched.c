@@ -142,6 +142,7 @@ cgalr_status_t cgalr_sched_on_nonfinite(cgalr_sched_t *s, double progress, cgalr
     s->retries++;
     int cg = cgalr_method_is_cgalr(c->method);
     if (cg) {
+        ctrl_clock_advance(s, isnan(progress) ? 0 : progress);
         s->rho = c->rho_min;
         s->gate = CGALR_GATE_DECEL;
     }

@@ -19,6 +19,10 @@ struct cgalr_sched {
     int have_prev;  /* prev holds the summary of M_{t-1} */
     size_t prev_p;
     cgalr_topo_summary_t prev;
+    /* the envelope's clock (calm_clock < 1): its value at progress clock_at, the last controller
+     * step or guard event; from there it runs at ctrl_clock_speed */
+    double clock;
+    double clock_at;
 
     /* epoch-based baselines: the chainable recursion cached at one epoch (derived, not saved) */
     long cache_epoch;
@@ -61,6 +65,10 @@ struct cgalr_sched {
     } while (0)
 
 void ctrl_trace_reset(cgalr_sched_trace_t *r);
+/* envelope.c: the envelope's clock at progress, and moving its anchor to progress (before the
+ * gate changes: the speed up to a step is the one of the state before it) */
+double ctrl_clock(const struct cgalr_sched *s, double progress);
+void ctrl_clock_advance(struct cgalr_sched *s, double progress);
 /* schedules.c: the chainable rate of epoch e (cached) */
 double ctrl_epoch_rate(struct cgalr_sched *s, long e);
 /* update.c: resolve the adaptive methods at create; their current rate */

@@ -11,7 +11,7 @@
 #include "core/hash.h"
 
 #define STATE_MAGIC 0x43475343u /* "CSGC" read little-endian; a byte-swapped read fails */
-#define STATE_VERSION 2u /* 2: the adaptive methods' scalars and arrays */
+#define STATE_VERSION 3u /* 2: the adaptive methods' scalars and arrays; 3: the envelope clock */
 /* Counters far beyond any run, so a corrupt state can never make an increment overflow. */
 #define MAX_COUNT ((int64_t)1 << 50)
 
@@ -71,6 +71,8 @@ static cgalr_status_t write_state(const cgalr_sched_t *s, core_wr_t *w)
     for (size_t i = 0; i < s->hist_n; i++)
         core_put_f64(w, s->hist[i]);
     put_trace(w, &s->last);
+    core_put_f64(w, s->clock);
+    core_put_f64(w, s->clock_at);
     /* plateau */
     core_put_f64(w, s->plat_lr);
     core_put_f64(w, s->plat_best);
@@ -145,6 +147,7 @@ typedef struct loaded {
     uint64_t hist_n;
     double *hist;
     cgalr_sched_trace_t last;
+    double clock, clock_at;
     double plat_lr, plat_best;
     int64_t plat_bad, last_epoch;
     uint64_t dog_n;
@@ -171,7 +174,7 @@ static void loaded_free(loaded_t *l)
 }
 
 /* magic, version, checksum (over everything before it) */
-static cgalr_status_t load_envelope(core_rd_t *r, const void *buf, size_t size)
+static cgalr_status_t load_envelope(core_rd_t *r, const void *buf, size_t size, uint32_t *version_out)
 {
     const size_t min_size = 2 * sizeof(uint32_t) + sizeof(uint64_t);
     if (size < min_size)
@@ -182,8 +185,11 @@ static cgalr_status_t load_envelope(core_rd_t *r, const void *buf, size_t size)
     if (core_get_u32(r) != STATE_MAGIC)
         return cgalr_fail(CGALR_EFORMAT, "scheduler state: bad magic (not a cgalr scheduler state)");
     uint32_t version = core_get_u32(r);
-    if (version != STATE_VERSION)
-        return cgalr_fail(CGALR_EFORMAT, "scheduler state: version %u, expected %u", version, STATE_VERSION);
+    /* version 2 (before the envelope clock) still loads: its runs had calm_clock = 1, where the
+     * clock is the progress itself and is not read */
+    if (version != STATE_VERSION && version != 2)
+        return cgalr_fail(CGALR_EFORMAT, "scheduler state: version %u, expected 2 or %u", version, STATE_VERSION);
+    *version_out = version;
     if (core_fnv1a(CORE_FNV_BASIS, buf, size - sizeof sum) != sum)
         return cgalr_fail(CGALR_EFORMAT, "scheduler state: checksum mismatch (%zu bytes, truncated or corrupt)", size);
     return CGALR_OK;
@@ -208,7 +214,7 @@ static cgalr_status_t load_fingerprint(core_rd_t *r, const cgalr_sched_config_t 
 }
 
 /* the controller: step, gate, rho, the distance history and the last trace */
-static cgalr_status_t load_controller(core_rd_t *r, const cgalr_sched_config_t *c, loaded_t *l)
+static cgalr_status_t load_controller(core_rd_t *r, const cgalr_sched_config_t *c, uint32_t version, loaded_t *l)
 {
     l->t = core_get_i64(r);
     l->gate = core_get_u32(r);
@@ -249,6 +255,16 @@ static cgalr_status_t load_controller(core_rd_t *r, const cgalr_sched_config_t *
         return cgalr_fail(CGALR_EFORMAT, "scheduler state: truncated in the trace");
     if ((uint32_t)last->state > CGALR_GATE_ACCEL)
         return cgalr_fail(CGALR_EFORMAT, "scheduler state: trace gate %u out of range", (unsigned)last->state);
+    if (version < 3)
+        return CGALR_OK;
+    l->clock = core_get_f64(r);
+    l->clock_at = core_get_f64(r);
+    if (r->bad)
+        return cgalr_fail(CGALR_EFORMAT, "scheduler state: truncated in the envelope clock");
+    /* the clock never runs faster than the progress */
+    if (!(l->clock >= 0 && l->clock_at >= 0 && isfinite(l->clock_at) && l->clock <= l->clock_at))
+        return cgalr_fail(CGALR_EFORMAT, "scheduler state: envelope clock %g at progress %g; expected 0 <= clock <= "
+                          "progress", l->clock, l->clock_at);
     return CGALR_OK;
 }
 
@@ -393,6 +409,8 @@ static void load_commit(cgalr_sched_t *s, loaded_t *l)
     if ((int)l->retries > s->retries)
         s->retries = (int)l->retries;
     s->last = l->last;
+    s->clock = l->clock;
+    s->clock_at = l->clock_at;
     s->plat_lr = l->plat_lr;
     s->plat_best = l->plat_best;
     s->plat_bad = (long)l->plat_bad;
@@ -418,13 +436,14 @@ cgalr_status_t cgalr_sched_load(cgalr_sched_t *s, const void *buf, size_t size)
     if (!s || !buf)
         return cgalr_fail(CGALR_EINVAL, "scheduler load: NULL scheduler or buffer");
     core_rd_t r = {buf, 0, 0, 0};
-    cgalr_status_t st = load_envelope(&r, buf, size);
+    uint32_t version = 0;
+    cgalr_status_t st = load_envelope(&r, buf, size, &version);
     if (st != CGALR_OK)
         return st;
     const cgalr_sched_config_t *c = &s->cfg;
     loaded_t l;
     memset(&l, 0, sizeof l);
-    if ((st = load_fingerprint(&r, c)) == CGALR_OK && (st = load_controller(&r, c, &l)) == CGALR_OK &&
+    if ((st = load_fingerprint(&r, c)) == CGALR_OK && (st = load_controller(&r, c, version, &l)) == CGALR_OK &&
         (st = load_plateau(&r, &l)) == CGALR_OK && (st = load_dog(&r, c, &l)) == CGALR_OK &&
         (st = load_adapt(&r, c, &l)) == CGALR_OK && (st = load_summary(&r, c, &l)) == CGALR_OK) {
         load_commit(s, &l);
