@@ -5,7 +5,12 @@
 # every variant is one `cgalr grid` (finished runs are skipped). Then the table:
 # scripts/ablation_table.py results/ablation > docs/ABLATION-table.md
 #
-#   scripts/ablation.sh [--jobs J] [--build DIR] [--out DIR] [--only mutag|fmnist] [VARIANT...]
+#   scripts/ablation.sh [--jobs J] [--build DIR] [--out DIR] [--only mutag|fmnist] [--set v1|v2] [VARIANT...]
+#
+# --set v2 (the third pass): the extensions and factors after version 2, each against version 2
+# itself (variant "v2"), with a build of version 2 or later, into results/ablation-v2; the
+# baselines do not depend on the CG-ALR defaults and are read from results/ablation:
+#   scripts/ablation.sh --set v2 && scripts/ablation_table.py results/ablation-v2 --baselines results/ablation
 #
 # "spec" and every variant's unnamed options mean the CG-ALR defaults of version 1 (METHOD.md's
 # first SPEC: --probe-mode pass, s0 = T/10), the ones the committed records under results/ablation
@@ -20,13 +25,15 @@ build=build
 out=results/ablation
 only=
 sel=
+set_name=v1
 while [ $# -gt 0 ]; do
     case "$1" in
     --jobs) jobs=$2; shift ;;
     --build) build=$2; shift ;;
     --out) out=$2; shift ;;
     --only) only=$2; shift ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --set) set_name=$2; shift ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "ablation.sh: unknown option $1" >&2; exit 2 ;;
     *) sel="$sel $1" ;;
     esac
@@ -65,6 +72,20 @@ EXTRA_fmnist="ctrl-every-42 --ctrl-every 42
 stream-every-42 --probe-mode stream --ctrl-every 42
 stream-every-42-s0-1 --probe-mode stream --ctrl-every 42 --sched-opt s0=1"
 
+# the third pass: one change each from version 2 (inline, s0 = 1), and their combinations
+VARIANTS_V2="v2 -
+calm-0.25 --sched-opt calm_clock=0.25
+calm-0.1 --sched-opt calm_clock=0.1
+wide-1.5 --sched-opt rho_max=100,gamma_inc=1.5
+wide-1.5-calm-0.25 --sched-opt rho_max=100,gamma_inc=1.5,calm_clock=0.25
+wide-1.5-calm-0.1 --sched-opt rho_max=100,gamma_inc=1.5,calm_clock=0.1"
+case $set_name in
+v1) ;;
+v2) VARIANTS=$VARIANTS_V2; EXTRA_mutag=; EXTRA_fmnist=; no_baselines=1
+    [ "$out" != results/ablation ] || out=results/ablation-v2 ;;
+*) echo "ablation.sh: --set '$set_name': expected v1 or v2" >&2; exit 2 ;;
+esac
+
 run_grid() { # key dataset-dir data model epochs extra... : every variant, then the baselines
     key=$1; ddir=$2; data=$3; model=$4; epochs=$5; shift 5
     eval "extra=\$EXTRA_$key"
@@ -80,6 +101,7 @@ run_grid() { # key dataset-dir data model epochs extra... : every variant, then 
             --epochs "$epochs" --jobs "$jobs" --out "$out/$ddir/$name" $opts "$@"
     done
     set +f
+    [ -z "${no_baselines:-}" ] || return 0
     if [ -z "$sel" ] || case " $sel " in *" baselines "*) true ;; *) false ;; esac; then
         echo "== $ddir/baselines"
         "$cgalr" grid --data "$data" --model "$model" --methods constant,cosine,step,exp,plateau,dog \
@@ -89,4 +111,8 @@ run_grid() { # key dataset-dir data model epochs extra... : every variant, then 
 
 [ "$only" = fmnist ] || run_grid mutag mutag-gin mutag gin 100 --folds 10 --batch 32
 [ "$only" = mutag ] || run_grid fmnist fashion-mnist-mlp fashion-mnist mlp 20 --batch 128
-echo "done: /usr/bin/python3 scripts/ablation_table.py $out"
+if [ "$set_name" = v2 ]; then
+    echo "done: /usr/bin/python3 scripts/ablation_table.py $out --baselines results/ablation"
+else
+    echo "done: /usr/bin/python3 scripts/ablation_table.py $out"
+fi
