@@ -26,12 +26,8 @@ static cgalr_status_t folder_decode(void *vctx, size_t i, int32_t label, uint8_t
     static const char *const split_dir[CGALR_N_SPLITS] = {"train", "val", "test"};
     folder_ctx_t *ctx = vctx;
     int sp = data_split_pos(ctx->files, &i);
-    char *p = data_str_printf("%s/%s/%s", ctx->root, split_dir[sp], ctx->files[sp].s[i]);
-    if (!p)
-        return cgalr_fail(CGALR_ENOMEM, "out of memory");
-    cgalr_status_t st = data_add_image_file(s, p, label, origin, ctx->resize);
-    free(p);
-    return st;
+    return data_add_image_file(s, label, origin, ctx->resize, "%s/%s/%s", ctx->root, split_dir[sp],
+                               ctx->files[sp].s[i]);
 }
 
 static cgalr_status_t folder_build(void *vctx, folder_result_t *out)

@@ -2,6 +2,7 @@
  * image into a set, and decoding a source's samples (all, or the ones a --limit keeps). */
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,15 +145,23 @@ cgalr_status_t data_add_image(img_set_t *s, const char *name, const uint8_t *buf
     return st;
 }
 
-cgalr_status_t data_add_image_file(img_set_t *s, const char *path, int32_t label, uint8_t origin, size_t resize)
+cgalr_status_t data_add_image_file(img_set_t *s, int32_t label, uint8_t origin, size_t resize, const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
+    char *path = NULL;
+    int n = vasprintf(&path, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return cgalr_fail(CGALR_ENOMEM, "out of memory");
     uint8_t *buf;
     size_t len;
     cgalr_status_t st = data_read_file(path, (size_t)1 << 28, &buf, &len);
-    if (st)
-        return st;
-    st = data_add_image(s, path, buf, len, label, origin, resize);
-    free(buf);
+    if (st == CGALR_OK) {
+        st = data_add_image(s, path, buf, len, label, origin, resize);
+        free(buf);
+    }
+    free(path);
     return st;
 }
 

@@ -24,7 +24,9 @@ typedef cgalr_status_t (*data_decode_fn)(void *ctx, size_t i, int32_t label, uin
 
 cgalr_status_t data_add_image(img_set_t *s, const char *name, const uint8_t *buf, size_t len, int32_t label,
                                 uint8_t origin, size_t resize);
-cgalr_status_t data_add_image_file(img_set_t *s, const char *path, int32_t label, uint8_t origin, size_t resize);
+/* Reads and decodes the image file whose path is fmt... (printf-style) and appends it. */
+cgalr_status_t data_add_image_file(img_set_t *s, int32_t label, uint8_t origin, size_t resize, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 cgalr_status_t data_take_classes(folder_result_t *out, data_strlist_t *classes);
 cgalr_status_t data_decode_samples(const cgalr_data_config_t *sel, size_t n, const int32_t *labels,
                                      const uint8_t *origin, size_t classes, data_decode_fn fn, void *ctx,

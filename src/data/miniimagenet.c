@@ -65,12 +65,7 @@ static cgalr_status_t mini_decode(void *vctx, size_t i, int32_t label, uint8_t o
 {
     mini_ctx_t *ctx = vctx;
     int sp = data_split_pos(ctx->files, &i);
-    char *p = data_str_printf("%s/images/%s", ctx->root, ctx->files[sp].s[i]);
-    if (!p)
-        return cgalr_fail(CGALR_ENOMEM, "out of memory");
-    cgalr_status_t st = data_add_image_file(s, p, label, origin, ctx->resize);
-    free(p);
-    return st;
+    return data_add_image_file(s, label, origin, ctx->resize, "%s/images/%s", ctx->root, ctx->files[sp].s[i]);
 }
 
 static cgalr_status_t mini_build(void *vctx, folder_result_t *out)
