@@ -48,29 +48,10 @@ static void run_block(sbuf *dat, const run *r, const char *label)
     report_printf(dat, "\n\n");
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* The p-quantile of v[0..n) (sorted in place), linear between order statistics; NaN for n = 0. */
-static double quantile(double *v, size_t n, double p)
-{
-    if (n == 0)
-        return NAN;
-    qsort(v, n, sizeof *v, cmp_double);
-    double h = (double)(n - 1) * p;
-    size_t lo = (size_t)h;
-    if (lo + 1 >= n)
-        return v[n - 1];
-    return v[lo] + (h - (double)lo) * (v[lo + 1] - v[lo]);
-}
-
 /* Median, Q_LO and Q_HI of v[0..n) written as three columns. */
 static void stat_cols(sbuf *dat, double *v, size_t n)
 {
-    double med = quantile(v, n, 0.5), lo = quantile(v, n, Q_LO), hi = quantile(v, n, Q_HI);
+    double med = report_quantile(v, n, 0.5), lo = report_quantile(v, n, Q_LO), hi = report_quantile(v, n, Q_HI);
     report_printf(dat, " %.10g %.10g %.10g", med, lo, hi);
 }
 

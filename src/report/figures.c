@@ -50,31 +50,47 @@ static double field(const cgalr_epoch_record_t *r, int which)
     }
 }
 
-/* Per-epoch mean, min and max over the seeds of a cell; one data block. */
-static void cell_block(sbuf *b, const run *runs, const cell *c, int which, const char *label)
+static size_t cell_epochs(const run *runs, const cell *c)
 {
     size_t maxe = 0;
     for (size_t i = 0; i < c->count; i++)
         if (runs[c->first + i].m.n > maxe)
             maxe = runs[c->first + i].m.n;
+    return maxe;
+}
+
+/* Mean, min and max of `which` at epoch index e over the cell's runs with a finite value there;
+ * returns how many runs that is. */
+static size_t epoch_stats(const run *runs, const cell *c, int which, size_t e, double *mean, double *lo, double *hi)
+{
+    double sum = 0;
+    size_t k = 0;
+    *lo = *hi = NAN;
+    for (size_t i = 0; i < c->count; i++) {
+        const run *r = &runs[c->first + i];
+        if (e >= r->m.n)
+            continue;
+        double v = field(&r->m.rec[e], which);
+        if (!isfinite(v))
+            continue;
+        sum += v;
+        *lo = k == 0 || v < *lo ? v : *lo;
+        *hi = k == 0 || v > *hi ? v : *hi;
+        k++;
+    }
+    *mean = k ? sum / (double)k : NAN;
+    return k;
+}
+
+/* Per-epoch mean, min and max over the runs of a cell; one data block. */
+static void cell_block(sbuf *b, const run *runs, const cell *c, int which, const char *label)
+{
+    size_t maxe = cell_epochs(runs, c);
     report_printf(b, "# %s\n# epoch mean min max\n", label);
     for (size_t e = 0; e < maxe; e++) {
-        double sum = 0, lo = NAN, hi = NAN;
-        size_t k = 0;
-        for (size_t i = 0; i < c->count; i++) {
-            const run *r = &runs[c->first + i];
-            if (e >= r->m.n)
-                continue;
-            double v = field(&r->m.rec[e], which);
-            if (!isfinite(v))
-                continue;
-            sum += v;
-            lo = k == 0 || v < lo ? v : lo;
-            hi = k == 0 || v > hi ? v : hi;
-            k++;
-        }
-        if (k)
-            report_printf(b, "%zu %.10g %.10g %.10g\n", e + 1, sum / (double)k, lo, hi);
+        double mean, lo, hi;
+        if (epoch_stats(runs, c, which, e, &mean, &lo, &hi))
+            report_printf(b, "%zu %.10g %.10g %.10g\n", e + 1, mean, lo, hi);
         else
             report_printf(b, "%zu NaN NaN NaN\n", e + 1);
     }
@@ -219,10 +235,12 @@ static void curve_title(char *out, size_t cap, const char *method, const cell *c
     report_fig_safe(out, cap, lab);
 }
 
-/* Crosses at the diverged runs' last finite points, in the method's colour. */
-static void diverged_plot(sbuf *body, const char *name, size_t block, const char *method)
+/* Crosses at the diverged runs' last finite points, in the method's colour; on the top edge
+ * when above the clipped axis's ymax. */
+static void diverged_plot(sbuf *body, const char *name, size_t block, const char *method, int clipped)
 {
-    report_printf(body, ", \\\n     \"%s.dat\" index %zu using 1:2 with points pt 2 ps 2 ", name, block);
+    report_printf(body, ", \\\n     \"%s.dat\" index %zu using 1:%s with points pt 2 ps 2 ", name, block,
+                  clipped ? "($2>ymax?ymax:$2)" : "2");
     report_fig_style(body, method, 2);
     report_printf(body, " notitle");
 }
@@ -256,7 +274,7 @@ static void lr_figure(const figset *f)
         report_fig_style(&body, g->method, 0);
         report_printf(&body, " title \"%s\"", title);
         if (diverged_block(&dat, runs, c, 0, title))
-            diverged_plot(&body, name, block++, g->method);
+            diverged_plot(&body, name, block++, g->method, 0);
     }
     report_printf(&body, "\n");
     report_fig_write(fx, md, name, "Learning rate over epochs per method (best grid value; a cross marks where a diverged "
@@ -266,29 +284,81 @@ static void lr_figure(const figset *f)
     fx->oom |= body.oom;
 }
 
-/* Training (which = 1) or validation (2) loss: best thick, worst thin with open circles, min-max
- * bands. */
+/* Where the loss axis stops: a diverged or exploding run reaches 1e35 and would squeeze every
+ * useful curve into the bottom decade. The ceiling is 100x the 95th percentile of the best grid
+ * values' mean curves (pooled over methods and epochs; a percentile, so one spike of one best
+ * curve does not lift it), rounded up to 1, 2 or 5 times a power of ten. Returns 0 (no clipping) when every plotted
+ * value lies below it, else 1 with *ceiling set; 0 as well when out of memory (*oom set). */
+static int loss_ceiling(const figset *f, int which, double *ceiling, int *oom)
+{
+    const dgroup *dg = f->dg;
+    size_t cap = 0, n = 0;
+    for (size_t k = 0; k < dg->n_methods; k++)
+        cap += cell_epochs(f->runs, &f->cells[f->mg[dg->first_method + k].best]);
+    double *v = malloc((cap ? cap : 1) * sizeof *v), top = -INFINITY;
+    if (!v) {
+        *oom = 1;
+        return 0;
+    }
+    for (size_t k = 0; k < dg->n_methods; k++) {
+        const mgroup *g = &f->mg[dg->first_method + k];
+        for (int w = 0; w < 2; w++) {
+            const cell *c = &f->cells[w == 0 ? g->best : g->worst];
+            for (size_t e = 0, ne = cell_epochs(f->runs, c); e < ne; e++) {
+                double mean, lo, hi;
+                if (!epoch_stats(f->runs, c, which, e, &mean, &lo, &hi))
+                    continue;
+                top = hi > top ? hi : top;
+                if (w == 0 && mean > 0)
+                    v[n++] = mean;
+            }
+        }
+    }
+    double q = report_quantile(v, n, 0.95);
+    free(v);
+    if (!(q > 0))
+        return 0;
+    double x = 100.0 * q, p10 = pow(10.0, floor(log10(x))), m = x / p10;
+    *ceiling = p10 * (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10);
+    return top > *ceiling;
+}
+
+/* Whether any per-epoch mean of the cell lies above ymax (then it gets off-scale triangles). */
+static int cell_above(const run *runs, const cell *c, int which, double ymax)
+{
+    for (size_t e = 0, ne = cell_epochs(runs, c); e < ne; e++) {
+        double mean, lo, hi;
+        if (epoch_stats(runs, c, which, e, &mean, &lo, &hi) && mean > ymax)
+            return 1;
+    }
+    return 0;
+}
+
+/* Training (which = 1) or validation (2) loss: best thick with its min-max band, worst thin with
+ * open circles (no band: a worst value's diverged runs would fill the plot with it); the axis
+ * clipped at loss_ceiling, with off-scale means as triangles on the top edge. */
 static void loss_figure(const figset *f, int which)
 {
-    char name[400], title[300];
-    const char *base = f->base, *t2 = f->t2, *model = f->model;
-    figctx *fx = f->fx;
-    sbuf *md = f->md;
+    char name[400], title[300], caption[700], clip[300] = "";
     const run *runs = f->runs;
     const cell *cells = f->cells;
-    const mgroup *mg = f->mg;
     const dgroup *dg = f->dg;
     sbuf dat = {0}, body = {0};
     const char *what = which == 1 ? "training loss" : "validation loss";
-    snprintf(name, sizeof name, "%s_%s", base, which == 1 ? "train_loss" : "val_loss");
+    double ymax = NAN;
+    int clipped = loss_ceiling(f, which, &ymax, &f->fx->oom);
+    snprintf(name, sizeof name, "%s_%s", f->base, which == 1 ? "train_loss" : "val_loss");
     report_printf(&body, "set title \"%s (%s): %s (best lr thick, worst thin, x: diverged)\"\n"
-                     "set xlabel \"epoch\"\nset ylabel \"%s\"\nset logscale y\nset format y \"%%g\"\nset key outside right\n"
-                     "set style fill transparent solid 0.15 noborder\nplot ",
-              t2, model, what, what);
+                         "set xlabel \"epoch\"\nset ylabel \"%s\"\nset logscale y\nset format y \"%%g\"\nset key outside right\n"
+                         "set style fill transparent solid 0.15 noborder\n",
+                  f->t2, f->model, what, what);
+    if (clipped)
+        report_printf(&body, "ymax = %.17g\nset yrange [*:ymax]\n", ymax);
+    report_printf(&body, "plot ");
     size_t block = 0;
     int first = 1;
     for (size_t k = 0; k < dg->n_methods; k++) {
-        const mgroup *g = &mg[dg->first_method + k];
+        const mgroup *g = &f->mg[dg->first_method + k];
         fig_style_t st = fig_style_for(g->method);
         for (int w = 0; w < 2; w++) {
             const cell *c = &cells[w == 0 ? g->best : g->worst];
@@ -296,26 +366,40 @@ static void loss_figure(const figset *f, int which)
                 break;
             curve_title(title, sizeof title, g->method, c, w == 0 ? " (best)" : " (worst)");
             cell_block(&dat, runs, c, which, title);
-            report_printf(&body, "%s\"%s.dat\" index %zu using 1:3:4 with filledcurves fc rgb \"%s\" notitle, \\\n"
-                             "     \"%s.dat\" index %zu using 1:2 with %s ",
-                      first ? "" : ", \\\n     ", name, block, st.colour, name, block,
-                      w == 0 ? "lines" : "linespoints pt 6 ps 0.6");
+            report_printf(&body, "%s", first ? "" : ", \\\n     ");
+            if (w == 0)
+                report_printf(&body, "\"%s.dat\" index %zu using 1:3:4 with filledcurves fc rgb \"%s\" notitle, \\\n     ",
+                              name, block, st.colour);
+            /* a circle every 4th epoch: enough to tell the worst curves apart, not a solid row */
+            report_printf(&body, "\"%s.dat\" index %zu using 1:2 with %s ", name, block,
+                          w == 0 ? "lines" : "linespoints pt 6 ps 0.6 pi 4");
             report_fig_style(&body, g->method, w == 0 ? 0 : 1);
             report_printf(&body, " title \"%s\"", title);
+            if (clipped && cell_above(runs, c, which, ymax))
+                report_printf(&body, ", \\\n     \"%s.dat\" index %zu using 1:($2>ymax?ymax:1/0) with points pt 8 ps 0.8 "
+                                     "lc rgb \"%s\" notitle",
+                              name, block, st.colour);
             first = 0;
             block++;
             if (diverged_block(&dat, runs, c, which, title))
-                diverged_plot(&body, name, block++, g->method);
+                diverged_plot(&body, name, block++, g->method, clipped);
         }
     }
+    if (clipped) /* a legend entry for the triangles, drawn from no data */
+        report_printf(&body, ", \\\n     NaN with points pt 8 ps 0.8 lc rgb \"#000000\" title \"mean above %g\"", ymax);
     report_printf(&body, "\n");
-    snprintf(title, sizeof title, "%s over epochs per method: best grid value (thick), worst (thin, circles), "
-                                  "min-max band over seeds; a cross marks where a diverged run stopped",
-             which == 1 ? "Training loss" : "Validation loss");
-    report_fig_write(fx, md, name, title, &dat, body.s ? body.s : "", 1);
+    if (clipped)
+        snprintf(clip, sizeof clip, "; the axis stops at %g (100x the 95th percentile of the best grid values' means, "
+                                    "rounded up to 1, 2 or 5 x 10^k): a triangle on the top edge marks a mean above it, a cross "
+                                    "above it is drawn on the edge",
+                 ymax);
+    snprintf(caption, sizeof caption, "%s over epochs per method: best grid value (thick), worst (thin, circles), "
+                                      "min-max band over the runs of the best value; a cross marks where a diverged run stopped%s",
+             which == 1 ? "Training loss" : "Validation loss", clip);
+    report_fig_write(f->fx, f->md, name, caption, &dat, body.s ? body.s : "", 1);
     free(dat.s);
     free(body.s);
-    fx->oom |= body.oom;
+    f->fx->oom |= body.oom;
 }
 
 void report_dataset_figures(figctx *fx, sbuf *md, const run *runs, const cell *cells, const mgroup *mg,
