@@ -2,7 +2,7 @@
  * validation loss (best grid value thick, worst thin, min-max band over the runs, diverged runs
  * crossed at their last finite point) and the controller trace; each one a .dat, a .gp script and
  * the PNG and SVG gnuplot renders from them. */
-#include "report/report_internal.h"
+#include "report/figures_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +17,7 @@
 #include "core/files.h"
 #include "report/figure_style.h"
 
-static void slug(char *out, size_t cap, const char *a, const char *b)
+void report_fig_slug(char *out, size_t cap, const char *a, const char *b)
 {
     size_t k = 0;
     for (const char *p = a; *p && k + 1 < cap; p++)
@@ -32,8 +32,7 @@ static void slug(char *out, size_t cap, const char *a, const char *b)
             *p = '_';
 }
 
-/* A string safe inside a gnuplot double-quoted title. */
-static void safe(char *out, size_t cap, const char *s)
+void report_fig_safe(char *out, size_t cap, const char *s)
 {
     snprintf(out, cap, "%s", s);
     for (char *p = out; *p; p++)
@@ -51,31 +50,47 @@ static double field(const cgalr_epoch_record_t *r, int which)
     }
 }
 
-/* Per-epoch mean, min and max over the seeds of a cell; one data block. */
-static void cell_block(sbuf *b, const run *runs, const cell *c, int which, const char *label)
+static size_t cell_epochs(const run *runs, const cell *c)
 {
     size_t maxe = 0;
     for (size_t i = 0; i < c->count; i++)
         if (runs[c->first + i].m.n > maxe)
             maxe = runs[c->first + i].m.n;
+    return maxe;
+}
+
+/* Mean, min and max of `which` at epoch index e over the cell's runs with a finite value there;
+ * returns how many runs that is. */
+static size_t epoch_stats(const run *runs, const cell *c, int which, size_t e, double *mean, double *lo, double *hi)
+{
+    double sum = 0;
+    size_t k = 0;
+    *lo = *hi = NAN;
+    for (size_t i = 0; i < c->count; i++) {
+        const run *r = &runs[c->first + i];
+        if (e >= r->m.n)
+            continue;
+        double v = field(&r->m.rec[e], which);
+        if (!isfinite(v))
+            continue;
+        sum += v;
+        *lo = k == 0 || v < *lo ? v : *lo;
+        *hi = k == 0 || v > *hi ? v : *hi;
+        k++;
+    }
+    *mean = k ? sum / (double)k : NAN;
+    return k;
+}
+
+/* Per-epoch mean, min and max over the runs of a cell; one data block. */
+static void cell_block(sbuf *b, const run *runs, const cell *c, int which, const char *label)
+{
+    size_t maxe = cell_epochs(runs, c);
     report_printf(b, "# %s\n# epoch mean min max\n", label);
     for (size_t e = 0; e < maxe; e++) {
-        double sum = 0, lo = NAN, hi = NAN;
-        size_t k = 0;
-        for (size_t i = 0; i < c->count; i++) {
-            const run *r = &runs[c->first + i];
-            if (e >= r->m.n)
-                continue;
-            double v = field(&r->m.rec[e], which);
-            if (!isfinite(v))
-                continue;
-            sum += v;
-            lo = k == 0 || v < lo ? v : lo;
-            hi = k == 0 || v > hi ? v : hi;
-            k++;
-        }
-        if (k)
-            report_printf(b, "%zu %.10g %.10g %.10g\n", e + 1, sum / (double)k, lo, hi);
+        double mean, lo, hi;
+        if (epoch_stats(runs, c, which, e, &mean, &lo, &hi))
+            report_printf(b, "%zu %.10g %.10g %.10g\n", e + 1, mean, lo, hi);
         else
             report_printf(b, "%zu NaN NaN NaN\n", e + 1);
     }
@@ -143,8 +158,8 @@ static int render(const char *figdir, const char *name, const char *gnuplot)
 
 
 /* Writes name.dat and name.gp, renders; appends the markdown link. */
-static void figure(figctx *fx, sbuf *md, const char *name, const char *caption, sbuf *dat, const char *body,
-                   int rows)
+void report_fig_write(figctx *fx, sbuf *md, const char *name, const char *caption, sbuf *dat, const char *body,
+                      int rows)
 {
     if (dat->oom) {
         fx->oom = 1;
@@ -175,8 +190,8 @@ static void figure(figctx *fx, sbuf *md, const char *name, const char *caption, 
               caption, name, caption, name, name, name);
 }
 
-/* The style of a method's curve as gnuplot options; every curve of a method goes through here. */
-static void style_opts(sbuf *b, const char *method, double lw)
+/* Every curve of a method goes through here, so a method looks the same in every figure. */
+void report_fig_style(sbuf *b, const char *method, double lw)
 {
     fig_style_t st = fig_style_for(method);
     report_printf(b, "lc rgb \"%s\" dt %d lw %g", st.colour, st.dash, lw > 0 ? lw : st.lw);
@@ -217,29 +232,18 @@ static void curve_title(char *out, size_t cap, const char *method, const cell *c
         snprintf(lab, sizeof lab, "%s%s%s", method, which, div);
     else
         snprintf(lab, sizeof lab, "%s lr=%g%s%s", method, c->lr, which, div);
-    safe(out, cap, lab);
+    report_fig_safe(out, cap, lab);
 }
 
-/* Crosses at the diverged runs' last finite points, in the method's colour. */
-static void diverged_plot(sbuf *body, const char *name, size_t block, const char *method)
+/* Crosses at the diverged runs' last finite points, in the method's colour; on the top edge
+ * when above the clipped axis's ymax. */
+static void diverged_plot(sbuf *body, const char *name, size_t block, const char *method, int clipped)
 {
-    report_printf(body, ", \\\n     \"%s.dat\" index %zu using 1:2 with points pt 2 ps 2 ", name, block);
-    style_opts(body, method, 2);
+    report_printf(body, ", \\\n     \"%s.dat\" index %zu using 1:%s with points pt 2 ps 2 ", name, block,
+                  clipped ? "($2>ymax?ymax:$2)" : "2");
+    report_fig_style(body, method, 2);
     report_printf(body, " notitle");
 }
-
-/* One dataset/model pair's figures: what each needs, and names shared by their files. */
-typedef struct {
-    figctx *fx;
-    sbuf *md;
-    const run *runs;
-    const cell *cells;
-    const mgroup *mg;
-    const dgroup *dg;
-    char base[256];  /* file-name stem: data_model */
-    char t2[200];    /* the dataset's name, safe in a gnuplot title */
-    char model[100]; /* the model's, likewise */
-} figset;
 
 /* The learning rate at each method's best grid value. */
 static void lr_figure(const figset *f)
@@ -267,42 +271,94 @@ static void lr_figure(const figset *f)
         cell_block(&dat, runs, c, 0, title);
         report_printf(&body, "%s\"%s.dat\" index %zu using 1:2 with linespoints pt 7 ps 0.5 ", k ? ", \\\n     " : "",
                   name, block++);
-        style_opts(&body, g->method, 0);
+        report_fig_style(&body, g->method, 0);
         report_printf(&body, " title \"%s\"", title);
         if (diverged_block(&dat, runs, c, 0, title))
-            diverged_plot(&body, name, block++, g->method);
+            diverged_plot(&body, name, block++, g->method, 0);
     }
     report_printf(&body, "\n");
-    figure(fx, md, name, "Learning rate over epochs per method (best grid value; a cross marks where a diverged "
+    report_fig_write(fx, md, name, "Learning rate over epochs per method (best grid value; a cross marks where a diverged "
                          "run stopped)", &dat, body.s ? body.s : "", 1);
     free(dat.s);
     free(body.s);
     fx->oom |= body.oom;
 }
 
-/* Training (which = 1) or validation (2) loss: best thick, worst thin with open circles, min-max
- * bands. */
+/* Where the loss axis stops: a diverged or exploding run reaches 1e35 and would squeeze every
+ * useful curve into the bottom decade. The ceiling is 100x the 95th percentile of the best grid
+ * values' mean curves (pooled over methods and epochs; a percentile, so one spike of one best
+ * curve does not lift it), rounded up to 1, 2 or 5 times a power of ten. Returns 0 (no clipping) when every plotted
+ * value lies below it, else 1 with *ceiling set; 0 as well when out of memory (*oom set). */
+static int loss_ceiling(const figset *f, int which, double *ceiling, int *oom)
+{
+    const dgroup *dg = f->dg;
+    size_t cap = 0, n = 0;
+    for (size_t k = 0; k < dg->n_methods; k++)
+        cap += cell_epochs(f->runs, &f->cells[f->mg[dg->first_method + k].best]);
+    double *v = malloc((cap ? cap : 1) * sizeof *v), top = -INFINITY;
+    if (!v) {
+        *oom = 1;
+        return 0;
+    }
+    for (size_t k = 0; k < dg->n_methods; k++) {
+        const mgroup *g = &f->mg[dg->first_method + k];
+        for (int w = 0; w < 2; w++) {
+            const cell *c = &f->cells[w == 0 ? g->best : g->worst];
+            for (size_t e = 0, ne = cell_epochs(f->runs, c); e < ne; e++) {
+                double mean, lo, hi;
+                if (!epoch_stats(f->runs, c, which, e, &mean, &lo, &hi))
+                    continue;
+                top = hi > top ? hi : top;
+                if (w == 0 && mean > 0)
+                    v[n++] = mean;
+            }
+        }
+    }
+    double q = report_quantile(v, n, 0.95);
+    free(v);
+    if (!(q > 0))
+        return 0;
+    double x = 100.0 * q, p10 = pow(10.0, floor(log10(x))), m = x / p10;
+    *ceiling = p10 * (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10);
+    return top > *ceiling;
+}
+
+/* Whether any per-epoch mean of the cell lies above ymax (then it gets off-scale triangles). */
+static int cell_above(const run *runs, const cell *c, int which, double ymax)
+{
+    for (size_t e = 0, ne = cell_epochs(runs, c); e < ne; e++) {
+        double mean, lo, hi;
+        if (epoch_stats(runs, c, which, e, &mean, &lo, &hi) && mean > ymax)
+            return 1;
+    }
+    return 0;
+}
+
+/* Training (which = 1) or validation (2) loss: best thick with its min-max band, worst thin with
+ * open circles (no band: a worst value's diverged runs would fill the plot with it); the axis
+ * clipped at loss_ceiling, with off-scale means as triangles on the top edge. */
 static void loss_figure(const figset *f, int which)
 {
-    char name[400], title[300];
-    const char *base = f->base, *t2 = f->t2, *model = f->model;
-    figctx *fx = f->fx;
-    sbuf *md = f->md;
+    char name[400], title[300], caption[700], clip[300] = "";
     const run *runs = f->runs;
     const cell *cells = f->cells;
-    const mgroup *mg = f->mg;
     const dgroup *dg = f->dg;
     sbuf dat = {0}, body = {0};
     const char *what = which == 1 ? "training loss" : "validation loss";
-    snprintf(name, sizeof name, "%s_%s", base, which == 1 ? "train_loss" : "val_loss");
+    double ymax = NAN;
+    int clipped = loss_ceiling(f, which, &ymax, &f->fx->oom);
+    snprintf(name, sizeof name, "%s_%s", f->base, which == 1 ? "train_loss" : "val_loss");
     report_printf(&body, "set title \"%s (%s): %s (best lr thick, worst thin, x: diverged)\"\n"
-                     "set xlabel \"epoch\"\nset ylabel \"%s\"\nset logscale y\nset format y \"%%g\"\nset key outside right\n"
-                     "set style fill transparent solid 0.15 noborder\nplot ",
-              t2, model, what, what);
+                         "set xlabel \"epoch\"\nset ylabel \"%s\"\nset logscale y\nset format y \"%%g\"\nset key outside right\n"
+                         "set style fill transparent solid 0.15 noborder\n",
+                  f->t2, f->model, what, what);
+    if (clipped)
+        report_printf(&body, "ymax = %.17g\nset yrange [*:ymax]\n", ymax);
+    report_printf(&body, "plot ");
     size_t block = 0;
     int first = 1;
     for (size_t k = 0; k < dg->n_methods; k++) {
-        const mgroup *g = &mg[dg->first_method + k];
+        const mgroup *g = &f->mg[dg->first_method + k];
         fig_style_t st = fig_style_for(g->method);
         for (int w = 0; w < 2; w++) {
             const cell *c = &cells[w == 0 ? g->best : g->worst];
@@ -310,161 +366,52 @@ static void loss_figure(const figset *f, int which)
                 break;
             curve_title(title, sizeof title, g->method, c, w == 0 ? " (best)" : " (worst)");
             cell_block(&dat, runs, c, which, title);
-            report_printf(&body, "%s\"%s.dat\" index %zu using 1:3:4 with filledcurves fc rgb \"%s\" notitle, \\\n"
-                             "     \"%s.dat\" index %zu using 1:2 with %s ",
-                      first ? "" : ", \\\n     ", name, block, st.colour, name, block,
-                      w == 0 ? "lines" : "linespoints pt 6 ps 0.6");
-            style_opts(&body, g->method, w == 0 ? 0 : 1);
+            report_printf(&body, "%s", first ? "" : ", \\\n     ");
+            if (w == 0)
+                report_printf(&body, "\"%s.dat\" index %zu using 1:3:4 with filledcurves fc rgb \"%s\" notitle, \\\n     ",
+                              name, block, st.colour);
+            /* a circle every 4th epoch: enough to tell the worst curves apart, not a solid row */
+            report_printf(&body, "\"%s.dat\" index %zu using 1:2 with %s ", name, block,
+                          w == 0 ? "lines" : "linespoints pt 6 ps 0.6 pi 4");
+            report_fig_style(&body, g->method, w == 0 ? 0 : 1);
             report_printf(&body, " title \"%s\"", title);
+            if (clipped && cell_above(runs, c, which, ymax))
+                report_printf(&body, ", \\\n     \"%s.dat\" index %zu using 1:($2>ymax?ymax:1/0) with points pt 8 ps 0.8 "
+                                     "lc rgb \"%s\" notitle",
+                              name, block, st.colour);
             first = 0;
             block++;
             if (diverged_block(&dat, runs, c, which, title))
-                diverged_plot(&body, name, block++, g->method);
+                diverged_plot(&body, name, block++, g->method, clipped);
         }
     }
+    if (clipped) /* a legend entry for the triangles, drawn from no data */
+        report_printf(&body, ", \\\n     NaN with points pt 8 ps 0.8 lc rgb \"#000000\" title \"mean above %g\"", ymax);
     report_printf(&body, "\n");
-    snprintf(title, sizeof title, "%s over epochs per method: best grid value (thick), worst (thin, circles), "
-                                  "min-max band over seeds; a cross marks where a diverged run stopped",
-             which == 1 ? "Training loss" : "Validation loss");
-    figure(fx, md, name, title, &dat, body.s ? body.s : "", 1);
+    if (clipped)
+        snprintf(clip, sizeof clip, "; the axis stops at %g (100x the 95th percentile of the best grid values' means, "
+                                    "rounded up to 1, 2 or 5 x 10^k): a triangle on the top edge marks a mean above it, a cross "
+                                    "above it is drawn on the edge",
+                 ymax);
+    snprintf(caption, sizeof caption, "%s over epochs per method: best grid value (thick), worst (thin, circles), "
+                                      "min-max band over the runs of the best value; a cross marks where a diverged run stopped%s",
+             which == 1 ? "Training loss" : "Validation loss", clip);
+    report_fig_write(f->fx, f->md, name, caption, &dat, body.s ? body.s : "", 1);
     free(dat.s);
     free(body.s);
-    fx->oom |= body.oom;
-}
-
-/* The controller trace of CG-ALR method g at its best grid value, one line per seed; nothing for
- * a method without controller records. */
-static void ctrl_figure(const figset *f, const mgroup *g)
-{
-    char name[400], title[300];
-    const char *base = f->base, *t2 = f->t2, *model = f->model;
-    figctx *fx = f->fx;
-    sbuf *md = f->md;
-    const run *runs = f->runs;
-    const cell *cells = f->cells;
-    const mgroup *mg = f->mg;
-    const dgroup *dg = f->dg;
-    (void)mg;
-    (void)dg;
-    const cell *c = &cells[g->best];
-    int any = 0;
-    for (size_t i = 0; i < c->count; i++)
-        for (size_t e = 0; e < runs[c->first + i].m.n; e++)
-            any |= runs[c->first + i].m.rec[e].has_ctrl;
-    if (!any)
-        return;
-    sbuf dat = {0}, body = {0};
-    char ms[100];
-    slug(ms, sizeof ms, base, g->method);
-    snprintf(name, sizeof name, "%s_ctrl", ms);
-    size_t maxe = 1;
-    for (size_t i = 0; i < c->count; i++)
-        if (runs[c->first + i].m.n > maxe)
-            maxe = runs[c->first + i].m.n;
-    size_t xmax = maxe > 1 ? maxe : 2;
-    for (size_t i = 0; i < c->count; i++) {
-        const run *r = &runs[c->first + i];
-        report_printf(&dat, "# seed %lld\n# epoch d z state(-1 decel, 0 hold, 1 accel) rho\n", r->seed);
-        for (size_t e = 0; e < r->m.n; e++) {
-            const cgalr_epoch_record_t *x = &r->m.rec[e];
-            double s = !strcmp(x->state, "decel") ? -1 : !strcmp(x->state, "accel") ? 1 : 0;
-            report_printf(&dat, "%d %.10g %.10g %g %.10g\n", x->epoch, isfinite(x->d) ? x->d : NAN,
-                      isfinite(x->z) ? x->z : NAN, x->has_ctrl ? s : NAN, isfinite(x->rho) ? x->rho : NAN);
-        }
-        if (r->m.n == 0)
-            report_printf(&dat, "1 NaN NaN NaN NaN\n");
-        report_printf(&dat, "\n\n");
-    }
-    /* the thresholds: those of the first seed; seeds of one cell normally share them */
-    double te = runs[c->first].tau_enter, tx = runs[c->first].tau_exit;
-    int tau_differ = 0;
-    for (size_t i = 1; i < c->count; i++)
-        tau_differ |= !report_same_lr(runs[c->first + i].tau_enter, te) || !report_same_lr(runs[c->first + i].tau_exit, tx);
-    /* panels share x: one xrange and fixed left/right margins, so the axes line up whatever
-     * the width of each panel's tick labels and key */
-    report_printf(&body, "set multiplot layout 4,1 title \"%s (%s): %s controller at lr=%g, one line per seed; "
-                     "shaded: warm-up (z undefined)%s\"\n"
-                     "set key outside right\nset lmargin at screen 0.1\nset rmargin at screen 0.78\n"
-                     "set xrange [1:%zu]\n",
-              t2, model, g->method, c->lr, tau_differ ? "; seeds differ in tau, the first seed's shown" : "",
-              xmax);
-    if (isfinite(te) && isfinite(tx))
-        report_printf(&body, "tau_enter = %.17g\ntau_exit = %.17g\n", te, tx);
-    /* warm-up: epochs where any seed's z is not defined (null in metrics.jsonl) */
-    int nobj = 0;
-    for (size_t e = 0; e < maxe;) {
-        int undefined = 0;
-        for (size_t i = 0; i < c->count && !undefined; i++) {
-            const run *r = &runs[c->first + i];
-            undefined = e < r->m.n && r->m.rec[e].has_ctrl && isnan(r->m.rec[e].z);
-        }
-        if (!undefined) {
-            e++;
-            continue;
-        }
-        size_t e0 = e;
-        for (;;) {
-            int more = 0;
-            for (size_t i = 0; e + 1 < maxe && i < c->count && !more; i++) {
-                const run *r = &runs[c->first + i];
-                more = e + 1 < r->m.n && r->m.rec[e + 1].has_ctrl && isnan(r->m.rec[e + 1].z);
-            }
-            if (!more)
-                break;
-            e++;
-        }
-        double lo = (double)e0 + 0.5, hi = (double)e + 1.5; /* epochs e0+1 .. e+1, half a step either side */
-        report_printf(&body, "# warm-up: epochs %zu to %zu\n"
-                         "set object %d rect from first %g, graph 0 to first %g, graph 1 behind "
-                         "fillcolor rgb \"#e0e0e0\" fillstyle solid 1.0 noborder\n",
-                  e0 + 1, e + 1, ++nobj, lo < 1 ? 1 : lo, hi > (double)xmax ? (double)xmax : hi);
-        e++;
-    }
-    static const char *const ylab[] = {"distance d_t", "z_t (axis clipped to +-10)", "gate state", "multiplier rho"};
-    for (int col = 0; col < 4; col++) {
-        report_printf(&body, "set ylabel \"%s\"\n%s", ylab[col], col == 3 ? "set xlabel \"epoch\"\n" : "unset xlabel\n");
-        /* d_t spans decades (d_1 compares with the untrained network); z_t is clipped so a
-         * large score after a quiet history does not flatten the rest */
-        if (col == 2)
-            report_printf(&body, "unset logscale y\nset yrange [-1.5:1.5]\nset ytics (\"decel\" -1, \"hold\" 0, \"accel\" 1)\n");
-        else if (col == 0)
-            report_printf(&body, "set logscale y\nset autoscale y\nset ytics autofreq\n");
-        else if (col == 1)
-            report_printf(&body, "unset logscale y\nset yrange [-10:10]\nset ytics autofreq\n");
-        else
-            report_printf(&body, "unset logscale y\nset autoscale y\nset ytics autofreq\n");
-        report_printf(&body, "plot ");
-        for (size_t i = 0; i < c->count; i++)
-            report_printf(&body, "%s\"%s.dat\" index %zu using 1:%d with %s lc %zu title \"seed %lld\"",
-                      i ? ", " : "", name, i, col + 2, col == 2 ? "steps lw 2" : "linespoints pt 7 ps 0.5", i + 1,
-                      runs[c->first + i].seed);
-        if (col == 1 && isfinite(te) && isfinite(tx))
-            report_printf(&body, ", \\\n     tau_enter with lines lc rgb \"#000000\" dt 2 lw 1 title \"+-tau_enter = %g\", "
-                             "-tau_enter with lines lc rgb \"#000000\" dt 2 lw 1 notitle, \\\n"
-                             "     tau_exit with lines lc rgb \"#606060\" dt 3 lw 1 title \"+-tau_exit = %g\", "
-                             "-tau_exit with lines lc rgb \"#606060\" dt 3 lw 1 notitle",
-                      te, tx);
-        report_printf(&body, "\n");
-    }
-    snprintf(title, sizeof title, "%s: d_t, z_t (with the gate's thresholds +-tau_enter, +-tau_exit), gate state "
-                                  "and rho over epochs (lr=%g); shaded: warm-up, where z is not defined",
-             g->method, c->lr);
-    figure(fx, md, name, title, &dat, body.s ? body.s : "", 4);
-    free(dat.s);
-    free(body.s);
-    fx->oom |= body.oom;
+    f->fx->oom |= body.oom;
 }
 
 void report_dataset_figures(figctx *fx, sbuf *md, const run *runs, const cell *cells, const mgroup *mg,
                             const dgroup *dg)
 {
     figset f = {fx, md, runs, cells, mg, dg, "", "", ""};
-    slug(f.base, sizeof f.base, dg->data, dg->model);
-    safe(f.t2, sizeof f.t2, dg->data);
-    safe(f.model, sizeof f.model, dg->model);
+    report_fig_slug(f.base, sizeof f.base, dg->data, dg->model);
+    report_fig_safe(f.t2, sizeof f.t2, dg->data);
+    report_fig_safe(f.model, sizeof f.model, dg->model);
     lr_figure(&f);
     for (int which = 1; which <= 2; which++)
         loss_figure(&f, which);
     for (size_t k = 0; k < dg->n_methods; k++)
-        ctrl_figure(&f, &mg[dg->first_method + k]);
+        report_ctrl_figure(&f, &mg[dg->first_method + k]);
 }

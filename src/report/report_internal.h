@@ -103,6 +103,9 @@ cgalr_status_t report_group(const run *runs, size_t n, grouping *g);
 void report_grouping_free(grouping *g);
 /* Mean, sample sd, min and max of the non-NaN values. */
 summary report_summarize(const double *v, size_t n);
+/* The p-quantile of v[0..n) (sorted in place; no NaN), linear between order statistics as
+ * numpy's default; NaN for n = 0 (stats.c). */
+double report_quantile(double *v, size_t n, double p);
 
 /* RED of CG-ALR cell a against baseline cell b, paired by (fold, seed) (METHOD.md 6). */
 typedef struct {

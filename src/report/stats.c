@@ -1,8 +1,30 @@
 /* Small statistics for the report: Student t quantiles through the regularised incomplete beta
- * function (continued fraction evaluated with the modified Lentz method), then bisection. */
+ * function (continued fraction evaluated with the modified Lentz method), then bisection; sample
+ * quantiles for the figures. */
 #include "cgalr/report.h"
 
 #include <math.h>
+#include <stdlib.h>
+
+#include "report/report_internal.h"
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double report_quantile(double *v, size_t n, double p)
+{
+    if (n == 0)
+        return NAN;
+    qsort(v, n, sizeof *v, cmp_double);
+    double h = (double)(n - 1) * p;
+    size_t lo = (size_t)h;
+    if (lo + 1 >= n)
+        return v[n - 1];
+    return v[lo] + (h - (double)lo) * (v[lo + 1] - v[lo]);
+}
 
 #define LENTZ_TINY 1e-300 /* keeps a denominator of the recurrence off zero */
 
