@@ -4,6 +4,7 @@
 #ifndef CGALR_CLI_OPTABLE_H
 #define CGALR_CLI_OPTABLE_H
 
+#include <getopt.h> /* optind: where a parse left off */
 #include <stddef.h>
 #include <stdio.h>
 
