@@ -56,6 +56,8 @@ typedef struct cli_opt {
 #define CLI_DBL_R(T, F, name, mv, lo, hi, flags, range, help) \
     {name, mv, CLI_OPT_DOUBLE, CLI_FIELD(T, F), 0, 0, lo, hi, flags, range, help, NULL, NULL, 0}
 #define CLI_SET1(T, F, name, help) {name, NULL, CLI_OPT_SET1, CLI_FIELD(T, F), 0, 0, 0, 0, 0, NULL, help, NULL, NULL, 0}
+#define CLI_SET1_KEY(T, F, name, key, help) \
+    {name, NULL, CLI_OPT_SET1, CLI_FIELD(T, F), 0, 0, 0, 0, 0, NULL, help, NULL, NULL, key}
 #define CLI_SET0(T, F, name, help) {name, NULL, CLI_OPT_SET0, CLI_FIELD(T, F), 0, 0, 0, 0, 0, NULL, help, NULL, NULL, 0}
 #define CLI_CALL(fn, name, mv, help) {name, mv, CLI_OPT_CALL, 0, 0, 0, 0, 0, 0, 0, NULL, help, NULL, fn, 0}
 #define CLI_HELP_ROW {"help", NULL, CLI_OPT_HELP, 0, 0, 0, 0, 0, 0, 0, NULL, "this text", NULL, NULL, 'h'}
