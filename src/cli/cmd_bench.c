@@ -532,12 +532,10 @@ int cgalr_cmd_bench(int argc, char **argv)
 {
     bench_args a = {{.budget_s = 0.5, .threads = 1, .first_json = 1}, "topo,rips,ctrl,nn"};
     unsigned char given[sizeof bench_opts / sizeof bench_opts[0]];
-    const cli_cmd_t cmd = {.prog = "cgalr bench", .opts = bench_opts};
+    const cli_cmd_t cmd = {.prog = "cgalr bench", .opts = bench_opts, .usage = usage};
     int rc = cli_opt_parse(&cmd, argc, argv, &a, given);
-    if (rc == CLI_HELP)
-        usage(stdout);
     if (rc)
-        return rc == CLI_HELP ? CGALR_EXIT_OK : rc;
+        return cli_opt_exit(rc);
     if (optind < argc) {
         fprintf(stderr, "cgalr bench: unexpected argument '%s' (see cgalr bench --help)\n", argv[optind]);
         return CGALR_EXIT_USAGE;

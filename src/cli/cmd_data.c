@@ -168,12 +168,10 @@ int cgalr_cmd_data(int argc, char **argv)
 {
     data_args a = {.json = 0};
     cgalr_data_config_default(&a.cfg);
-    const cli_cmd_t cmd = {.prog = "cgalr data", .opts = data_opts};
+    const cli_cmd_t cmd = {.prog = "cgalr data", .opts = data_opts, .usage = usage};
     int rc = cli_opt_parse(&cmd, argc, argv, &a, NULL);
-    if (rc == CLI_HELP)
-        usage(stdout);
     if (rc)
-        return rc == CLI_HELP ? CGALR_EXIT_OK : rc;
+        return cli_opt_exit(rc);
     cgalr_data_config_t cfg = a.cfg;
     int json = a.json;
     if (optind != argc - 1) {

@@ -36,12 +36,10 @@ int cgalr_cmd_report(int argc, char **argv)
 {
     report_args a = {.quiet = 0};
     cgalr_report_config_default(&a.cfg);
-    const cli_cmd_t cmd = {.prog = "cgalr report", .opts = report_opts};
+    const cli_cmd_t cmd = {.prog = "cgalr report", .opts = report_opts, .usage = usage};
     int rc = cli_opt_parse(&cmd, argc, argv, &a, NULL);
-    if (rc == CLI_HELP)
-        usage(stdout);
     if (rc)
-        return rc == CLI_HELP ? CGALR_EXIT_OK : rc;
+        return cli_opt_exit(rc);
     cgalr_report_config_t cfg = a.cfg;
     int quiet = a.quiet;
     if (optind != argc - 1) {

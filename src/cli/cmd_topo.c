@@ -261,12 +261,10 @@ int cgalr_cmd_topo(int argc, char **argv)
 {
     topo_args t = {.dim = 1, .threshold = INFINITY};
     unsigned char given[sizeof topo_opts / sizeof topo_opts[0]];
-    const cli_cmd_t cmd = {.prog = "cgalr topo", .opts = topo_opts};
+    const cli_cmd_t cmd = {.prog = "cgalr topo", .opts = topo_opts, .usage = usage};
     int rc = cli_opt_parse(&cmd, argc, argv, &t, given);
-    if (rc == CLI_HELP)
-        usage(stdout);
     if (rc)
-        return rc == CLI_HELP ? CGALR_EXIT_OK : rc;
+        return cli_opt_exit(rc);
     int mode = -1;
     for (int m = T_CONNECTOME; m <= T_DISTANCE; m++) {
         if (given[m] && mode >= 0)

@@ -171,11 +171,11 @@ static void on_epoch(void *user, const cgalr_epoch_record_t *r)
 }
 
 /* Parses train options from argv[1..] onto a (which holds defaults, or a resumed run's options).
- * Returns 0 when parsed (optind: the first operand), CLI_HELP after --help, else the exit code of
- * a bad option (its message printed unless silent). */
+ * Returns 0 when parsed (optind: the first operand), CLI_HELP after --help (its usage printed),
+ * else the exit code of a bad option (its message printed unless silent). */
 static int parse_options(int argc, char **argv, train_args *a, int silent)
 {
-    const cli_cmd_t cmd = {.prog = "cgalr train", .opts = train_opts, .silent = silent};
+    const cli_cmd_t cmd = {.prog = "cgalr train", .opts = train_opts, .silent = silent, .usage = usage};
     return cli_opt_parse(&cmd, argc, argv, a, NULL);
 }
 
@@ -250,10 +250,8 @@ int cgalr_cmd_train(int argc, char **argv)
     cgalr_train_config_default(&a.cfg);
     peer_silence();
     int r = parse_options(argc, argv, &a, 0);
-    if (r == CLI_HELP)
-        usage(stdout);
     if (r)
-        return r == CLI_HELP ? CGALR_EXIT_OK : r;
+        return cli_opt_exit(r);
     /* --resume --out DIR: the run's own options first, then what was given here on top (what
      * differs from the run is refused by the library, naming the option) */
     char **saved = NULL;
@@ -267,7 +265,7 @@ int cgalr_cmd_train(int argc, char **argv)
             r = parse_options(argc, argv, &from, 0);
             if (r) {
                 free(saved);
-                return r == CLI_HELP ? CGALR_EXIT_OK : r;
+                return cli_opt_exit(r);
             }
             a = from;
         }

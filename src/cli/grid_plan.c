@@ -146,13 +146,16 @@ int grid_parse_args(int argc, char **argv, grid_args *g)
     g->epochs = 10;
     g->jobs = 1;
     /* in order: the first operand ends the grid's options (a lone -- as before) */
-    const cli_cmd_t cmd = {.prog = "cgalr grid", .opts = grid_opts, .in_order = 1, .pass = cli_train_optable(),
-                           .on_pass = pass_on, .hint = "cgalr grid --help lists the options; cgalr train --help the run options"};
+    const cli_cmd_t cmd = {.prog = "cgalr grid",
+                           .opts = grid_opts,
+                           .in_order = 1,
+                           .pass = cli_train_optable(),
+                           .on_pass = pass_on,
+                           .hint = "cgalr grid --help lists the options; cgalr train --help the run options",
+                           .usage = usage};
     int rc = cli_opt_parse(&cmd, argc, argv, g, NULL);
-    if (rc == CLI_HELP)
-        usage(stdout);
     if (rc)
-        return rc == CLI_HELP ? CGALR_EXIT_OK : rc;
+        return cli_opt_exit(rc);
     snprintf(g->epochs_s, sizeof g->epochs_s, "%ld", g->epochs);
     if (g->folds)
         snprintf(g->folds_s, sizeof g->folds_s, "%ld", g->folds);

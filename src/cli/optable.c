@@ -201,7 +201,10 @@ static int apply(const cli_cmd_t *cmd, const cli_opt_t *r, const char *arg, void
     case CLI_OPT_SET1: put_uint(field, r->size, 1); return 0;
     case CLI_OPT_SET0: put_uint(field, r->size, 0); return 0;
     case CLI_OPT_CALL: return r->call(target, arg);
-    case CLI_OPT_HELP: return CLI_HELP;
+    case CLI_OPT_HELP:
+        if (cmd->usage && !cmd->silent)
+            cmd->usage(stdout);
+        return CLI_HELP;
     case CLI_OPT_END: break;
     }
     say(cmd, "--%s: no parser for this option (a bug)", r->name);
@@ -238,6 +241,8 @@ int cli_opt_parse(const cli_cmd_t *cmd, int argc, char **argv, void *target, uns
     }
     return 0;
 }
+
+int cli_opt_exit(int rc) { return rc == CLI_HELP ? CGALR_EXIT_OK : rc; }
 
 /* ---- --help ---------------------------------------------------------------------------------- */
 

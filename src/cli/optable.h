@@ -75,17 +75,21 @@ typedef struct cli_cmd {
     const cli_opt_t *pass;
     int (*on_pass)(void *target, const cli_opt_t *row, const char *arg);
     const char *hint;        /* after an unknown option; NULL: "PROG --help lists the options" */
+    void (*usage)(FILE *f);  /* the command's --help text, printed on stdout for --help */
     int silent;              /* no messages (train re-reading a run's own saved command) */
 } cli_cmd_t;
 
 #define CLI_HELP (-1)
 
 /* Parses argv[1..] onto target (which holds the defaults). Returns 0 with optind at the first
- * operand, CLI_HELP after --help (nothing printed), or the exit code of a bad option (2) or of a
+ * operand, CLI_HELP after --help (cmd->usage printed unless silent), or the exit code of a bad option (2) or of a
  * callback, its message printed. Unknown, ambiguous (an abbreviation of several: they are listed),
  * valueless and superfluous-value options are named in the message. given (NULL, or one entry per
  * row of cmd->opts) is set to 1 for each row that appeared. Re-entrant for a second scan. */
 int cli_opt_parse(const cli_cmd_t *cmd, int argc, char **argv, void *target, unsigned char *given);
+
+/* The exit code a command leaves with after a parse that did not return 0 (0 after --help). */
+int cli_opt_exit(int rc);
 
 /* The option list of --help: one row per option, aligned, with integer ranges and run-time lists. */
 void cli_opt_help(FILE *f, const cli_opt_t *opts);
