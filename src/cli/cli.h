@@ -10,10 +10,9 @@ int cgalr_cmd_data(int argc, char **argv);
 int cgalr_cmd_topo(int argc, char **argv);
 int cgalr_cmd_bench(int argc, char **argv);
 
-#include <getopt.h>
-
 #include "cgalr/status.h"
 #include "cgalr/train.h"
+#include "cli/optable.h"
 
 #define CGALR_EXIT_OK 0
 #define CGALR_EXIT_FAIL 1
@@ -30,9 +29,8 @@ char *cli_read_text(const char *path);
 int cli_parse_uint(const char *s, unsigned long long lo, unsigned long long hi, unsigned long long *out);
 /* Seconds as "42s", "3m05s", "2h10m" ("?" when unknown). */
 void cli_fmt_time(char *buf, size_t n, double s);
-/* The long options of `cgalr train` (terminated by a zero entry), so `cgalr grid` can accept
- * them directly. */
-const struct option *cli_train_options(void);
+/* The option table of `cgalr train`, so `cgalr grid` can accept its options and pass them on. */
+const cli_opt_t *cli_train_optable(void);
 /* Parses `train`-style argv (argv[0] is skipped) onto a default configuration, as `cgalr train`
  * does; 0, or the exit code of a bad option with its message printed. cfg's strings point into
  * argv. */

@@ -1,7 +1,6 @@
 /* `cgalr bench`: times cgalr's own kernels on this machine (the cost of a controller step, of a
  * training step per model), so a user can size a run before starting it. Comparisons against
  * NumPy/SciPy, ripser, GUDHI and PyTorch in the same run are bench/ and `make bench`. */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -486,6 +485,27 @@ static int bench_nn(bench_opts_t *o)
 
 /* ---- command ------------------------------------------------------------------------------- */
 
+typedef struct {
+    bench_opts_t o;
+    const char *only;
+} bench_args;
+
+/* --threads: the engine's range (cgalr_train_config_validate's 1 .. 256) */
+#define BA bench_args
+static const cli_opt_t bench_opts[] = {
+    CLI_STR(BA, only, "only", "LIST", "comma-separated sections (default: topo,rips,ctrl,nn)"),
+    CLI_SET1(BA, o.quick, "quick", "smaller sizes and a shorter time per measurement (0.1 s unless --seconds)"),
+    CLI_UINT(BA, o.threads, "threads", "T", 1, 256, "engine and BLAS threads for the nn section (default 1); the other\n"
+                                                   "sections use OpenBLAS's setting (OPENBLAS_NUM_THREADS)"),
+    CLI_DBL_R(BA, o.budget_s, "seconds", "S", 0, 3600, CLI_LO_OPEN, "(0, 3600]",
+              "time spent per measurement (default 0.5, at least 3 calls)"),
+    CLI_SET1(BA, o.json, "json", "a JSON array of {section, what, ms[, rate, unit]}"),
+    CLI_HELP_ROW,
+    CLI_END,
+};
+#undef BA
+enum { B_ONLY, B_QUICK, B_THREADS, B_SECONDS };
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -501,64 +521,29 @@ static void usage(FILE *f)
             "         P = 512, and the score + gate + multiplier update alone\n"
             "  nn     one training step (forward, backward, SGD) of mlp, gin, cnn and resnet20 on\n"
             "         random inputs of the evaluation's shapes\n"
-            "\n"
-            "  --only LIST   comma-separated sections (default: topo,rips,ctrl,nn)\n"
-            "  --quick       smaller sizes and a shorter time per measurement\n"
-            "  --threads T   engine and BLAS threads for the nn section (default 1); the other\n"
-            "                sections use OpenBLAS's setting (OPENBLAS_NUM_THREADS)\n"
-            "  --seconds S   time spent per measurement (default 0.5, at least 3 calls)\n"
-            "  --json        a JSON array of {section, what, ms[, rate, unit]}\n"
-            "\n"
-            "Comparisons with NumPy/SciPy, ripser, GUDHI/POT and PyTorch in the same run: make bench\n"
-            "(scripts/bench.sh).\n");
+            "\n");
+    cli_opt_help(f, bench_opts);
+    fprintf(f, "\n"
+               "Comparisons with NumPy/SciPy, ripser, GUDHI/POT and PyTorch in the same run: make bench\n"
+               "(scripts/bench.sh).\n");
 }
 
 int cgalr_cmd_bench(int argc, char **argv)
 {
-    bench_opts_t o = {.budget_s = 0.5, .threads = 1, .first_json = 1};
-    const char *only = "topo,rips,ctrl,nn";
-    static const struct option longopts[] = {
-        {"only", required_argument, NULL, 'o'}, {"quick", no_argument, NULL, 'q'},
-        {"threads", required_argument, NULL, 't'}, {"seconds", required_argument, NULL, 's'},
-        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        char *end = NULL;
-        switch (c) {
-        case 'o': only = optarg; break;
-        case 'q': o.quick = 1; o.budget_s = 0.1; break;
-        case 'j': o.json = 1; break;
-        case 't': {
-            unsigned long long v;
-            if (!cli_parse_uint(optarg, 1, 256, &v)) {
-                fprintf(stderr, "cgalr bench: --threads '%s': expected an integer in [1, 256]\n", optarg);
-                return CGALR_EXIT_USAGE;
-            }
-            o.threads = (int)v;
-            break;
-        }
-        case 's': {
-            double v = strtod(optarg, &end);
-            if (!*optarg || *end || !(v > 0 && v <= 3600)) {
-                fprintf(stderr, "cgalr bench: --seconds '%s': expected a number in (0, 3600]\n", optarg);
-                return CGALR_EXIT_USAGE;
-            }
-            o.budget_s = v;
-            break;
-        }
-        case 'h': usage(stdout); return CGALR_EXIT_OK;
-        default:
-            fprintf(stderr, "cgalr bench: unknown or incomplete option '%s' (see cgalr bench --help)\n",
-                    argv[optind - 1]);
-            return CGALR_EXIT_USAGE;
-        }
-    }
+    bench_args a = {{.budget_s = 0.5, .threads = 1, .first_json = 1}, "topo,rips,ctrl,nn"};
+    unsigned char given[sizeof bench_opts / sizeof bench_opts[0]];
+    const cli_cmd_t cmd = {.prog = "cgalr bench", .opts = bench_opts, .usage = usage};
+    int rc = cli_opt_parse(&cmd, argc, argv, &a, given);
+    if (rc)
+        return cli_opt_exit(rc);
     if (optind < argc) {
         fprintf(stderr, "cgalr bench: unexpected argument '%s' (see cgalr bench --help)\n", argv[optind]);
         return CGALR_EXIT_USAGE;
     }
+    bench_opts_t o = a.o;
+    const char *only = a.only;
+    if (o.quick && !given[B_SECONDS])
+        o.budget_s = 0.1;
     /* Parse the whole list before any work, so a typo costs nothing. */
     static const char *names[] = {"topo", "rips", "ctrl", "nn"};
     int want[4] = {0};
@@ -584,7 +569,7 @@ int cgalr_cmd_bench(int argc, char **argv)
         printf("[\n");
     else
         printf("cgalr bench: median wall time per call%s\n", o.quick ? " (quick sizes)" : "");
-    int rc = CGALR_EXIT_OK;
+    rc = CGALR_EXIT_OK;
     for (int k = 0; k < 4 && rc == CGALR_EXIT_OK; k++) {
         if (!want[k])
             continue;

@@ -1,6 +1,6 @@
 /* `cgalr data NAME`: shows what a dataset name resolves to (files, splits, classes, shapes, graph
  * statistics), as text or as one JSON object. */
-#include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,26 +8,42 @@
 #include "cgalr/data.h"
 #include "cli/cli.h"
 
+typedef struct {
+    cgalr_data_config_t cfg;
+    int json;
+} data_args;
+
+/* Ranges: the data layer's own checks (check_config in src/data/dataset.c); --limit and the seed
+ * take any value of their type. */
+#define DA data_args
+static const cli_opt_t data_opts[] = {
+    CLI_STR(DA, cfg.data_dir, "data-dir", "D", "data directory (default $CGALR_DATA, else ./data)"),
+    CLI_STR(DA, cfg.cache_dir, "cache-dir", "D", "where decoded JPEG/PNG images are cached (\"\" disables; default\n"
+                                                 "$CGALR_CACHE_DIR, else $XDG_CACHE_HOME/cgalr, else ~/.cache/cgalr;\n"
+                                                 "the data directory is never written)"),
+    CLI_SET1(DA, json, "json", "one JSON object instead of text"),
+    CLI_DBL_R(DA, cfg.val_fraction, "val-fraction", "F", 0, 1, CLI_HI_OPEN, "[0, 1)",
+              "validation carved from train, stratified (default 0.1)"),
+    CLI_UINT(DA, cfg.split_seed, "split-seed", "S", 0, UINT64_MAX, "seed of every split (default 0)"),
+    CLI_UINT_R(DA, cfg.folds, "folds", "K", 0, 100, "0 or 2 .. 100", "graphs: stratified K-fold, fold --fold I is the test set"),
+    CLI_UINT_R(DA, cfg.fold, "fold", "I", 0, 99, "0 .. K-1", "graphs: the test fold of --folds K (default 0)"),
+    CLI_SET1(DA, cfg.node_attr, "node-attr", "graphs: standardised node attributes + one-hot label"),
+    CLI_SET1(DA, cfg.degree_features, "degree-features", "graphs without node labels: one-hot degree"),
+    CLI_SET0(DA, cfg.normalize, "no-normalize", "images: pixel/255 instead of per-channel standardisation"),
+    CLI_SET1(DA, cfg.cifar100_coarse, "coarse", "cifar100: the 20 coarse labels"),
+    CLI_UINT(DA, cfg.resize, "resize", "N", 0, 4096, "image folders: resize to N x N (default 0: keep; mini-imagenet: 84)"),
+    CLI_UINT(DA, cfg.limit, "limit", "N", 0, SIZE_MAX, "at most N samples per split (only those images are decoded)"),
+    CLI_HELP_ROW,
+    CLI_END,
+};
+#undef DA
+
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: cgalr data NAME [options]\n"
-            "  NAME: mnist, fashion-mnist, cifar10, cifar100, mini-imagenet, mutag, enzymes, proteins,\n"
-            "        tu:NAME (any TU dataset), folder:PATH (PATH/{train,val,test}/<class>/*.jpg|png)\n"
-            "  --data-dir D        data directory (default $CGALR_DATA, else ./data)\n"
-            "  --cache-dir D       where decoded JPEG/PNG images are cached (\"\" disables; default\n"
-            "                      $CGALR_CACHE_DIR, else $XDG_CACHE_HOME/cgalr, else ~/.cache/cgalr;\n"
-            "                      the data directory is never written)\n"
-            "  --json              one JSON object instead of text\n"
-            "  --val-fraction F    validation carved from train, stratified (default 0.1)\n"
-            "  --split-seed S      seed of every split (default 0)\n"
-            "  --folds K --fold I  graphs: stratified K-fold, fold I is the test set\n"
-            "  --node-attr         graphs: standardised node attributes + one-hot label\n"
-            "  --degree-features   graphs without node labels: one-hot degree\n"
-            "  --no-normalize      images: pixel/255 instead of per-channel standardisation\n"
-            "  --coarse            cifar100: the 20 coarse labels\n"
-            "  --resize N          image folders: resize to N x N (mini-imagenet: 84)\n"
-            "  --limit N           at most N samples per split (only those images are decoded)\n");
+    fprintf(f, "usage: cgalr data NAME [options]\n"
+               "  NAME: mnist, fashion-mnist, cifar10, cifar100, mini-imagenet, mutag, enzymes, proteins,\n"
+               "        tu:NAME (any TU dataset), folder:PATH (PATH/{train,val,test}/<class>/*.jpg|png)\n");
+    cli_opt_help(f, data_opts);
 }
 
 static void json_str(const char *s)
@@ -45,17 +61,6 @@ static void json_str(const char *s)
             putchar(c);
     }
     putchar('"');
-}
-
-static int parse_size(const char *opt, const char *s, size_t max, size_t *out)
-{
-    unsigned long long v;
-    if (!cli_parse_uint(s, 0, max, &v)) {
-        fprintf(stderr, "cgalr data: %s '%s': expected a decimal integer 0..%zu\n", opt, s, max);
-        return 0;
-    }
-    *out = (size_t)v;
-    return 1;
 }
 
 static void print_json(const cgalr_data_info_t *in)
@@ -161,74 +166,14 @@ static void print_text(const cgalr_data_info_t *in)
 
 int cgalr_cmd_data(int argc, char **argv)
 {
-    enum { O_DIR = 256, O_CACHE, O_JSON, O_VAL, O_SEED, O_FOLDS, O_FOLD, O_ATTR, O_DEG, O_NONORM, O_COARSE, O_RESIZE,
-           O_LIMIT, O_HELP };
-    static const struct option opts[] = {
-        {"data-dir", required_argument, 0, O_DIR},      {"cache-dir", required_argument, 0, O_CACHE},
-        {"json", no_argument, 0, O_JSON},               {"val-fraction", required_argument, 0, O_VAL},
-        {"split-seed", required_argument, 0, O_SEED},   {"folds", required_argument, 0, O_FOLDS},
-        {"fold", required_argument, 0, O_FOLD},         {"node-attr", no_argument, 0, O_ATTR},
-        {"degree-features", no_argument, 0, O_DEG},     {"no-normalize", no_argument, 0, O_NONORM},
-        {"coarse", no_argument, 0, O_COARSE},           {"resize", required_argument, 0, O_RESIZE},
-        {"limit", required_argument, 0, O_LIMIT},       {"help", no_argument, 0, O_HELP},
-        {0, 0, 0, 0}};
-    cgalr_data_config_t cfg;
-    cgalr_data_config_default(&cfg);
-    int json = 0, c;
-    size_t v;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case O_DIR: cfg.data_dir = optarg; break;
-        case O_CACHE: cfg.cache_dir = optarg; break;
-        case O_JSON: json = 1; break;
-        case O_VAL: {
-            char *end;
-            cfg.val_fraction = strtod(optarg, &end);
-            if (!*optarg || *end || !(cfg.val_fraction >= 0 && cfg.val_fraction < 1)) {
-                fprintf(stderr, "cgalr data: --val-fraction '%s': expected a number in [0, 1)\n", optarg);
-                return CGALR_EXIT_USAGE;
-            }
-            break;
-        }
-        case O_SEED:
-            if (!parse_size("--split-seed", optarg, SIZE_MAX, &v))
-                return CGALR_EXIT_USAGE;
-            cfg.split_seed = v;
-            break;
-        case O_FOLDS:
-            if (!parse_size("--folds", optarg, 100, &v))
-                return CGALR_EXIT_USAGE;
-            cfg.folds = (int)v;
-            break;
-        case O_FOLD:
-            if (!parse_size("--fold", optarg, 99, &v))
-                return CGALR_EXIT_USAGE;
-            cfg.fold = (int)v;
-            break;
-        case O_ATTR: cfg.node_attr = 1; break;
-        case O_DEG: cfg.degree_features = 1; break;
-        case O_NONORM: cfg.normalize = 0; break;
-        case O_COARSE: cfg.cifar100_coarse = 1; break;
-        case O_RESIZE:
-            if (!parse_size("--resize", optarg, 4096, &v))
-                return CGALR_EXIT_USAGE;
-            cfg.resize = (int)v;
-            break;
-        case O_LIMIT:
-            if (!parse_size("--limit", optarg, SIZE_MAX, &v))
-                return CGALR_EXIT_USAGE;
-            cfg.limit = v;
-            break;
-        case O_HELP:
-        case 'h': usage(stdout); return CGALR_EXIT_OK;
-        default:
-            fprintf(stderr, "cgalr data: unknown or incomplete option '%s'\n", argv[optind - 1]);
-            usage(stderr);
-            return CGALR_EXIT_USAGE;
-        }
-    }
+    data_args a = {.json = 0};
+    cgalr_data_config_default(&a.cfg);
+    const cli_cmd_t cmd = {.prog = "cgalr data", .opts = data_opts, .usage = usage};
+    int rc = cli_opt_parse(&cmd, argc, argv, &a, NULL);
+    if (rc)
+        return cli_opt_exit(rc);
+    cgalr_data_config_t cfg = a.cfg;
+    int json = a.json;
     if (optind != argc - 1) {
         fprintf(stderr, "cgalr data: expected exactly one dataset NAME\n");
         usage(stderr);

@@ -1,10 +1,24 @@
 /* `cgalr report DIR`: tables, RED and figures from a grid (or single run) directory. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cgalr/report.h"
 #include "cli/cli.h"
+
+typedef struct {
+    cgalr_report_config_t cfg;
+    int quiet;
+} report_args;
+
+#define RA report_args
+static const cli_opt_t report_opts[] = {
+    CLI_SET0(RA, cfg.figures, "no-figures", "tables only"),
+    CLI_STR(RA, cfg.gnuplot, "gnuplot", "CMD", "gnuplot program to render figures (default gnuplot)"),
+    CLI_SET1_KEY(RA, quiet, "quiet", 'q', "print nothing on success"),
+    CLI_HELP_ROW,
+    CLI_END,
+};
+#undef RA
 
 static void usage(FILE *f)
 {
@@ -14,32 +28,20 @@ static void usage(FILE *f)
                "folds; ties by validation loss; the choice by validation loss alone is shown beside it),\n"
                "computes RED of each CG-ALR variant against each baseline with a 95%% t-interval, paired\n"
                "by (fold, seed), and writes DIR/report.md with figures (PNG and SVG, with their .gp\n"
-               "scripts and .dat data) in DIR/figures.\n\n"
-               "  --no-figures   tables only\n"
-               "  --gnuplot CMD  gnuplot program to render figures (default gnuplot)\n"
-               "  --quiet        print nothing on success\n");
+               "scripts and .dat data) in DIR/figures.\n\n");
+    cli_opt_help(f, report_opts);
 }
 
 int cgalr_cmd_report(int argc, char **argv)
 {
-    static const struct option opts[] = {{"no-figures", no_argument, 0, 'n'},
-                                         {"gnuplot", required_argument, 0, 'g'},
-                                         {"quiet", no_argument, 0, 'q'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    cgalr_report_config_t cfg;
-    cgalr_report_config_default(&cfg);
-    int quiet = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
-        switch (c) {
-        case 'n': cfg.figures = 0; break;
-        case 'g': cfg.gnuplot = optarg; break;
-        case 'q': quiet = 1; break;
-        case 'h': usage(stdout); return CGALR_EXIT_OK;
-        default: usage(stderr); return CGALR_EXIT_USAGE;
-        }
-    }
+    report_args a = {.quiet = 0};
+    cgalr_report_config_default(&a.cfg);
+    const cli_cmd_t cmd = {.prog = "cgalr report", .opts = report_opts, .usage = usage};
+    int rc = cli_opt_parse(&cmd, argc, argv, &a, NULL);
+    if (rc)
+        return cli_opt_exit(rc);
+    cgalr_report_config_t cfg = a.cfg;
+    int quiet = a.quiet;
     if (optind != argc - 1) {
         fprintf(stderr, "cgalr report: expected exactly one directory\n");
         usage(stderr);

@@ -1,7 +1,5 @@
 /* `cgalr topo`: connectomes, graph-filtration barcodes, Rips diagrams and TOP/WD/SWK distances of
  * text matrices, thin over the topology layer (issue 2). */
-#include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +13,46 @@
 /* Text written by other tools (numpy's %.18e, R, spreadsheets) may be asymmetric in the last digit. */
 #define SYM_TOL 1e-9
 
+typedef struct {
+    const char *files[4];     /* --connectome, --barcode, --diagram; [3]: --distance's KIND */
+    unsigned dim;
+    double threshold;
+    int from_connectome, activations;
+    size_t p_ph;
+    uint64_t seed;
+    int directions;
+} topo_args;
+
+/* The modes are the first four rows, in the order of topo_args.files. p_ph's floor is the topology
+ * layer's (cgalr_topo_summarize: at least 2); --directions keeps an int's room. */
+#define TA topo_args
+static const cli_opt_t topo_opts[] = {
+    CLI_STR(TA, files[0], "connectome", "ACT", "N x P activations (rows = samples): prints the P x P connectome\n"
+                                               "|Pearson| with zero diagonal, as CSV"),
+    CLI_STR(TA, files[1], "barcode", "M", "P x P connectome (symmetric, in [0, 1]): prints the line\n"
+                                          "\"births P-1\", the maximum-spanning-tree weights ascending, then\n"
+                                          "\"deaths (P-1)(P-2)/2\" and the other weights ascending"),
+    CLI_STR(TA, files[2], "diagram", "D", "Vietoris-Rips diagram of a symmetric distance matrix: one\n"
+                                          "\"birth death\" pair per line, sorted (death 'inf' if essential)"),
+    CLI_STR(TA, files[3], "distance", "KIND", "distance between connectomes A B ... (files after the options): top\n"
+                                              "(squared L2 between sorted barcodes), wd (exact 1-Wasserstein between\n"
+                                              "H1 diagrams of sqrt(1 - M)), swk (sliced Wasserstein between the same\n"
+                                              "diagrams); with more than two files, the matrix of all pairwise distances"),
+    CLI_UINT(TA, dim, "dim", "0|1", 0, 1, "--diagram: homology dimension (default 1)"),
+    CLI_DBL_R(TA, threshold, "threshold", "T", 0, INFINITY, CLI_INF_OK, "[0, inf]",
+              "--diagram: leave out edges longer than T (default: inf, exact)"),
+    CLI_SET1(TA, from_connectome, "from-connectome", "--diagram: the file is a connectome M; use D = sqrt(1 - M)"),
+    CLI_SET1(TA, activations, "activations", "--distance: the files are activation matrices (same P); their\n"
+                                             "connectomes are compared"),
+    CLI_UINT(TA, p_ph, "p-ph", "K", 2, SIZE_MAX, "--distance wd/swk: signals used, a subset drawn by the seed (default 128)"),
+    CLI_UINT(TA, seed, "seed", "S", 0, UINT64_MAX, "--distance wd/swk: seed of that subset (default 0)"),
+    CLI_UINT(TA, directions, "directions", "M", 1, 1000000, "--distance swk: number of directions (default 50)"),
+    CLI_HELP_ROW,
+    CLI_END,
+};
+#undef TA
+enum { T_CONNECTOME, T_BARCODE, T_DIAGRAM, T_DISTANCE, T_DIM, T_THRESHOLD, T_FROM_CONN, T_ACT, T_PPH, T_SEED, T_DIRS };
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -25,28 +63,9 @@ static void usage(FILE *f)
             "                  [--p-ph K] [--seed S] [--directions M]\n\n"
             "Topology of functional connectomes (METHOD.md sections 2-3). Input files hold CSV or\n"
             "whitespace-separated numbers, one matrix row per line; '#' lines are skipped; '-' reads\n"
-            "standard input. Numbers are printed with 17 significant digits.\n\n"
-            "  --connectome ACT   N x P activations (rows = samples): prints the P x P connectome\n"
-            "                     |Pearson| with zero diagonal, as CSV\n"
-            "  --barcode M        P x P connectome (symmetric, in [0, 1]): prints the line\n"
-            "                     \"births P-1\", the maximum-spanning-tree weights ascending, then\n"
-            "                     \"deaths (P-1)(P-2)/2\" and the other weights ascending\n"
-            "  --diagram D        Vietoris-Rips diagram of a symmetric distance matrix: one\n"
-            "                     \"birth death\" pair per line, sorted (death 'inf' if essential)\n"
-            "    --dim 0|1        homology dimension (default 1)\n"
-            "    --threshold T    leave out edges longer than T (default: none, exact)\n"
-            "    --from-connectome  the file is a connectome M; use D = sqrt(1 - M)\n"
-            "  --distance KIND A B  distance between two connectomes: top (squared L2 between\n"
-            "                     sorted barcodes), wd (exact 1-Wasserstein between H1 diagrams of\n"
-            "                     sqrt(1 - M)), swk (sliced Wasserstein between the same diagrams);\n"
-            "                     with more than two files, the matrix of all pairwise distances\n"
-            "    --activations    A and B are activation matrices (same P); their connectomes are\n"
-            "                     compared\n"
-            "    --p-ph K         wd/swk: signals used, a subset drawn by the seed (default 128)\n"
-            "    --seed S         wd/swk: seed of that subset (default 0)\n"
-            "    --directions M   swk: number of directions (default 50)\n"
-            "  --help             this text\n\n"
-            "Exit status: 0 ok, 1 runtime failure, 2 bad usage or bad input.\n");
+            "standard input. Numbers are printed with 17 significant digits.\n\n");
+    cli_opt_help(f, topo_opts);
+    fprintf(f, "\nExit status: 0 ok, 1 runtime failure, 2 bad usage or bad input.\n");
 }
 
 static int fail(cgalr_status_t st)
@@ -61,25 +80,6 @@ static int usage_error(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\n(cgalr topo --help for usage)\n");
     return CGALR_EXIT_USAGE;
-}
-
-/* 0 on success, -1 on a bad value (cli_parse_uint: decimal only, so `--seed 010` is ten) */
-static int parse_size(const char *s, size_t *out)
-{
-    unsigned long long v;
-    if (!cli_parse_uint(s, 0, SIZE_MAX, &v))
-        return -1;
-    *out = (size_t)v;
-    return 0;
-}
-
-static int parse_u64(const char *s, uint64_t *out)
-{
-    unsigned long long v;
-    if (!cli_parse_uint(s, 0, UINT64_MAX, &v))
-        return -1;
-    *out = (uint64_t)v;
-    return 0;
 }
 
 /* Reads a connectome file: square, symmetric within SYM_TOL, off-diagonal in [0, 1]. */
@@ -259,91 +259,28 @@ static int do_distance(const cgalr_topo_config_t *cfg, char **files, size_t k, i
 
 int cgalr_cmd_topo(int argc, char **argv)
 {
-    enum { OPT_DIM = 256, OPT_THRESHOLD, OPT_FROM_CONN, OPT_ACT, OPT_PPH, OPT_SEED, OPT_DIRS };
-    static const struct option opts[] = {
-        {"connectome", required_argument, NULL, 'c'},
-        {"barcode", required_argument, NULL, 'b'},
-        {"diagram", required_argument, NULL, 'd'},
-        {"distance", required_argument, NULL, 'D'},
-        {"dim", required_argument, NULL, OPT_DIM},
-        {"threshold", required_argument, NULL, OPT_THRESHOLD},
-        {"from-connectome", no_argument, NULL, OPT_FROM_CONN},
-        {"activations", no_argument, NULL, OPT_ACT},
-        {"p-ph", required_argument, NULL, OPT_PPH},
-        {"seed", required_argument, NULL, OPT_SEED},
-        {"directions", required_argument, NULL, OPT_DIRS},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int mode = 0, dim = 1, from_conn = 0, activations = 0, dim_set = 0, thr_set = 0;
-    int pph_set = 0, seed_set = 0, dirs_set = 0;
-    const char *file = NULL, *kind_name = NULL;
-    double threshold = INFINITY;
-    size_t p_ph = 0, dirs = 0;
-    uint64_t seed = 0;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-        case 'b':
-        case 'd':
-        case 'D':
-            if (mode)
-                return usage_error("%s", "give only one of --connectome, --barcode, --diagram, --distance");
-            mode = c;
-            if (c == 'D')
-                kind_name = optarg;
-            else
-                file = optarg;
-            break;
-        case OPT_DIM: {
-            unsigned long long v;
-            if (!cli_parse_uint(optarg, 0, 1, &v))
-                return usage_error("--dim '%s': expected 0 or 1", optarg);
-            dim = (int)v;
-            dim_set = 1;
-            break;
-        }
-        case OPT_THRESHOLD: {
-            char *end;
-            threshold = strtod(optarg, &end);
-            if (*end || end == optarg || isnan(threshold) || threshold < 0)
-                return usage_error("--threshold '%s': expected a number >= 0 (or inf)", optarg);
-            thr_set = 1;
-            break;
-        }
-        case OPT_FROM_CONN: from_conn = 1; break;
-        case OPT_ACT: activations = 1; break;
-        case OPT_PPH:
-            if (parse_size(optarg, &p_ph) || p_ph < 2)
-                return usage_error("--p-ph '%s': expected an integer >= 2", optarg);
-            pph_set = 1;
-            break;
-        case OPT_SEED:
-            if (parse_u64(optarg, &seed))
-                return usage_error("--seed '%s': expected a non-negative integer", optarg);
-            seed_set = 1;
-            break;
-        case OPT_DIRS:
-            if (parse_size(optarg, &dirs) || dirs < 1 || dirs > 1000000)
-                return usage_error("--directions '%s': expected an integer in 1 .. 1000000", optarg);
-            dirs_set = 1;
-            break;
-        case 'h': usage(stdout); return CGALR_EXIT_OK;
-        case ':': return usage_error("%s needs a value", argv[optind - 1]);
-        default: return usage_error("unknown option '%s'", argv[optind - 1]);
-        }
+    topo_args t = {.dim = 1, .threshold = INFINITY};
+    unsigned char given[sizeof topo_opts / sizeof topo_opts[0]];
+    const cli_cmd_t cmd = {.prog = "cgalr topo", .opts = topo_opts, .usage = usage};
+    int rc = cli_opt_parse(&cmd, argc, argv, &t, given);
+    if (rc)
+        return cli_opt_exit(rc);
+    int mode = -1;
+    for (int m = T_CONNECTOME; m <= T_DISTANCE; m++) {
+        if (given[m] && mode >= 0)
+            return usage_error("%s", "give only one of --connectome, --barcode, --diagram, --distance");
+        if (given[m])
+            mode = m;
     }
-    if (!mode)
+    if (mode < 0)
         return usage_error("%s", "nothing to do: give --connectome, --barcode, --diagram or --distance");
-    if ((dim_set || thr_set || from_conn) && mode != 'd')
+    if ((given[T_DIM] || given[T_THRESHOLD] || given[T_FROM_CONN]) && mode != T_DIAGRAM)
         return usage_error("%s", "--dim, --threshold and --from-connectome go with --diagram");
-    if ((activations || pph_set || seed_set || dirs_set) && mode != 'D')
+    if ((given[T_ACT] || given[T_PPH] || given[T_SEED] || given[T_DIRS]) && mode != T_DISTANCE)
         return usage_error("%s", "--activations, --p-ph, --seed and --directions go with --distance");
     int npos = argc - optind;
-    if (mode == 'D') {
+    if (mode == T_DISTANCE) {
+        const char *kind_name = t.files[T_DISTANCE];
         if (npos < 2)
             return usage_error("%s", "--distance needs at least two files: KIND A.csv B.csv [C.csv ...]");
         int kind = cgalr_topo_distance_parse(kind_name);
@@ -351,19 +288,20 @@ int cgalr_cmd_topo(int argc, char **argv)
             return usage_error("--distance '%s': expected top, wd or swk", kind_name);
         cgalr_topo_config_t cfg;
         cgalr_topo_config_default(&cfg, (cgalr_distance_kind_t)kind);
-        if (pph_set)
-            cfg.p_ph = p_ph;
-        if (seed_set)
-            cfg.seed = seed;
-        if (dirs_set)
-            cfg.sw_directions = (int)dirs;
-        return do_distance(&cfg, argv + optind, (size_t)npos, activations);
+        if (given[T_PPH])
+            cfg.p_ph = t.p_ph;
+        if (given[T_SEED])
+            cfg.seed = t.seed;
+        if (given[T_DIRS])
+            cfg.sw_directions = t.directions;
+        return do_distance(&cfg, argv + optind, (size_t)npos, t.activations);
     }
     if (npos != 0)
         return usage_error("unexpected argument '%s'", argv[optind]);
+    const char *file = t.files[mode];
     switch (mode) {
-    case 'c': return do_connectome(file);
-    case 'b': return do_barcode(file);
-    default: return do_diagram(file, dim, threshold, from_conn);
+    case T_CONNECTOME: return do_connectome(file);
+    case T_BARCODE: return do_barcode(file);
+    default: return do_diagram(file, (int)t.dim, t.threshold, t.from_connectome);
     }
 }

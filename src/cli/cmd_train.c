@@ -1,7 +1,6 @@
 /* `cgalr train`: one model, one learning-rate method, one run directory. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,89 +24,109 @@ static void on_signal(int sig)
     signal(sig, SIG_DFL); /* a second Ctrl-C kills at once */
 }
 
+/* What a parse fills: the run's configuration and the two options that only steer this command. */
+typedef struct {
+    cgalr_train_config_t cfg;
+    int quiet;
+    int check;
+} train_args;
+
+static int set_augment(void *target, const char *arg)
+{
+    train_args *a = target;
+    (void)arg;
+    a->cfg.augment_crop = a->cfg.augment_flip = 1;
+    return 0;
+}
+
+static int set_restart(void *target, const char *arg)
+{
+    train_args *a = target;
+    (void)arg;
+    a->cfg.restart = a->cfg.resume = 1; /* a restart is a resume that discards the logged epochs */
+    return 0;
+}
+
+#define TA train_args
+/* Integer ranges are cgalr_train_config_validate's (src/train/config.c); where it refuses values
+ * inside the hull (a probe of 1 sample, 1 fold) the hull is parsed and the library says why. The
+ * rate's range depends on the method, so only the library checks it. */
+static const cli_opt_t train_opts[] = {
+    CLI_STR(TA, cfg.data, "data", "NAME", "mnist, fashion-mnist, cifar10, cifar100, mini-imagenet, mutag, enzymes,\n"
+                                          "proteins, tu:NAME, folder:PATH"),
+    CLI_STR(TA, cfg.data_dir, "data-dir", "DIR", "where datasets are looked for (default $CGALR_DATA, else ./data)"),
+    CLI_STR_LIST(TA, cfg.model, "model", "M", "", cgalr_train_models),
+    CLI_STR_LIST(TA, cfg.sched, "sched", "S", "", cgalr_train_methods),
+    CLI_STR(TA, cfg.sched, "method", "S", "the same as --sched"),
+    CLI_DBL(TA, cfg.lr, "lr", "X", "initial / base learning rate, in (0, 10] (default 0.01; the parameter-free\n"
+                                   "methods dog, prodigy, dadapt-* use their own)"),
+    CLI_UINT(TA, cfg.epochs, "epochs", "E", 1, 100000, "epochs to train (default 10)"),
+    CLI_UINT(TA, cfg.batch, "batch", "B", 1, 65536, "samples per batch (default 32)"),
+    CLI_UINT(TA, cfg.seed, "seed", "S", 0, ~0ULL, "seed of the initialisation, batch order and probe set (default 0)"),
+    CLI_UINT(TA, cfg.threads, "threads", "T", 1, 256, "engine and BLAS threads (default 1)"),
+    CLI_STR(TA, cfg.out, "out", "DIR", "run directory (created)"),
+    CLI_SET1(TA, cfg.resume, "resume", "continue the run in DIR from its last checkpoint (bit-identical); the\n"
+                                       "run's options are read from DIR/config.json (options given must agree)"),
+    CLI_CALL(set_restart, "restart", NULL, "with a run in DIR whose checkpoint is missing or that is damaged: discard\n"
+                                           "its logged epochs and train again from epoch 1 (same options)"),
+    CLI_UINT_R(TA, cfg.probe_n, "probe", "N", 0, 100000, "0 or 2 .. 100000",
+               "probe samples of the connectome (default 0: min(1024, training size))"),
+    CLI_STR(TA, cfg.probe_layer, "probe-layer", "NAMES", "probe layer(s), comma-separated (default: the penultimate layer)"),
+    CLI_UINT(TA, cfg.ctrl_every, "ctrl-every", "K", 0, 100000000,
+             "controller step every K iterations (default 0: after every epoch)"),
+    CLI_STR(TA, cfg.probe_mode, "probe-mode", "M", "CG-ALR connectome rows: inline (default: the probe set's rows as they\n"
+                                                   "pass through the training forward, no extra forward), pass (a\n"
+                                                   "separate inference forward over the probe set, the reference) or\n"
+                                                   "stream (every training row of the controller period)"),
+    CLI_STR(TA, cfg.sched_opts, "sched-opt", "LIST", "scheduler options name=value,... (see below)"),
+    CLI_DBL_R(TA, cfg.weight_decay, "wd", "X", 0, 1, CLI_HI_OPEN, "[0, 1)", "weight decay (default 0)"),
+    CLI_DBL_R(TA, cfg.val_fraction, "val-fraction", "F", 0, 0.9, 0, "[0, 0.9]",
+              "validation carved from training (default 0.1)"),
+    CLI_UINT(TA, cfg.split_seed, "split-seed", "S", 0, ~0ULL, "seed of the splits (default 0, shared by every run seed)"),
+    CLI_UINT_R(TA, cfg.limit, "limit", "N", 0, 1ULL << 40, "0 .. 2^40", "at most N samples per split (quick runs; default 0: all)"),
+    CLI_UINT_R(TA, cfg.train_subset, "train-subset", "N", 0, 1ULL << 40, "0 or 2 .. 2^40",
+               "images: a fixed class-balanced training subset of N samples (default 0:\n"
+               "all), drawn by --split-seed; validation carved from it, the test split whole"),
+    CLI_SET1(TA, cfg.node_attr, "node-attr", "graphs: use node attributes as features too"),
+    CLI_UINT_R(TA, cfg.folds, "folds", "K", 0, 100, "0 or 2 .. 100",
+               "graphs: stratified K-fold, fold --fold I is the test set, validation carved\n"
+               "from the rest (default 0: stratified 80/10/10)"),
+    CLI_UINT_R(TA, cfg.fold, "fold", "I", 0, 99, "0 .. K-1", "graphs: the test fold of --folds K"),
+    CLI_SET1(TA, cfg.degree_features, "degree-features", "graphs without node labels: one-hot degree instead of a constant"),
+    CLI_SET1(TA, cfg.sync_bn, "sync-bn", "under mpirun: batch-norm statistics over the whole batch of all ranks\n"
+                                         "(each batch must give every rank at least one sample)"),
+    CLI_CALL(set_augment, "augment", NULL, "images: --crop and --flip (the CIFAR protocol); training batches only,\n"
+                                           "never the probe set, validation or test; drawn from seed and epoch"),
+    CLI_SET1(TA, cfg.augment_crop, "crop", "images: random crop with 4-pixel zero padding"),
+    CLI_SET1(TA, cfg.augment_flip, "flip", "images: horizontal flip with probability 1/2"),
+    CLI_SET0(TA, cfg.normalize, "no-normalize", "images: pixel/255 instead of per-channel standardisation"),
+    CLI_SET1(TA, cfg.cifar100_coarse, "coarse", "cifar100: the 20 coarse labels instead of the 100 fine ones"),
+    CLI_UINT(TA, cfg.resize, "resize", "N", 0, 4096, "image folders (folder:PATH, mini-imagenet): resize to N x N\n"
+                                                     "(default 0: keep; mini-imagenet 84)"),
+    CLI_STR(TA, cfg.cache_dir, "cache-dir", "DIR", "images: where decoded JPEG/PNG images are cached (\"\" disables; default\n"
+                                                   "$CGALR_CACHE_DIR, else $XDG_CACHE_HOME/cgalr, else ~/.cache/cgalr)"),
+    CLI_SET1(TA, quiet, "quiet", "no progress or per-epoch lines"),
+    CLI_SET1(TA, check, "check", "run every check the training would (options, run directory, dataset,\n"
+                                 "model, probe layer) and exit (0 valid, 2 not); writes nothing"),
+    CLI_HELP_ROW,
+    CLI_END,
+};
+#undef TA
+
+const cli_opt_t *cli_train_optable(void) { return train_opts; }
+
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: cgalr train --data D --model M --sched S --out DIR [options]\n\n"
-            "Trains one model with one learning-rate method and writes DIR/config.json,\n"
-            "DIR/metrics.jsonl (one line per epoch), DIR/checkpoint.bin (every epoch) and DIR/summary.json.\n\n"
-            "  --data NAME          mnist, fashion-mnist, cifar10, cifar100, mini-imagenet, mutag, enzymes,\n"
-            "                       proteins, tu:NAME, folder:PATH\n"
-            "  --data-dir DIR       where datasets are looked for (default $CGALR_DATA, else ./data)\n"
-            "  --model M            %s\n"
-            "  --sched S            %s\n"
-            "  --lr X               initial / base learning rate (default 0.01; the parameter-free methods\n"
-            "                       dog, prodigy, dadapt-* use their own)\n"
-            "  --epochs E           (default 10)      --batch B   (default 32)\n"
-            "  --seed S             (default 0)       --threads T (default 1)\n"
-            "  --out DIR            run directory (created)\n"
-            "  --resume             continue the run in DIR from its last checkpoint (bit-identical); the\n"
-            "                       run's options are read from DIR/config.json (options given must agree)\n"
-            "  --restart            with a run in DIR whose checkpoint is missing or that is damaged: discard\n"
-            "                       its logged epochs and train again from epoch 1 (same options)\n"
-            "  --probe N            probe samples of the connectome (default min(1024, training size))\n"
-            "  --probe-layer NAMES  probe layer(s), comma-separated (default: the penultimate layer)\n"
-            "  --ctrl-every K       controller step every K iterations (default 0: after every epoch)\n"
-            "  --probe-mode M       CG-ALR connectome rows: inline (default: the probe set's rows as they\n"
-            "                       pass through the training forward, no extra forward), pass (a\n"
-            "                       separate inference forward over the probe set, the reference) or\n"
-            "                       stream (every training row of the controller period)\n"
-            "  --sched-opt LIST     scheduler options name=value,... (see below)\n"
-            "  --wd X               weight decay (default 0)\n"
-            "  --val-fraction F     validation carved from training (default 0.1)\n"
-            "  --split-seed S       seed of the splits (default 0, shared by every run seed)\n"
-            "  --limit N            at most N samples per split (quick runs)\n"
-            "  --train-subset N     images: a fixed class-balanced training subset of N samples (drawn by\n"
-            "                       --split-seed), validation carved from it, the test split whole\n"
-            "  --node-attr          graphs: use node attributes as features too\n"
-            "  --folds K --fold I   graphs: stratified K-fold (K = 2 .. 100), fold I (0 .. K-1) is the test\n"
-            "                       set, validation carved from the rest (default: stratified 80/10/10)\n"
-            "  --degree-features    graphs without node labels: one-hot degree instead of a constant\n"
-            "  --sync-bn            under mpirun: batch-norm statistics over the whole batch of all ranks\n"
-            "                       (each batch must give every rank at least one sample)\n"
-            "  --augment            images: --crop and --flip (the CIFAR protocol); training batches only,\n"
-            "                       never the probe set, validation or test; drawn from seed and epoch\n"
-            "  --crop               images: random crop with 4-pixel zero padding\n"
-            "  --flip               images: horizontal flip with probability 1/2\n"
-            "  --no-normalize       images: pixel/255 instead of per-channel standardisation\n"
-            "  --coarse             cifar100: the 20 coarse labels instead of the 100 fine ones\n"
-            "  --resize N           image folders (folder:PATH, mini-imagenet): resize to N x N\n"
-            "                       (default: keep; mini-imagenet 84)\n"
-            "  --cache-dir DIR      images: where decoded JPEG/PNG images are cached (\"\" disables; default\n"
-            "                       $CGALR_CACHE_DIR, else $XDG_CACHE_HOME/cgalr, else ~/.cache/cgalr)\n"
-            "  --quiet              no progress or per-epoch lines\n"
-            "  --check              run every check the training would (options, run directory, dataset,\n"
-            "                       model, probe layer) and exit (0 valid, 2 not); writes nothing\n\n"
-            "Exit status: 0 finished (also when the run diverged: see the summary), 1 runtime failure or\n"
-            "interrupted (resume with --resume), 2 bad usage or input.\n\n"
-            "Data parallel: `mpirun -np R cgalr train ...` splits every batch of --batch samples over the R\n"
-            "ranks and sums their gradients; rank 0 writes the run directory, which every rank must see\n"
-            "(docs/CLUSTER.md). Batch-norm statistics are each rank's part's unless --sync-bn.\n",
-            cgalr_train_models(), cgalr_train_methods());
+    fprintf(f, "usage: cgalr train --data D --model M --sched S --out DIR [options]\n\n"
+               "Trains one model with one learning-rate method and writes DIR/config.json,\n"
+               "DIR/metrics.jsonl (one line per epoch), DIR/checkpoint.bin (every epoch) and DIR/summary.json.\n\n");
+    cli_opt_help(f, train_opts);
+    fprintf(f, "\nExit status: 0 finished (also when the run diverged: see the summary), 1 runtime failure or\n"
+               "interrupted (resume with --resume), 2 bad usage or input.\n\n"
+               "Data parallel: `mpirun -np R cgalr train ...` splits every batch of --batch samples over the R\n"
+               "ranks and sums their gradients; rank 0 writes the run directory, which every rank must see\n"
+               "(docs/CLUSTER.md). Batch-norm statistics are each rank's part's unless --sync-bn.\n");
     fprintf(f, "\nScheduler options for --sched-opt:\n%s", cgalr_sched_options_help());
-}
-
-/* Strict numbers: the whole argument must parse. */
-static int parse_double(const char *opt, const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v)) {
-        fprintf(stderr, "cgalr train: %s '%s': not a number\n", opt, s);
-        return 0;
-    }
-    *out = v;
-    return 1;
-}
-
-static int parse_u64(const char *opt, const char *s, unsigned long long max, unsigned long long *out)
-{
-    if (!cli_parse_uint(s, 0, max, out)) {
-        fprintf(stderr, "cgalr train: %s '%s': expected a decimal integer in 0 .. %llu\n", opt, s, max);
-        return 0;
-    }
-    return 1;
 }
 
 typedef struct {
@@ -151,165 +170,26 @@ static void on_epoch(void *user, const cgalr_epoch_record_t *r)
     fprintf(stderr, "\n");
 }
 
-enum { O_DATA = 256, O_DATADIR, O_MODEL, O_SCHED, O_LR, O_EPOCHS, O_BATCH, O_SEED, O_THREADS, O_OUT, O_RESUME,
-       O_PROBE, O_PROBELAYER, O_CTRLEVERY, O_SCHEDOPT, O_WD, O_VALFRAC, O_SPLITSEED, O_LIMIT, O_NODEATTR,
-       O_FOLDS, O_FOLD, O_DEGREE, O_AUGMENT, O_CROP, O_FLIP, O_NONORM, O_COARSE, O_RESIZE, O_CACHEDIR,
-       O_CHECK, O_QUIET, O_RESTART, O_SUBSET, O_PROBEMODE, O_SYNCBN, O_HELP };
-static const struct option opts[] = {
-    {"data", required_argument, 0, O_DATA},         {"data-dir", required_argument, 0, O_DATADIR},
-    {"model", required_argument, 0, O_MODEL},       {"sched", required_argument, 0, O_SCHED},
-    {"method", required_argument, 0, O_SCHED},      {"lr", required_argument, 0, O_LR},
-    {"epochs", required_argument, 0, O_EPOCHS},     {"batch", required_argument, 0, O_BATCH},
-    {"seed", required_argument, 0, O_SEED},         {"threads", required_argument, 0, O_THREADS},
-    {"out", required_argument, 0, O_OUT},           {"resume", no_argument, 0, O_RESUME},
-    {"probe", required_argument, 0, O_PROBE},       {"probe-layer", required_argument, 0, O_PROBELAYER},
-    {"ctrl-every", required_argument, 0, O_CTRLEVERY}, {"sched-opt", required_argument, 0, O_SCHEDOPT},
-    {"wd", required_argument, 0, O_WD},             {"val-fraction", required_argument, 0, O_VALFRAC},
-    {"split-seed", required_argument, 0, O_SPLITSEED}, {"limit", required_argument, 0, O_LIMIT},
-    {"node-attr", no_argument, 0, O_NODEATTR},      {"folds", required_argument, 0, O_FOLDS},
-    {"fold", required_argument, 0, O_FOLD},         {"degree-features", no_argument, 0, O_DEGREE},
-    {"augment", no_argument, 0, O_AUGMENT},         {"crop", no_argument, 0, O_CROP},
-    {"flip", no_argument, 0, O_FLIP},               {"no-normalize", no_argument, 0, O_NONORM},
-    {"coarse", no_argument, 0, O_COARSE},           {"resize", required_argument, 0, O_RESIZE},
-    {"cache-dir", required_argument, 0, O_CACHEDIR}, {"check", no_argument, 0, O_CHECK},
-    {"quiet", no_argument, 0, O_QUIET},           {"restart", no_argument, 0, O_RESTART},
-    {"train-subset", required_argument, 0, O_SUBSET}, {"probe-mode", required_argument, 0, O_PROBEMODE},
-    {"sync-bn", no_argument, 0, O_SYNCBN},          {"help", no_argument, 0, O_HELP},
-    {0, 0, 0, 0}};
-
-const struct option *cli_train_options(void) { return opts; }
-
-/* Parses train options from argv[optind..] onto cfg (which holds defaults, or a resumed run's
- * options). Returns 0 when parsed, -1 after --help, else the exit code of a bad option (its
- * message printed). Stops at the first non-option argument. */
-static int parse_options(int argc, char **argv, cgalr_train_config_t *cfg, ui *u, int *check_only)
+/* Parses train options from argv[1..] onto a (which holds defaults, or a resumed run's options).
+ * Returns 0 when parsed (optind: the first operand), CLI_HELP after --help (its usage printed),
+ * else the exit code of a bad option (its message printed unless silent). */
+static int parse_options(int argc, char **argv, train_args *a, int silent)
 {
-    unsigned long long v;
-    int c;
-    optind = 0; /* 0, not 1: glibc starts a fresh scan (parsing runs twice on --resume) */
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        const char *name = c >= 256 && c <= O_HELP ? opts[0].name : "";
-        for (const struct option *o = opts; o->name; o++)
-            if (o->val == c) {
-                name = o->name;
-                break;
-            }
-        char optname[64];
-        snprintf(optname, sizeof optname, "--%s", name);
-        switch (c) {
-        case O_DATA: cfg->data = optarg; break;
-        case O_DATADIR: cfg->data_dir = optarg; break;
-        case O_MODEL: cfg->model = optarg; break;
-        case O_SCHED: cfg->sched = optarg; break;
-        case O_LR:
-            if (!parse_double(optname, optarg, &cfg->lr))
-                return CGALR_EXIT_USAGE;
-            break;
-        case O_EPOCHS:
-            if (!parse_u64(optname, optarg, 100000, &v))
-                return CGALR_EXIT_USAGE;
-            cfg->epochs = (long)v;
-            break;
-        case O_BATCH:
-            if (!parse_u64(optname, optarg, 65536, &v))
-                return CGALR_EXIT_USAGE;
-            cfg->batch = (size_t)v;
-            break;
-        case O_SEED:
-            if (!parse_u64(optname, optarg, ~0ULL, &v))
-                return CGALR_EXIT_USAGE;
-            cfg->seed = v;
-            break;
-        case O_THREADS:
-            if (!parse_u64(optname, optarg, 256, &v))
-                return CGALR_EXIT_USAGE;
-            cfg->threads = (int)v;
-            break;
-        case O_OUT: cfg->out = optarg; break;
-        case O_RESUME: cfg->resume = 1; break;
-        case O_PROBE:
-            if (!parse_u64(optname, optarg, 100000, &v))
-                return CGALR_EXIT_USAGE;
-            cfg->probe_n = (size_t)v;
-            break;
-        case O_PROBELAYER: cfg->probe_layer = optarg; break;
-        case O_PROBEMODE: cfg->probe_mode = optarg; break;
-        case O_CTRLEVERY:
-            if (!parse_u64(optname, optarg, 100000000, &v))
-                return CGALR_EXIT_USAGE;
-            cfg->ctrl_every = (long)v;
-            break;
-        case O_SCHEDOPT: cfg->sched_opts = optarg; break;
-        case O_WD:
-            if (!parse_double(optname, optarg, &cfg->weight_decay))
-                return CGALR_EXIT_USAGE;
-            break;
-        case O_VALFRAC:
-            if (!parse_double(optname, optarg, &cfg->val_fraction))
-                return CGALR_EXIT_USAGE;
-            break;
-        case O_SPLITSEED:
-            if (!parse_u64(optname, optarg, ~0ULL, &v))
-                return CGALR_EXIT_USAGE;
-            cfg->split_seed = v;
-            break;
-        case O_LIMIT:
-            if (!parse_u64(optname, optarg, 1ULL << 40, &v))
-                return CGALR_EXIT_USAGE;
-            cfg->limit = (size_t)v;
-            break;
-        case O_SUBSET:
-            if (!parse_u64(optname, optarg, 1ULL << 40, &v))
-                return CGALR_EXIT_USAGE;
-            cfg->train_subset = (size_t)v;
-            break;
-        case O_NODEATTR: cfg->node_attr = 1; break;
-        case O_FOLDS:
-            if (!parse_u64(optname, optarg, 100, &v))
-                return CGALR_EXIT_USAGE;
-            cfg->folds = (int)v;
-            break;
-        case O_FOLD:
-            if (!parse_u64(optname, optarg, 99, &v))
-                return CGALR_EXIT_USAGE;
-            cfg->fold = (int)v;
-            break;
-        case O_DEGREE: cfg->degree_features = 1; break;
-        case O_SYNCBN: cfg->sync_bn = 1; break;
-        case O_AUGMENT: cfg->augment_crop = cfg->augment_flip = 1; break;
-        case O_CROP: cfg->augment_crop = 1; break;
-        case O_FLIP: cfg->augment_flip = 1; break;
-        case O_NONORM: cfg->normalize = 0; break;
-        case O_COARSE: cfg->cifar100_coarse = 1; break;
-        case O_RESIZE:
-            if (!parse_u64(optname, optarg, 4096, &v))
-                return CGALR_EXIT_USAGE;
-            cfg->resize = (int)v;
-            break;
-        case O_CACHEDIR: cfg->cache_dir = optarg; break;
-        case O_CHECK: *check_only = 1; break;
-        case O_QUIET: u->quiet = 1; break;
-        case O_RESTART: cfg->restart = cfg->resume = 1; break;
-        case O_HELP:
-        case 'h': usage(stdout); return -1;
-        default: fprintf(stderr, "(cgalr train --help lists the options)\n"); return CGALR_EXIT_USAGE;
-        }
-    }
-    return 0;
+    const cli_cmd_t cmd = {.prog = "cgalr train", .opts = train_opts, .silent = silent, .usage = usage};
+    return cli_opt_parse(&cmd, argc, argv, a, NULL);
 }
 
 int cli_train_parse(int argc, char **argv, cgalr_train_config_t *cfg)
 {
-    ui u = {0, 1, 0};
-    int chk = 0;
-    cgalr_train_config_default(cfg);
-    opterr = 1;
-    int r = parse_options(argc, argv, cfg, &u, &chk);
+    train_args a = {.quiet = 1};
+    cgalr_train_config_default(&a.cfg);
+    int r = parse_options(argc, argv, &a, 0);
     if (r == 0 && optind < argc) {
         fprintf(stderr, "cgalr train: unexpected argument '%s'\n", argv[optind]);
         r = CGALR_EXIT_USAGE;
     }
-    return r < 0 ? CGALR_EXIT_USAGE : r;
+    *cfg = a.cfg;
+    return r == CLI_HELP ? CGALR_EXIT_USAGE : r;
 }
 
 /* The command that made the run in out/config.json, split into words: the options a resume
@@ -366,36 +246,33 @@ static void peer_restore(void)
 
 int cgalr_cmd_train(int argc, char **argv)
 {
-    cgalr_train_config_t cfg;
-    cgalr_train_config_default(&cfg);
+    train_args a = {0};
+    cgalr_train_config_default(&a.cfg);
     peer_silence();
-    ui u = {isatty(2), 0, 0};
-    int check_only = 0;
-    opterr = 1;
-    int r = parse_options(argc, argv, &cfg, &u, &check_only);
+    int r = parse_options(argc, argv, &a, 0);
     if (r)
-        return r < 0 ? CGALR_EXIT_OK : r;
+        return cli_opt_exit(r);
     /* --resume --out DIR: the run's own options first, then what was given here on top (what
      * differs from the run is refused by the library, naming the option) */
     char **saved = NULL;
     int nsaved = 0;
-    if (cfg.resume && cfg.out && (saved = saved_command(cfg.out, &nsaved))) {
-        cgalr_train_config_t from;
-        cgalr_train_config_default(&from);
-        int chk = 0;
-        ui dummy = {0, 0, 0};
-        opterr = 0;
-        int ok = parse_options(nsaved, saved, &from, &dummy, &chk) == 0 && optind == nsaved;
-        opterr = 1;
-        if (ok) {
-            r = parse_options(argc, argv, &from, &u, &check_only);
+    if (a.cfg.resume && a.cfg.out && (saved = saved_command(a.cfg.out, &nsaved))) {
+        train_args from = {0};
+        cgalr_train_config_default(&from.cfg);
+        if (parse_options(nsaved, saved, &from, 1) == 0 && optind == nsaved) {
+            /* this command's words again, on top; they parsed once, so they parse again */
+            from.quiet = from.check = 0;
+            r = parse_options(argc, argv, &from, 0);
             if (r) {
                 free(saved);
-                        return r < 0 ? CGALR_EXIT_OK : r;
+                return cli_opt_exit(r);
             }
-            cfg = from;
+            a = from;
         }
     }
+    cgalr_train_config_t cfg = a.cfg;
+    ui u = {isatty(2), a.quiet, 0};
+    int check_only = a.check;
     if (optind < argc) {
         fprintf(stderr, "cgalr train: unexpected argument '%s'\n", argv[optind]);
         free(saved);

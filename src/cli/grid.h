@@ -30,7 +30,9 @@ typedef struct {
 
 typedef struct {
     const char *data, *model, *out;
-    char methods_s[1024], lrs_s[1024], seeds_s[1024], epochs_s[32];
+    const char *methods_s, *lrs_s, *seeds_s; /* comma-separated, as given */
+    long epochs;
+    char epochs_s[32];    /* epochs as each run's --epochs */
     long folds;           /* 0: one run per (method, lr, seed); K: also one per fold */
     char folds_s[16];
     long jobs;

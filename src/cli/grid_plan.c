@@ -19,6 +19,43 @@
 #include "cli/grid.h"
 #include "core/files.h"
 
+#define GA grid_args
+/* --epochs and --folds: the ranges cgalr_train_config_validate gives every run (a grid's K-fold
+ * has K >= 2: without --folds there is none) */
+static const cli_opt_t grid_opts[] = {
+    CLI_STR(GA, data, "data", "D", "the dataset of every run (cgalr train --data)"),
+    CLI_STR(GA, model, "model", "M", "the model of every run (cgalr train --model)"),
+    CLI_STR_LIST(GA, methods_s, "methods", "LIST", "comma-separated: ", cgalr_train_methods),
+    CLI_STR(GA, lrs_s, "lrs", "LIST", "comma-separated learning rates (default 0.1,0.01,0.001)"),
+    CLI_STR(GA, seeds_s, "seeds", "LIST", "comma-separated seeds (default 0,1,2)"),
+    CLI_UINT(GA, epochs, "epochs", "E", 1, 100000, "epochs per run (default 10)"),
+    CLI_STR(GA, out, "out", "DIR", "the grid directory: DIR/grid.json and one run directory per run"),
+    CLI_UINT(GA, folds, "folds", "K", 2, 100,
+             "graph datasets: stratified K-fold, one run per fold as well (DIR/..._f<fold>),\n"
+             "each fold the test set of its run; the report pairs runs by (fold, seed)"),
+    CLI_UINT(GA, jobs, "jobs", "J", 1, 64, "runs at once, as separate processes (default 1; under mpirun: per rank)"),
+    CLI_SET1(GA, force, "force", "accept a DIR made by a different grid command; rerun its runs that differ"),
+    CLI_SET1(GA, dry, "dry-run", "list the runs and what would happen to each, run nothing"),
+    CLI_HELP_ROW,
+    CLI_END,
+};
+#undef GA
+
+/* Train options the grid sets per run itself, with the grid option that does it. */
+static const char *const grid_owned[][2] = {{"sched", "--methods"}, {"method", "--methods"}, {"lr", "--lrs"},
+                                            {"seed", "--seeds"},    {"out", "--out"},         {"resume", NULL},
+                                            {"fold", "--folds"},    {"restart", NULL},        {"check", "--dry-run"},
+                                            {"quiet", NULL}};
+#define N_OWNED (sizeof grid_owned / sizeof grid_owned[0])
+
+static const char *owned_by_grid(const char *name)
+{
+    for (size_t i = 0; i < N_OWNED; i++)
+        if (!strcmp(name, grid_owned[i][0]))
+            return grid_owned[i][1] ? grid_owned[i][1] : "";
+    return NULL;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -30,24 +67,21 @@ static void usage(FILE *f)
             "incomplete metrics.jsonl); a DIR made by a different command is refused unless --force, which\n"
             "also reruns every run whose config.json differs from the new command. One grid per DIR at a\n"
             "time (DIR/.grid.lock); the runs stop when the grid is killed. Each run's output goes to its\n"
-            "train.log. Then `cgalr report DIR` makes the tables and figures.\n\n"
-            "  --methods LIST   comma-separated: %s\n"
-            "  --lrs LIST       comma-separated learning rates (default 0.1,0.01,0.001)\n"
-            "  --seeds LIST     comma-separated seeds (default 0,1,2)\n"
-            "  --epochs E       epochs per run (default 10)\n"
-            "  --folds K        graph datasets: stratified K-fold, one run per fold as well (DIR/..._f<fold>),\n"
-            "                   each fold the test set of its run; the report pairs runs by (fold, seed)\n"
-            "  --jobs J         runs at once, as separate processes (default 1; under mpirun: per rank)\n"
-            "  --force          accept a DIR made by a different grid command; rerun its runs that differ\n"
-            "  --dry-run        list the runs and what would happen to each, run nothing\n"
-            "  every other cgalr train option (cgalr train --help) is given to each run, e.g.\n"
-            "  --batch 64 --limit 2000 --threads 1 --data-dir DIR; they may also follow a lone --\n\n"
+            "train.log. Then `cgalr report DIR` makes the tables and figures.\n\n");
+    cli_opt_help(f, grid_opts);
+    fprintf(f,
+            "\nEvery other cgalr train option (cgalr train --help) is given to each run, e.g. --batch 64\n"
+            "--limit 2000 --threads 1 --data-dir DIR; they may also follow a lone --. These the grid sets\n"
+            "for each run itself:");
+    for (size_t i = 0; i < N_OWNED; i++)
+        fprintf(f, "%s --%s", i ? "," : "", grid_owned[i][0]);
+    fprintf(f,
+            ".\n\n"
             "On a cluster: `mpirun -np R cgalr grid ...` (or srun) with the same options. Rank 0 plans the grid,\n"
             "hands out one run at a time to whichever rank has a free slot, prints the progress and writes\n"
             "grid.json; DIR must be on a file system every rank sees at the same path. The run directories\n"
             "are the same as those of a local grid. A rank that dies takes only its current runs with it:\n"
-            "rerun the same command and they resume.\n",
-            cgalr_train_methods());
+            "rerun the same command and they resume.\n");
 }
 
 static int split_list(char *s, char **items, int max)
@@ -73,21 +107,6 @@ int grid_is_dir(const char *p)
 
 /* ---- options ------------------------------------------------------------------------------ */
 
-enum { G_DATA = 1000, G_MODEL, G_METHODS, G_LRS, G_SEEDS, G_EPOCHS, G_OUT, G_JOBS, G_FORCE, G_DRY, G_HELP, G_FOLDS,
-       G_TRAIN };
-
-/* Train options the grid sets per run itself, with the grid option that does it. */
-static const char *owned_by_grid(const char *name)
-{
-    static const char *const own[][2] = {{"sched", "--methods"}, {"method", "--methods"}, {"lr", "--lrs"},
-                                         {"seed", "--seeds"},    {"out", "--out"},         {"resume", NULL}, {"fold", "--folds"},
-                                         {"restart", NULL},      {"check", "--dry-run"},   {"quiet", NULL}};
-    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
-        if (!strcmp(name, own[i][0]))
-            return own[i][1] ? own[i][1] : "";
-    return NULL;
-}
-
 static int add_pass(grid_args *g, char *s)
 {
     if (g->npass >= MAX_PASS - 2) {
@@ -98,104 +117,48 @@ static int add_pass(grid_args *g, char *s)
     return 1;
 }
 
+/* A train option given to the grid: kept, word for word, for every run's command line (train
+ * parses and checks it there, and grid_check_jobs before any run starts). */
+static int pass_on(void *target, const cli_opt_t *r, const char *arg)
+{
+    grid_args *g = target;
+    const char *instead = owned_by_grid(r->name);
+    if (instead) {
+        fprintf(stderr, "cgalr grid: --%s is set by the grid for each run%s%s\n", r->name, *instead ? "; use " : "",
+                instead);
+        return CGALR_EXIT_USAGE;
+    }
+    static char flags[MAX_PASS][64];
+    char *flag = flags[g->npass < MAX_PASS ? g->npass : MAX_PASS - 1];
+    snprintf(flag, sizeof flags[0], "--%s", r->name);
+    if (!add_pass(g, flag) || (arg && !add_pass(g, (char *)arg)))
+        return CGALR_EXIT_USAGE;
+    return 0;
+}
+
 /* The grid's own options and every train option (passed on to each run). Returns -1 to go on,
  * else the exit code. */
 int grid_parse_args(int argc, char **argv, grid_args *g)
 {
-    static struct option opts[96];
-    static const struct option own[] = {{"data", required_argument, 0, G_DATA},
-                                        {"model", required_argument, 0, G_MODEL},
-                                        {"methods", required_argument, 0, G_METHODS},
-                                        {"lrs", required_argument, 0, G_LRS},
-                                        {"seeds", required_argument, 0, G_SEEDS},
-                                        {"epochs", required_argument, 0, G_EPOCHS},
-                                        {"out", required_argument, 0, G_OUT},
-                                        {"jobs", required_argument, 0, G_JOBS},
-                                        {"force", no_argument, 0, G_FORCE},
-                                        {"dry-run", no_argument, 0, G_DRY},
-                                        {"folds", required_argument, 0, G_FOLDS},
-                                        {"help", no_argument, 0, G_HELP}};
-    size_t n = 0;
-    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
-        opts[n++] = own[i];
-    const struct option *t = cli_train_options();
-    for (int i = 0; t[i].name && n + 1 < sizeof opts / sizeof opts[0]; i++) {
-        int dup = 0;
-        for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
-            dup |= !strcmp(own[k].name, t[i].name);
-        if (!dup) {
-            opts[n] = t[i];
-            opts[n].flag = NULL;
-            opts[n].val = G_TRAIN + i;
-            n++;
-        }
-    }
-    memset(&opts[n], 0, sizeof opts[n]);
-
     memset(g, 0, sizeof *g);
-    snprintf(g->lrs_s, sizeof g->lrs_s, "0.1,0.01,0.001");
-    snprintf(g->seeds_s, sizeof g->seeds_s, "0,1,2");
-    snprintf(g->epochs_s, sizeof g->epochs_s, "10");
+    g->lrs_s = "0.1,0.01,0.001";
+    g->seeds_s = "0,1,2";
+    g->epochs = 10;
     g->jobs = 1;
-    int c;
-    optind = 0;
-    opterr = 1;
-    /* "+": stop at the first non-option (a lone -- ends the grid's options as before) */
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-        switch (c) {
-        case G_DATA: g->data = optarg; break;
-        case G_MODEL: g->model = optarg; break;
-        case G_METHODS: snprintf(g->methods_s, sizeof g->methods_s, "%s", optarg); break;
-        case G_LRS: snprintf(g->lrs_s, sizeof g->lrs_s, "%s", optarg); break;
-        case G_SEEDS: snprintf(g->seeds_s, sizeof g->seeds_s, "%s", optarg); break;
-        case G_EPOCHS: snprintf(g->epochs_s, sizeof g->epochs_s, "%s", optarg); break;
-        case G_OUT: g->out = optarg; break;
-        case G_JOBS: {
-            unsigned long long v = 0;
-            int ok = cli_parse_uint(optarg, 1, 64, &v);
-            g->jobs = (long)v;
-            if (!ok) {
-                fprintf(stderr, "cgalr grid: --jobs '%s': expected 1 .. 64\n", optarg);
-                return CGALR_EXIT_USAGE;
-            }
-            break;
-        }
-        case G_FOLDS: {
-            unsigned long long v = 0;
-            int ok = cli_parse_uint(optarg, 2, 100, &v);
-            g->folds = (long)v;
-            if (!ok) {
-                fprintf(stderr, "cgalr grid: --folds '%s': expected 2 .. 100 (graph datasets: stratified K-fold, "
-                                "every fold the test set of its own run)\n", optarg);
-                return CGALR_EXIT_USAGE;
-            }
-            snprintf(g->folds_s, sizeof g->folds_s, "%ld", g->folds);
-            break;
-        }
-        case G_FORCE: g->force = 1; break;
-        case G_DRY: g->dry = 1; break;
-        case G_HELP:
-        case 'h': usage(stdout); return CGALR_EXIT_OK;
-        default: {
-            if (c < G_TRAIN) {
-                fprintf(stderr, "(cgalr grid --help lists the options; cgalr train --help the run options)\n");
-                return CGALR_EXIT_USAGE;
-            }
-            const struct option *o = &t[c - G_TRAIN];
-            const char *instead = owned_by_grid(o->name);
-            if (instead) {
-                fprintf(stderr, "cgalr grid: --%s is set by the grid for each run%s%s\n", o->name,
-                        *instead ? "; use " : "", instead);
-                return CGALR_EXIT_USAGE;
-            }
-            static char flags[MAX_PASS][64];
-            char *flag = flags[g->npass < MAX_PASS ? g->npass : MAX_PASS - 1];
-            snprintf(flag, sizeof flags[0], "--%s", o->name);
-            if (!add_pass(g, flag) || (o->has_arg == required_argument && !add_pass(g, optarg)))
-                return CGALR_EXIT_USAGE;
-        }
-        }
-    }
+    /* in order: the first operand ends the grid's options (a lone -- as before) */
+    const cli_cmd_t cmd = {.prog = "cgalr grid",
+                           .opts = grid_opts,
+                           .in_order = 1,
+                           .pass = cli_train_optable(),
+                           .on_pass = pass_on,
+                           .hint = "cgalr grid --help lists the options; cgalr train --help the run options",
+                           .usage = usage};
+    int rc = cli_opt_parse(&cmd, argc, argv, g, NULL);
+    if (rc)
+        return cli_opt_exit(rc);
+    snprintf(g->epochs_s, sizeof g->epochs_s, "%ld", g->epochs);
+    if (g->folds)
+        snprintf(g->folds_s, sizeof g->folds_s, "%ld", g->folds);
     for (int i = optind; i < argc; i++) {
         if (i == optind && !strcmp(argv[i], "--"))
             continue;
@@ -206,10 +169,7 @@ int grid_parse_args(int argc, char **argv, grid_args *g)
             char *eq = strchr(name, '=');
             if (eq)
                 *eq = '\0';
-            int mine = owned_by_grid(name) != NULL;
-            for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
-                mine |= !strcmp(own[k].name, name);
-            if (mine) {
+            if (owned_by_grid(name) || cli_opt_find(grid_opts, name)) {
                 fprintf(stderr, "cgalr grid: %s after -- is set by the grid itself; use the grid's own option\n", a);
                 return CGALR_EXIT_USAGE;
             }
@@ -217,7 +177,7 @@ int grid_parse_args(int argc, char **argv, grid_args *g)
         if (!add_pass(g, argv[i]))
             return CGALR_EXIT_USAGE;
     }
-    if (!g->data || !g->model || !g->out || !g->methods_s[0]) {
+    if (!g->data || !g->model || !g->out || !g->methods_s || !*g->methods_s) {
         fprintf(stderr, "cgalr grid: --data, --model, --methods and --out are required\n");
         usage(stderr);
         return CGALR_EXIT_USAGE;
@@ -283,11 +243,6 @@ long grid_plan_jobs(const grid_args *g, job **out_jobs)
         return -1;
     }
     char *endp;
-    unsigned long long epochs;
-    if (!cli_parse_uint(g->epochs_s, 1, 100000, &epochs)) {
-        fprintf(stderr, "cgalr grid: --epochs '%s': expected 1 .. 100000\n", g->epochs_s);
-        return -1;
-    }
     size_t nf = g->folds ? (size_t)g->folds : 1;
     job *J = calloc((size_t)nm * (size_t)nl * (size_t)ns * nf, sizeof *J);
     if (!J) {
@@ -464,7 +419,7 @@ cJSON *grid_manifest(const grid_args *g)
     cJSON_AddStringToObject(man, "methods", g->methods_s);
     cJSON_AddStringToObject(man, "lrs", g->lrs_s);
     cJSON_AddStringToObject(man, "seeds", g->seeds_s);
-    cJSON_AddNumberToObject(man, "epochs", strtod(g->epochs_s, NULL));
+    cJSON_AddNumberToObject(man, "epochs", (double)g->epochs);
     if (g->folds)
         cJSON_AddNumberToObject(man, "folds", (double)g->folds);
     cJSON *pa = cJSON_AddArrayToObject(man, "train_options");
