@@ -244,11 +244,17 @@ size_t nn_conv_samples(size_t ic, const nn_node_t *n, int threads)
     return nn_conv_chunk(ic * (size_t)n->k * (size_t)n->k, n->h * n->w, n->c, n->rows, threads);
 }
 
-/* Raw GEMM for pool threads: the thread count was set to 1 before the parallel region. */
-static void gemm1(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
-                  const float *B, size_t ldb, float beta, float *C, size_t ldc)
+/* A chunk's GEMM: inside a pool job the raw sgemm (BLAS was set to one thread before the
+ * parallel region), else nn_gemm's thread policy. */
+static void chunk_gemm(const struct cgalr_model *m, int threaded, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, size_t M,
+                       size_t N, size_t K, const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+                       size_t ldc)
 {
-    cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+    if (threaded)
+        cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb, beta, C,
+                    (int)ldc);
+    else
+        nn_gemm(m, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
 
 typedef struct conv_job {
@@ -288,10 +294,7 @@ static void conv_forward_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, s
     for (size_t j = 0; j < cs; j++)
         im2col(in->y + (s0 + j) * isz, ic, ih, iw, n->k, n->stride, n->pad, oh, ow, col + j * ohw, ld);
     /* yc (oc x ld) = W (oc x kk) * col (kk x ld) */
-    if (threaded)
-        gemm1(CblasNoTrans, CblasNoTrans, oc, ld, kk, W, kk, col, ld, 0.0f, yc, ld);
-    else
-        nn_gemm(m, CblasNoTrans, CblasNoTrans, oc, ld, kk, W, kk, col, ld, 0.0f, yc, ld);
+    chunk_gemm(m, threaded, CblasNoTrans, CblasNoTrans, oc, ld, kk, W, kk, col, ld, 0.0f, yc, ld);
     const float *b = n->b_off != NN_NONE ? m->params + n->b_off : NULL;
     if (cs == 1) {
         for (size_t o = 0; b && o < oc; o++)
@@ -367,10 +370,7 @@ static void conv_backward_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, 
     for (size_t j = 0; j < cs; j++)
         im2col(in->y + (s0 + j) * isz, ic, ih, iw, n->k, n->stride, n->pad, oh, ow, col + j * ohw, ld);
     /* dW (oc x kk) += dyc (oc x ld) * col^T */
-    if (threaded)
-        gemm1(CblasNoTrans, CblasTrans, oc, kk, ld, dyc, ld, col, ld, 1.0f, dW, kk);
-    else
-        nn_gemm(m, CblasNoTrans, CblasTrans, oc, kk, ld, dyc, ld, col, ld, 1.0f, dW, kk);
+    chunk_gemm(m, threaded, CblasNoTrans, CblasTrans, oc, kk, ld, dyc, ld, col, ld, 1.0f, dW, kk);
     if (db)
         for (size_t o = 0; o < oc; o++)
             db[o] += (float)nn_sum8(dyc + o * ld, ld);
@@ -391,10 +391,7 @@ input_grad:
             im2col(n->dy + (s0 + j) * oc * ohw, oc, oh, ow, n->k, 1, n->k - 1 - n->pad, ih, iw, tcol + j * ohw, ld);
         float *out = cs == 1 ? in->dy + s0 * isz : dxc;
         float beta = cs == 1 && !m->ow0 ? 1.0f : 0.0f;
-        if (threaded)
-            gemm1(CblasNoTrans, CblasNoTrans, ic, ld, tk, m->wt, tk, tcol, ld, beta, out, ld);
-        else
-            nn_gemm(m, CblasNoTrans, CblasNoTrans, ic, ld, tk, m->wt, tk, tcol, ld, beta, out, ld);
+        chunk_gemm(m, threaded, CblasNoTrans, CblasNoTrans, ic, ld, tk, m->wt, tk, tcol, ld, beta, out, ld);
         if (cs > 1)
             for (size_t j = 0; j < cs; j++)
                 for (size_t c = 0; c < ic; c++) {
@@ -408,10 +405,7 @@ input_grad:
                 }
     } else if (in->needs_grad) {
         /* dcol (kk x ld) = W^T dyc */
-        if (threaded)
-            gemm1(CblasTrans, CblasNoTrans, kk, ld, oc, W, kk, dyc, ld, 0.0f, dcol, ld);
-        else
-            nn_gemm(m, CblasTrans, CblasNoTrans, kk, ld, oc, W, kk, dyc, ld, 0.0f, dcol, ld);
+        chunk_gemm(m, threaded, CblasTrans, CblasNoTrans, kk, ld, oc, W, kk, dyc, ld, 0.0f, dcol, ld);
         for (size_t j = 0; j < cs; j++)
             col2im_add(dcol + j * ohw, ic, ih, iw, n->k, n->stride, n->pad, oh, ow, in->dy + (s0 + j) * isz, ld);
     }
