@@ -177,27 +177,31 @@ static cgalr_status_t carve(cgalr_model_t *m, size_t rows_sample, size_t rows_no
             if (n->op == OP_CONV && pass == 0) {
                 const nn_node_t *a = &m->nodes[n->in0];
                 size_t kk = a->c * (size_t)n->k * (size_t)n->k;
-                size_t S = nn_conv_samples(a->c, n, T);
-                int wf = nn_conv_wino(n->c, a->c, n->k, n->stride, n->pad);
-                int wb = nn_conv_wino(a->c, n->c, n->k, n->stride, n->pad) || nn_conv_direct(a->c, n->k, n->stride, n->pad);
-                /* im2col scratch, unless Winograd and direct kernels do every product of the layer */
+                nn_conv_plan(m, n, T); /* the kernels, chosen once for this shape */
+                const nn_conv_plan_t *pl = &n->conv;
+                size_t S = pl->samples;
+                int wf = pl->fwd == CONV_FWD_WINO;
+                int wb = pl->dx == CONV_DX_WINO || pl->dx == CONV_DX_DIRECT;
+                /* im2col scratch, unless Winograd and direct kernels do every product of the layer;
+                 * any input gradient but the column scatter is a stride-1 "same" one, sized as the
+                 * transposed convolution it would be */
                 size_t need = wf && (!training || !a->needs_grad || wb)
                                   ? 0
                                   : nn_conv_work(kk, n->k, n->h * n->w, n->c, S, training,
-                                                 nn_conv_tconv(n->k, n->stride, n->pad));
+                                                 pl->dx != CONV_DX_COL2IM);
                 if (training && n->c * kk > wt)
                     wt = n->c * kk;
                 if (n->c * kk > apack) /* forward: oc x kk; input gradient: ic x oc*k*k, as many */
                     apack = n->c * kk;
-                if (nn_conv_direct(n->c, n->k, n->stride, n->pad)) {
+                if (pl->fwd == CONV_FWD_DIRECT || pl->fwd == CONV_FWD_WINO) {
                     size_t d = nn_direct_work(a->c, a->h, a->w, n->k, n->pad);
                     dwork = d > dwork ? d : dwork;
                 }
-                if (nn_conv_s2(n->c, n->k, n->stride, n->pad, a->h, a->w)) {
+                if (pl->fwd == CONV_FWD_S2) {
                     size_t d = nn_s2_work(a->c, n->h, n->w);
                     dwork = d > dwork ? d : dwork;
                 }
-                if (training && a->needs_grad && nn_conv_direct(a->c, n->k, n->stride, n->pad)) {
+                if (training && a->needs_grad && (pl->dx == CONV_DX_DIRECT || pl->dx == CONV_DX_WINO)) {
                     size_t d = nn_direct_work(n->c, n->h, n->w, n->k, n->k - 1 - n->pad);
                     dwork = d > dwork ? d : dwork;
                 }
@@ -210,7 +214,7 @@ static cgalr_status_t carve(cgalr_model_t *m, size_t rows_sample, size_t rows_no
                     if (training && u + n->c > gwork)
                         gwork = u + n->c;
                 }
-                if (training && a->needs_grad && nn_conv_wino(a->c, n->c, n->k, n->stride, n->pad)) {
+                if (training && a->needs_grad && pl->dx == CONV_DX_WINO) {
                     size_t u = nn_wino_ksize(a->c, n->c), d = nn_wino_work(n->c, n->h, n->w, S);
                     apack = u > apack ? u : apack;
                     dwork = d > dwork ? d : dwork;

@@ -1,6 +1,7 @@
-/* Convolution through im2col and GEMM, and the chunked driver of every convolution: the
- * forward and backward of OP_CONV pick Winograd (wino.c), the direct kernels (conv_direct.c) or
- * im2col + OpenBLAS per layer, and split the batch into chunks over the pool threads. */
+/* Convolution through im2col and GEMM, and the chunked driver of every convolution: nn_conv_plan
+ * picks Winograd (wino.c), the direct kernels (conv_direct.c) or im2col + OpenBLAS per layer once
+ * per batch shape; the forward and backward of OP_CONV follow it and split the batch into chunks
+ * over the pool threads. */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,7 +198,7 @@ static void col2im_add(const float *col, size_t c, size_t h, size_t w, int k, in
 /* Convolution works on chunks of S samples at once: col (kk x S*ohw) holds the chunk's patches,
  * so each GEMM has S*ohw columns instead of ohw (small feature maps made per-sample GEMMs
  * inefficient). Work layout: col | yc (oc x S*ohw) | dcol (kk x S*ohw, training only). */
-size_t nn_conv_chunk(size_t kk, size_t ohw, size_t oc, size_t rows, int threads)
+static size_t conv_chunk(size_t kk, size_t ohw, size_t oc, size_t rows, int threads)
 {
     /* floats of col + output per chunk: about half of the 1 MiB L2 measured best here; the
      * environment variable CGALR_NN_CHUNK overrides it for tuning on other machines */
@@ -222,7 +223,7 @@ size_t nn_conv_chunk(size_t kk, size_t ohw, size_t oc, size_t rows, int threads)
  * input gradient as a convolution of the output gradient with the flipped, transposed kernel: one
  * im2col gather and a GEMM with oc*k*k-long inner products, written straight into dx, instead of
  * a GEMM with oc-long inner products into a column matrix and a col2im scatter-add. */
-int nn_conv_tconv(int k, int stride, int pad)
+static int conv_tconv(int k, int stride, int pad)
 {
     return stride == 1 && 2 * pad == k - 1;
 }
@@ -235,20 +236,60 @@ size_t nn_conv_work(size_t kk, int k, size_t ohw, size_t oc, size_t S, int train
     return S * ohw * (kk + oc + back);
 }
 
-/* Samples per chunk of a convolution over ic input channels: Winograd layers run their groups
- * (see wino.c), the others nn_conv_chunk. */
-size_t nn_conv_samples(size_t ic, const nn_node_t *n, int threads)
+/* The one place a convolution's kernels are chosen. Each test reads the layer's geometry, its
+ * input's map size, the ISA and the CGALR_NN_* switches only, all fixed for a batch shape, so
+ * choosing here (at arena preparation) rather than in every chunk changes no result. The input
+ * gradient's choice is made even when the input needs none: the scratch sizes follow it as before. */
+void nn_conv_plan(const struct cgalr_model *m, nn_node_t *n, int threads)
 {
-    if (nn_conv_wino(n->c, ic, n->k, n->stride, n->pad) || nn_conv_wino(ic, n->c, n->k, n->stride, n->pad))
-        return nn_wino_group(n->h, n->w, n->rows, threads);
-    return nn_conv_chunk(ic * (size_t)n->k * (size_t)n->k, n->h * n->w, n->c, n->rows, threads);
+    const nn_node_t *in = &m->nodes[n->in0];
+    size_t ic = in->c, oc = n->c, ohw = n->h * n->w;
+    int k = n->k, s = n->stride, p = n->pad;
+    nn_conv_plan_t *pl = &n->conv;
+    if (nn_conv_wino(oc, ic, k, s, p))
+        pl->fwd = CONV_FWD_WINO;
+    else if (nn_conv_s2(oc, k, s, p, in->h, in->w))
+        pl->fwd = CONV_FWD_S2;
+    else if (nn_conv_direct(oc, k, s, p))
+        pl->fwd = CONV_FWD_DIRECT;
+    else
+        pl->fwd = CONV_FWD_GEMM;
+    /* the direct weight gradient pays only on large maps (DW_MIN_HW, nn_ops.h) */
+    if (pl->fwd == CONV_FWD_WINO)
+        pl->dw = CONV_DW_WINO;
+    else if (pl->fwd == CONV_FWD_DIRECT && ohw >= DW_MIN_HW)
+        pl->dw = CONV_DW_DIRECT;
+    else if (pl->fwd == CONV_FWD_S2)
+        pl->dw = CONV_DW_S2;
+    else
+        pl->dw = CONV_DW_GEMM;
+    /* the input gradient is a convolution of dy with the flipped kernel, ic outputs from oc */
+    if (nn_conv_wino(ic, oc, k, s, p))
+        pl->dx = CONV_DX_WINO;
+    else if (nn_conv_direct(ic, k, s, p))
+        pl->dx = CONV_DX_DIRECT;
+    else if (conv_tconv(k, s, p))
+        pl->dx = CONV_DX_TCONV;
+    else
+        pl->dx = CONV_DX_COL2IM;
+    /* Winograd layers run their groups (see wino.c), the others conv_chunk */
+    if (pl->fwd == CONV_FWD_WINO || pl->dx == CONV_DX_WINO)
+        pl->samples = nn_wino_group(n->h, n->w, n->rows, threads);
+    else
+        pl->samples = conv_chunk(ic * (size_t)k * (size_t)k, ohw, oc, n->rows, threads);
 }
 
-/* Raw GEMM for pool threads: the thread count was set to 1 before the parallel region. */
-static void gemm1(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, size_t M, size_t N, size_t K, const float *A, size_t lda,
-                  const float *B, size_t ldb, float beta, float *C, size_t ldc)
+/* A chunk's GEMM: inside a pool job the raw sgemm (BLAS was set to one thread before the
+ * parallel region), else nn_gemm's thread policy. */
+static void chunk_gemm(const struct cgalr_model *m, int threaded, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, size_t M,
+                       size_t N, size_t K, const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C,
+                       size_t ldc)
 {
-    cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+    if (threaded)
+        cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb, beta, C,
+                    (int)ldc);
+    else
+        nn_gemm(m, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
 
 typedef struct conv_job {
@@ -265,34 +306,29 @@ static void conv_forward_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, s
     size_t ic = in->c, ih = in->h, iw = in->w, oc = n->c, oh = n->h, ow = n->w;
     size_t kk = ic * (size_t)n->k * (size_t)n->k, ohw = oh * ow, isz = ic * ih * iw, ld = cs * ohw;
     const float *W = m->params + n->w_off;
-    if (nn_conv_wino(oc, ic, n->k, n->stride, n->pad)) {
-        const float *b = n->b_off != NN_NONE ? m->params + n->b_off : NULL;
+    const float *b = n->b_off != NN_NONE ? m->params + n->b_off : NULL;
+    switch (n->conv.fwd) {
+    case CONV_FWD_WINO:
         nn_wino_conv(m->apack, oc, in->y + s0 * isz, cs, ic, ih, iw, n->y + s0 * oc * ohw, b, 0, dws);
         return;
-    }
-    if (nn_conv_s2(oc, n->k, n->stride, n->pad, ih, iw)) {
-        const float *b = n->b_off != NN_NONE ? m->params + n->b_off : NULL;
+    case CONV_FWD_S2:
         for (size_t j = 0; j < cs; j++)
             nn_s2_conv(m->apack, oc, in->y + (s0 + j) * isz, ic, ih, iw, n->y + (s0 + j) * oc * ohw, b, dws);
         return;
-    }
-    if (nn_conv_direct(oc, n->k, n->stride, n->pad)) {
-        const float *b = n->b_off != NN_NONE ? m->params + n->b_off : NULL;
+    case CONV_FWD_DIRECT:
         for (size_t j = 0; j < cs; j++)
             nn_direct_conv(m->apack, oc, in->y + (s0 + j) * isz, ic, ih, iw, n->k, n->pad, n->y + (s0 + j) * oc * ohw, b, 0,
                         dws);
         return;
+    case CONV_FWD_GEMM:
+        break;
     }
     /* one sample: its NCHW output already has the chunk layout, so the GEMM writes it directly */
     float *col = work, *yc = cs == 1 ? n->y + s0 * oc * ohw : work + kk * ld;
     for (size_t j = 0; j < cs; j++)
         im2col(in->y + (s0 + j) * isz, ic, ih, iw, n->k, n->stride, n->pad, oh, ow, col + j * ohw, ld);
     /* yc (oc x ld) = W (oc x kk) * col (kk x ld) */
-    if (threaded)
-        gemm1(CblasNoTrans, CblasNoTrans, oc, ld, kk, W, kk, col, ld, 0.0f, yc, ld);
-    else
-        nn_gemm(m, CblasNoTrans, CblasNoTrans, oc, ld, kk, W, kk, col, ld, 0.0f, yc, ld);
-    const float *b = n->b_off != NN_NONE ? m->params + n->b_off : NULL;
+    chunk_gemm(m, threaded, CblasNoTrans, CblasNoTrans, oc, ld, kk, W, kk, col, ld, 0.0f, yc, ld);
     if (cs == 1) {
         for (size_t o = 0; b && o < oc; o++)
             for (size_t q = 0; q < ohw; q++)
@@ -322,67 +358,71 @@ static float *chunk_dy(const nn_node_t *n, size_t s0, size_t cs, float *buf)
     return buf;
 }
 
-/* Accumulates the chunk's weight (and bias) gradient into dW (db) and its input gradient into
- * the input's dy (samples are disjoint between chunks). */
-static void conv_backward_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, size_t cs, float *work, float *dws,
-                                float *dW, float *db, int threaded)
+/* Accumulates the chunk's weight (and bias) gradient into dW (db). Returns the chunk's output
+ * gradient in chunk layout (oc x cs*ohw) where this gathered it, else NULL: the column scatter of
+ * the input gradient reads it, and only follows the S2 and GEMM weight gradients (the others are
+ * stride-1 "same" layers, whose input gradient never scatters). */
+static const float *conv_dw_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, size_t cs, float *work,
+                                  float *dws, float *dW, float *db, int threaded)
+{
+    const nn_node_t *in = &m->nodes[n->in0];
+    size_t ic = in->c, ih = in->h, iw = in->w, oc = n->c, oh = n->h, ow = n->w;
+    size_t kk = ic * (size_t)n->k * (size_t)n->k, ohw = oh * ow, isz = ic * ih * iw, ld = cs * ohw;
+    float *col = work, *dyc = work + kk * ld;
+    switch (n->conv.dw) {
+    case CONV_DW_WINO:
+        /* dW points at the transformed accumulator dU (16 x oc x ic), see nn_conv_backward */
+        nn_wino_dw(n->dy + s0 * oc * ohw, oc, in->y + s0 * isz, cs, ic, ih, iw, dW, dws);
+        break;
+    case CONV_DW_DIRECT:
+        for (size_t j = 0; j < cs; j++)
+            nn_direct_conv_dw(n->dy + (s0 + j) * oc * ohw, oc, in->y + (s0 + j) * isz, ic, ih, iw, n->k, n->pad, dW,
+                              dws);
+        break;
+    case CONV_DW_S2:
+        for (size_t j = 0; j < cs; j++)
+            nn_s2_conv_dw(n->dy + (s0 + j) * oc * ohw, oc, in->y + (s0 + j) * isz, ic, ih, iw, dW, dws);
+        break;
+    case CONV_DW_GEMM:
+        dyc = chunk_dy(n, s0, cs, dyc);
+        for (size_t j = 0; j < cs; j++)
+            im2col(in->y + (s0 + j) * isz, ic, ih, iw, n->k, n->stride, n->pad, oh, ow, col + j * ohw, ld);
+        /* dW (oc x kk) += dyc (oc x ld) * col^T */
+        chunk_gemm(m, threaded, CblasNoTrans, CblasTrans, oc, kk, ld, dyc, ld, col, ld, 1.0f, dW, kk);
+        if (db)
+            for (size_t o = 0; o < oc; o++)
+                db[o] += (float)nn_sum8(dyc + o * ld, ld);
+        return dyc;
+    }
+    /* the per-sample kernels: the bias gradient sample by sample */
+    for (size_t j = 0; j < cs; j++) {
+        const float *dy = n->dy + (s0 + j) * oc * ohw;
+        for (size_t o = 0; db && o < oc; o++)
+            db[o] += (float)nn_sum8(dy + o * ohw, ohw);
+    }
+    return n->conv.dw == CONV_DW_S2 ? chunk_dy(n, s0, cs, dyc) : NULL;
+}
+
+/* Accumulates (or, where m->ow0 says so, stores) the chunk's input gradient into the input's dy;
+ * dyc is conv_dw_chunk's output gradient in chunk layout. */
+static void conv_dx_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, size_t cs, float *work, float *dws,
+                          const float *dyc, int threaded)
 {
     nn_node_t *in = &m->nodes[n->in0];
     size_t ic = in->c, ih = in->h, iw = in->w, oc = n->c, oh = n->h, ow = n->w;
     size_t kk = ic * (size_t)n->k * (size_t)n->k, ohw = oh * ow, isz = ic * ih * iw, ld = cs * ohw;
-    const float *W = m->params + n->w_off;
-    float *col = work, *dyc = work + kk * ld, *dcol = dyc + oc * ld;
-    if (nn_conv_wino(oc, ic, n->k, n->stride, n->pad)) {
-        /* Winograd: dW points at the transformed accumulator dU (16 x oc x ic), see nn_conv_backward */
-        nn_wino_dw(n->dy + s0 * oc * ohw, oc, in->y + s0 * isz, cs, ic, ih, iw, dW, dws);
-        for (size_t j = 0; j < cs; j++) {
-            const float *dy = n->dy + (s0 + j) * oc * ohw;
-            for (size_t o = 0; db && o < oc; o++)
-                db[o] += (float)nn_sum8(dy + o * ohw, ohw);
-        }
-        goto input_grad;
-    }
-    if (nn_conv_direct(oc, n->k, n->stride, n->pad) && ohw >= DW_MIN_HW) {
-        /* weight (and bias) gradient directly, sample by sample */
-        for (size_t j = 0; j < cs; j++) {
-            const float *dy = n->dy + (s0 + j) * oc * ohw;
-            nn_direct_conv_dw(dy, oc, in->y + (s0 + j) * isz, ic, ih, iw, n->k, n->pad, dW, dws);
-            for (size_t o = 0; db && o < oc; o++)
-                db[o] += (float)nn_sum8(dy + o * ohw, ohw);
-        }
-        goto input_grad;
-    }
-    if (nn_conv_s2(oc, n->k, n->stride, n->pad, ih, iw)) {
-        for (size_t j = 0; j < cs; j++) {
-            const float *dy = n->dy + (s0 + j) * oc * ohw;
-            nn_s2_conv_dw(dy, oc, in->y + (s0 + j) * isz, ic, ih, iw, dW, dws);
-            for (size_t o = 0; db && o < oc; o++)
-                db[o] += (float)nn_sum8(dy + o * ohw, ohw);
-        }
-        /* the input gradient below (column scatter) takes the output gradient in chunk layout */
-        dyc = chunk_dy(n, s0, cs, dyc);
-        goto input_grad;
-    }
-    dyc = chunk_dy(n, s0, cs, dyc);
-    for (size_t j = 0; j < cs; j++)
-        im2col(in->y + (s0 + j) * isz, ic, ih, iw, n->k, n->stride, n->pad, oh, ow, col + j * ohw, ld);
-    /* dW (oc x kk) += dyc (oc x ld) * col^T */
-    if (threaded)
-        gemm1(CblasNoTrans, CblasTrans, oc, kk, ld, dyc, ld, col, ld, 1.0f, dW, kk);
-    else
-        nn_gemm(m, CblasNoTrans, CblasTrans, oc, kk, ld, dyc, ld, col, ld, 1.0f, dW, kk);
-    if (db)
-        for (size_t o = 0; o < oc; o++)
-            db[o] += (float)nn_sum8(dyc + o * ld, ld);
-input_grad:
-    if (in->needs_grad && nn_conv_wino(ic, oc, n->k, n->stride, n->pad)) {
+    float *dcol = work + kk * ld + oc * ld;
+    switch (n->conv.dx) {
+    case CONV_DX_WINO:
         nn_wino_conv(m->apack, ic, n->dy + s0 * oc * ohw, cs, oc, oh, ow, in->dy + s0 * isz, NULL, !m->ow0, dws);
-    } else if (in->needs_grad && nn_conv_direct(ic, n->k, n->stride, n->pad)) {
+        break;
+    case CONV_DX_DIRECT:
         /* dx += conv(dy, flipped W^T), directly */
         for (size_t j = 0; j < cs; j++)
             nn_direct_conv(m->apack, ic, n->dy + (s0 + j) * oc * ohw, oc, oh, ow, n->k, n->k - 1 - n->pad,
-                        in->dy + (s0 + j) * isz, NULL, !m->ow0, dws);
-    } else if (in->needs_grad && nn_conv_tconv(n->k, n->stride, n->pad)) {
+                           in->dy + (s0 + j) * isz, NULL, !m->ow0, dws);
+        break;
+    case CONV_DX_TCONV: {
         /* dx = conv(dy, flipped W^T): tcol (oc*k*k x ld) gathers dy's patches (same padding), and
          * (ic x ld) = wt (ic x oc*k*k) * tcol; one sample's NCHW gradient has the chunk layout */
         size_t tk = oc * (size_t)n->k * (size_t)n->k;
@@ -391,10 +431,7 @@ input_grad:
             im2col(n->dy + (s0 + j) * oc * ohw, oc, oh, ow, n->k, 1, n->k - 1 - n->pad, ih, iw, tcol + j * ohw, ld);
         float *out = cs == 1 ? in->dy + s0 * isz : dxc;
         float beta = cs == 1 && !m->ow0 ? 1.0f : 0.0f;
-        if (threaded)
-            gemm1(CblasNoTrans, CblasNoTrans, ic, ld, tk, m->wt, tk, tcol, ld, beta, out, ld);
-        else
-            nn_gemm(m, CblasNoTrans, CblasNoTrans, ic, ld, tk, m->wt, tk, tcol, ld, beta, out, ld);
+        chunk_gemm(m, threaded, CblasNoTrans, CblasNoTrans, ic, ld, tk, m->wt, tk, tcol, ld, beta, out, ld);
         if (cs > 1)
             for (size_t j = 0; j < cs; j++)
                 for (size_t c = 0; c < ic; c++) {
@@ -406,22 +443,33 @@ input_grad:
                         for (size_t q = 0; q < ohw; q++)
                             dx[q] += src[q];
                 }
-    } else if (in->needs_grad) {
+        break;
+    }
+    case CONV_DX_COL2IM:
         /* dcol (kk x ld) = W^T dyc */
-        if (threaded)
-            gemm1(CblasTrans, CblasNoTrans, kk, ld, oc, W, kk, dyc, ld, 0.0f, dcol, ld);
-        else
-            nn_gemm(m, CblasTrans, CblasNoTrans, kk, ld, oc, W, kk, dyc, ld, 0.0f, dcol, ld);
+        chunk_gemm(m, threaded, CblasTrans, CblasNoTrans, kk, ld, oc, m->params + n->w_off, kk, dyc, ld, 0.0f, dcol,
+                   ld);
         for (size_t j = 0; j < cs; j++)
             col2im_add(dcol + j * ohw, ic, ih, iw, n->k, n->stride, n->pad, oh, ow, in->dy + (s0 + j) * isz, ld);
+        break;
     }
+}
+
+/* The chunk's weight (and bias) gradient into dW (db) and its input gradient into the input's dy
+ * (samples are disjoint between chunks). */
+static void conv_backward_chunk(struct cgalr_model *m, nn_node_t *n, size_t s0, size_t cs, float *work, float *dws,
+                                float *dW, float *db, int threaded)
+{
+    const float *dyc = conv_dw_chunk(m, n, s0, cs, work, dws, dW, db, threaded);
+    if (m->nodes[n->in0].needs_grad)
+        conv_dx_chunk(m, n, s0, cs, work, dws, dyc, threaded);
 }
 
 /* Floats of one weight-gradient accumulator: the kernel's, or 16 x oc x ic transformed ones. */
 static size_t conv_dw_floats(const struct cgalr_model *m, const nn_node_t *n)
 {
     size_t ic = m->nodes[n->in0].c;
-    return nn_conv_wino(n->c, ic, n->k, n->stride, n->pad) ? nn_wino_ksize(n->c, ic) : n->c * m_kk(m, n);
+    return n->conv.dw == CONV_DW_WINO ? nn_wino_ksize(n->c, ic) : n->c * m_kk(m, n);
 }
 
 static void conv_forward_job(void *ctx, int tid)
@@ -453,15 +501,13 @@ static void conv_backward_job(void *ctx, int tid)
 void nn_conv_forward(struct cgalr_model *m, nn_node_t *n)
 {
     const nn_node_t *in = &m->nodes[n->in0];
-    size_t kk = m_kk(m, n), ohw = n->h * n->w;
     int T = nn_pool_threads(m->pool);
-    size_t S = nn_conv_samples(in->c, n, T);
+    size_t S = n->conv.samples;
     size_t nchunks = (n->rows + S - 1) / S;
-    (void)kk, (void)ohw;
-    if (nn_conv_wino(n->c, in->c, n->k, n->stride, n->pad))
+    if (n->conv.fwd == CONV_FWD_WINO)
         nn_wino_pack(m->params + n->w_off, n->c, in->c, m->apack);
-    else if (nn_conv_direct(n->c, n->k, n->stride, n->pad) || nn_conv_s2(n->c, n->k, n->stride, n->pad, in->h, in->w))
-        nn_pack_rows16(m->params + n->w_off, n->c, kk, m->apack);
+    else if (n->conv.fwd == CONV_FWD_DIRECT || n->conv.fwd == CONV_FWD_S2)
+        nn_pack_rows16(m->params + n->w_off, n->c, m_kk(m, n), m->apack);
     if (T > 1 && nchunks > 1) {
         conv_job_t j = {m, n, S, nchunks, T};
         nn_blas_threads(1);
@@ -484,16 +530,18 @@ static void flip_kernel(const float *W, size_t oc, size_t ic, int k, float *wt)
 
 void nn_conv_backward(struct cgalr_model *m, nn_node_t *n)
 {
-    if (m->nodes[n->in0].needs_grad && nn_conv_tconv(n->k, n->stride, n->pad))
-        flip_kernel(m->params + n->w_off, n->c, m->nodes[n->in0].c, n->k, m->wt);
-    size_t ic = m->nodes[n->in0].c;
-    int wdw = nn_conv_wino(n->c, ic, n->k, n->stride, n->pad);
-    if (m->nodes[n->in0].needs_grad && nn_conv_wino(ic, n->c, n->k, n->stride, n->pad))
+    const nn_node_t *in = &m->nodes[n->in0];
+    size_t ic = in->c;
+    /* every input gradient but the column scatter convolves with the flipped kernel */
+    if (in->needs_grad && n->conv.dx != CONV_DX_COL2IM)
+        flip_kernel(m->params + n->w_off, n->c, ic, n->k, m->wt);
+    int wdw = n->conv.dw == CONV_DW_WINO;
+    if (in->needs_grad && n->conv.dx == CONV_DX_WINO)
         nn_wino_pack(m->wt, ic, n->c, m->apack);
-    else if (m->nodes[n->in0].needs_grad && nn_conv_direct(m->nodes[n->in0].c, n->k, n->stride, n->pad))
-        nn_pack_rows16(m->wt, m->nodes[n->in0].c, n->c * (size_t)n->k * (size_t)n->k, m->apack);
+    else if (in->needs_grad && n->conv.dx == CONV_DX_DIRECT)
+        nn_pack_rows16(m->wt, ic, n->c * (size_t)n->k * (size_t)n->k, m->apack);
     int T = nn_pool_threads(m->pool);
-    size_t S = nn_conv_samples(ic, n, T);
+    size_t S = n->conv.samples;
     size_t nchunks = (n->rows + S - 1) / S;
     float *dW = m->grads + n->w_off, *db = n->b_off != NN_NONE ? m->grads + n->b_off : NULL;
     if (T > 1 && nchunks > 1) {

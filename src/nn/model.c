@@ -219,7 +219,41 @@ static cgalr_status_t run_forward(cgalr_model_t *m, int upto)
     return CGALR_OK;
 }
 
-static cgalr_status_t train_common(cgalr_model_t *m, const int32_t *labels, cgalr_step_result_t *res)
+/* A batch of either kind, as the one batch entry takes it: `graphs` says which pointer is meant
+ * (the pointer itself may be NULL, which the checks report). */
+typedef struct batch_ref {
+    const cgalr_image_batch_t *img;
+    const cgalr_graph_batch_t *gb;
+    int graphs;
+} batch_ref_t;
+
+static batch_ref_t of_images(const cgalr_image_batch_t *b)
+{
+    return (batch_ref_t){b, NULL, 0};
+}
+
+static batch_ref_t of_graphs(const cgalr_graph_batch_t *b)
+{
+    return (batch_ref_t){NULL, b, 1};
+}
+
+/* What run_batch does with the batch: a training step, an evaluation, or a forward pass up to the
+ * probe layers of a capture. */
+typedef enum run_mode { RUN_TRAIN, RUN_EVAL, RUN_CAPTURE } run_mode_t;
+
+/* Points the input node at a checked batch's features and carves the arena for nodes 0..upto. */
+static cgalr_status_t setup_batch(cgalr_model_t *m, const batch_ref_t *b, int training, int upto)
+{
+    m->logits_valid = 0;
+    m->training = training;
+    m->gb = b->gb;
+    m->nodes[0].y = (float *)(b->graphs ? b->gb->x : b->img->x); /* read only: no op writes its input's y */
+    return b->graphs ? nn_arena_prepare(m, b->gb->n_graphs, b->gb->n_nodes, training, upto)
+                     : nn_arena_prepare(m, b->img->n, 0, training, upto);
+}
+
+/* The forward, loss and (training) backward of a whole batch. */
+static cgalr_status_t step_batch(cgalr_model_t *m, const int32_t *labels, int training, cgalr_step_result_t *res)
 {
     cgalr_step_result_t tmp;
     if (!res)
@@ -227,6 +261,8 @@ static cgalr_status_t train_common(cgalr_model_t *m, const int32_t *labels, cgal
     cgalr_status_t st = run_forward(m, m->n_nodes - 1);
     if (st)
         return st;
+    if (!training)
+        return nn_loss_and_grad(m, labels, 0, res);
     /* no zeroing pass: each gradient buffer is stored by its first writer (or zeroed just before
      * an accumulating one), see nn_backward_node */
     for (int i = 1; i < m->n_nodes; i++) {
@@ -244,75 +280,6 @@ static cgalr_status_t train_common(cgalr_model_t *m, const int32_t *labels, cgal
         if (m->nodes[i].needs_grad)
             nn_backward_node(m, &m->nodes[i]);
     return m->bn_status; /* a synchronised batch norm's sum that failed in the backward */
-}
-
-static cgalr_status_t setup_images(cgalr_model_t *m, const cgalr_image_batch_t *b, int training, int upto)
-{
-    m->logits_valid = 0;
-    m->training = training;
-    m->gb = NULL;
-    m->nodes[0].y = (float *)b->x; /* read only: no op writes its input's y */
-    return nn_arena_prepare(m, b->n, 0, training, upto);
-}
-
-static cgalr_status_t setup_graphs(cgalr_model_t *m, const cgalr_graph_batch_t *b, int training, int upto)
-{
-    m->logits_valid = 0;
-    m->training = training;
-    m->gb = b;
-    m->nodes[0].y = (float *)b->x;
-    return nn_arena_prepare(m, b->n_graphs, b->n_nodes, training, upto);
-}
-
-cgalr_status_t cgalr_model_train_images(cgalr_model_t *m, const cgalr_image_batch_t *b, cgalr_step_result_t *res)
-{
-    cgalr_status_t st = check_images(m, b, 1);
-    if (!st)
-        st = setup_images(m, b, 1, m->n_nodes - 1);
-    if (!st)
-        st = train_common(m, b->labels, res);
-    return st;
-}
-
-cgalr_status_t cgalr_model_train_graphs(cgalr_model_t *m, const cgalr_graph_batch_t *b, cgalr_step_result_t *res)
-{
-    cgalr_status_t st = check_graphs(m, b, 1);
-    if (!st)
-        st = setup_graphs(m, b, 1, m->n_nodes - 1);
-    if (!st)
-        st = train_common(m, b->labels, res);
-    return st;
-}
-
-static cgalr_status_t eval_common(cgalr_model_t *m, const int32_t *labels, cgalr_step_result_t *res)
-{
-    cgalr_step_result_t tmp;
-    if (!res)
-        res = &tmp;
-    cgalr_status_t st = run_forward(m, m->n_nodes - 1);
-    if (st)
-        return st;
-    return nn_loss_and_grad(m, labels, 0, res);
-}
-
-cgalr_status_t cgalr_model_eval_images(cgalr_model_t *m, const cgalr_image_batch_t *b, cgalr_step_result_t *res)
-{
-    cgalr_status_t st = check_images(m, b, 0);
-    if (!st)
-        st = setup_images(m, b, 0, m->n_nodes - 1);
-    if (!st)
-        st = eval_common(m, b->labels, res);
-    return st;
-}
-
-cgalr_status_t cgalr_model_eval_graphs(cgalr_model_t *m, const cgalr_graph_batch_t *b, cgalr_step_result_t *res)
-{
-    cgalr_status_t st = check_graphs(m, b, 0);
-    if (!st)
-        st = setup_graphs(m, b, 0, m->n_nodes - 1);
-    if (!st)
-        st = eval_common(m, b->labels, res);
-    return st;
 }
 
 const float *cgalr_model_logits(const cgalr_model_t *m, size_t *n)
@@ -500,44 +467,63 @@ static void extract(const cgalr_model_t *m, const int *idx, size_t count, size_t
     }
 }
 
-cgalr_status_t cgalr_model_capture_images(cgalr_model_t *m, const char *spec, const cgalr_image_batch_t *b, float *out)
+/* The one entry of every batch call: train and eval fill res; capture runs the forward pass up to
+ * the layers of spec and writes their pooled activations into out. */
+static cgalr_status_t run_batch(cgalr_model_t *m, batch_ref_t b, run_mode_t mode, cgalr_step_result_t *res,
+                                const char *spec, float *out)
 {
-    int idx[MAX_PROBE_LAYERS];
-    size_t count, width;
-    cgalr_status_t st = check_images(m, b, 0);
+    int train = mode == RUN_TRAIN, upto, idx[MAX_PROBE_LAYERS];
+    size_t count = 0, width = 0;
+    cgalr_status_t st = b.graphs ? check_graphs(m, b.gb, train) : check_images(m, b.img, train);
     if (st)
         return st;
-    if (!out)
-        return cgalr_fail(CGALR_EINVAL, "capture: out is NULL");
-    if ((st = parse_spec(m, spec, idx, &count, &width)))
+    upto = m->n_nodes - 1;
+    if (mode == RUN_CAPTURE) {
+        if (!out)
+            return cgalr_fail(CGALR_EINVAL, "capture: out is NULL");
+        if ((st = parse_spec(m, spec, idx, &count, &width)))
+            return st;
+        upto = 0;
+        for (size_t k = 0; k < count; k++)
+            upto = idx[k] > upto ? idx[k] : upto;
+    }
+    if ((st = setup_batch(m, &b, train, upto)))
         return st;
-    int upto = 0;
-    for (size_t k = 0; k < count; k++)
-        upto = idx[k] > upto ? idx[k] : upto;
-    if ((st = setup_images(m, b, 0, upto)) || (st = run_forward(m, upto)))
+    if (mode != RUN_CAPTURE)
+        return step_batch(m, b.graphs ? b.gb->labels : b.img->labels, train, res);
+    if ((st = run_forward(m, upto)))
         return st;
     extract(m, idx, count, width, NULL, m->nodes[idx[0]].rows, out);
     return CGALR_OK;
 }
+cgalr_status_t cgalr_model_train_images(cgalr_model_t *m, const cgalr_image_batch_t *b, cgalr_step_result_t *res)
+{
+    return run_batch(m, of_images(b), RUN_TRAIN, res, NULL, NULL);
+}
+
+cgalr_status_t cgalr_model_train_graphs(cgalr_model_t *m, const cgalr_graph_batch_t *b, cgalr_step_result_t *res)
+{
+    return run_batch(m, of_graphs(b), RUN_TRAIN, res, NULL, NULL);
+}
+
+cgalr_status_t cgalr_model_eval_images(cgalr_model_t *m, const cgalr_image_batch_t *b, cgalr_step_result_t *res)
+{
+    return run_batch(m, of_images(b), RUN_EVAL, res, NULL, NULL);
+}
+
+cgalr_status_t cgalr_model_eval_graphs(cgalr_model_t *m, const cgalr_graph_batch_t *b, cgalr_step_result_t *res)
+{
+    return run_batch(m, of_graphs(b), RUN_EVAL, res, NULL, NULL);
+}
+
+cgalr_status_t cgalr_model_capture_images(cgalr_model_t *m, const char *spec, const cgalr_image_batch_t *b, float *out)
+{
+    return run_batch(m, of_images(b), RUN_CAPTURE, NULL, spec, out);
+}
 
 cgalr_status_t cgalr_model_capture_graphs(cgalr_model_t *m, const char *spec, const cgalr_graph_batch_t *b, float *out)
 {
-    int idx[MAX_PROBE_LAYERS];
-    size_t count, width;
-    cgalr_status_t st = check_graphs(m, b, 0);
-    if (st)
-        return st;
-    if (!out)
-        return cgalr_fail(CGALR_EINVAL, "capture: out is NULL");
-    if ((st = parse_spec(m, spec, idx, &count, &width)))
-        return st;
-    int upto = 0;
-    for (size_t k = 0; k < count; k++)
-        upto = idx[k] > upto ? idx[k] : upto;
-    if ((st = setup_graphs(m, b, 0, upto)) || (st = run_forward(m, upto)))
-        return st;
-    extract(m, idx, count, width, NULL, m->nodes[idx[0]].rows, out);
-    return CGALR_OK;
+    return run_batch(m, of_graphs(b), RUN_CAPTURE, NULL, spec, out);
 }
 
 /* ---- the training-forward hook ------------------------------------------------------------- */

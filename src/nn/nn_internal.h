@@ -36,6 +36,19 @@ enum { LEVEL_SAMPLE = 0, LEVEL_NODE = 1 };
 #define NN_NAME 48
 #define NN_NONE ((size_t)-1)
 
+/* The kernels of one convolution, chosen once per batch shape by nn_conv_plan (conv.c) so that the
+ * scratch sizes (arena.c), the forward and the backward follow the same choice. */
+typedef enum nn_conv_fwd { CONV_FWD_GEMM = 0, CONV_FWD_WINO, CONV_FWD_S2, CONV_FWD_DIRECT } nn_conv_fwd_t;
+typedef enum nn_conv_dw { CONV_DW_GEMM = 0, CONV_DW_WINO, CONV_DW_DIRECT, CONV_DW_S2 } nn_conv_dw_t;
+/* input gradient: TCONV is the im2col transposed convolution, COL2IM the column scatter */
+typedef enum nn_conv_dx { CONV_DX_COL2IM = 0, CONV_DX_TCONV, CONV_DX_WINO, CONV_DX_DIRECT } nn_conv_dx_t;
+typedef struct nn_conv_plan {
+    nn_conv_fwd_t fwd;   /* output */
+    nn_conv_dw_t dw;     /* weight (and bias) gradient */
+    nn_conv_dx_t dx;     /* input gradient, where the input needs one */
+    size_t samples;      /* samples per chunk */
+} nn_conv_plan_t;
+
 typedef struct nn_node {
     nn_op_t op;
     char name[NN_NAME];
@@ -59,6 +72,7 @@ typedef struct nn_node {
     float *aux;          /* BN: mean, invstd (2c); dropout: mask (rows*c*h*w) */
     double bn_M;         /* synchronised batch norm: values per channel in the whole batch */
     int32_t *idx;        /* max-pool argmax */
+    nn_conv_plan_t conv; /* OP_CONV: its kernels for this batch shape */
 } nn_node_t;
 
 /* Floats of one row of a node's output. */
@@ -145,15 +159,12 @@ nn_node_t *nn_dy_owner(const struct cgalr_model *m, const nn_node_t *n);
 /* Sets OpenBLAS's (process-wide) thread count, skipping the call when unchanged. */
 void nn_blas_threads(int t);
 
-/* conv.c: output size of a convolution or pooling window; samples per convolution chunk, and the
- * floats of scratch a convolution needs. */
+/* conv.c: output size of a convolution or pooling window; nn_conv_plan fills n->conv for the
+ * convolution n (its rows and its input's shape set) run over `threads` pool threads; the floats
+ * of im2col scratch a convolution needs per thread. */
 size_t nn_conv_out(size_t in, int k, int stride, int pad);
-size_t nn_conv_chunk(size_t kk, size_t ohw, size_t oc, size_t rows, int threads);
+void nn_conv_plan(const struct cgalr_model *m, nn_node_t *n, int threads);
 size_t nn_conv_work(size_t kk, int k, size_t ohw, size_t oc, size_t S, int training, int tconv);
-/* Samples per chunk of the convolution n over ic input channels (its rows set). */
-size_t nn_conv_samples(size_t ic, const nn_node_t *n, int threads);
-/* Whether a convolution's input gradient is computed as a transposed convolution (see conv.c). */
-int nn_conv_tconv(int k, int stride, int pad);
 /* conv_direct.c: whether a stride/pad/kernel convolution producing `rows` channels runs as a
  * direct convolution (see there), and the floats of scratch one needs over c planes of h x w. */
 int nn_conv_direct(size_t rows, int k, int stride, int pad);

@@ -121,9 +121,8 @@ static int stores_linear(const struct cgalr_model *m, const nn_node_t *n)
  * im2col; not the col2im scatter */
 static int stores_conv(const struct cgalr_model *m, const nn_node_t *n)
 {
-    const nn_node_t *in = &m->nodes[n->in0];
-    return nn_conv_wino(in->c, n->c, n->k, n->stride, n->pad) || nn_conv_direct(in->c, n->k, n->stride, n->pad) ||
-           nn_conv_tconv(n->k, n->stride, n->pad);
+    (void)m;
+    return n->conv.dx != CONV_DX_COL2IM;
 }
 
 static int stores_bn(const struct cgalr_model *m, const nn_node_t *n)
