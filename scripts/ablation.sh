@@ -78,7 +78,9 @@ calm-0.25 --sched-opt calm_clock=0.25
 calm-0.1 --sched-opt calm_clock=0.1
 wide-1.5 --sched-opt rho_max=100,gamma_inc=1.5
 wide-1.5-calm-0.25 --sched-opt rho_max=100,gamma_inc=1.5,calm_clock=0.25
-wide-1.5-calm-0.1 --sched-opt rho_max=100,gamma_inc=1.5,calm_clock=0.1"
+wide-1.5-calm-0.1 --sched-opt rho_max=100,gamma_inc=1.5,calm_clock=0.1
+calm-0.03 --sched-opt calm_clock=0.03
+calm-0.1-rho-4-1.2 --sched-opt calm_clock=0.1,rho_max=4,gamma_inc=1.2"
 case $set_name in
 v1) ;;
 v2) VARIANTS=$VARIANTS_V2; EXTRA_mutag=; EXTRA_fmnist=; no_baselines=1
