@@ -306,7 +306,7 @@ static cgalr_status_t load_dog(core_rd_t *r, const cgalr_sched_config_t *c, load
     if (!l->dog_n)
         return CGALR_OK;
     /* Sizes are checked against what is left before anything is allocated. */
-    if (l->dog_n > (core_rd_left(r)) / (2 * sizeof(float)))
+    if (l->dog_n > core_rd_left(r) / (2 * sizeof(float)))
         return cgalr_fail(CGALR_EFORMAT, "scheduler state: DoG claims %llu parameters, only %zu bytes left",
                           (unsigned long long)l->dog_n, core_rd_left(r));
     l->x0 = malloc((size_t)l->dog_n * sizeof *l->x0);
@@ -348,7 +348,7 @@ static cgalr_status_t load_adapt(core_rd_t *r, const cgalr_sched_config_t *c, lo
                           ad->last_lr, (unsigned long long)l->ad_n);
     if (!l->ad_n)
         return CGALR_OK;
-    if (l->ad_n > (core_rd_left(r)) / (ad_k * sizeof(float)))
+    if (l->ad_n > core_rd_left(r) / (ad_k * sizeof(float)))
         return cgalr_fail(CGALR_EFORMAT, "scheduler state: %s claims %llu parameters, only %zu bytes left",
                           cgalr_method_name(c->method), (unsigned long long)l->ad_n, core_rd_left(r));
     l->ad_arr = malloc(ad_k * (size_t)l->ad_n * sizeof *l->ad_arr);
