@@ -12,13 +12,7 @@
 #include "cgalr/rng.h"
 #include "cgalr/topo.h"
 
-/* cmocka 1.1 has no floating-point assertion. */
-#define assert_near(a, b, tol)                                                                 \
-    do {                                                                                       \
-        double a_ = (a), b_ = (b);                                                             \
-        if (!(fabs(a_ - b_) <= (tol)))                                                         \
-            fail_msg("%s = %.17g, expected %.17g within %g", #a, a_, b_, (double)(tol));       \
-    } while (0)
+#include "assert_near.h"
 
 static double *rand_connectome(size_t p, cgalr_rng_t *r, int levels)
 {

@@ -12,13 +12,7 @@
 #include "cgalr/rng.h"
 #include "cgalr/topo.h"
 
-/* cmocka 1.1 has no floating-point assertion. */
-#define assert_near(a, b, tol)                                                                 \
-    do {                                                                                       \
-        double a_ = (a), b_ = (b);                                                             \
-        if (!(fabs(a_ - b_) <= (tol)))                                                         \
-            fail_msg("%s = %.17g, expected %.17g within %g", #a, a_, b_, (double)(tol));       \
-    } while (0)
+#include "assert_near.h"
 
 /* Independent reference: the textbook two-pass Pearson of one pair in long double. */
 static double ref_corr(const double *a, size_t n, size_t p, size_t i, size_t j)

@@ -9,6 +9,7 @@
 
 #include "cgalr.h"
 #include "cli/cli.h"
+#include "core/sort.h"
 #include "core/clock.h"
 
 typedef struct bench_opts {
@@ -18,12 +19,6 @@ typedef struct bench_opts {
     int json;
     int first_json;
 } bench_opts_t;
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 typedef cgalr_status_t (*bench_fn)(void *arg);
 
@@ -43,7 +38,7 @@ static double measure(const bench_opts_t *o, bench_fn fn, void *arg)
             return -1;
         t[n++] = core_now() - t0;
     }
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    qsort(t, (size_t)n, sizeof *t, core_cmp_f64);
     return (n % 2) ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 

@@ -5,20 +5,7 @@
 #include <string.h>
 
 #include "cgalr/ctrl.h"
-
-/* Insertion sort: n is the history window (<= 4096 by the option range), usually 8. */
-static void sort_small(double *x, size_t n)
-{
-    for (size_t i = 1; i < n; i++) {
-        double v = x[i];
-        size_t j = i;
-        while (j > 0 && x[j - 1] > v) {
-            x[j] = x[j - 1];
-            j--;
-        }
-        x[j] = v;
-    }
-}
+#include "core/sort.h"
 
 static double median_sorted(const double *x, size_t n)
 {
@@ -40,7 +27,7 @@ double cgalr_median(const double *x, size_t n)
     if (!tmp)
         return NAN;
     memcpy(tmp, x, n * sizeof *tmp);
-    sort_small(tmp, n);
+    core_sort_f64(tmp, n);
     double m = median_sorted(tmp, n);
     if (tmp != buf)
         free(tmp);

@@ -28,11 +28,8 @@ cgalr_status_t data_cifar_parse(const char *name, const uint8_t *buf, size_t len
             return cgalr_fail(CGALR_EFORMAT, "cifar batch '%s': record %zu has %slabel %u, expected 0..%u", name,
                               i, label_bytes == 1 ? "" : coarse ? "coarse " : "fine ", lab, limit - 1);
     }
-    cgalr_status_t st = data_img_set_shape(s, 3, 32, 32, name);
-    if (st)
-        return st;
     uint8_t *dst;
-    st = data_img_set_grow(s, n, &dst);
+    cgalr_status_t st = data_img_set_grow(s, 3, 32, 32, n, name, &dst);
     if (st)
         return st;
     for (size_t i = 0; i < n; i++) {

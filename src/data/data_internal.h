@@ -26,10 +26,11 @@ static inline const uint8_t *img_sample(const img_set_t *s, size_t i)
 }
 
 void data_img_set_free(img_set_t *s);
-/* Sets the shape on first use, rejects a different one later (`what` names the source). */
-cgalr_status_t data_img_set_shape(img_set_t *s, size_t c, size_t h, size_t w, const char *what);
-/* Room for `more` samples; returns a pointer to the first new sample's pixels. */
-cgalr_status_t data_img_set_grow(img_set_t *s, size_t more, uint8_t **pix);
+/* Room for `more` samples of shape c x h x w; returns a pointer to the first new sample's pixels
+ * (pix may be NULL). The first call sets the set's shape, later ones must match it (`what` names
+ * the source in the error). */
+cgalr_status_t data_img_set_grow(img_set_t *s, size_t c, size_t h, size_t w, size_t more, const char *what,
+                                 uint8_t **pix);
 
 /* Parsed TU dataset, before features: everything 0-based, node ids global. */
 typedef struct tu_raw {

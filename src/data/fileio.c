@@ -118,7 +118,7 @@ void data_img_set_free(img_set_t *s)
     memset(s, 0, sizeof *s);
 }
 
-cgalr_status_t data_img_set_shape(img_set_t *s, size_t c, size_t h, size_t w, const char *what)
+static cgalr_status_t img_set_shape(img_set_t *s, size_t c, size_t h, size_t w, const char *what)
 {
     if (c == 0 || h == 0 || w == 0)
         return cgalr_fail(CGALR_EFORMAT, "%s: empty image shape %zu x %zu x %zu", what, c, h, w);
@@ -134,8 +134,12 @@ cgalr_status_t data_img_set_shape(img_set_t *s, size_t c, size_t h, size_t w, co
     return CGALR_OK;
 }
 
-cgalr_status_t data_img_set_grow(img_set_t *s, size_t more, uint8_t **pix)
+cgalr_status_t data_img_set_grow(img_set_t *s, size_t c, size_t h, size_t w, size_t more, const char *what,
+                                 uint8_t **pix)
 {
+    cgalr_status_t st = img_set_shape(s, c, h, w, what);
+    if (st)
+        return st;
     size_t per = s->c * s->h * s->w;
     if (s->n + more > s->cap) {
         size_t nc = s->cap ? s->cap : 1024;

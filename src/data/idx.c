@@ -60,11 +60,8 @@ cgalr_status_t data_idx_load_pair(const char *img_name, const uint8_t *img, size
         if (labels[i] > 9)
             return cgalr_fail(CGALR_EFORMAT, "idx '%s': record %zu has label %u, expected 0..9", lab_name, i,
                               labels[i]);
-    st = data_img_set_shape(s, 1, r, c, img_name);
-    if (st)
-        return st;
     uint8_t *dst;
-    st = data_img_set_grow(s, n, &dst);
+    st = data_img_set_grow(s, 1, r, c, n, img_name, &dst);
     if (st)
         return st;
     memcpy(dst, pix, n * r * c);

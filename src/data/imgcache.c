@@ -106,7 +106,7 @@ static cgalr_status_t cache_read(const char *path, uint64_t key, folder_result_t
     size_t per = c * h * w;
     if (n > (len - off) / (per + 5) || off + n * (per + 5) != len)
         goto done;
-    if (data_img_set_shape(&out->set, c, h, w, path) || data_img_set_grow(&out->set, (size_t)n, NULL))
+    if (data_img_set_grow(&out->set, c, h, w, (size_t)n, path, NULL))
         goto done;
     memcpy(out->set.origin, b + off, (size_t)n);
     off += (size_t)n;

@@ -127,9 +127,7 @@ cgalr_status_t data_add_image(img_set_t *s, const char *name, const uint8_t *buf
         return st;
     size_t oh = resize ? resize : h, ow = resize ? resize : w;
     uint8_t *dst;
-    st = data_img_set_shape(s, 3, oh, ow, name);
-    if (!st)
-        st = data_img_set_grow(s, 1, &dst);
+    st = data_img_set_grow(s, 3, oh, ow, 1, name, &dst);
     if (!st) {
         if (oh == h && ow == w)
             memcpy(dst, pix, 3 * h * w);

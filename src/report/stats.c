@@ -6,19 +6,14 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "core/sort.h"
 #include "report/report_internal.h"
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 double report_quantile(double *v, size_t n, double p)
 {
     if (n == 0)
         return NAN;
-    qsort(v, n, sizeof *v, cmp_double);
+    qsort(v, n, sizeof *v, core_cmp_f64);
     double h = (double)(n - 1) * p;
     size_t lo = (size_t)h;
     if (lo + 1 >= n)

@@ -6,17 +6,12 @@
 #include <string.h>
 
 #include "cgalr/topo.h"
+#include "core/sort.h"
 
 /* A connectome read back from text or built elsewhere may carry rounding asymmetry; beyond this it
  * is not a connectome. Within it, the upper triangle is what counts. */
 #define SYM_TOL 1e-9
 #define TILE 64
-
-static int cmp_double(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
-}
 
 static uint64_t key_of(double v)
 {
@@ -68,21 +63,7 @@ static void sort_nonneg(double *a, double *tmp, size_t n)
         if (src != a)
             memcpy(a, src, n * sizeof *a);
     }
-    size_t budget = 16 * n + 1024;
-    for (size_t i = 1; i < n; i++) {
-        double v = a[i];
-        size_t j = i;
-        while (j > 0 && a[j - 1] > v) {
-            a[j] = a[j - 1];
-            j--;
-        }
-        a[j] = v;
-        budget -= budget > i - j ? i - j : budget;
-        if (budget == 0) {
-            qsort(a, n, sizeof *a, cmp_double);
-            return;
-        }
-    }
+    core_sort_f64(a, n);
 }
 
 void cgalr_barcode_free(cgalr_barcode_t *b)

@@ -7,15 +7,10 @@
 #include <string.h>
 
 #include "cgalr/topo.h"
+#include "core/sort.h"
 #include "topo/topo_internal.h"
 
 #define FN "cgalr_topo_wasserstein1"
-
-static int cmp_double(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
-}
 
 /* The transport problem left after pruning, in compressed form (ma + 1) x (mb + 1): rows are the
  * kept A points then DA, the diagonal as a supplier of mb units; columns are the kept B points
@@ -413,8 +408,8 @@ cgalr_status_t cgalr_topo_wasserstein1(const cgalr_diagram_t *a, const cgalr_dia
             if (isinf(b->pairs[i].death))
                 sb[kb++] = b->pairs[i].birth;
         /* On the line, the optimal matching pairs sorted order statistics. */
-        qsort(sa, ea, sizeof *sa, cmp_double);
-        qsort(sb, eb, sizeof *sb, cmp_double);
+        qsort(sa, ea, sizeof *sa, core_cmp_f64);
+        qsort(sb, eb, sizeof *sb, core_cmp_f64);
         for (size_t k = 0; k < ea; k++)
             essential += fabs(sa[k] - sb[k]);
         free(sa);
