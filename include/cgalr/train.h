@@ -74,6 +74,19 @@ typedef struct cgalr_train_config {
                                 instead of each rank's part. No effect on one process. Default 0 */
 } cgalr_train_config_t;
 
+/* The ranges cgalr_train_config_validate accepts, one source for the library's checks and the
+ * command line's parser and --help (inclusive bounds unless said otherwise). */
+#define CGALR_TRAIN_LR_MAX 10 /* lr in (0, CGALR_TRAIN_LR_MAX] */
+#define CGALR_TRAIN_EPOCHS_MAX 100000
+#define CGALR_TRAIN_BATCH_MAX 65536
+#define CGALR_TRAIN_THREADS_MAX 256
+#define CGALR_TRAIN_PROBE_MAX 100000 /* probe_n: 0 or 2 .. this */
+#define CGALR_TRAIN_CTRL_EVERY_MAX 100000000
+#define CGALR_TRAIN_VAL_FRACTION_MAX 0.9
+#define CGALR_TRAIN_SUBSET_MAX (1ULL << 40) /* limit and train_subset */
+#define CGALR_TRAIN_FOLDS_MAX 100           /* folds: 0 or 2 .. this */
+#define CGALR_TRAIN_RESIZE_MAX 4096
+
 CGALR_API void cgalr_train_config_default(cgalr_train_config_t *cfg);
 
 /* Checks names and ranges without touching the disk or the data: unknown names list the valid

@@ -58,21 +58,21 @@ static const cli_opt_t train_opts[] = {
     CLI_STR_LIST(TA, cfg.model, "model", "M", "", cgalr_train_models),
     CLI_STR_LIST(TA, cfg.sched, "sched", "S", "", cgalr_train_methods),
     CLI_STR(TA, cfg.sched, "method", "S", "the same as --sched"),
-    CLI_DBL(TA, cfg.lr, "lr", "X", "initial / base learning rate, in (0, 10] (default 0.01; the parameter-free\n"
+    CLI_DBL(TA, cfg.lr, "lr", "X", "initial / base learning rate, in (0, " CLI_XSTR(CGALR_TRAIN_LR_MAX) "] (default 0.01; the parameter-free\n"
                                    "methods dog, prodigy, dadapt-* use their own)"),
-    CLI_UINT(TA, cfg.epochs, "epochs", "E", 1, 100000, "epochs to train (default 10)"),
-    CLI_UINT(TA, cfg.batch, "batch", "B", 1, 65536, "samples per batch (default 32)"),
+    CLI_UINT(TA, cfg.epochs, "epochs", "E", 1, CGALR_TRAIN_EPOCHS_MAX, "epochs to train (default 10)"),
+    CLI_UINT(TA, cfg.batch, "batch", "B", 1, CGALR_TRAIN_BATCH_MAX, "samples per batch (default 32)"),
     CLI_UINT(TA, cfg.seed, "seed", "S", 0, ~0ULL, "seed of the initialisation, batch order and probe set (default 0)"),
-    CLI_UINT(TA, cfg.threads, "threads", "T", 1, 256, "engine and BLAS threads (default 1)"),
+    CLI_UINT(TA, cfg.threads, "threads", "T", 1, CGALR_TRAIN_THREADS_MAX, "engine and BLAS threads (default 1)"),
     CLI_STR(TA, cfg.out, "out", "DIR", "run directory (created)"),
     CLI_SET1(TA, cfg.resume, "resume", "continue the run in DIR from its last checkpoint (bit-identical); the\n"
                                        "run's options are read from DIR/config.json (options given must agree)"),
     CLI_CALL(set_restart, "restart", NULL, "with a run in DIR whose checkpoint is missing or that is damaged: discard\n"
                                            "its logged epochs and train again from epoch 1 (same options)"),
-    CLI_UINT_R(TA, cfg.probe_n, "probe", "N", 0, 100000, "0 or 2 .. 100000",
+    CLI_UINT_R(TA, cfg.probe_n, "probe", "N", 0, CGALR_TRAIN_PROBE_MAX, "0 or 2 .. " CLI_XSTR(CGALR_TRAIN_PROBE_MAX),
                "probe samples of the connectome (default 0: min(1024, training size))"),
     CLI_STR(TA, cfg.probe_layer, "probe-layer", "NAMES", "probe layer(s), comma-separated (default: the penultimate layer)"),
-    CLI_UINT(TA, cfg.ctrl_every, "ctrl-every", "K", 0, 100000000,
+    CLI_UINT(TA, cfg.ctrl_every, "ctrl-every", "K", 0, CGALR_TRAIN_CTRL_EVERY_MAX,
              "controller step every K iterations (default 0: after every epoch)"),
     CLI_STR(TA, cfg.probe_mode, "probe-mode", "M", "CG-ALR connectome rows: inline (default: the probe set's rows as they\n"
                                                    "pass through the training forward, no extra forward), pass (a\n"
@@ -80,18 +80,19 @@ static const cli_opt_t train_opts[] = {
                                                    "stream (every training row of the controller period)"),
     CLI_STR(TA, cfg.sched_opts, "sched-opt", "LIST", "scheduler options name=value,... (see below)"),
     CLI_DBL_R(TA, cfg.weight_decay, "wd", "X", 0, 1, CLI_HI_OPEN, "[0, 1)", "weight decay (default 0)"),
-    CLI_DBL_R(TA, cfg.val_fraction, "val-fraction", "F", 0, 0.9, 0, "[0, 0.9]",
+    CLI_DBL_R(TA, cfg.val_fraction, "val-fraction", "F", 0, CGALR_TRAIN_VAL_FRACTION_MAX, 0,
+              "[0, " CLI_XSTR(CGALR_TRAIN_VAL_FRACTION_MAX) "]",
               "validation carved from training (default 0.1)"),
     CLI_UINT(TA, cfg.split_seed, "split-seed", "S", 0, ~0ULL, "seed of the splits (default 0, shared by every run seed)"),
-    CLI_UINT_R(TA, cfg.limit, "limit", "N", 0, 1ULL << 40, "0 .. 2^40", "at most N samples per split (quick runs; default 0: all)"),
-    CLI_UINT_R(TA, cfg.train_subset, "train-subset", "N", 0, 1ULL << 40, "0 or 2 .. 2^40",
+    CLI_UINT_R(TA, cfg.limit, "limit", "N", 0, CGALR_TRAIN_SUBSET_MAX, "0 .. 2^40", "at most N samples per split (quick runs; default 0: all)"),
+    CLI_UINT_R(TA, cfg.train_subset, "train-subset", "N", 0, CGALR_TRAIN_SUBSET_MAX, "0 or 2 .. 2^40",
                "images: a fixed class-balanced training subset of N samples (default 0:\n"
                "all), drawn by --split-seed; validation carved from it, the test split whole"),
     CLI_SET1(TA, cfg.node_attr, "node-attr", "graphs: use node attributes as features too"),
-    CLI_UINT_R(TA, cfg.folds, "folds", "K", 0, 100, "0 or 2 .. 100",
+    CLI_UINT_R(TA, cfg.folds, "folds", "K", 0, CGALR_TRAIN_FOLDS_MAX, "0 or 2 .. " CLI_XSTR(CGALR_TRAIN_FOLDS_MAX),
                "graphs: stratified K-fold, fold --fold I is the test set, validation carved\n"
                "from the rest (default 0: stratified 80/10/10)"),
-    CLI_UINT_R(TA, cfg.fold, "fold", "I", 0, 99, "0 .. K-1", "graphs: the test fold of --folds K"),
+    CLI_UINT_R(TA, cfg.fold, "fold", "I", 0, CGALR_TRAIN_FOLDS_MAX - 1, "0 .. K-1", "graphs: the test fold of --folds K"),
     CLI_SET1(TA, cfg.degree_features, "degree-features", "graphs without node labels: one-hot degree instead of a constant"),
     CLI_SET1(TA, cfg.sync_bn, "sync-bn", "under mpirun: batch-norm statistics over the whole batch of all ranks\n"
                                          "(each batch must give every rank at least one sample)"),
@@ -101,7 +102,7 @@ static const cli_opt_t train_opts[] = {
     CLI_SET1(TA, cfg.augment_flip, "flip", "images: horizontal flip with probability 1/2"),
     CLI_SET0(TA, cfg.normalize, "no-normalize", "images: pixel/255 instead of per-channel standardisation"),
     CLI_SET1(TA, cfg.cifar100_coarse, "coarse", "cifar100: the 20 coarse labels instead of the 100 fine ones"),
-    CLI_UINT(TA, cfg.resize, "resize", "N", 0, 4096, "image folders (folder:PATH, mini-imagenet): resize to N x N\n"
+    CLI_UINT(TA, cfg.resize, "resize", "N", 0, CGALR_TRAIN_RESIZE_MAX, "image folders (folder:PATH, mini-imagenet): resize to N x N\n"
                                                      "(default 0: keep; mini-imagenet 84)"),
     CLI_STR(TA, cfg.cache_dir, "cache-dir", "DIR", "images: where decoded JPEG/PNG images are cached (\"\" disables; default\n"
                                                    "$CGALR_CACHE_DIR, else $XDG_CACHE_HOME/cgalr, else ~/.cache/cgalr)"),

@@ -28,9 +28,9 @@ static const cli_opt_t grid_opts[] = {
     CLI_STR_LIST(GA, methods_s, "methods", "LIST", "comma-separated: ", cgalr_train_methods),
     CLI_STR(GA, lrs_s, "lrs", "LIST", "comma-separated learning rates (default 0.1,0.01,0.001)"),
     CLI_STR(GA, seeds_s, "seeds", "LIST", "comma-separated seeds (default 0,1,2)"),
-    CLI_UINT(GA, epochs, "epochs", "E", 1, 100000, "epochs per run (default 10)"),
+    CLI_UINT(GA, epochs, "epochs", "E", 1, CGALR_TRAIN_EPOCHS_MAX, "epochs per run (default 10)"),
     CLI_STR(GA, out, "out", "DIR", "the grid directory: DIR/grid.json and one run directory per run"),
-    CLI_UINT(GA, folds, "folds", "K", 2, 100,
+    CLI_UINT(GA, folds, "folds", "K", 2, CGALR_TRAIN_FOLDS_MAX,
              "graph datasets: stratified K-fold, one run per fold as well (DIR/..._f<fold>),\n"
              "each fold the test set of its run; the report pairs runs by (fold, seed)"),
     CLI_UINT(GA, jobs, "jobs", "J", 1, 64, "runs at once, as separate processes (default 1; under mpirun: per rank)"),

@@ -45,6 +45,9 @@ typedef struct cli_opt {
 /* Row builders: T is the target struct type, F a field of it (nested fields too: cfg.lr). The
  * range of an integer row is the one the library validates (the caller says where). */
 #define CLI_FIELD(T, F) offsetof(T, F), sizeof(((T *)0)->F)
+/* A numeric macro as a string literal, for help texts that quote the library's ranges. */
+#define CLI_STR_(x) #x
+#define CLI_XSTR(x) CLI_STR_(x)
 #define CLI_STR(T, F, name, mv, help) {name, mv, CLI_OPT_STRING, CLI_FIELD(T, F), 0, 0, 0, 0, 0, NULL, help, NULL, NULL, 0}
 #define CLI_STR_LIST(T, F, name, mv, help, list) \
     {name, mv, CLI_OPT_STRING, CLI_FIELD(T, F), 0, 0, 0, 0, 0, NULL, help, list, NULL, 0}

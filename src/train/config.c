@@ -30,19 +30,21 @@ static cgalr_status_t validate_data_options(const cgalr_train_config_t *c)
 {
     const char *d = c->data;
     int graph = cgalr_data_graph_name(d) != NULL;
-    if (c->folds < 0 || c->folds == 1 || c->folds > 100)
-        return cgalr_fail(CGALR_EINVAL, "--folds %d: expected 2 .. 100 (or 0 for the 80/10/10 split)", c->folds);
+    if (c->folds < 0 || c->folds == 1 || c->folds > CGALR_TRAIN_FOLDS_MAX)
+        return cgalr_fail(CGALR_EINVAL, "--folds %d: expected 2 .. %d (or 0 for the 80/10/10 split)", c->folds,
+                          CGALR_TRAIN_FOLDS_MAX);
     if (c->folds == 0 && c->fold != -1)
         return cgalr_fail(CGALR_EINVAL, "--fold %d needs --folds K (stratified K-fold of a graph dataset)", c->fold);
     if (c->folds >= 2 && c->fold == -1)
         return cgalr_fail(CGALR_EINVAL, "--folds %d needs --fold I, the test fold (0 .. %d)", c->folds, c->folds - 1);
     if (c->folds >= 2 && (c->fold < 0 || c->fold >= c->folds))
         return cgalr_fail(CGALR_EINVAL, "--fold %d: expected 0 .. %d with --folds %d", c->fold, c->folds - 1, c->folds);
-    if (c->train_subset == 1 || c->train_subset > ((size_t)1 << 40))
+    if (c->train_subset == 1 || c->train_subset > CGALR_TRAIN_SUBSET_MAX)
         return cgalr_fail(CGALR_EINVAL, "--train-subset %zu: expected at least 2 samples (0 = the whole training split)",
                           c->train_subset);
-    if (c->resize < 0 || c->resize > 4096)
-        return cgalr_fail(CGALR_EINVAL, "--resize %d: expected 1 .. 4096 (0 = the dataset's default)", c->resize);
+    if (c->resize < 0 || c->resize > CGALR_TRAIN_RESIZE_MAX)
+        return cgalr_fail(CGALR_EINVAL, "--resize %d: expected 1 .. %d (0 = the dataset's default)", c->resize,
+                          CGALR_TRAIN_RESIZE_MAX);
     if (graph) {
         if (c->augment_crop)
             return cgalr_fail(CGALR_EINVAL, "--crop/--augment: random crop applies to image datasets only, not '%s' "
@@ -92,19 +94,20 @@ cgalr_status_t cgalr_train_config_validate(const cgalr_train_config_t *c)
                           cgalr_method_list());
     if (!c->out || !*c->out)
         return cgalr_fail(CGALR_EINVAL, "--out DIR is required");
-    if (train_method_has_lr(c->sched) && !(isfinite(c->lr) && c->lr > 0 && c->lr <= 10))
-        return cgalr_fail(CGALR_EINVAL, "--lr %g: expected a learning rate in (0, 10]", c->lr);
-    if (c->epochs < 1 || c->epochs > 100000)
-        return cgalr_fail(CGALR_EINVAL, "--epochs %ld: expected 1 .. 100000", c->epochs);
-    if (c->batch < 1 || c->batch > 65536)
-        return cgalr_fail(CGALR_EINVAL, "--batch %zu: expected 1 .. 65536", c->batch);
-    if (c->threads < 1 || c->threads > 256)
-        return cgalr_fail(CGALR_EINVAL, "--threads %d: expected 1 .. 256", c->threads);
-    if (c->probe_n == 1 || c->probe_n > 100000)
-        return cgalr_fail(CGALR_EINVAL, "--probe %zu: expected 2 .. 100000 samples (0 = default)", c->probe_n);
-    if (c->ctrl_every < 0 || c->ctrl_every > 100000000)
-        return cgalr_fail(CGALR_EINVAL, "--ctrl-every %ld: expected >= 0 iterations (0 = after every epoch)",
-                          c->ctrl_every);
+    if (train_method_has_lr(c->sched) && !(isfinite(c->lr) && c->lr > 0 && c->lr <= CGALR_TRAIN_LR_MAX))
+        return cgalr_fail(CGALR_EINVAL, "--lr %g: expected a learning rate in (0, %d]", c->lr, CGALR_TRAIN_LR_MAX);
+    if (c->epochs < 1 || c->epochs > CGALR_TRAIN_EPOCHS_MAX)
+        return cgalr_fail(CGALR_EINVAL, "--epochs %ld: expected 1 .. %d", c->epochs, CGALR_TRAIN_EPOCHS_MAX);
+    if (c->batch < 1 || c->batch > CGALR_TRAIN_BATCH_MAX)
+        return cgalr_fail(CGALR_EINVAL, "--batch %zu: expected 1 .. %d", c->batch, CGALR_TRAIN_BATCH_MAX);
+    if (c->threads < 1 || c->threads > CGALR_TRAIN_THREADS_MAX)
+        return cgalr_fail(CGALR_EINVAL, "--threads %d: expected 1 .. %d", c->threads, CGALR_TRAIN_THREADS_MAX);
+    if (c->probe_n == 1 || c->probe_n > CGALR_TRAIN_PROBE_MAX)
+        return cgalr_fail(CGALR_EINVAL, "--probe %zu: expected 2 .. %d samples (0 = default)", c->probe_n,
+                          CGALR_TRAIN_PROBE_MAX);
+    if (c->ctrl_every < 0 || c->ctrl_every > CGALR_TRAIN_CTRL_EVERY_MAX)
+        return cgalr_fail(CGALR_EINVAL, "--ctrl-every %ld: expected 0 .. %d iterations (0 = after every epoch)",
+                          c->ctrl_every, CGALR_TRAIN_CTRL_EVERY_MAX);
     if (c->ctrl_every > 0 && !train_method_is_cgalr(c->sched))
         return cgalr_fail(CGALR_EINVAL, "--ctrl-every applies to the CG-ALR methods only, not '%s'", c->sched);
     if (tprobe_mode_parse(c->probe_mode) < 0)
@@ -117,8 +120,9 @@ cgalr_status_t cgalr_train_config_validate(const cgalr_train_config_t *c)
                           c->sched);
     if (!(c->weight_decay >= 0 && c->weight_decay < 1))
         return cgalr_fail(CGALR_EINVAL, "--wd %g: expected weight decay in [0, 1)", c->weight_decay);
-    if (!(c->val_fraction >= 0 && c->val_fraction <= 0.9))
-        return cgalr_fail(CGALR_EINVAL, "--val-fraction %g: expected 0 .. 0.9", c->val_fraction);
+    if (!(c->val_fraction >= 0 && c->val_fraction <= CGALR_TRAIN_VAL_FRACTION_MAX))
+        return cgalr_fail(CGALR_EINVAL, "--val-fraction %g: expected 0 .. %g", c->val_fraction,
+                          CGALR_TRAIN_VAL_FRACTION_MAX);
     if (c->restart && !c->resume)
         return cgalr_fail(CGALR_EINVAL, "--restart applies with --resume (it restarts the run in --out)");
     if (cgalr_data_graph_name(c->data) != NULL && c->folds == 0 && c->val_fraction != 0.1)
