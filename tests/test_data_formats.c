@@ -175,14 +175,20 @@ static void write_mnist(void)
     put_gz(P("mnist/t10k-labels-idx1-ubyte.gz"), lab, ll);
 }
 
+/* The fake MNIST on disk and a configuration that opens it. */
+static void mnist_config(cgalr_data_config_t *cfg)
+{
+    write_mnist();
+    cgalr_data_config_default(cfg);
+    cfg->name = "mnist";
+    cfg->data_dir = root;
+}
+
 static void test_idx(void **state)
 {
     (void)state;
-    write_mnist();
     cgalr_data_config_t cfg;
-    cgalr_data_config_default(&cfg);
-    cfg.name = "mnist";
-    cfg.data_dir = root;
+    mnist_config(&cfg);
     cfg.normalize = 0;
     cgalr_dataset_t *ds;
     assert_int_equal(cgalr_dataset_open(&cfg, &ds), CGALR_OK);
@@ -991,11 +997,8 @@ static void test_miniimagenet(void **state)
 static void test_limit_and_seeds(void **state)
 {
     (void)state;
-    write_mnist();
     cgalr_data_config_t cfg;
-    cgalr_data_config_default(&cfg);
-    cfg.name = "mnist";
-    cfg.data_dir = root;
+    mnist_config(&cfg);
     cfg.limit = 7;
     cgalr_dataset_t *ds, *d2;
     assert_int_equal(cgalr_dataset_open(&cfg, &ds), CGALR_OK);

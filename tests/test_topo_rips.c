@@ -27,6 +27,18 @@ static void expect_pairs(const cgalr_diagram_t *d, const double (*want)[2], size
     }
 }
 
+/* The diagrams of the unit square's corners: three edges of length 1 merge the four points, one
+ * loop is born at 1 and dies at the diagonal sqrt 2. Frees both. */
+static void expect_unit_square(cgalr_diagram_t *d0, cgalr_diagram_t *d1)
+{
+    const double w0[][2] = {{0, 1}, {0, 1}, {0, 1}, {0, INFINITY}};
+    const double w1[][2] = {{1, sqrt(2.0)}};
+    expect_pairs(d0, w0, 4);
+    expect_pairs(d1, w1, 1);
+    cgalr_diagram_free(d0);
+    cgalr_diagram_free(d1);
+}
+
 static void points_dist(const double *x, size_t p, size_t dim, double *d)
 {
     for (size_t i = 0; i < p; i++)
@@ -46,14 +58,10 @@ static void square(void **state)
     double d[16] = {0, 1, s2, 1, 1, 0, 1, s2, s2, 1, 0, 1, 1, s2, 1, 0};
     cgalr_diagram_t d0, d1;
     assert_int_equal(cgalr_topo_rips(d, 4, 1, INFINITY, &d0, &d1), CGALR_OK);
-    const double w0[][2] = {{0, 1}, {0, 1}, {0, 1}, {0, INFINITY}};
-    const double w1[][2] = {{1, s2}};
-    expect_pairs(&d0, w0, 4);
-    expect_pairs(&d1, w1, 1);
-    cgalr_diagram_free(&d0);
-    cgalr_diagram_free(&d1);
+    expect_unit_square(&d0, &d1);
     /* a threshold between side and diagonal: the loop never dies */
     assert_int_equal(cgalr_topo_rips(d, 4, 1, 1.2, &d0, &d1), CGALR_OK);
+    const double w0[][2] = {{0, 1}, {0, 1}, {0, 1}, {0, INFINITY}};
     const double w1t[][2] = {{1, INFINITY}};
     expect_pairs(&d0, w0, 4);
     expect_pairs(&d1, w1t, 1);
@@ -127,12 +135,7 @@ static void tiny_and_duplicates(void **state)
         for (int j = 0; j < 5; j++)
             d[i * 5 + j] = sq[map[i]][map[j]];
     assert_int_equal(cgalr_topo_rips(d, 5, 1, INFINITY, &d0, &d1), CGALR_OK);
-    const double w0[][2] = {{0, 1}, {0, 1}, {0, 1}, {0, INFINITY}};
-    const double w1[][2] = {{1, s2}};
-    expect_pairs(&d0, w0, 4);
-    expect_pairs(&d1, w1, 1);
-    cgalr_diagram_free(&d0);
-    cgalr_diagram_free(&d1);
+    expect_unit_square(&d0, &d1);
 
     /* all points equal: one class, nothing else */
     double z[9] = {0};

@@ -40,13 +40,8 @@ static cgalr_status_t train(const char *method, const char *out, int resume, rec
     c.seed = 5;
     c.out = out;
     c.resume = resume;
-    cgalr_train_hooks_t h;
-    memset(&h, 0, sizeof h);
-    h.epoch = on_epoch;
-    h.stop = &k->stop;
-    h.user = k;
     cgalr_train_summary_t sum;
-    return cgalr_train_run(&c, &h, &sum);
+    return recorder_train(&c, k, &sum);
 }
 
 /* Everything but the timings. */

@@ -53,13 +53,8 @@ static cgalr_status_t train(const char *mode, long every, const char *out, int r
     cgalr_train_config_t c;
     config(&c, mode, every, out);
     c.resume = resume;
-    cgalr_train_hooks_t h;
-    memset(&h, 0, sizeof h);
-    h.epoch = on_epoch;
-    h.stop = &k->stop;
-    h.user = k;
     cgalr_train_summary_t sum;
-    cgalr_status_t st = cgalr_train_run(&c, &h, &sum);
+    cgalr_status_t st = recorder_train(&c, k, &sum);
     if (st == CGALR_OK && k->stop_after)
         assert_true(sum.interrupted);
     return st;

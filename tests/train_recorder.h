@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cgalr/train.h"
 
@@ -27,6 +28,17 @@ static void on_epoch(void *user, const cgalr_epoch_record_t *r)
         k->rec[k->n++] = *r;
     if (k->stop_after && k->n == k->stop_after)
         k->stop = 1;
+}
+
+/* cgalr_train_run with the recorder as its epoch hook and stop flag. */
+static cgalr_status_t recorder_train(const cgalr_train_config_t *c, recorder_t *k, cgalr_train_summary_t *sum)
+{
+    cgalr_train_hooks_t h;
+    memset(&h, 0, sizeof h);
+    h.epoch = on_epoch;
+    h.stop = &k->stop;
+    h.user = k;
+    return cgalr_train_run(c, &h, sum);
 }
 
 static char data_dir[4096], tmp_root[4096];
