@@ -51,6 +51,29 @@ static cgalr_model_t *small_mlp(uint64_t seed, size_t h1)
     return m;
 }
 
+/* A gin on 2 node features and 2 classes, and a batch of two graphs: 0-1 joined by an edge, and 2
+ * alone. The arrays live in the struct so a test can damage one and restore it. */
+typedef struct two_graphs {
+    float x[6];
+    int32_t row_ptr[4], col[2], node_ptr[3], graph_of_node[3], y[2];
+    cgalr_graph_batch_t g;
+} two_graphs_t;
+
+static cgalr_model_t *tiny_gin(two_graphs_t *t)
+{
+    const two_graphs_t init = {{1, 0, 0, 1, 1, 1}, {0, 1, 2, 2}, {1, 0}, {0, 2, 3}, {0, 0, 1}, {0, 1}, {0}};
+    *t = init;
+    cgalr_graph_batch_t g = {2, 3, 2, t->x, t->row_ptr, t->col, t->node_ptr, t->graph_of_node, t->y};
+    t->g = g;
+    cgalr_model_config_t c;
+    cgalr_model_config_default(&c, CGALR_MODEL_GIN);
+    c.node_features = 2;
+    c.n_classes = 2;
+    cgalr_model_t *m = NULL;
+    assert_int_equal(cgalr_model_create(&c, &m), CGALR_OK);
+    return m;
+}
+
 static void test_config_errors(void **s)
 {
     (void)s;
@@ -193,24 +216,19 @@ static void test_batch_errors(void **s)
     assert_int_equal(cgalr_model_train_graphs(m, &gb, &r), CGALR_EINVAL);
     cgalr_model_free(m);
 
-    cgalr_model_config_t c;
-    cgalr_model_config_default(&c, CGALR_MODEL_GIN);
-    c.node_features = 2;
-    c.n_classes = 2;
-    assert_int_equal(cgalr_model_create(&c, &m), CGALR_OK);
-    float gx[6] = {1, 0, 0, 1, 1, 1};
-    int32_t rp[4] = {0, 1, 2, 2}, col[2] = {1, 0}, nptr[3] = {0, 2, 3}, gon[3] = {0, 0, 1}, gy[2] = {0, 1};
-    cgalr_graph_batch_t g = {2, 3, 2, gx, rp, col, nptr, gon, gy};
+    two_graphs_t t;
+    m = tiny_gin(&t);
+    cgalr_graph_batch_t g = t.g;
     assert_int_equal(cgalr_model_train_graphs(m, &g, &r), CGALR_OK);
     assert_int_equal(r.n, 2);
     assert_int_equal(cgalr_model_train_images(m, &b, &r), CGALR_EINVAL);
-    col[1] = 7;
+    t.col[1] = 7;
     assert_int_equal(cgalr_model_train_graphs(m, &g, &r), CGALR_EINVAL);
     assert_non_null(strstr(cgalr_last_error(), "edge 1"));
-    col[1] = 0;
-    gon[2] = 5;
+    t.col[1] = 0;
+    t.graph_of_node[2] = 5;
     assert_int_equal(cgalr_model_eval_graphs(m, &g, &r), CGALR_EINVAL);
-    gon[2] = 1;
+    t.graph_of_node[2] = 1;
     g.feat_dim = 3;
     assert_int_equal(cgalr_model_eval_graphs(m, &g, &r), CGALR_EINVAL);
     g.feat_dim = 2;
@@ -436,14 +454,9 @@ static void test_capture(void **s)
     cgalr_model_free(m);
 
     /* gin: capture runs in inference mode and leaves the dropout stream and statistics alone */
-    cgalr_model_config_t c;
-    cgalr_model_config_default(&c, CGALR_MODEL_GIN);
-    c.node_features = 2;
-    c.n_classes = 2;
-    assert_int_equal(cgalr_model_create(&c, &m), CGALR_OK);
-    float gx[6] = {1, 0, 0, 1, 1, 1};
-    int32_t rp[4] = {0, 1, 2, 2}, col[2] = {1, 0}, nptr[3] = {0, 2, 3}, gon[3] = {0, 0, 1}, gy[2] = {0, 1};
-    cgalr_graph_batch_t g = {2, 3, 2, gx, rp, col, nptr, gon, gy};
+    two_graphs_t t;
+    m = tiny_gin(&t);
+    cgalr_graph_batch_t g = t.g;
     cgalr_rng_t before = m->drop_rng;
     float *bufs = malloc(cgalr_model_num_buffers(m) * sizeof(float));
     memcpy(bufs, cgalr_model_buffers(m), cgalr_model_num_buffers(m) * sizeof(float));
