@@ -163,6 +163,21 @@ check(p.returncode == 0 and metrics_without_timing(os.path.join(r5, "metrics.jso
       [{k: v for k, v in json.loads(x).items() if k not in ("seconds", "ctrl_seconds")} for x in before.splitlines()],
       f"--restart trains again to the same metrics: {p.returncode} {p.stderr}")
 
+# ---- 6. the grid reruns a run whose logged epochs lost their checkpoint (train alone refuses it) ----
+r6 = os.path.join(G3, "cgalr-top_lr0.01_s0")
+mp6 = os.path.join(r6, "metrics.jsonl")
+first = open(mp6).read().splitlines(True)[0]
+with open(mp6, "w") as f:
+    f.write(first)
+for name in ("summary.json", "checkpoint.bin"):
+    if os.path.exists(os.path.join(r6, name)):
+        os.remove(os.path.join(r6, name))
+p = run(*changed, "--out", G3)
+check(p.returncode == 0 and "1 done" in p.stdout and "3 skipped" in p.stdout and "checkpoint.bin is missing" in p.stdout,
+      f"grid reruns the run without its checkpoint: {p.returncode} {p.stdout} {p.stderr}")
+check(metrics_valid(mp6, E + 1) and open(mp6 + ".old").read() == first,
+      "the rerun logged every epoch and kept the old metrics beside it")
+
 # ---- 7. --check runs every validation of the real run ----
 base = ["--model", "gin", "--sched", "cgalr-top", "--epochs", "2"]
 for args, want in ((["--data", "nosuch", *base, "--out", os.path.join(TMP, "c1")], "nosuch"),

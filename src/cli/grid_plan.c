@@ -64,7 +64,8 @@ static void usage(FILE *f)
             "Runs `cgalr train` once per (method, lr, seed[, fold]) into DIR/<method>_lr<lr>_s<seed> (the parameter-free\n"
             "methods, which have no learning rate, once per seed: DIR/<method>_s<seed>). Rerunning the same\n"
             "command skips finished runs, resumes interrupted ones and reruns damaged ones (a malformed or\n"
-            "incomplete metrics.jsonl); a DIR made by a different command is refused unless --force, which\n"
+            "incomplete metrics.jsonl, or logged epochs whose checkpoint.bin is gone: the old metrics stay as\n"
+            "metrics.jsonl.old); a DIR made by a different command is refused unless --force, which\n"
             "also reruns every run whose config.json differs from the new command. One grid per DIR at a\n"
             "time (DIR/.grid.lock); the runs stop when the grid is killed. Each run's output goes to its\n"
             "train.log. Then `cgalr report DIR` makes the tables and figures.\n\n");
@@ -347,6 +348,14 @@ int grid_check_jobs(const grid_args *g, const job *J, long nj)
     return 0;
 }
 
+static int has_checkpoint(const char *dir)
+{
+    char p[4200];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/checkpoint.bin", dir);
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 /* What each run directory holds decides what happens to it (the one definition of a run's
  * state: cgalr_run_status). Returns 0, or 1 with the message printed when the grid must stop. */
 int grid_classify_jobs(const grid_args *g, job *J, long nj)
@@ -381,6 +390,14 @@ int grid_classify_jobs(const grid_args *g, job *J, long nj)
                 j->clear = 1;
             } else if (rs.state == CGALR_RUN_FINISHED && rs.has_summary) {
                 j->state = J_SKIP;
+            } else if (rs.state == CGALR_RUN_UNFINISHED && rs.epochs_logged > 0 && !has_checkpoint(j->dir)) {
+                /* Logged epochs without the checkpoint to continue them (a run copied from another
+                 * machine, whose checkpoints are never committed): nothing can resume it, so it
+                 * starts again like a damaged one, its metrics kept as metrics.jsonl.old. */
+                snprintf(j->why, sizeof j->why, "%ld of %ld epochs logged but checkpoint.bin is missing: trained again",
+                         rs.epochs_logged, rs.epochs);
+                j->state = J_TODO;
+                j->clear = 1;
             } else {
                 j->state = J_TODO; /* unfinished, or finished without its summary (train writes it) */
                 j->resumed = 1;
