@@ -15,11 +15,11 @@ TMP = scratch("/tmp/cgalr-test-probe-cli")
 BASE = ["--data", "mutag", "--model", "gin", "--epochs", "2", "--batch", "16", "--quiet"]
 
 p = run("train", *BASE, "--sched", "cgalr-top", "--probe-mode", "fast", "--out", os.path.join(TMP, "bad"))
-check(p.returncode == 2 and "--probe-mode 'fast'" in p.stderr and "pass, inline, stream" in p.stderr,
+check(p.returncode == 2 and "probe_mode = 'fast' (--probe-mode)" in p.stderr and "pass, inline, stream" in p.stderr,
       f"bad --probe-mode: {p.returncode} {p.stderr}")
 check(not os.path.exists(os.path.join(TMP, "bad")), "a refused run left a directory")
 p = run("train", *BASE, "--sched", "cosine", "--probe-mode", "inline", "--out", os.path.join(TMP, "bad2"))
-check(p.returncode == 2 and "--probe-mode inline" in p.stderr and "CG-ALR" in p.stderr,
+check(p.returncode == 2 and "probe_mode = inline (--probe-mode)" in p.stderr and "CG-ALR" in p.stderr,
       f"--probe-mode on a schedule: {p.returncode} {p.stderr}")
 p = run("train", *BASE, "--sched", "cgalr-top", "--out", os.path.join(TMP, "x"), "--probe-mode")
 check(p.returncode == 2 and "probe-mode" in p.stderr, f"--probe-mode without a value: {p.returncode} {p.stderr}")

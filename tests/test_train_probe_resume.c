@@ -133,7 +133,7 @@ static void test_mode_checks(void **state)
     snprintf(out, sizeof out, "%s/check", tmp_root);
     config(&c, "bogus", 0, out);
     assert_int_equal(cgalr_train_config_validate(&c), CGALR_EINVAL);
-    assert_non_null(strstr(cgalr_last_error(), "--probe-mode 'bogus'"));
+    assert_non_null(strstr(cgalr_last_error(), "probe_mode = 'bogus' (--probe-mode)"));
     assert_non_null(strstr(cgalr_last_error(), "pass, inline, stream"));
     config(&c, "", 0, out);
     assert_int_equal(cgalr_train_config_validate(&c), CGALR_OK); /* "" = pass */
