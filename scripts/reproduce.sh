@@ -3,7 +3,11 @@
 # Resumable: `cgalr grid` skips finished runs and resumes interrupted ones, so this script can be
 # stopped at any moment and rerun, here or on another machine holding the committed records.
 #
-#   scripts/reproduce.sh [--quick] [--jobs J] [--build DIR] [--out DIR] [GRID...]
+#   scripts/reproduce.sh [--quick] [--jobs J] [--build DIR] [--report-build DIR] [--out DIR] [GRID...]
+#
+# --build names the build whose cgalr trains (the evaluation uses a frozen build of the commit its
+# defaults come from); --report-build the one whose cgalr writes the reports (default: --build),
+# which should be the checkout's own build, since the committed reports are checked against it.
 #
 # GRID names (default: all, in this order): mutag-gin enzymes-gin proteins-gin fashion-mnist-mlp
 # fashion-mnist-cnn cifar10-cnn cifar10-resnet20. --quick is a minutes-long version for a newcomer
@@ -12,7 +16,7 @@
 set -eu
 
 usage() {
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # The whole script is one function called on its last line, so the shell has read all of it
@@ -22,6 +26,7 @@ main() {
 quick=0
 jobs=2
 build=build
+report_build=
 out=
 grids=
 while [ $# -gt 0 ]; do
@@ -29,6 +34,7 @@ while [ $# -gt 0 ]; do
     --quick) quick=1 ;;
     --jobs) jobs=$2; shift ;;
     --build) build=$2; shift ;;
+    --report-build) report_build=$2; shift ;;
     --out) out=$2; shift ;;
     -h|--help) usage; exit 0 ;;
     -*) echo "reproduce.sh: unknown option $1 (--help lists them)" >&2; exit 2 ;;
@@ -50,6 +56,11 @@ esac
 cgalr=$build/cgalr
 if [ ! -x "$cgalr" ]; then
     echo "reproduce.sh: $cgalr not found: run 'make build' first (or pass --build DIR)" >&2
+    exit 2
+fi
+reporter=${report_build:-$build}/cgalr
+if [ ! -x "$reporter" ]; then
+    echo "reproduce.sh: $reporter not found: run 'make build' first (or pass --report-build DIR)" >&2
     exit 2
 fi
 [ -n "$out" ] || { [ $quick = 1 ] && out=results-quick || out=results; }
@@ -100,7 +111,7 @@ for g in $grids; do
     # shellcheck disable=SC2086
     "$cgalr" grid --data $data --model $model --methods $FREE_METHODS --seeds $seeds \
         --epochs $epochs --jobs "$jobs" --out "$dir/free" $extra
-    "$cgalr" report "$dir" --quiet
+    "$reporter" report "$dir" --quiet
     echo "   report: $dir/report.md"
 done
 echo "done in $(( $(date +%s) - t0 ))s: $(for g in $grids; do printf '%s/%s/report.md ' "$out" "$g"; done)"
