@@ -114,6 +114,17 @@ for cmd in COMMANDS:
           and p.stdout == "", f"cgalr {cmd} --no-such-option: {p.returncode} {p.stderr!r} {p.stdout!r}")
     check(len(rows) >= 2 and "help" in rows, f"cgalr {cmd} --help: option rows {sorted(rows)}")
 
+# a near miss is named: a swap, a slip, a missing letter; a far one is not guessed at
+for argv, want in ((["trian"], "did you mean 'train'?"), (["train", "--modle", "gin"], "did you mean --model?"),
+                   (["train", "--bacth", "8"], "did you mean --batch?"), (["grid", "--methds", "x"], "did you mean --methods?"),
+                   (["train", "--seeds", "1"], "did you mean --seed?"), (["topo", "--distanse", "top"], "did you mean --distance?")):
+    p = run(*argv)
+    check(p.returncode == 2 and want in p.stderr, f"cgalr {' '.join(argv)}: {p.returncode} {p.stderr!r}")
+for argv in (["rep"], ["train", "--no-such-option"], ["train", "--xyz"]):
+    p = run(*argv)
+    check(p.returncode == 2 and "unknown" in p.stderr and "did you mean" not in p.stderr,
+          f"cgalr {' '.join(argv)} guessed: {p.returncode} {p.stderr!r}")
+
 # the train options a grid sets per run itself, as its --help lists them, are train options it refuses
 m = re.search(r"for each run itself:((?: --[a-z-]+,?)+)\.", helps["grid"][1])
 owned = re.findall(r"--([a-z-]+)", m.group(1)) if m else []

@@ -27,6 +27,13 @@ char *cli_read_text(const char *path);
  * reading of a leading 0: "010" is ten), the value in [lo, hi]. 1 and *out set, or 0 (nothing
  * written; the caller names the option in its message). */
 int cli_parse_uint(const char *s, unsigned long long lo, unsigned long long hi, unsigned long long *out);
+/* The number of single-character insertions, deletions, substitutions and swaps of neighbours
+ * that turn a[0..alen) into b (optimal string alignment), capped at CLI_FAR: how close a typo
+ * is to a known name. */
+enum { CLI_FAR = 64 };
+size_t cli_edit_distance(const char *a, size_t alen, const char *b);
+/* Whether a word at edit distance d from a name of n characters is worth a "did you mean". */
+int cli_is_near(size_t d, size_t n);
 /* Seconds as "42s", "3m05s", "2h10m" ("?" when unknown). */
 void cli_fmt_time(char *buf, size_t n, double s);
 /* The option table of `cgalr train`, so `cgalr grid` can accept its options and pass them on. */

@@ -56,3 +56,40 @@ void cli_fmt_time(char *buf, size_t n, double s)
     else
         snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
 }
+
+size_t cli_edit_distance(const char *a, size_t alen, const char *b)
+{
+    size_t blen = strlen(b);
+    if (alen >= CLI_FAR || blen >= CLI_FAR)
+        return CLI_FAR;
+    /* three rows of the (alen + 1) x (blen + 1) table: two back for the swap of neighbours */
+    size_t r0[CLI_FAR + 1], r1[CLI_FAR + 1], r2[CLI_FAR + 1];
+    size_t *prev2 = r0, *prev = r1, *cur = r2;
+    for (size_t j = 0; j <= blen; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= alen; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= blen; j++) {
+            size_t cost = a[i - 1] != b[j - 1];
+            size_t best = prev[j - 1] + cost;
+            if (prev[j] + 1 < best)
+                best = prev[j] + 1;
+            if (cur[j - 1] + 1 < best)
+                best = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && prev2[j - 2] + 1 < best)
+                best = prev2[j - 2] + 1;
+            cur[j] = best;
+        }
+        size_t *t = prev2;
+        prev2 = prev;
+        prev = cur;
+        cur = t;
+    }
+    return prev[blen];
+}
+
+int cli_is_near(size_t d, size_t n)
+{
+    /* one slip in a short name, two in a long one; never most of the name */
+    return d > 0 && d <= (n >= 6 ? 2u : 1u) && 2 * d < n;
+}

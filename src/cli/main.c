@@ -56,7 +56,13 @@ static int run(int argc, char **argv)
         }
         return commands[i].run(argc - 1, argv + 1);
     }
-    fprintf(stderr, "cgalr: unknown command '%s'; valid commands:", argv[1]);
+    fprintf(stderr, "cgalr: unknown command '%s'", argv[1]);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (cli_is_near(cli_edit_distance(argv[1], strlen(argv[1]), commands[i].name), strlen(commands[i].name))) {
+            fprintf(stderr, " (did you mean '%s'?)", commands[i].name);
+            break;
+        }
+    fprintf(stderr, "; valid commands:");
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(stderr, " %s", commands[i].name);
     fprintf(stderr, "\n");

@@ -117,8 +117,19 @@ static int bad_option(const cli_cmd_t *cmd, const struct option *lo, int c, char
                 used += w > 0 ? (size_t)w : 0;
                 matches++;
             }
+        const char *near = NULL;
+        size_t best = CLI_FAR;
+        for (const struct option *o = lo; o->name; o++) {
+            size_t d = cli_edit_distance(name, len, o->name);
+            if (d < best && cli_is_near(d, strlen(o->name))) {
+                best = d;
+                near = o->name;
+            }
+        }
         if (matches > 1)
             say(cmd, "ambiguous option '%s' (could be %s)", word, list);
+        else if (near)
+            say(cmd, "unknown option '%s' (did you mean --%s?)", word, near);
         else
             say(cmd, "unknown option '%s'", word);
     }

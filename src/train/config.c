@@ -90,6 +90,8 @@ cgalr_status_t cgalr_train_config_validate(const cgalr_train_config_t *c)
     if (!c->model || cgalr_model_kind_parse(c->model) < 0)
         return cgalr_fail(CGALR_EINVAL, "unknown model '%s'; valid models: %s", c->model ? c->model : "(none)",
                           cgalr_train_models());
+    if (!c->sched || !*c->sched)
+        return cgalr_fail(CGALR_EINVAL, "sched (--sched) is required: one of %s", cgalr_method_list());
     if (train_method(c->sched) < 0)
         return cgalr_fail(CGALR_EINVAL, "unknown method '%s'; valid methods: %s", c->sched ? c->sched : "(none)",
                           cgalr_method_list());
