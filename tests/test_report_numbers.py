@@ -357,6 +357,31 @@ p = subprocess.run([BIN, "report", dup, "--gnuplot", "/nonexistent/gnuplot"], ca
 check(p.returncode == 1 and os.path.isfile(os.path.join(dup, "report.md")), f"no gnuplot: {p.returncode} {p.stderr}")
 check("not all rendered" in open(os.path.join(dup, "report.md")).read(), "report.md should say figures failed")
 
+# runs whose distance stopped moving: CG-ALR, not diverged, d = 0 at every step of the last 10
+# epochs or more; listed with the epoch from which d stays 0
+still = os.path.join(TMP, "still")
+def set_d(run_dir, d_of_epoch):
+    mp = os.path.join(run_dir, "metrics.jsonl")
+    out = []
+    for line in open(mp):
+        o = json.loads(line)
+        if "epoch" in o and "d" in o and not o.get("diverged"):
+            o["d"] = d_of_epoch(o["epoch"])
+        out.append(json.dumps(o))
+    open(mp, "w").write("\n".join(out) + "\n")
+set_d(write_run(still, "mutag", "gin", "cgalr-top", 0.1, 0, 14), lambda e: 0.0 if e >= 5 else 0.3)  # 10 still epochs
+set_d(write_run(still, "mutag", "gin", "cgalr-top", 0.1, 1, 14), lambda e: 0.0 if e >= 6 else 0.3)  # 9: not listed
+set_d(write_run(still, "mutag", "gin", "cgalr-top", 0.1, 2, 14, diverge_at=13), lambda e: 0.0)  # diverged: not listed
+set_d(write_run(still, "mutag", "gin", "cgalr-swk", 0.01, 0, 14), lambda e: 0.0 if e != 14 else 1e-9)  # moved last
+write_run(still, "mutag", "gin", "constant", 0.1, 0, 14)
+p = subprocess.run([BIN, "report", still, "--no-figures"], capture_output=True, text=True)
+smd = open(os.path.join(still, "report.md")).read() if p.returncode == 0 else ""
+rows = re.findall(r"^\| (mutag-gin/[^ ]+) \| (\d+) \| (\d+) \| [0-9.]+ \|$", smd, re.M)
+check(p.returncode == 0 and "1 run did not diverge" in smd and rows == [("mutag-gin/cgalr-top_lr0.1_s0", "5", "14")],
+      f"still runs: {p.returncode} {p.stderr} {rows} {smd[-600:]!r}")
+p = subprocess.run([BIN, "report", GRID, "--no-figures"], capture_output=True, text=True)
+check("distance stopped moving" not in open(os.path.join(GRID, "report.md")).read(), "a grid without still runs lists some")
+
 if failures:
     print("\n".join(failures))
     sys.exit(1)

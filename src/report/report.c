@@ -135,15 +135,12 @@ cgalr_status_t cgalr_report_write(const char *dir, const cgalr_report_config_t *
                   cfg.gnuplot);
     else if (!cfg.figures)
         report_printf(&md, "Figures were not requested (--no-figures).\n\n");
+    report_still_runs(&md, runs, c.n, dir);
     if (c.n_skip) {
         report_printf(&md, "## Runs left out\n\n| run directory | why |\n| --- | --- |\n");
         for (size_t i = 0; i < c.n_skip; i++) {
-            /* paths relative to the report's directory: report.md reads the same wherever the
-             * grid is copied */
             size_t dl = strlen(dir);
-            const char *rd = c.skip[i].dir, *why = c.skip[i].why;
-            if (!strncmp(rd, dir, dl) && rd[dl] == '/')
-                rd += dl + 1;
+            const char *rd = report_rel_dir(dir, c.skip[i].dir), *why = c.skip[i].why;
             const char *at = strstr(why, dir);
             if (at && at[dl] == '/')
                 report_printf(&md, "| %s | %.*s%s |\n", rd, (int)(at - why), why, at + dl + 1);

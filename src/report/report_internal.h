@@ -120,6 +120,15 @@ red_result report_red(const run *runs, const cell *a, const cell *b);
 void report_definitions(sbuf *md);
 /* The tables of one dataset/model pair: grid values, best and worst, RED, time per epoch. */
 void report_dataset_tables(sbuf *md, const run *runs, const grouping *g, const dgroup *d);
+/* A run directory as report.md names it: relative to the report's directory `top`, so the report
+ * reads the same wherever the grid is copied. */
+const char *report_rel_dir(const char *top, const char *dir);
+/* The CG-ALR runs that did not diverge but whose distance stopped moving (d = 0 at every
+ * controller step of their last STILL_EPOCHS epochs or more: a dead probe layer, or empty
+ * diagrams for WD/SWK, which the gate reads as a perfectly stable organisation). Writes nothing
+ * when there is none. */
+enum { STILL_EPOCHS = 10 };
+void report_still_runs(sbuf *md, const run *runs, size_t n, const char *top);
 
 /* ---- figures (figures.c) ---- */
 typedef struct {

@@ -213,3 +213,51 @@ void report_dataset_tables(sbuf *md, const run *runs, const grouping *g, const d
     free(v1);
     free(v2);
 }
+
+const char *report_rel_dir(const char *top, const char *dir)
+{
+    size_t tl = strlen(top);
+    return !strncmp(dir, top, tl) && dir[tl] == '/' ? dir + tl + 1 : dir;
+}
+
+/* The first epoch from which d = 0 at every logged controller step to the end, or 0 when the
+ * last STILL_EPOCHS epochs do not all qualify. */
+static int still_since(const run *r)
+{
+    const cgalr_metrics_t *m = &r->m;
+    if (m->diverged || m->n < STILL_EPOCHS || !report_method_is_cgalr(r->method))
+        return 0;
+    size_t k = m->n;
+    while (k > 0 && m->rec[k - 1].has_ctrl && m->rec[k - 1].d == 0.0)
+        k--;
+    return m->n - k >= STILL_EPOCHS ? m->rec[k].epoch : 0;
+}
+
+void report_still_runs(sbuf *md, const run *runs, size_t n, const char *top)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        count += still_since(&runs[i]) > 0;
+    if (count == 0)
+        return;
+    report_printf(md, "## CG-ALR runs whose distance stopped moving\n\n"
+                      "%zu run%s did not diverge but logged d = 0 at every controller step of at least their last "
+                      "%d epochs: the distance saw no change at all from one step to the next, as when every "
+                      "signal of the probe layer is constant over the probe set (dead units) or, for WD and "
+                      "SWK, when both persistence diagrams are empty. The gate reads that as a perfectly "
+                      "stable organisation and holds, so the rate is the envelope's times a frozen rho. Their numbers are in the tables "
+                      "above like every other run's.\n\n"
+                      "| run directory | d = 0 from epoch | of | final test acc |\n| --- | --- | --- | --- |\n",
+                  count, count == 1 ? "" : "s", STILL_EPOCHS);
+    for (size_t i = 0; i < n; i++) {
+        int from = still_since(&runs[i]);
+        if (from == 0)
+            continue;
+        report_printf(md, "| %s | %d | %d | ", report_rel_dir(top, runs[i].dir), from, runs[i].epochs);
+        if (isnan(runs[i].final_test_acc))
+            report_printf(md, "n/a |\n");
+        else
+            report_printf(md, "%.4f |\n", runs[i].final_test_acc);
+    }
+    report_printf(md, "\n");
+}
