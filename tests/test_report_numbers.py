@@ -382,6 +382,25 @@ check(p.returncode == 0 and "1 run did not diverge" in smd and rows == [("mutag-
 p = subprocess.run([BIN, "report", GRID, "--no-figures"], capture_output=True, text=True)
 check("distance stopped moving" not in open(os.path.join(GRID, "report.md")).read(), "a grid without still runs lists some")
 
+# the compute kernels the runs recorded in summary.json: counted per kernel pair in the order first
+# met, runs without them counted apart, a malformed entry treated as not recorded; nothing at all
+# when no run recorded them (the committed grids' reports stay as they are)
+kern = os.path.join(TMP, "kernels")
+def set_kernels(run_dir, kernels):
+    with open(os.path.join(run_dir, "summary.json"), "w") as f:
+        json.dump({"finished": True, "diverged": False, **({"kernels": kernels} if kernels is not None else {})}, f)
+for seed, k in enumerate([{"blas": "Zen", "engine": "avx512"}, {"blas": "Haswell", "engine": "avx2"},
+                          {"blas": "Zen", "engine": "avx512"}, None, {"blas": 7, "engine": "avx2"}]):
+    d = write_run(kern, "mutag", "gin", "constant", 0.1, seed, 6)
+    if k is not None or seed == 3:
+        set_kernels(d, k)
+p = subprocess.run([BIN, "report", kern, "--no-figures"], capture_output=True, text=True)
+kmd = open(os.path.join(kern, "report.md")).read() if p.returncode == 0 else ""
+want = ("Compute kernels (summary.json; OpenBLAS core / engine instruction set): Zen/avx512 for 2 runs; "
+        "Haswell/avx2 for 1 run; not recorded for 2 runs.")
+check(want in kmd and kmd.count("Compute kernels") == 1, f"kernels line: {p.returncode} {p.stderr} {kmd[:900]!r}")
+check("Compute kernels" not in open(os.path.join(GRID, "report.md")).read(), "a grid without recorded kernels lists some")
+
 if failures:
     print("\n".join(failures))
     sys.exit(1)

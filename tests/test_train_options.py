@@ -63,6 +63,25 @@ cfg = load(d, "config.json")
 check(p.returncode == 0 and load(d, "summary.json").get("samples") == want, f"default split: {p.stderr} {want}")
 check(cfg.get("folds") == 0 and cfg.get("fold") is None and cfg.get("augment_crop") is False
       and cfg.get("normalize") is True and cfg.get("resize") == 0, f"default config.json: {cfg}")
+# summary.json names the kernels the run computed with: OpenBLAS's core as OpenBLAS itself reports
+# it in a process with the same environment (ctypes, the oracle), and the engine's instruction set;
+# both follow OPENBLAS_CORETYPE and CGALR_ISA when they are forced
+def blas_core(env):
+    code = ("import ctypes; l = ctypes.CDLL('libopenblas.so.0'); l.openblas_get_corename.restype = ctypes.c_char_p; "
+            "print(l.openblas_get_corename().decode())")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout.strip()
+env0 = {e: v for e, v in os.environ.items() if e not in ("OPENBLAS_CORETYPE", "CGALR_ISA")}
+dk = os.path.join(TMP, "mutag-kernels-auto")
+p = run("train", *MB, "--epochs", "1", "--out", dk, env=env0)
+k = load(dk, "summary.json").get("kernels", {})
+check(k.get("blas") == blas_core(env0) and k.get("engine") in ("generic", "avx2", "avx512"),
+      f"default kernels {k} against OpenBLAS's {blas_core(env0)!r}")
+forced = dict(env0, OPENBLAS_CORETYPE="Sandybridge", CGALR_ISA="generic")
+dk = os.path.join(TMP, "mutag-kernels")
+p = run("train", *MB, "--epochs", "1", "--out", dk, env=forced)
+k = load(dk, "summary.json").get("kernels")
+check(p.returncode == 0 and k == {"blas": "Sandybridge", "engine": "generic"} and blas_core(forced) == "Sandybridge",
+      f"forced kernels: {p.returncode} {p.stderr} {k}")
 # resume refuses another fold, naming it
 p = run("train", *MB, "--folds", "10", "--fold", "4", "--out", os.path.join(TMP, "mutag-f3"), "--resume")
 check(p.returncode == 2 and "fold" in p.stderr, f"resume of fold 3 as fold 4: {p.returncode} {p.stderr}")

@@ -77,3 +77,5 @@ cgalr_status_t nn_isa_check(void)
         return cgalr_fail(isa_status, "%s", isa_error);
     return CGALR_OK;
 }
+
+const char *cgalr_nn_isa_name(void) { return isa_names[nn_isa()]; }

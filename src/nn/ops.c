@@ -21,6 +21,12 @@ void nn_blas_threads(int t)
     }
 }
 
+const char *cgalr_nn_blas_core(void)
+{
+    const char *c = openblas_get_corename();
+    return c && c[0] ? c : "unknown";
+}
+
 /* Row-major sgemm. Measured here: OpenBLAS's threads slow small products down (the GIN epoch
  * took 2.4x longer at 2 threads), so products under 2^24 multiply-adds run on one thread. */
 void nn_gemm(const struct cgalr_model *m, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, size_t M, size_t N, size_t K,

@@ -107,7 +107,35 @@ static void run_free(run *r)
     free(r->model);
     free(r->method);
     free(r->command);
+    free(r->kernels);
     cgalr_metrics_free(&r->m);
+}
+
+/* summary.json's "kernels" ({"blas": core, "engine": isa}, written since the kernels decide a run's
+ * last bits) as "core/isa" in *out; NULL when the run did not record them (older runs). -1 on out of
+ * memory. */
+static int read_kernels(const char *dir, char **out)
+{
+    *out = NULL;
+    char p[4096];
+    snprintf(p, sizeof p, "%s/summary.json", dir);
+    char *text = read_text(p);
+    cJSON *o = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(o, "kernels");
+    const cJSON *blas = cJSON_GetObjectItemCaseSensitive(k, "blas");
+    const cJSON *isa = cJSON_GetObjectItemCaseSensitive(k, "engine");
+    int rc = 0;
+    if (cJSON_IsString(blas) && cJSON_IsString(isa) && strlen(blas->valuestring) < 64 &&
+        strlen(isa->valuestring) < 64) {
+        size_t n = strlen(blas->valuestring) + strlen(isa->valuestring) + 2;
+        if (!(*out = malloc(n)))
+            rc = -1;
+        else
+            snprintf(*out, n, "%s/%s", blas->valuestring, isa->valuestring);
+    }
+    cJSON_Delete(o);
+    return rc;
 }
 
 /* Loads one run; 0 with *why set when it must be left out, -1 on out of memory. */
@@ -175,6 +203,10 @@ static int load_run(const char *dir, run *r, char *why, size_t whylen)
     }
     cJSON_Delete(cfg);
     if (!r->dir || !r->data || !r->model || !r->method) {
+        run_free(r);
+        return -1;
+    }
+    if (read_kernels(dir, &r->kernels) < 0) {
         run_free(r);
         return -1;
     }

@@ -52,6 +52,52 @@ static int put_word(str *b, const char *w)
     return put(b, "'");
 }
 
+/* The kernels the runs recorded (summary.json), each with its run count in the order first met,
+ * and how to ask for them: a CPU picks its own by default, and the same command on another CPU gives
+ * other last bits. Nothing when no run recorded them (runs made before they were recorded). */
+static int put_kernels(str *b, const report_run_command_t *runs, size_t n)
+{
+    size_t missing = 0, nk = 0;
+    const char *k[16];
+    size_t count[16], other = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!runs[i].kernels) {
+            missing++;
+            continue;
+        }
+        size_t j = 0;
+        while (j < nk && strcmp(k[j], runs[i].kernels))
+            j++;
+        if (j == nk && nk < 16) {
+            k[nk] = runs[i].kernels;
+            count[nk++] = 0;
+        }
+        if (j < nk)
+            count[j]++;
+        else
+            other++;
+    }
+    if (nk == 0)
+        return 1;
+    int ok = put(b, "Compute kernels (summary.json; OpenBLAS core / engine instruction set):");
+    char line[200];
+    for (size_t j = 0; ok && j < nk; j++) {
+        snprintf(line, sizeof line, "%s %s for %zu run%s", j ? ";" : "", k[j], count[j], count[j] == 1 ? "" : "s");
+        ok = put(b, line);
+    }
+    if (ok && other) {
+        snprintf(line, sizeof line, "; other kernels for %zu run%s", other, other == 1 ? "" : "s");
+        ok = put(b, line);
+    }
+    if (ok && missing) {
+        snprintf(line, sizeof line, "; not recorded for %zu run%s", missing, missing == 1 ? "" : "s");
+        ok = put(b, line);
+    }
+    return ok && put(b, ". They decide a result's last bits, not its statistics: to remake a run bit for "
+                        "bit on another CPU, run its command with OPENBLAS_CORETYPE and CGALR_ISA set to its "
+                        "kernels (for example OPENBLAS_CORETYPE=Haswell CGALR_ISA=avx2 for Haswell/avx2).\n\n");
+}
+
 /* One run, parsed. */
 typedef struct {
     char *head;   /* " --data X --model Y" */
@@ -246,6 +292,7 @@ char *report_provenance(const report_run_command_t *runs, size_t n, const char *
             ok = put(&out, line);
         }
     }
+    ok = ok && put_kernels(&out, runs, n);
     for (size_t i = 0; p && i < n; i++) {
         free(p[i].head);
         free(p[i].shared);

@@ -105,6 +105,7 @@ cgalr_status_t cgalr_report_write(const char *dir, const cgalr_report_config_t *
             rc[i].dir = c.runs[i].dir;
             rc[i].command = c.runs[i].command;
             rc[i].has_lr = report_method_has_lr(c.runs[i].method);
+            rc[i].kernels = c.runs[i].kernels;
         }
         char *prov = rc ? report_provenance(rc, c.n, dir) : NULL;
         free(rc);

@@ -24,6 +24,7 @@ typedef struct {
     char *dir;
     char *data, *model, *method;
     char *command; /* config.json's "command" (NULL when absent) */
+    char *kernels; /* summary.json's "kernels" as "CORE/ISA" (NULL when not recorded) */
     double lr;   /* NaN for methods without a learning rate (dog) */
     long long seed;
     int fold;    /* the test fold with --folds K; -1 for a fixed split */

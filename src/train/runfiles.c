@@ -263,6 +263,13 @@ cgalr_status_t train_write_summary(const char *path, const cgalr_train_summary_t
         cJSON_AddNumberToObject(sm, "val", (double)s->samples[1]);
         cJSON_AddNumberToObject(sm, "test", (double)s->samples[2]);
     }
+    /* the kernels of the process that finished the run: with OPENBLAS_CORETYPE and CGALR_ISA set to
+     * them, the run's records are remade bit for bit on any CPU that has those instructions */
+    cJSON *k = cJSON_AddObjectToObject(o, "kernels");
+    if (k) {
+        cJSON_AddStringToObject(k, "blas", cgalr_nn_blas_core());
+        cJSON_AddStringToObject(k, "engine", cgalr_nn_isa_name());
+    }
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
     if (!text)
