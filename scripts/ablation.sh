@@ -42,7 +42,8 @@ done
 cgalr=$build/cgalr
 [ -x "$cgalr" ] || { echo "ablation.sh: $cgalr not found: run 'make build' first" >&2; exit 2; }
 
-# name  grid options (one factor changed from SPEC; "-" = SPEC itself). Every variant on both sets.
+# name  grid options (one factor changed from SPEC; "-" = SPEC itself; "@METHOD" first: that CG-ALR
+# distance instead of cgalr-top). Every variant on both sets.
 VARIANTS="spec -
 score-log --sched-opt score=log
 gamma-0.8-1.25 --sched-opt gamma_dec=0.8,gamma_inc=1.25
@@ -80,7 +81,9 @@ wide-1.5 --sched-opt rho_max=100,gamma_inc=1.5
 wide-1.5-calm-0.25 --sched-opt rho_max=100,gamma_inc=1.5,calm_clock=0.25
 wide-1.5-calm-0.1 --sched-opt rho_max=100,gamma_inc=1.5,calm_clock=0.1
 calm-0.03 --sched-opt calm_clock=0.03
-calm-0.1-rho-4-1.2 --sched-opt calm_clock=0.1,rho_max=4,gamma_inc=1.2"
+calm-0.1-rho-4-1.2 --sched-opt calm_clock=0.1,rho_max=4,gamma_inc=1.2
+dist-wd @cgalr-wd
+dist-swk @cgalr-swk"
 case $set_name in
 v1) ;;
 v2) VARIANTS=$VARIANTS_V2; EXTRA_mutag=; EXTRA_fmnist=; no_baselines=1
@@ -98,8 +101,11 @@ run_grid() { # key dataset-dir data model epochs extra... : every variant, then 
         if [ -n "$sel" ]; then case " $sel " in *" $name "*) ;; *) continue ;; esac; fi
         echo "== $ddir/$name ($opts)"
         [ "$opts" = "-" ] && opts=
+        # "@METHOD" first: the variant is another CG-ALR distance with the same defaults
+        method=cgalr-top
+        case $opts in @*) method=${opts%% *}; method=${method#@}; opts=${opts#@"$method"}; opts=${opts# } ;; esac
         # shellcheck disable=SC2086 # word splitting of $opts is the point
-        "$cgalr" grid --data "$data" --model "$model" --methods cgalr-top --lrs 0.1,0.01,0.001 --seeds 0,1,2 \
+        "$cgalr" grid --data "$data" --model "$model" --methods "$method" --lrs 0.1,0.01,0.001 --seeds 0,1,2 \
             --epochs "$epochs" --jobs "$jobs" --out "$out/$ddir/$name" $opts "$@"
     done
     set +f
