@@ -117,11 +117,7 @@ static void run_free(run *r)
 static int read_kernels(const char *dir, char **out)
 {
     *out = NULL;
-    char p[4096];
-    snprintf(p, sizeof p, "%s/summary.json", dir);
-    char *text = read_text(p);
-    cJSON *o = text ? cJSON_Parse(text) : NULL;
-    free(text);
+    cJSON *o = report_read_object(dir, "summary.json");
     const cJSON *k = cJSON_GetObjectItemCaseSensitive(o, "kernels");
     const cJSON *blas = cJSON_GetObjectItemCaseSensitive(k, "blas");
     const cJSON *isa = cJSON_GetObjectItemCaseSensitive(k, "engine");

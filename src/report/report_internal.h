@@ -5,6 +5,7 @@
 #ifndef CGALR_REPORT_INTERNAL_H
 #define CGALR_REPORT_INTERNAL_H
 
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stddef.h>
 
@@ -124,6 +125,9 @@ void report_dataset_tables(sbuf *md, const run *runs, const grouping *g, const d
 /* A run directory as report.md names it: relative to the report's directory `top`, so the report
  * reads the same wherever the grid is copied. */
 const char *report_rel_dir(const char *top, const char *dir);
+/* The parsed JSON object in dir/name (runs.c; a run's small files, read up to 64 KiB); NULL when
+ * absent, unreadable or not an object. */
+cJSON *report_read_object(const char *dir, const char *name);
 /* The CG-ALR runs that did not diverge but whose distance stopped moving (d = 0 at every
  * controller step of their last STILL_EPOCHS epochs or more: a dead probe layer, or empty
  * diagrams for WD/SWK, which the gate reads as a perfectly stable organisation). Writes nothing

@@ -5,6 +5,7 @@
  * but when present it must agree. */
 #include "cgalr/lock.h"
 #include "cgalr/report.h"
+#include "report/report_internal.h"
 
 #include <cjson/cJSON.h>
 #include <stdarg.h>
@@ -21,8 +22,7 @@ static int present(const char *dir, const char *name)
     return (size_t)snprintf(p, sizeof p, "%s/%s", dir, name) < sizeof p && stat(p, &st) == 0;
 }
 
-/* The parsed JSON object in dir/name; NULL when absent, unreadable or not an object. */
-static cJSON *read_object(const char *dir, const char *name)
+cJSON *report_read_object(const char *dir, const char *name)
 {
     char p[4200];
     if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, name) >= sizeof p)
@@ -88,7 +88,7 @@ cgalr_status_t cgalr_run_status(const char *dir, cgalr_run_status_t *s)
             return set(s, CGALR_RUN_DAMAGED, "holds metrics, a checkpoint or a summary but no config.json");
         return set(s, CGALR_RUN_EMPTY, "no run yet");
     }
-    cJSON *cfg = read_object(dir, "config.json");
+    cJSON *cfg = report_read_object(dir, "config.json");
     const cJSON *ep = cJSON_GetObjectItemCaseSensitive(cfg, "epochs");
     if (!cJSON_IsNumber(ep) || ep->valuedouble < 1) {
         cJSON_Delete(cfg);
@@ -97,7 +97,7 @@ cgalr_status_t cgalr_run_status(const char *dir, cgalr_run_status_t *s)
     s->epochs = (long)ep->valuedouble;
     cJSON_Delete(cfg);
 
-    cJSON *sum = read_object(dir, "summary.json");
+    cJSON *sum = report_read_object(dir, "summary.json");
     s->has_summary = present(dir, "summary.json");
     int says_finished = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sum, "finished"));
     cJSON_Delete(sum);
