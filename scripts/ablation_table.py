@@ -134,8 +134,9 @@ def main():
                 if bacc[0] > best_base:
                     best_base, best_name = bacc[0], f"{m} at lr {b[1]}"
             print(f"\nBest baseline: {best_name}, {100 * best_base:.1f}%.\n")
-        print("cgalr-top variants (one factor changed from " + ("version 2" if "v2" in grids else "SPEC") + "; "
-              "dist-wd and dist-swk: the other distances with the same defaults):\n")
+        dists = [g for g in grids if g.startswith("dist-")]
+        print("cgalr-top variants (one factor changed from " + ("version 2" if "v2" in grids else "SPEC")
+              + ("; " + " and ".join(dists) + ": the other distances with the same defaults" if dists else "") + "):\n")
         print("| variant | lr 0.1 | lr 0.01 | lr 0.001 | best lr | acc at best | worst lr | acc at worst | gap | div "
               "| ctrl share |")
         print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")

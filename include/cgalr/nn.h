@@ -72,8 +72,8 @@ CGALR_API const cgalr_model_config_t *cgalr_model_get_config(const cgalr_model_t
 /* Sets BLAS/engine threads (>= 1). OpenBLAS's thread count is process-wide. */
 CGALR_API cgalr_status_t cgalr_model_set_threads(cgalr_model_t *m, int threads);
 /* The kernels this process computes with, which decide the last bits of every result (the same
- * run on another CPU gives other bits, not other statistics): the engine's instruction set
- * ("generic", "avx2" or "avx512"; CGALR_ISA forces it) and OpenBLAS's core ("Haswell", "Zen",
+ * command under other kernels gives other bits from the first epoch on): the engine's instruction
+ * set ("generic", "avx2" or "avx512"; CGALR_ISA forces it) and OpenBLAS's core ("Haswell", "Zen",
  * "Cooperlake", ...; OPENBLAS_CORETYPE forces it). Static strings; a run records both in its
  * summary.json so that it can be remade bit for bit. */
 CGALR_API const char *cgalr_nn_isa_name(void);

@@ -93,8 +93,8 @@ static int put_kernels(str *b, const report_run_command_t *runs, size_t n)
         snprintf(line, sizeof line, "; not recorded for %zu run%s", missing, missing == 1 ? "" : "s");
         ok = put(b, line);
     }
-    return ok && put(b, ". They decide a result's last bits, not its statistics: to remake a run bit for "
-                        "bit on another CPU, run its command with OPENBLAS_CORETYPE and CGALR_ISA set to its "
+    return ok && put(b, ". They decide a result's last bits, and a run made with others differs from then on: "
+                        "to remake a run bit for bit on another CPU, run its command with OPENBLAS_CORETYPE and CGALR_ISA set to its "
                         "kernels (for example OPENBLAS_CORETYPE=Haswell CGALR_ISA=avx2 for Haswell/avx2).\n\n");
 }
 
